@@ -1,0 +1,41 @@
+/**
+ * Every name the extension adds to Tekton and Kubernetes objects. One prefix, `tlr.dev`, so a reader of a rewritten
+ * PipelineRun or Pod can tell what came from us. Documented key by key in docs/design.md.
+ */
+export const PREFIX = 'tlr.dev';
+
+/** On a Pipeline or PipelineRun (or TaskRun): the name of the workspace that holds reference results. */
+export const ANNOTATION_RESULT_WORKSPACE = `${PREFIX}/result-workspace`;
+/** On a Task or an embedded taskSpec's metadata: comma-separated names of results stored by reference. */
+export const ANNOTATION_REFERENCE_RESULTS = `${PREFIX}/reference-results`;
+/** On a rewritten PipelineRun / TaskRun: the rewrite format version that produced it (rewrites are skipped after). */
+export const ANNOTATION_REWRITTEN = `${PREFIX}/rewritten`;
+/** On a rewritten PipelineRun: JSON of the pipelineRef / taskRefs the rewrite inlined, so nothing is forgotten. */
+export const ANNOTATION_ORIGINAL_REFS = `${PREFIX}/original-refs`;
+/** On a rewritten PipelineRun: which volume holds its reference results (`claim:<name>` or `template`). */
+export const ANNOTATION_RESULT_VOLUME = `${PREFIX}/result-volume`;
+
+/** Label on consumer tasks (propagates TaskRun -> Pod); the Pod webhook's objectSelector matches it. */
+export const LABEL_CONSUMER = `${PREFIX}/consumer`;
+/** Label on producer tasks, for operators (`kubectl get pods -l tlr.dev/producer`). */
+export const LABEL_PRODUCER = `${PREFIX}/producer`;
+
+/** The task-level workspace our rewrite adds to producers and consumers. */
+export const TASK_WORKSPACE = 'tlr-results';
+/** Where that workspace is mounted in every step. */
+export const DEFAULT_MOUNT_PATH = '/tlr/results';
+
+/** Steps added to producers. */
+export const STEP_PREPARE = 'tlr-prepare';
+export const STEP_SEAL = 'tlr-seal';
+/** The init container the Pod webhook appends to consumers. */
+export const INIT_CONTAINER_SUBSTITUTE = 'tlr-substitute';
+
+/** The task param our rewrite adds to consumers, carrying every reference they use (for verification). */
+export const PARAM_REFS = 'tlr-refs';
+/** Env vars set through the consumer's stepTemplate; the Pod webhook copies them to the init container. */
+export const ENV_REFS = 'TLR_REFS';
+export const ENV_RUN_DIR = 'TLR_RUN_DIR';
+
+/** The rewrite format version. Bump when the shape of rewritten objects changes. */
+export const REWRITE_VERSION = 'v1';

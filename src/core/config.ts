@@ -1,0 +1,133 @@
+import { DEFAULT_MOUNT_PATH } from '../api/names.js';
+import { TlrError } from '../errors.js';
+import { parseQuantity } from './quantity.js';
+
+/**
+ * The admin's configuration, parsed in one pure step from the flat string map of the `tlr-config` ConfigMap (or a
+ * file given to the CLI). Every key is documented in docs/configuration.md; precedence is flag > env > ConfigMap >
+ * default, and `namespace.<ns>.<key>` overrides a volume key for one namespace.
+ */
+export interface Config {
+  /** StorageClass of provisioned result volumes; empty means the cluster's default class. */
+  readonly storageClassName: string;
+  readonly accessModes: readonly string[];
+  /** Requested size of a provisioned result volume, as a quantity string (`1Gi`). */
+  readonly size: string;
+  /** Largest reference result the seal step accepts, in bytes. */
+  readonly maxResultSize: number;
+  readonly retention: Retention;
+  /** Image of `tlr-init` (prepare, seal, substitute). */
+  readonly initImage: string;
+  /** Where the result workspace is mounted in producer and consumer steps. */
+  readonly mountPath: string;
+}
+
+export type Retention =
+  | { readonly kind: 'with-run' }
+  | { readonly kind: 'on-completion' }
+  | { readonly kind: 'keep'; readonly seconds: number };
+
+export const DEFAULT_INIT_IMAGE = 'ghcr.io/tekton-large-results/tlr-init:v0.1.0';
+
+export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
+  storageClassName: '',
+  accessModes: 'ReadWriteOnce',
+  size: '1Gi',
+  maxResultSize: '1Gi',
+  retention: 'with-run',
+  initImage: DEFAULT_INIT_IMAGE,
+  mountPath: DEFAULT_MOUNT_PATH,
+};
+
+export type ConfigKey =
+  | 'storageClassName'
+  | 'accessModes'
+  | 'size'
+  | 'maxResultSize'
+  | 'retention'
+  | 'initImage'
+  | 'mountPath';
+
+const KEYS = Object.keys(CONFIG_DEFAULTS) as ConfigKey[];
+/** Keys a namespace may override (`namespace.<ns>.<key>`); images and mount paths are cluster-wide. */
+const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'retention'];
+const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteMany'];
+
+/**
+ * Parses the flat map for one namespace. Unknown keys are errors (a typo must not silently fall back to a default).
+ * `_example` and keys starting with `_` are ignored, as Knative/Tekton ConfigMaps do.
+ */
+export function parseConfig(data: Readonly<Record<string, string>> = {}, namespace?: string): Config {
+  const effective: Record<string, string> = { ...CONFIG_DEFAULTS };
+  for (const [key, value] of Object.entries(data)) {
+    if (key.startsWith('_')) continue;
+    if ((KEYS as string[]).includes(key)) {
+      effective[key] = value;
+      continue;
+    }
+    const match = /^namespace\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([A-Za-z]+)$/.exec(key);
+    const nsKey = match?.[3] as ConfigKey | undefined;
+    if (!match || !nsKey || !NAMESPACED_KEYS.includes(nsKey)) {
+      throw new TlrError(
+        'E_CONFIG',
+        `config key "${key}": expected one of ${KEYS.join(', ')} or namespace.<namespace>.<${NAMESPACED_KEYS.join('|')}>, found an unknown key`,
+      );
+    }
+  }
+  if (namespace !== undefined) {
+    for (const key of NAMESPACED_KEYS) {
+      const override = data[`namespace.${namespace}.${key}`];
+      if (override !== undefined) effective[key] = override;
+    }
+  }
+  return build(effective, namespace);
+}
+
+function build(values: Record<string, string>, namespace: string | undefined): Config {
+  const keyName = (key: ConfigKey): string =>
+    namespace !== undefined && values[key] !== CONFIG_DEFAULTS[key] ? `${key} (namespace ${namespace})` : key;
+  const accessModes = (values.accessModes ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+  const badMode = accessModes.find((m) => !ACCESS_MODES.includes(m));
+  if (accessModes.length === 0 || badMode !== undefined) {
+    throw new TlrError(
+      'E_CONFIG',
+      `config key "${keyName('accessModes')}": expected a comma-separated list of ${ACCESS_MODES.join(', ')} (pods of several tasks share the volume, so ReadWriteOncePod cannot work), found "${values.accessModes}"`,
+    );
+  }
+  parseQuantity(values.size ?? '', keyName('size'));
+  const mountPath = values.mountPath ?? '';
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(mountPath) || mountPath.split('/').includes('..') || mountPath.startsWith('/tekton')) {
+    throw new TlrError(
+      'E_CONFIG',
+      `config key "mountPath": expected an absolute path outside /tekton made of [A-Za-z0-9._/-], found "${mountPath}"`,
+    );
+  }
+  const initImage = values.initImage ?? '';
+  if (initImage.trim() === '' || /\s/.test(initImage)) {
+    throw new TlrError('E_CONFIG', `config key "initImage": expected an image reference, found "${initImage}"`);
+  }
+  return {
+    storageClassName: (values.storageClassName ?? '').trim(),
+    accessModes,
+    size: (values.size ?? '').trim(),
+    maxResultSize: parseQuantity(values.maxResultSize ?? '', keyName('maxResultSize')),
+    retention: parseRetention(values.retention ?? '', keyName('retention')),
+    initImage,
+    mountPath: mountPath.replace(/\/+$/, '') || '/',
+  };
+}
+
+const DURATION = /^([0-9]+)(s|m|h|d)$/;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+function parseRetention(text: string, key: string): Retention {
+  const value = text.trim();
+  if (value === 'with-run') return { kind: 'with-run' };
+  if (value === 'on-completion') return { kind: 'on-completion' };
+  const match = DURATION.exec(value);
+  if (match) return { kind: 'keep', seconds: Number(match[1]) * (UNIT_SECONDS[match[2] ?? 's'] ?? 1) };
+  throw new TlrError(
+    'E_CONFIG',
+    `config key "${key}": expected "with-run", "on-completion" or a duration to keep the volume after completion such as 30m, 24h or 7d, found "${text}"`,
+  );
+}

@@ -1,0 +1,200 @@
+import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER, PARAM_REFS } from '../api/names.js';
+import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
+import type { Diagnostics } from './diagnostics.js';
+import { childPath, mapStrings } from './json-walk.js';
+import { type Layout, resultFilePath } from './layout.js';
+import { addWorkspace } from './producer.js';
+import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
+
+/** Reference results by producing pipeline task: `build -> {sbom, images}`. */
+export type Producers = ReadonlyMap<string, ReadonlySet<string>>;
+
+export interface UsedReference {
+  readonly task: string;
+  readonly result: string;
+}
+
+/** Where a reference expression was found, which decides what is allowed there. */
+type Site = 'param' | 'forbidden' | 'taskSpec';
+
+const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
+
+/** True when anything in the pipeline task names a reference result (params, when, matrix, taskSpec, …). */
+export function mentionsReference(pt: PipelineTask, producers: Producers): boolean {
+  let found = false;
+  mapStrings(pt, '', (text) => {
+    found ||= findTaskResultExpressions(text).some((e) => isReference(e, producers));
+    return text;
+  });
+  return found;
+}
+
+function isReference(e: TaskResultExpression, producers: Producers): boolean {
+  return e.scope === 'tasks' && (producers.get(e.task)?.has(e.result) ?? false);
+}
+
+export interface ConsumerInput {
+  /** The pipeline task, a private copy with an embedded taskSpec: edited in place. */
+  readonly pipelineTask: PipelineTask & { taskSpec: EmbeddedTask };
+  readonly path: string;
+  readonly producers: Producers;
+  readonly isProducer: boolean;
+}
+
+/**
+ * Rewrites a consuming pipeline task: `$(tasks.t.results.r.path)` becomes the file's path; a reference value may
+ * only reach a step script (the init container substitutes it there), anything else is refused with a message
+ * naming the task, step, field and result. Marks the task for the Pod webhook and hands it every reference it uses.
+ * Returns the references used (empty: not a consumer, nothing changed). Idempotent.
+ */
+export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Diagnostics): UsedReference[] {
+  const pt = input.pipelineTask;
+  if ((pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS)) return [];
+  const scan = new Scan(input, layout, diags);
+
+  const carrying = new Set<string>();
+  pt.params = pt.params?.map((param, j) => {
+    const value = scan.rewrite(param.value, childPath(childPath(childPath(input.path, 'params'), j), 'value'), 'param');
+    if (scan.carried) carrying.add(param.name);
+    scan.carried = false;
+    return value === param.value ? param : { ...param, value };
+  });
+  for (const field of ['when', 'matrix', 'workspaces'] as const) {
+    if (pt[field] !== undefined) scan.rewrite(pt[field], childPath(input.path, field), 'forbidden');
+  }
+  if (pt.taskRef?.params) scan.rewrite(pt.taskRef.params, childPath(childPath(input.path, 'taskRef'), 'params'), 'forbidden');
+
+  const { metadata, ...body } = pt.taskSpec;
+  const specPath = childPath(input.path, 'taskSpec');
+  const rewritten = scan.rewrite(body, specPath, 'taskSpec', carrying);
+  pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
+
+  const used = [...scan.used.values()];
+  if (used.length > 0) markConsumer(input, used, layout, diags);
+  return used;
+}
+
+class Scan {
+  readonly used = new Map<string, UsedReference>();
+  carried = false;
+
+  constructor(
+    private readonly input: ConsumerInput,
+    private readonly layout: Layout,
+    private readonly diags: Diagnostics,
+  ) {}
+
+  rewrite<T>(value: T, path: string, site: Site, carrying: ReadonlySet<string> = new Set()): T {
+    return mapStrings(value, path, (text, at) => {
+      for (const p of findParamExpressions(text)) {
+        if (carrying.has(p.name) && !SCRIPT_FIELD.test(at)) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
+      }
+      let out = text;
+      for (const e of findTaskResultExpressions(text).filter((x) => isReference(x, this.input.producers))) {
+        out = this.expression(e, out, at, site);
+      }
+      return out;
+    });
+  }
+
+  private expression(e: TaskResultExpression, text: string, at: string, site: Site): string {
+    const source = { task: e.task, result: e.result };
+    if (site === 'forbidden') {
+      this.refuseForbidden(at, e);
+      return text;
+    }
+    if (e.suffix === '.path') {
+      if (/\.image$/.test(at)) {
+        this.refuseValue(at, e.text, source);
+        return text;
+      }
+      this.use(source);
+      return text.replace(e.text, resultFilePath(this.layout, e.task, e.result));
+    }
+    if (e.suffix !== '') {
+      this.diags.error(
+        at,
+        `${this.label()}: result "${e.result}" of task "${e.task}" is a string stored by reference; expected ` +
+          `$(tasks.${e.task}.results.${e.result}) or $(tasks.${e.task}.results.${e.result}.path), found ${e.text}`,
+      );
+      return text;
+    }
+    this.use(source);
+    if (site === 'param') this.carried = true;
+    else if (!SCRIPT_FIELD.test(at)) this.refuseValue(at, e.text, source);
+    return text;
+  }
+
+  private use(ref: UsedReference): void {
+    this.used.set(`${ref.task}\u0000${ref.result}`, ref);
+  }
+
+  private paramSource(name: string): UsedReference {
+    const param = this.input.pipelineTask.params?.find((p) => p.name === name);
+    const e = findTaskResultExpressions(JSON.stringify(param?.value ?? '')).find((x) => isReference(x, this.input.producers));
+    return { task: e?.task ?? '?', result: e?.result ?? '?' };
+  }
+
+  private label(): string {
+    return `pipeline task "${this.input.pipelineTask.name}"`;
+  }
+
+  private refuseValue(at: string, expression: string, ref: UsedReference): void {
+    const step = stepOf(this.input.pipelineTask.taskSpec, at);
+    const field = fieldOf(at);
+    this.diags.error(
+      at,
+      `${this.label()}${step}: ${expression} in ${field} carries result "${ref.result}" of task "${ref.task}", which is ` +
+        `stored by reference; its value can only be substituted into a step script (Tekton fixes ${field} when it ` +
+        `creates the pod). Expected it in the step's script, or the file path $(tasks.${ref.task}.results.${ref.result}.path) ` +
+        `where a path will do; found it in ${field}`,
+    );
+  }
+
+  private refuseForbidden(at: string, e: TaskResultExpression): void {
+    const why = /\.when(\[|$)/.test(at)
+      ? 'Tekton evaluates when expressions on the reference, not on the value; test the value in a step script instead'
+      : /\.matrix(\.|$)/.test(at)
+        ? 'a matrix cannot fan out over a value stored on a volume; keep this result a classic one to fan out over it'
+        : 'the value is not available there; use it in a step script';
+    this.diags.error(
+      at,
+      `${this.label()}: result "${e.result}" of task "${e.task}" is stored by reference and cannot be used here: ${why}; found ${e.text}`,
+    );
+  }
+}
+
+function stepOf(spec: EmbeddedTask, at: string): string {
+  const m = /\.(steps|sidecars)\[(\d+)\]/.exec(at);
+  if (!m) return '';
+  const list = m[1] === 'steps' ? spec.steps : spec.sidecars;
+  const name = list?.[Number(m[2])]?.name;
+  return `, ${m[1] === 'steps' ? 'step' : 'sidecar'} ${name !== undefined ? `"${name}"` : `#${m[2]}`}`;
+}
+
+function fieldOf(at: string): string {
+  const m = /\.(?:steps|sidecars)\[\d+\]\.([A-Za-z]+)/.exec(at) ?? /\.taskSpec\.([A-Za-z]+)/.exec(at);
+  return m?.[1] ?? 'this field';
+}
+
+function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layout: Layout, diags: Diagnostics): void {
+  const pt = input.pipelineTask;
+  const spec = pt.taskSpec;
+  if ((pt.params ?? []).some((p) => p.name === PARAM_REFS)) {
+    diags.error(childPath(input.path, 'params'), `param name "${PARAM_REFS}" is reserved for Tekton Large Results; rename the param`);
+    return;
+  }
+  const refs = used.map((u) => `$(tasks.${u.task}.results${/^[A-Za-z0-9_-]+$/.test(u.result) ? `.${u.result}` : `["${u.result}"]`})`);
+  pt.params = [...(pt.params ?? []), { name: PARAM_REFS, value: refs.join(' ') }];
+  spec.params = [
+    ...(spec.params ?? []),
+    { name: PARAM_REFS, type: 'string', description: 'References this task uses (added by Tekton Large Results).' },
+  ];
+  const env: EnvVar[] = (spec.stepTemplate?.env ?? []).filter((e) => e.name !== ENV_REFS && e.name !== ENV_RUN_DIR);
+  spec.stepTemplate = {
+    ...spec.stepTemplate,
+    env: [...env, { name: ENV_REFS, value: `$(params.${PARAM_REFS})` }, { name: ENV_RUN_DIR, value: layout.runDir }],
+  };
+  addWorkspace(spec, layout, !input.isProducer);
+  spec.metadata = { ...spec.metadata, labels: { ...spec.metadata?.labels, [LABEL_CONSUMER]: 'true' } };
+}

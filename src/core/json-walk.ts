@@ -1,0 +1,50 @@
+/**
+ * Walking JSON-like values with Kubernetes-style field paths (`spec.tasks[2].taskSpec.steps[0].args[1]`).
+ */
+export function childPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  const safe = /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key) ? key : JSON.stringify(key);
+  if (safe !== key) return `${parent}[${safe}]`;
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
+/** Calls `visit` for every string inside `value` (map keys excluded), depth first, in document order. */
+export function forEachString(value: unknown, path: string, visit: (text: string, path: string) => void): void {
+  if (typeof value === 'string') {
+    visit(value, path);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => forEachString(item, childPath(path, i), visit));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) forEachString(item, childPath(path, key), visit);
+  }
+}
+
+/** Returns a copy of `value` with every string replaced by `map(text, path)`; unchanged subtrees are shared. */
+export function mapStrings<T>(value: T, path: string, map: (text: string, path: string) => string): T {
+  if (typeof value === 'string') return map(value, path) as T;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const out = value.map((item: unknown, i) => {
+      const next = mapStrings(item, childPath(path, i), map);
+      changed ||= next !== item;
+      return next;
+    });
+    return (changed ? out : value) as T;
+  }
+  if (value !== null && typeof value === 'object') {
+    let changed = false;
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) {
+      const next = mapStrings(item, childPath(path, key), map);
+      changed ||= next !== item;
+      out[key] = next;
+    }
+    return (changed ? out : value) as T;
+  }
+  return value;
+}
+
+/** A deep copy of plain JSON data. */
+export function clone<T>(value: T): T {
+  return structuredClone(value);
+}

@@ -1,0 +1,117 @@
+import {
+  ANNOTATION_ORIGINAL_REFS,
+  ANNOTATION_RESULT_VOLUME,
+  ANNOTATION_REWRITTEN,
+  REWRITE_VERSION,
+  TASK_WORKSPACE,
+} from '../api/names.js';
+import { describeObject, type Pipeline, type PipelineRun, type PipelineSpec } from '../api/tekton.js';
+import { convertObject } from './convert.js';
+import { Diagnostics } from './diagnostics.js';
+import { clone } from './json-walk.js';
+import { layoutFor, PIPELINE_RUN_DIR } from './layout.js';
+import { annotatedResultWorkspace } from './opt-in.js';
+import type { RewriteOptions, RewriteResult } from './options.js';
+import { analysePipelineSpec, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
+import { NO_RESOLVER } from './resolver.js';
+import { bindResultWorkspace, checkCoschedule, describeVolume } from './result-volume.js';
+import { isDeepStrictEqual } from 'node:util';
+
+/**
+ * The rewrite of a PipelineRun: the heart of the project, shared by the CLI (`tlr render`), the admission webhook and
+ * the controller. Pure: no I/O, no clock, never mutates its input. A run that did not opt in comes back as the very
+ * same object; a rewritten run comes back unchanged (idempotent). Throws a RewriteError listing every refusal.
+ */
+export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions): RewriteResult<PipelineRun> {
+  const unchanged = (diagnostics: Diagnostics['items'] = []): RewriteResult<PipelineRun> => ({ object: input, changed: false, diagnostics });
+  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return unchanged();
+  const diags = new Diagnostics(describeObject(input));
+  const run = convertObject(input, diags);
+  diags.throwIfErrors();
+
+  const source = pipelineSource(run, options, diags);
+  if (!source) return isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
+  const spec = source.spec;
+  const specPath = 'spec.pipelineSpec';
+  const resolver = options.resolver ?? NO_RESOLVER;
+  const analysis = analysePipelineSpec({ spec, path: specPath, resolver, diags });
+  let workspace = annotatedResultWorkspace(run.metadata) ?? annotatedResultWorkspace(source.pipeline?.metadata);
+  const optedIn = workspace !== undefined || analysis.producers.size > 0;
+  if (!optedIn) return isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
+
+  for (const path of analysis.unresolved) {
+    diags.error(
+      `${path}.taskRef`,
+      `the run stores results by reference, so every referenced Task must be known to find producers and consumers; ` +
+        `this Task was not supplied (tlr render: pass its file with -f; the controller resolves it from the cluster)`,
+    );
+  }
+  if (analysis.producers.size === 0) {
+    diags.warn('metadata.annotations', `the run names result workspace "${workspace}" but no task stores a result by reference; nothing to rewrite`);
+    diags.throwIfErrors();
+    return isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
+  }
+  if (workspace === undefined) {
+    workspace = TASK_WORKSPACE;
+    diags.warn('spec.pipelineSpec.workspaces', `tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "${workspace}"`);
+  }
+
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  const { touched, inlined } = rewritePipelineSpec({ spec, path: specPath, resolver, diags }, analysis, workspace, layout, options.config);
+  declareResultWorkspace(spec, workspace);
+  const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);
+  checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, specPath, diags);
+  diags.throwIfErrors();
+
+  run.spec = { ...withoutRef(run.spec), pipelineSpec: spec, workspaces: bound.bindings };
+  const originalRefs = { ...(source.ref !== undefined ? { pipelineRef: source.ref } : {}), ...(Object.keys(inlined).length > 0 ? { taskRefs: inlined } : {}) };
+  run.metadata = {
+    ...run.metadata,
+    labels: { ...source.pipeline?.metadata?.labels, ...run.metadata?.labels },
+    annotations: {
+      ...stripApplied(source.pipeline?.metadata?.annotations),
+      ...run.metadata?.annotations,
+      [ANNOTATION_REWRITTEN]: REWRITE_VERSION,
+      [ANNOTATION_RESULT_VOLUME]: describeVolume(bound.volume),
+      ...(Object.keys(originalRefs).length > 0 ? { [ANNOTATION_ORIGINAL_REFS]: JSON.stringify(originalRefs) } : {}),
+    },
+  };
+  if (Object.keys(run.metadata.labels ?? {}).length === 0) delete run.metadata.labels;
+  return { object: run, changed: true, diagnostics: diags.items };
+}
+
+interface PipelineSource {
+  spec: PipelineSpec;
+  pipeline?: Pipeline;
+  ref?: unknown;
+}
+
+function pipelineSource(run: PipelineRun, options: RewriteOptions, diags: Diagnostics): PipelineSource | undefined {
+  if (run.spec.pipelineSpec) return { spec: run.spec.pipelineSpec };
+  const ref = run.spec.pipelineRef;
+  if (!ref) return undefined;
+  const found = options.resolver?.pipeline(ref);
+  if (!found) {
+    if (annotatedResultWorkspace(run.metadata) !== undefined) {
+      diags.error(
+        'spec.pipelineRef',
+        `the run names a result workspace, so its Pipeline is needed to rewrite it; expected Pipeline ${ref.name !== undefined ? `"${ref.name}"` : `from resolver "${ref.resolver ?? ''}"`} to be supplied, found none (tlr render: pass its file with -f)`,
+      );
+      diags.throwIfErrors();
+    }
+    return undefined;
+  }
+  const pipeline = convertObject(found, diags);
+  diags.throwIfErrors();
+  return { spec: clone(pipeline.spec), pipeline, ref };
+}
+
+function withoutRef(spec: PipelineRun['spec']): PipelineRun['spec'] {
+  const { pipelineRef: _ref, ...rest } = spec;
+  return rest;
+}
+
+function stripApplied(annotations: Record<string, string> | undefined): Record<string, string> {
+  const { 'kubectl.kubernetes.io/last-applied-configuration': _a, ...rest } = annotations ?? {};
+  return rest;
+}

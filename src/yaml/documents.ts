@@ -1,0 +1,129 @@
+/**
+ * Multi-document YAML files of Kubernetes objects: parse (with file:line:col errors), read, and write back.
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isCollection, isSeq, parseAllDocuments, stringify, visit, type Document, type YAMLError } from 'yaml';
+import { TlrError } from '../errors.js';
+import { KUBECTL_PARSE, KUBECTL_STRINGIFY } from './kubectl-yaml.js';
+
+export interface YamlDocument {
+  /** The document as plain JSON-like data: a mapping with string `apiVersion` and `kind`. */
+  readonly object: unknown;
+  readonly file: string;
+  /** 1-based line of the document's first content line (its first key), not of a `---` marker or comment. */
+  readonly line: number;
+}
+
+const EXPECTED_OBJECT = 'expected a Kubernetes object (a mapping with apiVersion and kind)';
+
+/**
+ * Parses every non-empty document of `text`. Throws one `E_YAML` error listing every problem of the file, one per
+ * line: syntax errors (`<file>:<line>:<col>: <what>`, duplicate keys included) and documents that are not
+ * Kubernetes objects (`<file>:<line>: expected a Kubernetes object …, found …`).
+ */
+export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { ...KUBECTL_PARSE, lineCounter });
+  const problems: string[] = [];
+  const result: YamlDocument[] = [];
+  for (const doc of docs) {
+    const errors = [
+      ...doc.errors.map((error) => formatYamlError(error, file, lineCounter)),
+      ...collectionKeys(doc, file, lineCounter),
+    ];
+    if (errors.length > 0) {
+      problems.push(...errors);
+      continue;
+    }
+    const offset = doc.contents?.range[0] ?? doc.range[0];
+    const line = lineCounter.linePos(offset).line;
+    const object = toPlainData(doc, file, line, problems);
+    if (object === null || object === undefined) {
+      continue;
+    }
+    const found = describeNonObject(object);
+    if (found !== undefined) {
+      problems.push(`${file}:${line}: ${EXPECTED_OBJECT}, found ${found}`);
+      continue;
+    }
+    result.push({ object, file, line });
+  }
+  if (problems.length > 0) {
+    throw new TlrError('E_YAML', problems.join('\n'));
+  }
+  return result;
+}
+
+/** Reads and parses a YAML file; a missing file is an `E_INPUT` error. */
+export async function readYamlFile(file: string): Promise<YamlDocument[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw inputError(error, file);
+  }
+  return parseYamlDocuments(text, file);
+}
+
+/** `---`-separated YAML of `objects`, as kubectl will read it back; long lines are never folded. */
+export function stringifyYamlDocuments(objects: unknown[]): string {
+  return objects.map((object) => stringify(object, KUBECTL_STRINGIFY)).join('---\n');
+}
+
+function formatYamlError(error: YAMLError, file: string, lineCounter: LineCounter): string {
+  const { line, col } = lineCounter.linePos(error.pos[0]);
+  return `${file}:${line}:${col}: ${error.message}`;
+}
+
+/** `{{ x }}: 1` is a mapping used as a key: valid YAML, but no JSON object can hold it (kubectl refuses it too). */
+function collectionKeys(doc: Document, file: string, lineCounter: LineCounter): string[] {
+  const problems: string[] = [];
+  visit(doc, {
+    Pair(_, pair) {
+      if (isCollection(pair.key)) {
+        const { line, col } = lineCounter.linePos(pair.key.range?.[0] ?? 0);
+        const found = isSeq(pair.key) ? 'a list' : 'a mapping';
+        problems.push(`${file}:${line}:${col}: a mapping key must be a scalar, found ${found}`);
+      }
+    },
+  });
+  return problems;
+}
+
+function toPlainData(doc: Document, file: string, line: number, problems: string[]): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // e.g. an alias bomb: "Excessive alias count indicates a resource exhaustion attack".
+    problems.push(`${file}:${line}: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
+/** Why `value` is not a Kubernetes object, as the "found …" part of a message; undefined when it is one. */
+function describeNonObject(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    return 'a list';
+  }
+  if (typeof value !== 'object' || value === null) {
+    return `a ${typeof value}`;
+  }
+  const record = value as Record<string, unknown>;
+  const missing = ['apiVersion', 'kind'].filter((key) => typeof record[key] !== 'string');
+  if (missing.length === 0) {
+    return undefined;
+  }
+  return `a mapping without string ${missing.join(' and ')}`;
+}
+
+function inputError(error: unknown, file: string): TlrError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT') {
+    return new TlrError('E_INPUT', `${file}: no such file`, { cause: error });
+  }
+  if (code === 'EISDIR') {
+    return new TlrError('E_INPUT', `${file}: is a directory, expected a YAML file`, { cause: error });
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TlrError('E_INPUT', `${file}: cannot read: ${reason}`, { cause: error });
+}
