@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { resolverFromObjects } from '../../core/resolver.js';
+import { convertOnly, rewriteObject } from '../../core/rewrite.js';
+import { stringifyYamlDocuments } from '../../yaml/documents.js';
+import { asKubeObject, readObjects, readSettings } from '../inputs.js';
+import type { CliIo } from '../io.js';
+import { reportWarnings, runAll } from '../report.js';
+
+export interface RenderFlags {
+  config?: string;
+  featureFlags?: string;
+  namespace?: string;
+  claim?: string;
+}
+
+export function addRenderOptions(command: Command): Command {
+  return command
+    .option('-c, --config <file>', 'tlr config: the tlr-config ConfigMap or a plain mapping (default: built-in defaults)')
+    .option('--feature-flags <file>', "Tekton's feature-flags ConfigMap (coschedule decides the one-PVC check)")
+    .option('-n, --namespace <ns>', 'namespace whose config overrides apply (namespace.<ns>.<key>)')
+    .option('--claim <pvc>', 'bind this provisioned PVC, as the controller does, instead of a volumeClaimTemplate');
+}
+
+export function renderCommand(program: Command, io: CliIo): void {
+  addRenderOptions(
+    program
+      .command('render')
+      .description(
+        'Render PipelineRuns and TaskRuns offline exactly as the controller rewrites them. Pipelines and Tasks in the\n' +
+          'files resolve local pipelineRef/taskRef names; they are printed converted, as `kubectl apply` should store them.',
+      )
+      .argument('<files...>', 'YAML files (- for standard input)'),
+  ).action(async (files: string[], flags: RenderFlags) => {
+    const docs = await readObjects(files, io.stdin);
+    const settings = await readSettings(flags);
+    const resolver = resolverFromObjects(docs.map((d) => d.object));
+    const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };
+    const outputs = runAll(docs, (doc) => {
+      const object = asKubeObject(doc);
+      return object.kind === 'PipelineRun' || object.kind === 'TaskRun' ? rewriteObject(object, options) : convertOnly(object);
+    });
+    reportWarnings(outputs, io);
+    io.out(stringifyYamlDocuments(outputs.map((o) => o.object)));
+  });
+}

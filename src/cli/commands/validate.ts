@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { resolverFromObjects } from '../../core/resolver.js';
+import { convertOnly, rewriteObject } from '../../core/rewrite.js';
+import { loadCrdValidator } from '../../schema/load-crds.js';
+import { asKubeObject, readObjects, readSettings } from '../inputs.js';
+import type { CliIo } from '../io.js';
+import { CommandRefused, reportWarnings, runAll } from '../report.js';
+import { addRenderOptions, type RenderFlags } from './render.js';
+
+export function validateCommand(program: Command, io: CliIo): void {
+  addRenderOptions(
+    program
+      .command('validate')
+      .description(
+        'Check that the files convert and render without refusal and, with --crds, that every object the cluster\n' +
+          "would store (converted Tasks/Pipelines, rewritten runs) passes Tekton's CRD schemas with strict field\n" +
+          'validation. Prints one line per object; exits 1 when anything is refused or invalid.',
+      )
+      .argument('<files...>', 'YAML files (- for standard input)')
+      .option('--crds <dir>', "directory of Tekton's CRD YAML files (e.g. Tekton's config/300-crds)"),
+  ).action(async (files: string[], flags: RenderFlags & { crds?: string }) => {
+    const docs = await readObjects(files, io.stdin);
+    const settings = await readSettings(flags);
+    const validator = flags.crds !== undefined ? await loadCrdValidator(flags.crds) : undefined;
+    const resolver = resolverFromObjects(docs.map((d) => d.object));
+    const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };
+    const outputs = runAll(docs, (doc) => {
+      const object = asKubeObject(doc);
+      return object.kind === 'PipelineRun' || object.kind === 'TaskRun' ? rewriteObject(object, options) : convertOnly(object);
+    });
+    reportWarnings(outputs, io);
+    const problems: string[] = [];
+    for (const { object, doc, changed } of outputs) {
+      const name = `${object.kind} ${object.metadata?.name ?? object.metadata?.generateName ?? '<unnamed>'}`;
+      const found = validator?.validate(object) ?? [];
+      problems.push(...found.map((p) => `${doc.file}:${doc.line}: error: ${name}: ${p.path}: ${p.message}`));
+      if (found.length === 0) io.out(`${doc.file}:${doc.line}: ${name}: ok${changed ? ' (rewritten)' : ''}${validator ? ', valid against the CRD schema' : ''}\n`);
+    }
+    if (problems.length > 0) throw new CommandRefused(problems.join('\n'));
+  });
+}

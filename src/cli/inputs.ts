@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import type { KubeObject } from '../api/tekton.js';
+import { parseConfig, type Config } from '../core/config.js';
+import { parseFeatureFlags, type FeatureFlags } from '../core/feature-flags.js';
+import { TlrError } from '../errors.js';
+import { parseYamlDocuments, readYamlFile, type YamlDocument } from '../yaml/documents.js';
+
+/** Reads every document of every file (`-` is standard input), in order. */
+export async function readObjects(files: readonly string[], stdin: () => Promise<string>): Promise<YamlDocument[]> {
+  const docs: YamlDocument[] = [];
+  for (const file of files) {
+    docs.push(...(file === '-' ? parseYamlDocuments(await stdin(), '<stdin>') : await readYamlFile(file)));
+  }
+  return docs;
+}
+
+/**
+ * A flat string map from a file: either a ConfigMap (its `data`) or a plain YAML mapping of strings.
+ * `what` names the map in errors (`config`, `feature-flags`).
+ */
+export async function readStringMap(file: string | undefined, what: string): Promise<Record<string, string>> {
+  if (file === undefined) return {};
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new TlrError('E_INPUT', `${file}: cannot read the ${what} file: ${(error as Error).message}`, { cause: error });
+  }
+  const docs = parseYamlDocuments(text.trim() === '' ? '{}' : text, file).map((d) => d.object);
+  const first = (docs[0] ?? {}) as Record<string, unknown>;
+  const data = first.kind === 'ConfigMap' ? (first.data ?? {}) : first;
+  if (typeof data !== 'object' || data === null) {
+    throw new TlrError('E_INPUT', `${file}: expected a ConfigMap or a mapping of strings for ${what}, found ${typeof data}`);
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    if (first.kind !== 'ConfigMap' && (key === 'apiVersion' || key === 'kind' || key === 'metadata')) continue;
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new TlrError('E_INPUT', `${file}: ${what} key "${key}": expected a string, found ${Array.isArray(value) ? 'a list' : typeof value}`);
+    }
+    out[key] = String(value);
+  }
+  return out;
+}
+
+export interface RenderSettings {
+  readonly config: Config;
+  readonly featureFlags: FeatureFlags;
+}
+
+/** Config for one namespace plus Tekton's feature flags, from the files given on the command line. */
+export async function readSettings(opts: { config?: string; featureFlags?: string; namespace?: string }): Promise<RenderSettings> {
+  const config = parseConfig(await readStringMap(opts.config, 'config'), opts.namespace);
+  const featureFlags = parseFeatureFlags(await readStringMap(opts.featureFlags, 'feature-flags'));
+  return { config, featureFlags };
+}
+
+export function asKubeObject(doc: YamlDocument): KubeObject {
+  return doc.object as KubeObject;
+}
+
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

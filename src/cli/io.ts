@@ -1,0 +1,6 @@
+/** Where a command writes: injected so tests capture output without touching process streams. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  stdin(): Promise<string>;
+}

@@ -1,0 +1,54 @@
+import { Command, CommanderError } from 'commander';
+import { TlrError } from '../errors.js';
+import { convertCommand } from './commands/convert.js';
+import { renderCommand } from './commands/render.js';
+import { validateCommand } from './commands/validate.js';
+import type { CliIo } from './io.js';
+import { CommandRefused } from './report.js';
+
+export const VERSION = '0.1.0';
+
+/** Exit codes: 0 success, 1 input refused or invalid, 2 usage error. */
+export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;
+
+export function createProgram(io: CliIo): Command {
+  const program = new Command('tlr')
+    .description(
+      'Tekton Large Results: task results of any size for Tekton Pipelines.\n\n' +
+        'Typical use:\n' +
+        '  tlr convert task.yaml pipeline.yaml | kubectl apply -f -     store TEP-form files the way Tekton accepts\n' +
+        '  tlr render pipelinerun.yaml pipeline.yaml task.yaml          see what the controller will make of a run\n' +
+        '  tlr validate --crds tekton/config/300-crds *.yaml            check files before committing them',
+    )
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError();
+  convertCommand(program, io);
+  renderCommand(program, io);
+  validateCommand(program, io);
+  for (const command of program.commands) {
+    command.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  }
+  return program;
+}
+
+/** Runs the CLI with `argv` (user arguments only) and returns the exit code; never calls process.exit. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof CommandRefused) {
+      io.err(`${error.message}\n`);
+      return EXIT.refused;
+    }
+    if (error instanceof TlrError) {
+      io.err(`error: ${error.message}\n`);
+      return error.code === 'E_INPUT' || error.code === 'E_CONFIG' ? EXIT.usage : EXIT.refused;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,39 @@
+import { ANNOTATION_REWRITTEN, REWRITE_VERSION, TASK_WORKSPACE } from '../api/names.js';
+import { describeObject, type Pipeline } from '../api/tekton.js';
+import { convertObject } from './convert.js';
+import { Diagnostics } from './diagnostics.js';
+import { layoutFor, PIPELINE_RUN_DIR } from './layout.js';
+import { annotatedResultWorkspace } from './opt-in.js';
+import type { RewriteOptions, RewriteResult } from './options.js';
+import { analysePipelineSpec, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
+import { NO_RESOLVER } from './resolver.js';
+import { isDeepStrictEqual } from 'node:util';
+
+/**
+ * The rewrite of a stored Pipeline on its own (no run: no volume binding, no coschedule check, which need the
+ * PipelineRun's workspace bindings). Useful to inspect what the controller will do; the controller itself always
+ * works from the PipelineRun.
+ */
+export function rewritePipeline(input: Pipeline, options: RewriteOptions): RewriteResult<Pipeline> {
+  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return { object: input, changed: false, diagnostics: [] };
+  const diags = new Diagnostics(describeObject(input));
+  const pipeline = convertObject(input, diags);
+  diags.throwIfErrors();
+  const resolver = options.resolver ?? NO_RESOLVER;
+  const analysis = analysePipelineSpec({ spec: pipeline.spec, path: 'spec', resolver, diags });
+  const named = annotatedResultWorkspace(pipeline.metadata);
+  if (analysis.producers.size === 0 || analysis.unresolved.length > 0) {
+    for (const path of analysis.unresolved) {
+      if (named !== undefined || analysis.producers.size > 0) diags.error(`${path}.taskRef`, `the pipeline stores results by reference, so every referenced Task must be supplied (tlr render: -f task.yaml); this one was not`);
+    }
+    diags.throwIfErrors();
+    return isDeepStrictEqual(pipeline, input) ? { object: input, changed: false, diagnostics: diags.items } : { object: pipeline, changed: true, diagnostics: diags.items };
+  }
+  const workspace = named ?? TASK_WORKSPACE;
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  rewritePipelineSpec({ spec: pipeline.spec, path: 'spec', resolver, diags }, analysis, workspace, layout, options.config);
+  declareResultWorkspace(pipeline.spec, workspace);
+  diags.throwIfErrors();
+  pipeline.metadata = { ...pipeline.metadata, annotations: { ...pipeline.metadata?.annotations, [ANNOTATION_REWRITTEN]: REWRITE_VERSION } };
+  return { object: pipeline, changed: true, diagnostics: diags.items };
+}
