@@ -10,6 +10,7 @@ import { ajvProblems } from './ajv-problems.js';
 import { CRD_FORMATS } from './crd-formats.js';
 import { servedSchemas, type ServedSchema } from './crd-versions.js';
 import { metadataProblems } from './metadata-problems.js';
+import { fillRequired } from './fill-required.js';
 import { pruneNulls } from './prune-nulls.js';
 import { jsonTypeOf, type SchemaProblem } from './schema-problem.js';
 import { toAjvSchema } from './structural-schema.js';
@@ -23,12 +24,23 @@ export interface CrdValidator {
   serves(apiVersion: string, kind: string): boolean;
 }
 
+export interface CrdValidatorOptions {
+  /**
+   * Model Tekton's mutating webhook, which runs before the apiserver's schema validation and writes every missing
+   * `required` scalar or object field back as its Go zero value (see `fill-required.ts`): a step without `name` is
+   * accepted, as on a cluster with Tekton installed. Default true; false validates against the bare CRDs, as an
+   * API server without Tekton's webhook (e.g. a test API server with only the CRDs applied) does.
+   */
+  readonly webhookRoundTrip?: boolean;
+}
+
 interface Entry {
   readonly served: ServedSchema;
   compiled?: ValidateFunction;
 }
 
-export function createCrdValidator(crds: unknown[]): CrdValidator {
+export function createCrdValidator(crds: unknown[], options: CrdValidatorOptions = {}): CrdValidator {
+  const roundTrip = options.webhookRoundTrip ?? true;
   const entries = new Map<string, Entry>();
   for (const crd of crds) {
     for (const served of servedSchemas(crd)) {
@@ -40,17 +52,22 @@ export function createCrdValidator(crds: unknown[]): CrdValidator {
     }
   }
   const ajv = new Ajv({ strict: false, allErrors: true, verbose: true, formats: CRD_FORMATS });
-  const compile = (entry: Entry): ValidateFunction => {
-    entry.compiled ??= ajv.compile(rootSchema(entry.served));
-    return entry.compiled;
+  const checkSchema: SchemaCheck = (entry, obj) => {
+    const validateFn = (entry.compiled ??= ajv.compile(rootSchema(entry.served)));
+    // What reaches the apiserver's schema validation: nulls pruned, then (optionally) Tekton's webhook round trip.
+    const pruned = pruneNulls(obj, entry.served.schema);
+    const admitted = roundTrip ? fillRequired(pruned, entry.served.schema) : pruned;
+    return validateFn(admitted) ? [] : ajvProblems(validateFn.errors ?? [], admitted);
   };
   return {
     serves: (apiVersion, kind) => entries.has(entryKey(apiVersion, kind)),
-    validate: (obj) => validateObject(obj, entries, compile),
+    validate: (obj) => validateObject(obj, entries, checkSchema),
   };
 }
 
-function validateObject(obj: unknown, entries: Map<string, Entry>, compile: (e: Entry) => ValidateFunction): SchemaProblem[] {
+type SchemaCheck = (entry: Entry, obj: object) => SchemaProblem[];
+
+function validateObject(obj: unknown, entries: Map<string, Entry>, checkSchema: SchemaCheck): SchemaProblem[] {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     return [{ path: '', message: `expected a Kubernetes object (a mapping with apiVersion and kind), found ${jsonTypeOf(obj)}` }];
   }
@@ -62,13 +79,7 @@ function validateObject(obj: unknown, entries: Map<string, Entry>, compile: (e: 
   if (entry === undefined) {
     return [{ path: 'kind', message: `no CustomResourceDefinition serves kind "${kind}" in version "${apiVersion}"` }];
   }
-  const data = pruneNulls(obj, entry.served.schema);
-  const validateFn = compile(entry);
-  const problems = metadataProblems(metadata);
-  if (!validateFn(data)) {
-    problems.push(...ajvProblems(validateFn.errors ?? [], data));
-  }
-  return problems;
+  return [...metadataProblems(metadata), ...checkSchema(entry, obj)];
 }
 
 /** The version's schema for ajv, with `metadata` left to `metadataProblems`. */

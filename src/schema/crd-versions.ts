@@ -16,7 +16,8 @@ type Loose = Record<string, unknown> | undefined;
 /** Throws `E_SCHEMA` when `crd` is not a v1 CustomResourceDefinition with a schema for every served version. */
 export function servedSchemas(crd: unknown): ServedSchema[] {
   const object = asRecord(crd);
-  const name = typeof asRecord(object?.metadata)?.name === 'string' ? String(asRecord(object?.metadata)?.name) : '?';
+  const metadataName = asRecord(object?.metadata)?.name;
+  const name = typeof metadataName === 'string' ? metadataName : '(unnamed)';
   if (object?.apiVersion !== 'apiextensions.k8s.io/v1' || object.kind !== 'CustomResourceDefinition') {
     throw new TlrError('E_SCHEMA', `${name}: expected an apiextensions.k8s.io/v1 CustomResourceDefinition`);
   }
@@ -28,15 +29,17 @@ export function servedSchemas(crd: unknown): ServedSchema[] {
     throw new TlrError('E_SCHEMA', `CustomResourceDefinition ${name}: expected spec.group, spec.names.kind and spec.versions`);
   }
   return versions
-    .map((v: unknown) => asRecord(v))
-    .filter((v) => v?.served === true)
-    .map((v) => {
-      const schema = asRecord(asRecord(v?.schema)?.openAPIV3Schema);
-      if (schema === undefined || typeof v?.name !== 'string') {
-        throw new TlrError('E_SCHEMA', `CustomResourceDefinition ${name}: a served version has no name or no schema.openAPIV3Schema`);
-      }
-      return { apiVersion: `${group}/${v.name}`, kind, schema: schema as OpenApiSchema };
-    });
+    .map((version: unknown) => asRecord(version))
+    .filter((version) => version?.served === true)
+    .map((version) => servedSchema(name, group, kind, version));
+}
+
+function servedSchema(crdName: string, group: string, kind: string, version: Loose): ServedSchema {
+  const schema = asRecord(asRecord(version?.schema)?.openAPIV3Schema);
+  if (schema === undefined || typeof version?.name !== 'string') {
+    throw new TlrError('E_SCHEMA', `CustomResourceDefinition ${crdName}: a served version has no name or no schema.openAPIV3Schema`);
+  }
+  return { apiVersion: `${group}/${version.name}`, kind, schema };
 }
 
 function asRecord(value: unknown): Loose {

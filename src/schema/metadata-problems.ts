@@ -3,7 +3,6 @@
  * `metadata: {type: object}`): a string `name` or `generateName` is required, `namespace` is a string, and
  * `labels` / `annotations` map strings to strings. Nothing else in `metadata` is checked.
  */
-import { childPath } from './field-path.js';
 import { jsonTypeOf, type SchemaProblem } from './schema-problem.js';
 
 const STRING_FIELDS = ['name', 'generateName', 'namespace'] as const;
@@ -42,5 +41,5 @@ function stringMapProblems(value: unknown, path: string): SchemaProblem[] {
   }
   return Object.entries(value as Record<string, unknown>)
     .filter(([, entry]) => typeof entry !== 'string')
-    .map(([key, entry]) => ({ path: childPath(path, key), message: `expected string, found ${jsonTypeOf(entry)}` }));
+    .map(([key, entry]) => ({ path: `${path}[${key}]`, message: `expected string, found ${jsonTypeOf(entry)}` }));
 }

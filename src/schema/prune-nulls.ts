@@ -4,7 +4,7 @@
  * removed when it has none. So `emptyDir:` (null) in YAML is accepted where an object is expected. `null` items of
  * lists are left alone (and then fail validation). Returns a copy where anything changed; never mutates `value`.
  */
-import type { OpenApiSchema } from './structural-schema.js';
+import { fieldSchema, type OpenApiSchema } from './structural-schema.js';
 
 export function pruneNulls(value: unknown, schema: OpenApiSchema | undefined): unknown {
   if (schema === undefined || typeof value !== 'object' || value === null) {
@@ -15,7 +15,7 @@ export function pruneNulls(value: unknown, schema: OpenApiSchema | undefined): u
   }
   const out: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
-    const childSchema = schema.properties?.[key] ?? mapValueSchema(schema);
+    const childSchema = fieldSchema(schema, key);
     if (child !== null || childSchema === undefined || childSchema.nullable === true) {
       setField(out, key, pruneNulls(child, childSchema));
     } else if (childSchema.default !== undefined) {
@@ -23,10 +23,6 @@ export function pruneNulls(value: unknown, schema: OpenApiSchema | undefined): u
     }
   }
   return out;
-}
-
-function mapValueSchema(schema: OpenApiSchema): OpenApiSchema | undefined {
-  return typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
 }
 
 /** Plain assignment would treat a `__proto__` key from YAML as the prototype. */

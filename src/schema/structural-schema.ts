@@ -16,6 +16,7 @@
 export interface OpenApiSchema {
   type?: string;
   properties?: Record<string, OpenApiSchema>;
+  required?: string[];
   items?: OpenApiSchema;
   additionalProperties?: boolean | OpenApiSchema;
   nullable?: boolean;
@@ -85,4 +86,12 @@ function convertChildren(node: OpenApiSchema, out: AjvSchema): void {
       out[list] = schemas.map(toAjvSchema);
     }
   }
+}
+
+/** The schema of field `key` of an object with schema `schema`: a property, or the value schema of a map. */
+export function fieldSchema(schema: OpenApiSchema, key: string): OpenApiSchema | undefined {
+  if (schema.properties !== undefined) {
+    return Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
+  }
+  return typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined;
 }

@@ -1,0 +1,185 @@
+/**
+ * A small local stand-in for what Tekton does with a rewritten PipelineRun, enough to run the data path end to end
+ * on this machine: it substitutes variables the way Tekton does (params, context, results paths, implicit result
+ * references), writes step scripts to a scripts directory, runs the real `tlr-init` program for our steps and for
+ * the consumer's init container, runs the scripts with the host's interpreters, and reads results back as Tekton's
+ * entrypoint would (failing, as Tekton does, when a step's results exceed the 4 KiB termination message).
+ *
+ * It is a test harness, not a Tekton: no pods, no images, no workspaces other than the result volume.
+ */
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ENV_REFS, LABEL_CONSUMER } from '../../src/api/names.js';
+import type { EmbeddedTask, PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
+
+const INIT_MAIN = resolve('dist/init/main.js');
+const TERMINATION_LIMIT = 4096;
+
+export interface LocalRunOptions {
+  /** Must be the config's mountPath used for the rewrite: the result volume's root. */
+  readonly volume: string;
+  /** Scratch space for per-task results/scripts dirs. */
+  readonly workDir: string;
+  readonly uid?: string;
+}
+
+export interface StepOutput {
+  readonly task: string;
+  readonly step: string;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface LocalRunResult {
+  /** Results by pipeline task, as Tekton records them (the references, for reference results). */
+  readonly results: Record<string, Record<string, string>>;
+  readonly pipelineResults: Record<string, string>;
+  readonly outputs: StepOutput[];
+}
+
+export class LocalRunError extends Error {
+  override readonly name = 'LocalRunError';
+  constructor(message: string, readonly outputs: StepOutput[]) {
+    super(message);
+  }
+}
+
+export async function runPipelineRunLocally(run: PipelineRun, opts: LocalRunOptions): Promise<LocalRunResult> {
+  const spec = run.spec.pipelineSpec;
+  if (!spec) throw new Error('runPipelineRunLocally needs an embedded pipelineSpec (render the run first)');
+  const uid = opts.uid ?? 'local-run-uid';
+  const results: Record<string, Record<string, string>> = {};
+  const outputs: StepOutput[] = [];
+  const pending = [...(spec.tasks ?? [])];
+  while (pending.length > 0) {
+    const index = pending.findIndex((pt) => dependencies(pt).every((d) => results[d] !== undefined));
+    if (index < 0) throw new LocalRunError(`cannot order tasks: ${pending.map((p) => p.name).join(', ')}`, outputs);
+    const [pt] = pending.splice(index, 1) as [PipelineTask];
+    results[pt.name] = await runTask(pt, { uid, results, volume: opts.volume, workDir: opts.workDir, outputs });
+  }
+  for (const pt of spec.finally ?? []) {
+    results[pt.name] = await runTask(pt, { uid, results, volume: opts.volume, workDir: opts.workDir, outputs });
+  }
+  const pipelineResults: Record<string, string> = {};
+  for (const r of spec.results ?? []) pipelineResults[r.name] = substitute(String(r.value), resultVariables(results));
+  return { results, pipelineResults, outputs };
+}
+
+function dependencies(pt: PipelineTask): string[] {
+  const deps = new Set<string>((pt.runAfter as string[] | undefined) ?? []);
+  for (const m of JSON.stringify(pt).matchAll(/\$\(tasks\.([a-z0-9-]+)\.results/g)) if (m[1]) deps.add(m[1]);
+  deps.delete(pt.name);
+  return [...deps];
+}
+
+interface TaskContext {
+  uid: string;
+  results: Record<string, Record<string, string>>;
+  volume: string;
+  workDir: string;
+  outputs: StepOutput[];
+}
+
+function resultVariables(results: Record<string, Record<string, string>>): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const [task, values] of Object.entries(results)) {
+    for (const [name, value] of Object.entries(values)) {
+      vars[`tasks.${task}.results.${name}`] = value;
+      vars[`tasks.${task}.results["${name}"]`] = value;
+    }
+  }
+  return vars;
+}
+
+function substitute(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\(([^()]+)\)/g, (whole, name: string) => vars[name] ?? whole);
+}
+
+async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<string, string>> {
+  const spec = pt.taskSpec as EmbeddedTask | undefined;
+  if (!spec) throw new LocalRunError(`pipeline task ${pt.name} has no embedded taskSpec`, ctx.outputs);
+  const dir = join(ctx.workDir, pt.name);
+  const resultsDir = join(dir, 'tekton-results');
+  const scriptsDir = join(dir, 'tekton-scripts');
+  await mkdir(resultsDir, { recursive: true });
+  await mkdir(scriptsDir, { recursive: true });
+
+  const pipelineVars = { ...resultVariables(ctx.results), 'context.pipelineRun.uid': ctx.uid, 'context.pipelineRun.name': 'local-run' };
+  const vars: Record<string, string> = { ...pipelineVars, 'context.taskRun.name': `local-run-${pt.name}` };
+  for (const p of spec.params ?? []) if (typeof p.default === 'string') vars[`params.${p.name}`] = p.default;
+  for (const p of pt.params ?? []) vars[`params.${p.name}`] = substitute(String(p.value), pipelineVars);
+  for (const r of spec.results ?? []) vars[`results.${r.name}.path`] = join(resultsDir, r.name);
+  const local = (text: string): string => substitute(text, vars).replaceAll('/tekton/results', resultsDir);
+
+  const steps = (spec.steps ?? []).map((s) => ({ ...s, script: s.script !== undefined ? local(s.script) : undefined }));
+  const env = (step: Step): Record<string, string> => {
+    const out: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
+    for (const e of [...(spec.stepTemplate?.env ?? []), ...(step.env ?? [])]) if (e.value !== undefined) out[e.name] = local(e.value);
+    return out;
+  };
+  const scripts: string[] = [];
+  for (const [i, step] of steps.entries()) {
+    if (step.script === undefined) continue;
+    const file = join(scriptsDir, `script-${i}-local`);
+    const body = step.script.startsWith('#!') ? step.script : `#!/bin/sh\nset -e\n${step.script}`;
+    await writeFile(file, body);
+    await chmod(file, 0o755);
+    scripts[i] = file;
+  }
+  if (spec.metadata?.labels?.[LABEL_CONSUMER] === 'true') {
+    const refs = env(steps[0] ?? {})[ENV_REFS] ?? '';
+    const runDir = env(steps[0] ?? {}).TLR_RUN_DIR ?? '';
+    await exec(pt.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, 'substitute', '--root', ctx.volume, '--run-dir', runDir, '--scripts', scriptsDir, '--refs', refs], {}, ctx);
+  }
+  for (const [i, step] of steps.entries()) {
+    const name = step.name ?? `step-${i}`;
+    if (step.command?.[0] === 'tlr-init') {
+      await exec(pt.name, name, process.execPath, [INIT_MAIN, ...(step.args ?? []).map(local)], env(step), ctx);
+    } else if (scripts[i] !== undefined) {
+      const stdoutFile = step.stdoutConfig?.path !== undefined ? local(step.stdoutConfig.path) : undefined;
+      await exec(pt.name, name, scripts[i], (step.args ?? []).map(local), env(step), ctx, stdoutFile);
+    } else {
+      throw new LocalRunError(`pipeline task ${pt.name} step ${name}: only scripts and tlr-init steps run locally`, ctx.outputs);
+    }
+    await checkTerminationMessage(pt.name, name, resultsDir, ctx);
+  }
+  const out: Record<string, string> = {};
+  for (const file of await readdir(resultsDir)) out[file] = await readFile(join(resultsDir, file), 'utf8');
+  return out;
+}
+
+/** Tekton's entrypoint writes every result file into the step's termination message, limited to 4 KiB. */
+async function checkTerminationMessage(task: string, step: string, resultsDir: string, ctx: TaskContext): Promise<void> {
+  let total = 0;
+  for (const file of await readdir(resultsDir)) total += (await stat(join(resultsDir, file))).size;
+  if (total > TERMINATION_LIMIT) {
+    throw new LocalRunError(`pipeline task ${task} step ${step}: results total ${total} bytes, over Tekton's ${TERMINATION_LIMIT}-byte termination message`, ctx.outputs);
+  }
+}
+
+async function exec(task: string, step: string, file: string, args: string[], env: Record<string, string>, ctx: TaskContext, stdoutFile?: string): Promise<void> {
+  const sink = stdoutFile !== undefined ? await open(stdoutFile, 'w') : undefined;
+  try {
+    await execWith(task, step, file, args, env, ctx, sink?.fd);
+  } finally {
+    await sink?.close();
+  }
+}
+
+function execWith(task: string, step: string, file: string, args: string[], env: Record<string, string>, ctx: TaskContext, stdoutFd: number | undefined): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { env: { ...env, PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    child.stderr?.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const output = { task, step, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      ctx.outputs.push(output);
+      if (code === 0) resolvePromise();
+      else reject(new LocalRunError(`pipeline task ${task} step ${step} exited ${code}: ${output.stderr.trim()}`, ctx.outputs));
+    });
+  });
+}
