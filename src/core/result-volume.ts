@@ -45,7 +45,11 @@ export function bindResultWorkspace(
   const index = bindings.findIndex((b) => b.name === name);
   const existing = bindings[index];
   if (existing) {
-    if (existing.persistentVolumeClaim) return { bindings, volume: { kind: 'user-claim', claimName: existing.persistentVolumeClaim.claimName } };
+    const claim = existing.persistentVolumeClaim?.claimName;
+    if (claim !== undefined) {
+      // The controller's own claim, bound by an earlier pass, stays "provisioned": it is ours to clean up.
+      return { bindings, volume: { kind: claim === provisioned ? 'provisioned' : 'user-claim', claimName: claim } };
+    }
     if (existing.volumeClaimTemplate) return { bindings, volume: { kind: 'template' } };
     const found = Object.keys(existing).filter((k) => k !== 'name' && k !== 'subPath').join(', ') || 'nothing';
     diags.error(
