@@ -3,6 +3,7 @@ import type { KubeObject } from '../api/tekton.js';
 import { parseConfig, type Config } from '../core/config.js';
 import { parseFeatureFlags, type FeatureFlags } from '../core/feature-flags.js';
 import { TlrError } from '../errors.js';
+import { parseDocument } from 'yaml';
 import { parseYamlDocuments, readYamlFile, type YamlDocument } from '../yaml/documents.js';
 
 /** Reads every document of every file (`-` is standard input), in order. */
@@ -26,8 +27,11 @@ export async function readStringMap(file: string | undefined, what: string): Pro
   } catch (error) {
     throw new TlrError('E_INPUT', `${file}: cannot read the ${what} file: ${(error as Error).message}`, { cause: error });
   }
-  const docs = parseYamlDocuments(text.trim() === '' ? '{}' : text, file).map((d) => d.object);
-  const first = (docs[0] ?? {}) as Record<string, unknown>;
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new TlrError('E_YAML', doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 0}:${e.linePos?.[0].col ?? 0}: ${e.message.split('\n')[0]}`).join('\n'));
+  }
+  const first = (doc.toJS() ?? {}) as Record<string, unknown>;
   const data = first.kind === 'ConfigMap' ? (first.data ?? {}) : first;
   if (typeof data !== 'object' || data === null) {
     throw new TlrError('E_INPUT', `${file}: expected a ConfigMap or a mapping of strings for ${what}, found ${typeof data}`);

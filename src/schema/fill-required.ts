@@ -6,7 +6,7 @@
  * each missing required field with its Go zero value: `""`, `0`, `false`, or an object (itself filled). Lists, maps
  * and untyped fields are left missing: Go encodes nil slices and maps as null (pruned again) and Tekton's
  * ParamValue refuses to encode an empty value, so those stay errors, as they are on a cluster.
- * Returns a copy where anything changed; never mutates `value`.
+ * Returns a copy; never mutates `value`.
  */
 import { fieldSchema, type OpenApiSchema } from './structural-schema.js';
 

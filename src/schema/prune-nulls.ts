@@ -2,7 +2,7 @@
  * What the apiserver does with `null`s before it validates a custom resource (apiextensions-apiserver's
  * defaulting/prunenulls.go): a `null` field whose schema is not `nullable` is replaced by the field's `default`, or
  * removed when it has none. So `emptyDir:` (null) in YAML is accepted where an object is expected. `null` items of
- * lists are left alone (and then fail validation). Returns a copy where anything changed; never mutates `value`.
+ * lists are left alone (and then fail validation). Returns a copy; never mutates `value`.
  */
 import { fieldSchema, type OpenApiSchema } from './structural-schema.js';
 

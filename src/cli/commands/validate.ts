@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { describeObject } from '../../api/tekton.js';
 import { resolverFromObjects } from '../../core/resolver.js';
 import { convertOnly, rewriteObject } from '../../core/rewrite.js';
 import { loadCrdValidator } from '../../schema/load-crds.js';
@@ -31,7 +32,7 @@ export function validateCommand(program: Command, io: CliIo): void {
     reportWarnings(outputs, io);
     const problems: string[] = [];
     for (const { object, doc, changed } of outputs) {
-      const name = `${object.kind} ${object.metadata?.name ?? object.metadata?.generateName ?? '<unnamed>'}`;
+      const name = describeObject(object);
       const found = validator?.validate(object) ?? [];
       problems.push(...found.map((p) => `${doc.file}:${doc.line}: error: ${name}: ${p.path}: ${p.message}`));
       if (found.length === 0) io.out(`${doc.file}:${doc.line}: ${name}: ok${changed ? ' (rewritten)' : ''}${validator ? ', valid against the CRD schema' : ''}\n`);

@@ -1,0 +1,140 @@
+/**
+ * The command line of tlr-init (one binary, three subcommands), returning an exit code (see exit-codes.ts).
+ * Kept apart from main.ts so tests can run it in-process.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MOUNT_PATH, ENV_REFS, ENV_RUN_DIR } from '../src/api/names.js';
+import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
+import { logInfo, logProblem } from './log.js';
+import { prepareResultDirs } from './prepare.js';
+import { checkSegment, splitProducerDir } from './safe-path.js';
+import { sealResults } from './seal.js';
+import { substituteScripts } from './substitute.js';
+import { writeTerminationLog } from './termination-log.js';
+
+/** Runs tlr-init with `args` (without node and the script path); resolves to the exit code. */
+export async function runCli(args: readonly string[]): Promise<number> {
+  let code = EXIT_OK;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    logProblem(`tlr-init: ${(error as Error).stack ?? String(error)}`);
+    return EXIT_REFUSED;
+  }
+  return code;
+}
+
+function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command('tlr-init')
+    .description('Runs in Tekton pods: prepares, seals and substitutes large results stored on the result volume.')
+    .exitOverride()
+    .showHelpAfterError();
+  const root = (): Option => new Option('--root <dir>', 'mount path of the result volume').default(DEFAULT_MOUNT_PATH);
+  const dir = (): Option =>
+    new Option('--dir <run-dir/producer>', "this producer's directory below the root").argParser(usage(splitDir));
+
+  program
+    .command('prepare')
+    .description("create this run's and this producer's directories on the result volume")
+    .addOption(root())
+    .addOption(dir().makeOptionMandatory())
+    .action(async (opts: { root: string; dir: string }) => setCode(await prepare(opts)));
+
+  program
+    .command('seal')
+    .description('check, hash and seal result files; write each reference into the results directory')
+    .addOption(root())
+    .addOption(dir().makeOptionMandatory())
+    .addOption(new Option('--results-dir <dir>', "Tekton's results directory").default('/tekton/results'))
+    .addOption(
+      new Option('--max-size <bytes>', 'largest accepted result (config key maxResultSize)')
+        .argParser(usage(parseBytes))
+        .makeOptionMandatory(),
+    )
+    .argument('<result-name...>', 'the reference results of this task', usage(collectNames))
+    .action(async (names: string[], opts: { root: string; dir: string; resultsDir: string; maxSize: number }) =>
+      setCode(await seal(names, opts)),
+    );
+
+  program
+    .command('substitute')
+    .description('verify referenced result files and substitute them into the step scripts')
+    .addOption(root())
+    .addOption(
+      new Option('--run-dir <name>', "this PipelineRun's directory on the volume")
+        .env(ENV_RUN_DIR)
+        .argParser(usage((v: string) => checkSegment(v, '--run-dir')))
+        .makeOptionMandatory(),
+    )
+    .addOption(new Option('--scripts <dir>', "Tekton's scripts directory").default('/tekton/scripts'))
+    .addOption(new Option('--refs <text>', 'references used by path, verified too').env(ENV_REFS))
+    .action(async (opts: { root: string; runDir: string; scripts: string; refs?: string }) =>
+      setCode(await substitute(opts)),
+    );
+  return program;
+}
+
+async function prepare(opts: { root: string; dir: string }): Promise<number> {
+  try {
+    const dirs = await prepareResultDirs(opts.root, opts.dir);
+    logInfo('Prepared result directory', { runDir: dirs.runDirPath, producerDir: dirs.producerDirPath });
+    return EXIT_OK;
+  } catch (error) {
+    logProblem((error as Error).message);
+    return EXIT_REFUSED;
+  }
+}
+
+async function seal(
+  names: string[],
+  opts: { root: string; dir: string; resultsDir: string; maxSize: number },
+): Promise<number> {
+  const outcomes = await sealResults(names, { ...opts });
+  for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);
+  const failed = outcomes.flatMap((o) => (o.status === 'failed' ? [o.message] : []));
+  if (failed.length === 0) return EXIT_OK;
+  logProblem(`Sealing failed for ${failed.length} of ${names.length} results:\n${failed.map((m) => `- ${m}`).join('\n')}`);
+  return EXIT_REFUSED;
+}
+
+async function substitute(opts: { root: string; runDir: string; scripts: string; refs?: string }): Promise<number> {
+  try {
+    await substituteScripts({ root: opts.root, runDir: opts.runDir, scriptsDir: opts.scripts, refs: opts.refs });
+    return EXIT_OK;
+  } catch (error) {
+    const message = (error as Error).message;
+    logProblem(message);
+    await writeTerminationLog(message);
+    return EXIT_REFUSED;
+  }
+}
+
+/** Wraps a validator so that its error becomes commander's "invalid argument" (a usage error, exit code 2). */
+function usage<T>(parse: (value: string, previous: T) => T): (value: string, previous: T) => T {
+  return (value, previous) => {
+    try {
+      return parse(value, previous);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+  };
+}
+
+function splitDir(value: string): string {
+  splitProducerDir(value);
+  return value;
+}
+
+function collectNames(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), checkSegment(value, 'result name')];
+}
+
+function parseBytes(value: string): number {
+  const bytes = Number(value);
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(bytes)) {
+    throw new Error(`expected a number of bytes (digits only), got "${value}"`);
+  }
+  return bytes;
+}

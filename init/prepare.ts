@@ -1,0 +1,93 @@
+/**
+ * Preparing, the first step of a producer task: create `<root>/<runDir>` (mode 01777: sticky like /tmp, so
+ * producers running as different non-root UIDs can each create their own directory but not touch the others') and
+ * `<root>/<runDir>/<producer>` (mode 0777, so every step of the task can write its result files, whatever its UID).
+ * Idempotent; refuses a symlink or non-directory anywhere below the root.
+ */
+import type { Stats } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { chmod, lstat, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TlrError } from '../src/errors.js';
+import { describeKind, splitProducerDir } from './safe-path.js';
+
+export const RUN_DIR_MODE = 0o1777;
+export const PRODUCER_DIR_MODE = 0o777;
+
+export interface PreparedDirs {
+  readonly runDirPath: string;
+  readonly producerDirPath: string;
+}
+
+/** Creates (or checks) the run and producer directories for `dir` = `<runDir>/<producer>` below `root`. */
+export async function prepareResultDirs(root: string, dir: string): Promise<PreparedDirs> {
+  const { runDir, producer } = splitProducerDir(dir);
+  const rootStats = await stat(root).catch(() => undefined);
+  if (!rootStats?.isDirectory()) {
+    throw new TlrError(
+      'E_INPUT',
+      `The result volume root ${root} is ${rootStats ? `a ${describeKind(rootStats)}` : 'missing'}, expected a ` +
+        'directory (is the result workspace mounted there?)',
+    );
+  }
+  const runDirPath = join(root, runDir);
+  const producerDirPath = join(runDirPath, producer);
+  await ensureDirectory(runDirPath, RUN_DIR_MODE);
+  await ensureDirectory(producerDirPath, PRODUCER_DIR_MODE);
+  return { runDirPath, producerDirPath };
+}
+
+async function ensureDirectory(path: string, mode: number): Promise<void> {
+  let stats = await lstatOrUndefined(path);
+  const created = stats === undefined && mkdirWithMode(path, mode);
+  stats ??= await lstat(path);
+  if (!stats.isDirectory()) {
+    throw new TlrError(
+      'E_RESULT_UNSAFE',
+      `${path} is a ${describeKind(stats)}, expected a directory; refusing to write results through it`,
+    );
+  }
+  // chmod explicitly when we created it: whatever the umask and the file system did.
+  if (!created && (stats.mode & 0o7777) === mode) return;
+  try {
+    await chmod(path, mode);
+  } catch (error) {
+    throw new TlrError(
+      'E_RESULT_UNSAFE',
+      `${path} has mode ${octal(stats.mode)}, expected ${octal(mode)}, and this process (uid ${process.getuid?.()}) ` +
+        `cannot change it (owner uid ${stats.uid}): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * mkdir with the umask cleared for that one synchronous call, so the directory has its final mode from the start:
+ * a parallel producer that finds it a moment later never sees a narrower mode it could not change (not its owner).
+ * An existing directory (created by that parallel producer) is fine. Returns whether it created the directory.
+ */
+function mkdirWithMode(path: string, mode: number): boolean {
+  const previous = process.umask(0);
+  try {
+    mkdirSync(path, { mode });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return false;
+  } finally {
+    process.umask(previous);
+  }
+}
+
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
+}

@@ -1,0 +1,101 @@
+/**
+ * The streaming replacer: copies a script to an output, replacing every reference token by the bytes of the
+ * result it names. Pure of file-system concerns: the caller gives the input, the output and an `open` function
+ * that returns the (verified) bytes of a reference. Memory stays bounded and buffers can be recycled: at most one
+ * write is in flight, and the next write starts only when the previous one has completed.
+ */
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { Reference } from '../src/core/reference.js';
+import { TokenScanner } from './token-scanner.js';
+
+/**
+ * Returns the bytes to insert for a reference. The iterable must throw (after its last chunk at the latest) when
+ * the bytes do not match the reference: the replacer then fails and the output must be discarded.
+ * Buffer reuse: when the replacer asks for chunk k, chunks up to k-2 have been completely written (so a ring of
+ * three buffers, one being read, one being hashed, one being written, is safe).
+ */
+export type ReferenceOpener = (reference: Reference, token: string) => Promise<AsyncIterable<Uint8Array>>;
+
+export interface StreamSubstituteResult {
+  /** Number of tokens replaced (the same token twice counts twice). */
+  readonly substitutions: number;
+  /** Bytes written to the output. */
+  readonly bytesWritten: number;
+}
+
+/**
+ * Copies `input` to `output`, replacing tokens; `source` names the input in error messages. Ends the output and
+ * resolves once it has finished and closed; on any error destroys the output, waits for it to close, and rejects.
+ */
+export async function substituteStream(
+  input: AsyncIterable<Uint8Array>,
+  output: Writable,
+  open: ReferenceOpener,
+  source: string,
+): Promise<StreamSubstituteResult> {
+  const writer = new SerialWriter(output);
+  const scanner = new TokenScanner(source);
+  let substitutions = 0;
+  try {
+    for await (const chunk of input) {
+      for (const segment of scanner.push(asBuffer(chunk))) {
+        if (segment.kind === 'bytes') await writer.write(segment.data);
+        else substitutions += await insert(writer, await open(segment.reference, segment.token));
+      }
+    }
+    for (const segment of scanner.end()) {
+      if (segment.kind === 'bytes') await writer.write(segment.data);
+      else substitutions += await insert(writer, await open(segment.reference, segment.token));
+    }
+    await writer.end();
+  } catch (error) {
+    await writer.abort(error);
+    throw error;
+  }
+  return { substitutions, bytesWritten: writer.bytesWritten };
+}
+
+async function insert(writer: SerialWriter, chunks: AsyncIterable<Uint8Array>): Promise<number> {
+  for await (const chunk of chunks) await writer.write(chunk);
+  return 1;
+}
+
+/** Writes one chunk at a time: `write` returns once the previous write has completed and this one has started. */
+class SerialWriter {
+  bytesWritten = 0;
+  private inFlight: Promise<void> = Promise.resolve();
+  private failure: unknown;
+
+  constructor(private readonly output: Writable) {
+    // Errors also arrive through write callbacks; the listener keeps an 'error' event from crashing the process.
+    output.on('error', (error) => (this.failure ??= error));
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (chunk.length === 0) return;
+    await this.inFlight;
+    if (this.failure !== undefined) throw this.failure;
+    this.bytesWritten += chunk.length;
+    this.inFlight = new Promise<void>((resolve, reject) => {
+      this.output.write(chunk, (error) => (error ? reject(error) : resolve()));
+    });
+    this.inFlight.catch(() => undefined); // observed at the next write or at end
+  }
+
+  async end(): Promise<void> {
+    await this.inFlight;
+    this.output.end();
+    await finished(this.output);
+  }
+
+  async abort(error: unknown): Promise<void> {
+    await this.inFlight.catch(() => undefined);
+    this.output.destroy(error instanceof Error ? error : new Error(String(error)));
+    await finished(this.output).catch(() => undefined);
+  }
+}
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}

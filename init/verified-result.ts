@@ -1,0 +1,101 @@
+/**
+ * Opening the file a reference names, for a consumer: every check before the first byte (path inside this run's
+ * directory, no symlink from the volume root down, a regular file with one link, the right size), then sha256 and
+ * byte count while the bytes flow, compared with the reference after the last byte. The file is read once.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Reference } from '../src/core/reference.js';
+import { TlrError } from '../src/errors.js';
+import { hashHandle, readChunks, type Digest } from './hash-file.js';
+import { lstatBelowRoot, openChecked, requireInside, requireSingleRegularFile } from './safe-path.js';
+
+/** Where reference paths are resolved: the result volume's mount and this PipelineRun's directory on it. */
+export interface ResultVolume {
+  readonly root: string;
+  readonly runDir: string;
+}
+
+/** Checks a referenced file and opens it; the caller must close the handle. */
+export async function openReferencedFile(
+  reference: Reference,
+  volume: ResultVolume,
+): Promise<{ path: string; handle: FileHandle }> {
+  const segments = reference.path.split('/');
+  const subject = `Reference to ${reference.path}`;
+  if (segments[0] !== volume.runDir || segments.length < 2) {
+    throw new TlrError(
+      'E_RESULT_UNSAFE',
+      `${subject} points outside this run's directory: expected a path starting with "${volume.runDir}/", ` +
+        `found "${reference.path}"`,
+    );
+  }
+  const path = join(volume.root, reference.path);
+  const stats = await lstatBelowRoot(volume.root, reference.path, subject);
+  if (stats === undefined) {
+    throw new TlrError(
+      'E_RESULT_MISSING',
+      `${subject}: ${path} does not exist; the producing task sealed it, but it is no longer on the result volume ` +
+        '(deleted, or another volume is mounted)',
+    );
+  }
+  await requireSingleRegularFile(path, stats, subject);
+  await requireInside(path, join(volume.root, volume.runDir), subject);
+  if (stats.size !== reference.size) throw mismatch(path, reference, { bytes: stats.size });
+  return { path, handle: await openChecked(path, stats, subject) };
+}
+
+/**
+ * The referenced file's bytes, verified: throws E_DIGEST_MISMATCH after the last chunk when sha256 or size
+ * differ (so whoever consumed the chunks must discard them). `onVerified` is called after a successful check.
+ * Chunks come from a ring of three buffers: see ReferenceOpener for when the consumer must be done with one.
+ */
+export async function openVerifiedResult(
+  reference: Reference,
+  volume: ResultVolume,
+  onVerified?: (path: string, digest: Digest) => void,
+): Promise<AsyncIterable<Buffer>> {
+  const { path, handle } = await openReferencedFile(reference, volume);
+  return (async function* verified(): AsyncGenerator<Buffer> {
+    try {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      for await (const chunk of readChunks(handle, { ring: 3 })) {
+        hash.update(chunk);
+        bytes += chunk.length;
+        yield chunk;
+      }
+      const digest = { sha256: hash.digest('hex'), bytes };
+      requireMatch(path, reference, digest);
+      onVerified?.(path, digest);
+    } finally {
+      await handle.close();
+    }
+  })();
+}
+
+/** Verifies a referenced file completely (checks and full hash) without copying it anywhere. */
+export async function verifyResult(reference: Reference, volume: ResultVolume): Promise<{ path: string } & Digest> {
+  const { path, handle } = await openReferencedFile(reference, volume);
+  try {
+    const digest = await hashHandle(handle);
+    requireMatch(path, reference, digest);
+    return { path, ...digest };
+  } finally {
+    await handle.close();
+  }
+}
+
+function requireMatch(path: string, reference: Reference, found: Digest): void {
+  if (found.sha256 !== reference.sha256 || found.bytes !== reference.size) throw mismatch(path, reference, found);
+}
+
+function mismatch(path: string, reference: Reference, found: { sha256?: string; bytes: number }): TlrError {
+  const what = found.sha256 === undefined ? `${found.bytes} bytes` : `sha256 ${found.sha256} and ${found.bytes} bytes`;
+  return new TlrError(
+    'E_DIGEST_MISMATCH',
+    `Result file ${path} does not match its reference: expected sha256 ${reference.sha256} and ` +
+      `${reference.size} bytes, found ${what}; the file was changed after the producing task sealed it`,
+  );
+}

@@ -1,0 +1,107 @@
+/** The `tlr` CLI, driven through `runCli` (commander's parseAsync with from: 'user'), with captured output. */
+import test from 'ava';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/program.js';
+import { parseYamlDocuments } from '../../src/yaml/documents.js';
+
+async function tlr(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, { out: (s) => (out += s), err: (s) => (err += s), stdin: async () => '' });
+  return { code, out, err };
+}
+
+async function tempFile(name: string, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-cli-'));
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+test('render prints the run as the controller would rewrite it', async (t) => {
+  const r = await tlr('render', 'examples/large-json/pipelinerun.yaml', '--config', 'examples/config.yaml');
+  t.is(r.code, 0, r.err);
+  const [run] = parseYamlDocuments(r.out, 'out').map((d) => d.object as { metadata: { annotations: Record<string, string> }; spec: { workspaces: Array<{ volumeClaimTemplate: { spec: { storageClassName: string } } }> } });
+  t.is(run?.metadata.annotations['tlr.dev/rewritten'], 'v1');
+  t.is(run?.spec.workspaces[0]?.volumeClaimTemplate.spec.storageClassName, 'csi-results');
+});
+
+test('render resolves local refs from the other files and binds a provisioned claim with --claim', async (t) => {
+  const dir = 'examples/taskref-files';
+  const r = await tlr('render', `${dir}/pipelinerun.yaml`, `${dir}/pipeline.yaml`, `${dir}/task-produce.yaml`, `${dir}/task-consume.yaml`, '--claim', 'tlr-pvc-1');
+  t.is(r.code, 0, r.err);
+  t.regex(r.out, /claimName: tlr-pvc-1/);
+  t.regex(r.out, /tlr\.dev\/original-refs: '\{"pipelineRef":\{"name":"release"\},"taskRefs":\{"build":\{"name":"list-images"\},"sign":\{"name":"sign-images"\}\}\}'/);
+});
+
+test('convert turns the TEP form into annotations and leaves other objects alone', async (t) => {
+  const file = await tempFile('task.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: Task', 'metadata: {name: t}', 'spec:', '  results:', '    - name: big', '      storage: reference', '  steps: [{name: s, image: bash, script: "true"}]',
+    '---', 'apiVersion: v1', 'kind: ConfigMap', 'metadata: {name: c}', 'data: {a: b}', '',
+  ].join('\n'));
+  const r = await tlr('convert', file);
+  t.is(r.code, 0, r.err);
+  t.is(r.out, [
+    'apiVersion: tekton.dev/v1', 'kind: Task', 'metadata:', '  name: t', '  annotations:', '    tlr.dev/reference-results: big', 'spec:', '  results:', '    - name: big',
+    '  steps:', '    - name: s', '      image: bash', '      script: "true"', '---', 'apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  name: c', 'data:', '  a: b', '',
+  ].join('\n'));
+});
+
+test('malformed YAML is reported with file, line and column, exit 1', async (t) => {
+  const file = await tempFile('bad.yaml', 'apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: [unclosed\n');
+  const r = await tlr('render', file);
+  t.is(r.code, 1);
+  t.regex(r.err, new RegExp(`^error: ${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: `));
+});
+
+test('a refused run names file, line, object, field path and reason, exit 1', async (t) => {
+  const r = await tlr('render', 'test/fixtures/rewrite/refused-value-in-args/input.yaml');
+  t.is(r.code, 1);
+  t.is(r.out, '');
+  t.is(
+    r.err,
+    'test/fixtures/rewrite/refused-value-in-args/input.yaml:1: error: PipelineRun ci/value-in-args: spec.pipelineSpec.tasks[1].taskSpec.steps[0].args[1]: ' +
+      'pipeline task "use", step "print": $(params.data) in args carries result "data" of task "gen", which is stored by reference; its value can only be ' +
+      'substituted into a step script (Tekton fixes args when it creates the pod). Expected it in the step\'s script, or the file path ' +
+      '$(tasks.gen.results.data.path) where a path will do; found it in args\n',
+  );
+});
+
+test('a bad config key is a usage error naming the key, exit 2', async (t) => {
+  const config = await tempFile('config.yaml', 'maxResultSize: lots\n');
+  const r = await tlr('render', 'examples/large-json/pipelinerun.yaml', '--config', config);
+  t.is(r.code, 2);
+  t.is(r.err, 'error: config key "maxResultSize": expected a Kubernetes quantity such as 512Mi, 1Gi or 1048576, found "lots"\n');
+});
+
+test('a missing file is a usage error, exit 2', async (t) => {
+  const r = await tlr('render', 'no/such/file.yaml');
+  t.is(r.code, 2);
+  t.regex(r.err, /no\/such\/file\.yaml/);
+});
+
+test('validate --crds checks every output against Tekton\'s CRD schemas', async (t) => {
+  const r = await tlr('validate', '--crds', '../shared/tekton/v1.15.0/crds', 'examples/stdout-capture/pipelinerun.yaml');
+  t.is(r.code, 0, r.err);
+  t.regex(r.out, /PipelineRun stdout-capture-\*: ok \(rewritten\), valid against the CRD schema/);
+});
+
+test('validate --crds reports schema problems with their field path', async (t) => {
+  const file = await tempFile('bad-run.yaml', 'apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata: {name: x}\nspec:\n  timeout: 1h\n  serviceAccountName: [not, a, string]\n  taskSpec:\n    steps: [{name: s, image: bash, script: "true"}]\n');
+  const r = await tlr('validate', '--crds', '../shared/tekton/v1.15.0/crds', file);
+  t.is(r.code, 1);
+  t.regex(r.err, /TaskRun x: spec\.serviceAccountName: /);
+});
+
+test('--help explains the commands', async (t) => {
+  const r = await tlr('--help');
+  t.is(r.code, 0);
+  for (const word of ['convert', 'render', 'validate', 'kubectl apply']) t.true(r.out.includes(word), word);
+});
+
+test('an unknown command is a usage error, exit 2', async (t) => {
+  const r = await tlr('frobnicate');
+  t.is(r.code, 2);
+});

@@ -1,0 +1,109 @@
+import test from 'ava';
+import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { referenceFor, runCli } from './temp-volume.js';
+
+async function tempDirs(): Promise<{ root: string; results: string; scripts: string; termLog: string }> {
+  const base = await mkdtemp(join(tmpdir(), 'tlr-cli-'));
+  const dirs = { root: join(base, 'volume'), results: join(base, 'results'), scripts: join(base, 'scripts') };
+  for (const dir of Object.values(dirs)) await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+  const termLog = join(base, 'termination-log');
+  await writeFile(termLog, '');
+  return { ...dirs, termLog };
+}
+
+function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('prepare, seal and substitute end to end through the built binary', async (t) => {
+  const d = await tempDirs();
+  const prepared = await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
+  t.is(prepared.code, 0, prepared.stderr);
+  const value = 'line 1\nline 2 with $dollar and `backticks`\n';
+  await writeFile(join(d.root, 'uid-1', 'build', 'out'), value);
+  const sealed = await runCli([
+    'seal', '--root', d.root, '--dir', 'uid-1/build', '--results-dir', d.results, '--max-size', '1000', 'out', 'absent',
+  ]);
+  t.is(sealed.code, 0, sealed.stderr);
+  t.is(
+    sealed.stderr,
+    `Result "absent" was not produced: ${join(d.root, 'uid-1', 'build', 'absent')} does not exist; its consumers ` +
+      'will not start (Tekton treats a missing result the same way)\n',
+  );
+  const reference = await readFile(join(d.results, 'out'), 'utf8');
+  t.is(reference, referenceFor('uid-1/build/out', value));
+  t.deepEqual(await readdir(d.results), ['out']);
+  t.like(jsonLines(sealed.stdout)[0], { level: 'info', msg: 'Sealed result', result: 'out' });
+
+  const script = join(d.scripts, 'script-0-abcde');
+  await writeFile(script, `#!/bin/sh\ncat <<'EOF'\n${reference}EOF\n`);
+  await chmod(script, 0o755);
+  const substituted = await runCli(['substitute', '--root', d.root, '--scripts', d.scripts], {
+    TLR_RUN_DIR: 'uid-1',
+    TLR_REFS: reference,
+    TLR_TERMINATION_LOG: d.termLog,
+  });
+  t.is(substituted.code, 0, substituted.stderr);
+  t.is(await readFile(script, 'utf8'), `#!/bin/sh\ncat <<'EOF'\n${value}EOF\n`);
+  t.like(jsonLines(substituted.stdout)[0], { msg: 'Substituted result', path: 'uid-1/build/out', bytes: value.length });
+  t.is(await readFile(d.termLog, 'utf8'), '');
+});
+
+test('seal: an oversized result fails with exit code 1 and lists the failure', async (t) => {
+  const d = await tempDirs();
+  await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
+  await writeFile(join(d.root, 'uid-1', 'build', 'big'), Buffer.alloc(2000));
+  await writeFile(join(d.root, 'uid-1', 'build', 'ok'), 'fine');
+  const run = await runCli([
+    'seal', '--root', d.root, '--dir', 'uid-1/build', '--results-dir', d.results, '--max-size', '1000', 'big', 'ok',
+  ]);
+  t.is(run.code, 1);
+  t.is(
+    run.stderr,
+    'Sealing failed for 1 of 2 results:\n- Result "big" is 2000 bytes, over the limit of 1000 bytes (config key ' +
+      'maxResultSize); write less or ask your admin to raise the limit\n',
+  );
+  t.deepEqual(await readdir(d.results), ['ok']);
+});
+
+test('substitute: a tampered file exits 1, reports to stderr and the termination log', async (t) => {
+  const d = await tempDirs();
+  await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
+  const file = join(d.root, 'uid-1', 'build', 'out');
+  const reference = referenceFor('uid-1/build/out', 'original');
+  await writeFile(file, 'tampered');
+  const script = join(d.scripts, 'script-0');
+  await writeFile(script, `echo ${reference}\n`);
+  const run = await runCli(['substitute', '--root', d.root, '--run-dir', 'uid-1', '--scripts', d.scripts], {
+    TLR_TERMINATION_LOG: d.termLog,
+  });
+  t.is(run.code, 1);
+  const message =
+    `Result file ${file} does not match its reference: expected sha256 ${referenceSha(reference)} and 8 bytes, ` +
+    `found sha256 ${referenceSha(referenceFor('a/b', 'tampered'))} and 8 bytes; the file was changed after the ` +
+    'producing task sealed it';
+  t.is(run.stderr, `${message}\n`);
+  t.is(await readFile(d.termLog, 'utf8'), message);
+  t.is(await readFile(script, 'utf8'), `echo ${reference}\n`);
+});
+
+test('usage errors exit with 2', async (t) => {
+  const missingFlag = await runCli(['seal', '--dir', 'uid-1/build', 'out']);
+  t.is(missingFlag.code, 2);
+  t.regex(missingFlag.stderr, /required option '--max-size <bytes>' not specified/);
+  const badDir = await runCli(['prepare', '--dir', '../x/y']);
+  t.is(badDir.code, 2);
+  t.regex(badDir.stderr, /reference path must be relative/);
+  t.is((await runCli(['nonsense'])).code, 2);
+  t.is((await runCli(['substitute', '--root', '/nonexistent'], { TLR_RUN_DIR: '' })).code, 2);
+  t.is((await runCli(['--help'])).code, 0);
+});
+
+function referenceSha(reference: string): string {
+  return /sha256=([0-9a-f]{64})/.exec(reference)![1]!;
+}

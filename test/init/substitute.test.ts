@@ -1,0 +1,232 @@
+import test from 'ava';
+import { chmod, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { substituteScripts, type SubstituteOptions } from '../../init/substitute.js';
+import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, writeResult, type TempVolume } from './temp-volume.js';
+
+const SHA_A = 'a'.repeat(64);
+
+function optionsFor(volume: TempVolume, extra: Partial<SubstituteOptions> = {}): SubstituteOptions {
+  return { root: volume.root, runDir: RUN_DIR, scriptsDir: volume.scriptsDir, log: () => undefined, ...extra };
+}
+
+async function writeScript(volume: TempVolume, name: string, text: string, mode = 0o755): Promise<string> {
+  const path = join(volume.scriptsDir, name);
+  await writeFile(path, text);
+  await chmod(path, mode);
+  return path;
+}
+
+/** Substitution must fail, leaving the script byte for byte as it was and no temp file behind. */
+async function refused(t: import('ava').ExecutionContext, volume: TempVolume, script: string, options = optionsFor(volume)): Promise<Error> {
+  const before = await readFile(script);
+  const error = await t.throwsAsync(substituteScripts(options));
+  t.deepEqual(await readFile(script), before, 'original script untouched');
+  t.deepEqual((await readdir(volume.scriptsDir)).filter((n) => n.startsWith('.')), [], 'no temp file left');
+  return error;
+}
+
+test('substitutes every token, the same token twice, keeps the mode, leaves other scripts untouched', async (t) => {
+  const volume = await makeVolume();
+  const a = await writeResult(volume, 'a', 'AAA\nline2\n');
+  const b = await writeResult(volume, 'b', Buffer.from([0, 1, 2, 255]));
+  const script = await writeScript(volume, 'script-0-x', `#!/bin/sh\necho '${a}'\n${b}|${a}\n`, 0o755);
+  const plain = await writeScript(volume, 'script-1-y', '#!/bin/sh\necho plain [[tl\n', 0o700);
+  const plainBefore = await stat(plain);
+  const { lines, log } = collectLog();
+  const report = await substituteScripts(optionsFor(volume, { log }));
+  const expected = Buffer.concat([
+    Buffer.from("#!/bin/sh\necho 'AAA\nline2\n'\n"),
+    Buffer.from([0, 1, 2, 255]),
+    Buffer.from('|AAA\nline2\n\n'),
+  ]);
+  t.deepEqual(await readFile(script), expected);
+  t.is((await stat(script)).mode & 0o7777, 0o755);
+  const plainAfter = await stat(plain);
+  t.is(plainAfter.ino, plainBefore.ino);
+  t.is(plainAfter.mtimeMs, plainBefore.mtimeMs);
+  t.deepEqual(report.scripts, [{ script, substitutions: 3 }]);
+  t.deepEqual([...report.verified].sort(), [`${RUN_DIR}/${PRODUCER}/a`, `${RUN_DIR}/${PRODUCER}/b`]);
+  t.deepEqual(
+    lines.map((l) => [l.msg, l.path, l.bytes]),
+    [
+      ['Substituted result', `${RUN_DIR}/${PRODUCER}/a`, 10],
+      ['Substituted result', `${RUN_DIR}/${PRODUCER}/b`, 4],
+      ['Substituted result', `${RUN_DIR}/${PRODUCER}/a`, 10],
+    ],
+  );
+  t.deepEqual((await readdir(volume.scriptsDir)).sort(), ['script-0-x', 'script-1-y']);
+});
+
+test('a script with "[[tlr:" text that is not a reference is left untouched', async (t) => {
+  const volume = await makeVolume();
+  const script = await writeScript(volume, 's', 'echo "[[tlr:not a reference]]"\n');
+  const before = await stat(script);
+  const report = await substituteScripts(optionsFor(volume));
+  t.deepEqual(report.scripts, []);
+  t.is((await stat(script)).ino, before.ino);
+});
+
+test('a symlink to /etc/passwd as a result file is refused', async (t) => {
+  const volume = await makeVolume();
+  const path = join(volume.producerDir, 'out');
+  await symlink('/etc/passwd', path);
+  const ref = referenceFor(`${RUN_DIR}/${PRODUCER}/out`, await readFile('/etc/passwd'));
+  const script = await writeScript(volume, 's', `cat <<'E'\n${ref}\nE\n`);
+  const error = await refused(t, volume, script);
+  t.is(
+    error.message,
+    `Reference to ${RUN_DIR}/${PRODUCER}/out: ${path} is a symbolic link (to /etc/passwd), expected a regular ` +
+      'file; write the content into the file itself, not a link to it',
+  );
+  t.like(error, { code: 'E_RESULT_UNSAFE' });
+});
+
+test('a reference path with ../ is refused', async (t) => {
+  const volume = await makeVolume();
+  const token = `[[tlr:v1:sha256=${SHA_A}:size=3:path=${RUN_DIR}/../etc/passwd]]`;
+  const script = await writeScript(volume, 's', `echo ${token}\n`);
+  const error = await refused(t, volume, script);
+  t.is(
+    error.message,
+    `Script ${script} contains a reference with an unsafe path at byte 5: ${token}: reference path must be ` +
+      `relative, made of [A-Za-z0-9._-] segments without "." or "..", got "${RUN_DIR}/../etc/passwd"`,
+  );
+});
+
+test("a reference to another run's directory is refused", async (t) => {
+  const volume = await makeVolume();
+  await mkdir(join(volume.root, 'run-2', PRODUCER), { recursive: true });
+  await writeFile(join(volume.root, 'run-2', PRODUCER, 'out'), 'secret');
+  const ref = referenceFor(`run-2/${PRODUCER}/out`, 'secret');
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const error = await refused(t, volume, script);
+  t.is(
+    error.message,
+    `Reference to run-2/${PRODUCER}/out points outside this run's directory: expected a path starting with ` +
+      `"${RUN_DIR}/", found "run-2/${PRODUCER}/out"`,
+  );
+});
+
+test('a hard-linked result file is refused', async (t) => {
+  const volume = await makeVolume();
+  const ref = await writeResult(volume, 'out', 'data');
+  await link(join(volume.producerDir, 'out'), join(volume.producerDir, 'other'));
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const error = await refused(t, volume, script);
+  t.regex(error.message, /out has 2 hard links, expected 1;/);
+});
+
+test('a tampered result file (same size) fails the digest check; the script stays intact', async (t) => {
+  const volume = await makeVolume();
+  const ref = await writeResult(volume, 'out', 'good content');
+  const path = join(volume.producerDir, 'out');
+  await writeFile(path, 'evil content');
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const error = await refused(t, volume, script);
+  t.is(
+    error.message,
+    `Result file ${path} does not match its reference: expected sha256 ${referenceSha(ref)} and 12 bytes, found ` +
+      `sha256 ${referenceSha(referenceFor('x/y', 'evil content'))} and 12 bytes; the file was changed after the ` +
+      'producing task sealed it',
+  );
+  t.like(error, { code: 'E_DIGEST_MISMATCH' });
+});
+
+test('a result file of another size is refused before reading it', async (t) => {
+  const volume = await makeVolume();
+  const ref = await writeResult(volume, 'out', 'short');
+  const path = join(volume.producerDir, 'out');
+  await writeFile(path, 'much longer');
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const error = await refused(t, volume, script);
+  t.is(
+    error.message,
+    `Result file ${path} does not match its reference: expected sha256 ${referenceSha(ref)} and 5 bytes, found 11 ` +
+      'bytes; the file was changed after the producing task sealed it',
+  );
+});
+
+test('a missing result file is refused', async (t) => {
+  const volume = await makeVolume();
+  const ref = referenceFor(`${RUN_DIR}/${PRODUCER}/gone`, 'x');
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const error = await refused(t, volume, script);
+  t.like(error, { code: 'E_RESULT_MISSING' });
+});
+
+test('a full disk while writing the new script: clear message, original script intact', async (t) => {
+  const volume = await makeVolume();
+  const ref = await writeResult(volume, 'out', 'x'.repeat(100_000));
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const full = (): Writable =>
+    new Writable({
+      write(_chunk, _encoding, callback): void {
+        callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      },
+    });
+  const error = await refused(t, volume, script, optionsFor(volume, { createOutput: full }));
+  t.is(
+    error.message,
+    `No space left while writing ${script}: the volume holding it (an emptyDir of the pod) is full; a script with ` +
+      'results substituted is as large as those results, so the node must give the pod more ephemeral storage',
+  );
+  t.like(error, { code: 'E_NO_SPACE' });
+});
+
+test('--refs are verified even when no script names them', async (t) => {
+  const volume = await makeVolume();
+  const a = await writeResult(volume, 'a', 'aaa');
+  const b = await writeResult(volume, 'b', 'bbb');
+  const { lines, log } = collectLog();
+  const report = await substituteScripts(optionsFor(volume, { refs: `${a} \n ${b}${a}`, log }));
+  t.deepEqual(report.verified, [`${RUN_DIR}/${PRODUCER}/a`, `${RUN_DIR}/${PRODUCER}/b`]);
+  t.deepEqual(
+    lines.map((l) => [l.msg, l.path, l.bytes]),
+    [
+      ['Verified result', `${RUN_DIR}/${PRODUCER}/a`, 3],
+      ['Verified result', `${RUN_DIR}/${PRODUCER}/b`, 3],
+    ],
+  );
+});
+
+test('a tampered --refs file is refused', async (t) => {
+  const volume = await makeVolume();
+  const ref = await writeResult(volume, 'a', 'aaa');
+  await writeFile(join(volume.producerDir, 'a'), 'AAA');
+  const error = await t.throwsAsync(substituteScripts(optionsFor(volume, { refs: ref })));
+  t.like(error, { code: 'E_DIGEST_MISMATCH' });
+});
+
+test('--refs with anything but references is refused', async (t) => {
+  const volume = await makeVolume();
+  const error = await t.throwsAsync(substituteScripts(optionsFor(volume, { refs: 'hello' })));
+  t.is(error.message, '--refs must hold only references separated by whitespace, found "hello"');
+});
+
+test('an unknown reference version in a script is refused', async (t) => {
+  const volume = await makeVolume();
+  const script = await writeScript(volume, 's', 'x=[[tlr:v9:whatever]]\n');
+  const error = await refused(t, volume, script);
+  t.is(
+    error.message,
+    `Script ${script} contains a reference of unknown version v9 at byte 2: this tlr-init understands only v1 ` +
+      'references; use the tlr-init image of the same release as the controller',
+  );
+});
+
+test('a symlink in the scripts directory is refused', async (t) => {
+  const volume = await makeVolume();
+  await symlink('/etc/passwd', join(volume.scriptsDir, 'script-0'));
+  const error = await t.throwsAsync(substituteScripts(optionsFor(volume)));
+  t.is(
+    error.message,
+    `Script ${join(volume.scriptsDir, 'script-0')} is a symbolic link, expected a regular file (Tekton writes ` +
+      'scripts as files); refusing to substitute through it',
+  );
+});
+
+function referenceSha(reference: string): string {
+  return /sha256=([0-9a-f]{64})/.exec(reference)![1]!;
+}

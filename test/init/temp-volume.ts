@@ -1,0 +1,78 @@
+/**
+ * Test support for init/: a real temporary result volume, results and scripts directories, and a way to run the
+ * built tlr-init binary. Not a test file itself (ava runs *.test.js only).
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatReference } from '../../src/core/reference.js';
+
+export const CLI = fileURLToPath(new URL('../../init/main.js', import.meta.url));
+
+export const RUN_DIR = 'run-1';
+export const PRODUCER = 'producer';
+
+export interface TempVolume {
+  readonly base: string;
+  /** The result volume root. */
+  readonly root: string;
+  /** root/run-1/producer */
+  readonly producerDir: string;
+  /** Stand-in for /tekton/results. */
+  readonly resultsDir: string;
+  /** Stand-in for /tekton/scripts. */
+  readonly scriptsDir: string;
+}
+
+export async function makeVolume(): Promise<TempVolume> {
+  const base = await mkdtemp(join(tmpdir(), 'tlr-init-'));
+  const root = join(base, 'volume');
+  const producerDir = join(root, RUN_DIR, PRODUCER);
+  const resultsDir = join(base, 'results');
+  const scriptsDir = join(base, 'scripts');
+  await Promise.all([mkdir(producerDir, { recursive: true }), mkdir(resultsDir), mkdir(scriptsDir)]);
+  return { base, root, producerDir, resultsDir, scriptsDir };
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes a result file under the producer dir and returns its correct reference. */
+export async function writeResult(volume: TempVolume, name: string, content: string | Buffer): Promise<string> {
+  await writeFile(join(volume.producerDir, name), content);
+  return referenceFor(`${RUN_DIR}/${PRODUCER}/${name}`, content);
+}
+
+export function referenceFor(path: string, content: string | Buffer): string {
+  return formatReference({ sha256: sha256(content), size: Buffer.byteLength(content), path });
+}
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built dist/init/main.js with the current Node. */
+export async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  return { code, stdout, stderr };
+}
+
+/** Collects the logger's lines for assertions. */
+export function collectLog(): { lines: Array<{ msg: string } & Record<string, unknown>>; log: (msg: string, fields: Record<string, string | number | boolean>) => void } {
+  const lines: Array<{ msg: string } & Record<string, unknown>> = [];
+  return { lines, log: (msg, fields) => lines.push({ msg, ...fields }) };
+}

@@ -1,0 +1,141 @@
+import test from 'ava';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TlrError } from '../../src/errors.js';
+import { parseYamlDocuments, readYamlFile, stringifyYamlDocuments } from '../../src/yaml/documents.js';
+
+function yamlError(t: import('ava').ExecutionContext, text: string): string {
+  const error = t.throws(() => parseYamlDocuments(text, 'in.yaml'), { instanceOf: TlrError });
+  t.is(error?.code, 'E_YAML');
+  return error?.message ?? '';
+}
+
+test('each non-empty document becomes an object with its file and first content line', (t) => {
+  const text = [
+    '# leading comment',
+    '---',
+    '---',
+    '# only a comment',
+    '---',
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata: {name: a}',
+    '---',
+    '',
+    '---',
+    '~',
+    '...',
+    '---',
+    'apiVersion: tekton.dev/v1',
+    'kind: Task',
+    '',
+  ].join('\n');
+  const docs = parseYamlDocuments(text, 'multi.yaml');
+  t.deepEqual(docs, [
+    { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } }, file: 'multi.yaml', line: 6 },
+    { object: { apiVersion: 'tekton.dev/v1', kind: 'Task' }, file: 'multi.yaml', line: 15 },
+  ]);
+});
+
+test('an empty file has no documents', (t) => {
+  t.deepEqual(parseYamlDocuments('', 'empty.yaml'), []);
+  t.deepEqual(parseYamlDocuments('# nothing\n---\n', 'empty.yaml'), []);
+});
+
+const malformed: Array<[string, string, string]> = [
+  ['a nested compact mapping', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: a: b\n', '4:9: Nested mappings are not allowed in compact mappings'],
+  ['a tab as indentation', 'apiVersion: v1\nkind: Pod\nspec:\n\targs: 1\n', '4:1: Tabs are not allowed as indentation'],
+  ['an unclosed flow sequence', 'apiVersion: v1\nkind: Pod\nspec:\n  args: [a, b\n', '5:1: Flow sequence in block collection must be sufficiently indented and end with a ]'],
+];
+for (const [name, text, expected] of malformed) {
+  test(`malformed YAML (${name}) is E_YAML with file:line:col`, (t) => {
+    t.is(yamlError(t, text), `in.yaml:${expected}`);
+  });
+}
+
+test('a duplicate key is E_YAML at the second occurrence', (t) => {
+  t.is(yamlError(t, 'apiVersion: v1\nkind: Pod\nkind: Task\n'), 'in.yaml:3:1: Map keys must be unique');
+});
+
+test('every error of the file is reported, one per line', (t) => {
+  const message = yamlError(t, 'apiVersion: v1\nkind: A\nkind: B\n---\n- a\n---\napiVersion: v1\nkind: C\na: 1\na: 2\n');
+  t.deepEqual(message.split('\n'), [
+    'in.yaml:3:1: Map keys must be unique',
+    'in.yaml:5: expected a Kubernetes object (a mapping with apiVersion and kind), found a list',
+    'in.yaml:10:1: Map keys must be unique',
+  ]);
+});
+
+const notObjects: Array<[string, string, string]> = [
+  ['a top-level list', '- apiVersion: v1\n  kind: Pod\n', 'found a list'],
+  ['a string', 'hello\n', 'found a string'],
+  ['a number', '42\n', 'found a number'],
+  ['a boolean', 'true\n', 'found a boolean'],
+  ['a mapping without kind', 'apiVersion: v1\n', 'found a mapping without string kind'],
+  ['a mapping without either', 'metadata: {}\n', 'found a mapping without string apiVersion and kind'],
+  ['a non-string apiVersion', 'apiVersion: 1\nkind: Pod\n', 'found a mapping without string apiVersion'],
+];
+for (const [name, text, found] of notObjects) {
+  test(`a document that is ${name} is refused`, (t) => {
+    t.is(yamlError(t, text), `in.yaml:1: expected a Kubernetes object (a mapping with apiVersion and kind), ${found}`);
+  });
+}
+
+test('a mapping used as a key is refused with its position', (t) => {
+  t.is(yamlError(t, 'apiVersion: v1\nkind: Pod\nx: {{y}}\n'), 'in.yaml:3:5: a mapping key must be a scalar, found a mapping');
+});
+
+test('plain scalars resolve as kubectl resolves them (YAML 1.1, timestamps stay strings)', (t) => {
+  const [doc] = parseYamlDocuments(
+    'apiVersion: v1\nkind: X\nyes: yes\noff: off\nmode: 0755\nhex: 0x1F\nwhen: 2024-01-31\ntime: 1:30\nquoted: "yes"\n',
+    'in.yaml',
+  );
+  t.deepEqual(doc?.object, {
+    apiVersion: 'v1',
+    kind: 'X',
+    true: true,
+    false: false,
+    mode: 493,
+    hex: 31,
+    when: '2024-01-31',
+    time: '1:30',
+    quoted: 'yes',
+  });
+});
+
+test('stringify writes ---separated documents that parse back to the same objects', (t) => {
+  const objects = [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' }, data: { flag: 'yes', mode: '0755', n: '1' } },
+    { apiVersion: 'tekton.dev/v1', kind: 'Task', spec: { steps: [{ script: '#!/bin/sh\necho hi\n' }] } },
+  ];
+  const text = stringifyYamlDocuments(objects);
+  t.is(text.match(/^---$/gm)?.length, 1);
+  t.regex(text, /flag: "yes"/);
+  t.regex(text, /mode: "0755"/);
+  t.regex(text, /script: \|/);
+  t.deepEqual(
+    parseYamlDocuments(text, 'out.yaml').map((d) => d.object),
+    objects,
+  );
+});
+
+test('stringify never folds long lines', (t) => {
+  const long = `echo ${'x'.repeat(300)} ${'y'.repeat(300)}`;
+  const text = stringifyYamlDocuments([{ apiVersion: 'v1', kind: 'X', script: long }]);
+  t.true(text.split('\n').some((line) => line === `script: ${long}`));
+});
+
+test('readYamlFile reads and parses a file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-yaml-'));
+  const file = join(dir, 'a.yaml');
+  await writeFile(file, 'apiVersion: v1\nkind: Pod\n');
+  t.deepEqual(await readYamlFile(file), [{ object: { apiVersion: 'v1', kind: 'Pod' }, file, line: 1 }]);
+});
+
+test('readYamlFile on a missing file is E_INPUT "no such file"', async (t) => {
+  const file = join(tmpdir(), 'tlr-does-not-exist', 'x.yaml');
+  const error = await t.throwsAsync(readYamlFile(file), { instanceOf: TlrError });
+  t.is(error?.code, 'E_INPUT');
+  t.is(error?.message, `${file}: no such file`);
+});
