@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: the project's speed and memory targets, measured (never asserted in tests).
+ *   - tlr-init substitute of a 1 GiB result vs cat of the same file; seal vs sha256sum; peak RSS of each;
+ *   - the rewrite of a 100-task pipeline (p50/p99).
+ * TLR_BENCH_SIZE (bytes) and TLR_BENCH_DIR (a directory on the disk to measure) change the defaults.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runInitBenchmarks, type BenchResult } from './init-bench.js';
+import { runRewriteBenchmark } from './rewrite-bench.js';
+
+function print(title: string, results: BenchResult[]): void {
+  console.log(`\n${title}`);
+  for (const r of results) {
+    const value = r.unit === 'ms' ? r.value.toFixed(3) : r.value.toFixed(r.unit === 'x' ? 3 : 1);
+    console.log(`  ${r.name.padEnd(58)} ${value.padStart(10)} ${r.unit}${r.note ? `   (${r.note})` : ''}`);
+  }
+}
+
+const size = Number(process.env.TLR_BENCH_SIZE ?? 1024 ** 3);
+const dir = await mkdtemp(join(process.env.TLR_BENCH_DIR ?? tmpdir(), 'tlr-bench-'));
+try {
+  print('rewrite (pure core)', runRewriteBenchmark());
+  print(`tlr-init on ${(size / 1024 ** 2).toFixed(0)} MiB (${dir})`, await runInitBenchmarks({ sizeBytes: size, dir }));
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
