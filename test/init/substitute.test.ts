@@ -1,4 +1,6 @@
 import test from 'ava';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { chmod, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -57,6 +59,48 @@ test('substitutes every token, the same token twice, keeps the mode, leaves othe
     ],
   );
   t.deepEqual((await readdir(volume.scriptsDir)).sort(), ['script-0-x', 'script-1-y']);
+});
+
+test('a result of several chunks arrives intact through a slow output (buffers are recycled safely)', async (t) => {
+  const volume = await makeVolume();
+  const content = randomBytes(5 * (1 << 20) + 12345);
+  const ref = await writeResult(volume, 'big', content);
+  const script = await writeScript(volume, 's', `A${ref}B${ref}C`);
+  const slow = (path: string): Writable => {
+    const file = createWriteStream(path, { flags: 'wx' });
+    return new Writable({
+      write(chunk: Buffer, _encoding, callback): void {
+        setTimeout(() => file.write(Buffer.from(chunk), callback), 1);
+      },
+      final(callback): void {
+        file.end(callback);
+      },
+    });
+  };
+  await substituteScripts(optionsFor(volume, { createOutput: slow }));
+  t.deepEqual(await readFile(script), Buffer.concat([Buffer.from('A'), content, Buffer.from('B'), content, Buffer.from('C')]));
+});
+
+test('a full disk after some chunks were written: the original script is intact', async (t) => {
+  const volume = await makeVolume();
+  const ref = await writeResult(volume, 'big', randomBytes(4 << 20));
+  const script = await writeScript(volume, 's', `echo ${ref}\n`);
+  const fillsUp = (path: string): Writable => {
+    const file = createWriteStream(path, { flags: 'wx' });
+    let writes = 0;
+    return new Writable({
+      write(chunk: Buffer, _encoding, callback): void {
+        if (++writes < 3) file.write(chunk, callback);
+        else callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+      },
+      destroy(error, callback): void {
+        file.destroy();
+        file.once('close', () => callback(error));
+      },
+    });
+  };
+  const error = await refused(t, volume, script, optionsFor(volume, { createOutput: fillsUp }));
+  t.like(error, { code: 'E_NO_SPACE' });
 });
 
 test('a script with "[[tlr:" text that is not a reference is left untouched', async (t) => {
