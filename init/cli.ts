@@ -15,21 +15,37 @@ import { writeTerminationLog } from './termination-log.js';
 /** Runs tlr-init with `args` (without node and the script path); resolves to the exit code. */
 export async function runCli(args: readonly string[]): Promise<number> {
   let code = EXIT_OK;
-  const program = buildProgram((c) => (code = c));
+  let usageError = '';
+  const program = buildProgram(
+    (c) => (code = c),
+    (message) => (usageError = message.trim()),
+  );
   try {
     await program.parseAsync([...args], { from: 'user' });
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    logProblem(`tlr-init: ${(error as Error).stack ?? String(error)}`);
-    return EXIT_REFUSED;
+    if (!(error instanceof CommanderError)) {
+      logProblem(`tlr-init: unexpected error: ${(error as Error).stack ?? String(error)}`);
+      return EXIT_REFUSED;
+    }
+    if (error.exitCode === 0) return EXIT_OK;
+    // The init container (substitute) reports to the termination log; steps (prepare, seal) must not.
+    if (args[0] === 'substitute') await writeTerminationLog(`tlr-init substitute: ${usageError}`);
+    return EXIT_USAGE;
   }
   return code;
 }
 
-function buildProgram(setCode: (code: number) => void): Command {
+/** Subcommands inherit the settings made here (exit override, error output) when they are added. */
+function buildProgram(setCode: (code: number) => void, onUsageError: (message: string) => void): Command {
   const program = new Command('tlr-init')
     .description('Runs in Tekton pods: prepares, seals and substitutes large results stored on the result volume.')
     .exitOverride()
+    .configureOutput({
+      outputError: (message, write) => {
+        onUsageError(message);
+        write(message);
+      },
+    })
     .showHelpAfterError();
   const root = (): Option => new Option('--root <dir>', 'mount path of the result volume').default(DEFAULT_MOUNT_PATH);
   const dir = (): Option =>

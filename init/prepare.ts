@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { chmod, lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TlrError } from '../src/errors.js';
+import { isNoSpace, resultVolumeFull } from './no-space.js';
 import { describeKind, splitProducerDir } from './safe-path.js';
 
 export const RUN_DIR_MODE = 0o1777;
@@ -72,6 +73,7 @@ function mkdirWithMode(path: string, mode: number): boolean {
     mkdirSync(path, { mode });
     return true;
   } catch (error) {
+    if (isNoSpace(error)) throw resultVolumeFull(path, error);
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return false;
   } finally {

@@ -15,6 +15,7 @@ import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { resolverFromObjects } from '../../src/core/resolver.js';
 import { rewriteObject } from '../../src/core/rewrite.js';
 import { RewriteError } from '../../src/errors.js';
+import { validateWithEmbedded } from '../../src/schema/embedded-specs.js';
 import { loadCrdValidator } from '../../src/schema/load-crds.js';
 import { parseYamlDocuments } from '../../src/yaml/documents.js';
 
@@ -36,6 +37,11 @@ const corpus = await Promise.all(
   files.map(async (file) => ({ file: relative(CORPUS, file), objects: parseYamlDocuments(await readFile(file, 'utf8'), file).map((d) => d.object as KubeObject) })),
 );
 const validator = await loadCrdValidator(join(TEKTON, 'crds'));
+/**
+ * Problems of the corpus itself, present before any rewrite. Tekton decodes embedded specs with Go's encoding/json,
+ * which matches field names case-insensitively, so Tekton accepts `mountpath`; a schema check does not.
+ */
+const KNOWN_CORPUS_QUIRKS = [{ file: 'pipelineruns/beta/isolated-workspaces.yaml', message: 'unknown field "mountpath"' }];
 const isRun = (o: KubeObject): boolean => o.kind === 'PipelineRun' || o.kind === 'TaskRun';
 const options = (objects: KubeObject[]) => ({
   config: parseConfig({}),
@@ -105,7 +111,8 @@ for (const all of [false, true]) {
         try {
           const result = rewriteObject(run, options(opted));
           counts[result.changed ? 'rewritten' : 'unchanged'] += 1;
-          t.deepEqual(validator.validate(result.object), [], `${name} is valid after the rewrite`);
+          const problems = validateWithEmbedded(validator, result.object).filter((p) => !KNOWN_CORPUS_QUIRKS.some((q) => file === q.file && p.message === q.message));
+          t.deepEqual(problems, [], `${name} and its embedded specs are valid after the rewrite`);
         } catch (error) {
           if (!(error instanceof RewriteError)) throw error;
           counts.refused += 1;

@@ -17,6 +17,8 @@ import type { RewriteOptions } from '../../src/core/options.js';
 import { resolverFromObjects } from '../../src/core/resolver.js';
 import { rewriteObject } from '../../src/core/rewrite.js';
 import { RewriteError } from '../../src/errors.js';
+import { validateWithEmbedded } from '../../src/schema/embedded-specs.js';
+import { loadCrdValidator } from '../../src/schema/load-crds.js';
 import { parseYamlDocuments, stringifyYamlDocuments } from '../../src/yaml/documents.js';
 
 const ROOT = 'test/fixtures/rewrite';
@@ -49,6 +51,7 @@ async function load(dir: string): Promise<Case> {
   };
 }
 
+const validator = await loadCrdValidator('../shared/tekton/v1.15.0/crds');
 const cases = (await readdir(ROOT, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 
 for (const name of cases) {
@@ -59,7 +62,9 @@ for (const name of cases) {
     let actual: string;
     let kind: 'expected.yaml' | 'error.txt';
     try {
-      actual = stringifyYamlDocuments([rewriteObject(run, options).object]);
+      const out = rewriteObject(run, options).object;
+      t.deepEqual(validateWithEmbedded(validator, out), [], 'the output and its embedded specs pass Tekton\'s CRD schemas');
+      actual = stringifyYamlDocuments([out]);
       kind = 'expected.yaml';
     } catch (error) {
       if (!(error instanceof RewriteError)) throw error;

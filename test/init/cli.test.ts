@@ -100,7 +100,14 @@ test('usage errors exit with 2', async (t) => {
   t.is(badDir.code, 2);
   t.regex(badDir.stderr, /reference path must be relative/);
   t.is((await runCli(['nonsense'])).code, 2);
-  t.is((await runCli(['substitute', '--root', '/nonexistent'], { TLR_RUN_DIR: '' })).code, 2);
+  const d = await tempDirs();
+  const noRunDir = await runCli(['substitute', '--root', d.root], { TLR_RUN_DIR: '', TLR_TERMINATION_LOG: d.termLog });
+  t.is(noRunDir.code, 2);
+  t.is(
+    await readFile(d.termLog, 'utf8'),
+    "tlr-init substitute: error: option '--run-dir <name>' argument '' is invalid. --run-dir must be a name of " +
+      '[A-Za-z0-9._-] other than "." and "..", got ""',
+  );
   t.is((await runCli(['--help'])).code, 0);
 });
 

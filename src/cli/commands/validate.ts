@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { describeObject } from '../../api/tekton.js';
 import { resolverFromObjects } from '../../core/resolver.js';
 import { convertOnly, rewriteObject } from '../../core/rewrite.js';
+import { validateWithEmbedded } from '../../schema/embedded-specs.js';
 import { loadCrdValidator } from '../../schema/load-crds.js';
 import { asKubeObject, readObjects, readSettings } from '../inputs.js';
 import type { CliIo } from '../io.js';
@@ -33,7 +34,7 @@ export function validateCommand(program: Command, io: CliIo): void {
     const problems: string[] = [];
     for (const { object, doc, changed } of outputs) {
       const name = describeObject(object);
-      const found = validator?.validate(object) ?? [];
+      const found = validator ? validateWithEmbedded(validator, object) : [];
       problems.push(...found.map((p) => `${doc.file}:${doc.line}: error: ${name}: ${p.path}: ${p.message}`));
       if (found.length === 0) io.out(`${doc.file}:${doc.line}: ${name}: ok${changed ? ' (rewritten)' : ''}${validator ? ', valid against the CRD schema' : ''}\n`);
     }
