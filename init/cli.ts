@@ -111,7 +111,8 @@ async function seal(
   for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);
   const failed = outcomes.flatMap((o) => (o.status === 'failed' ? [o.message] : []));
   if (failed.length === 0) return EXIT_OK;
-  logProblem(`Sealing failed for ${failed.length} of ${names.length} results:\n${failed.map((m) => `- ${m}`).join('\n')}`);
+  const list = failed.map((m) => `- ${m}`).join('\n');
+  logProblem(`Sealing failed for ${failed.length} of ${names.length} results:\n${list}`);
   return EXIT_REFUSED;
 }
 

@@ -107,7 +107,10 @@ export async function openChecked(path: string, checked: Stats, subject: string)
   try {
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') await requireSingleRegularFile(path, await lstat(path), subject);
+    // Swapped for a symlink since it was checked: say so the same way.
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP') {
+      await requireSingleRegularFile(path, await lstat(path), subject);
+    }
     throw error;
   }
   const now = await handle.stat().catch(async (error: unknown) => {

@@ -65,7 +65,7 @@ async function insert(writer: SerialWriter, chunks: AsyncIterable<Uint8Array>): 
 class SerialWriter {
   bytesWritten = 0;
   private inFlight: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  private failure: Error | undefined;
 
   constructor(private readonly output: Writable) {
     // Errors also arrive through write callbacks; the listener keeps an 'error' event from crashing the process.

@@ -63,7 +63,8 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
     const open: ReferenceOpener = (reference, token) =>
       openVerifiedResult(reference, options, (path, digest) => {
         verified.set(token, reference.path);
-        log('Substituted result', { script, path: reference.path, file: path, bytes: digest.bytes, sha256: digest.sha256 });
+        const { bytes, sha256 } = digest;
+        log('Substituted result', { script, path: reference.path, file: path, bytes, sha256 });
       });
     const substitutions = await substituteScript(script, stats, open, options.createOutput ?? defaultOutput);
     if (substitutions > 0) scripts.push({ script, substitutions });

@@ -27,8 +27,9 @@ const NEED_BODY: TokenMatch = { kind: 'need-more', inBody: true };
 const isDigit = (b: number): boolean => b >= 0x30 && b <= 0x39;
 const isLowerHex = (b: number): boolean => isDigit(b) || (b >= 0x61 && b <= 0x66);
 // [A-Za-z0-9._/-]
+const isLetter = (b: number): boolean => (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 const isPathChar = (b: number): boolean =>
-  isDigit(b) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2e || b === 0x5f || b === 0x2f || b === 0x2d;
+  isDigit(b) || isLetter(b) || b === 0x2e || b === 0x5f || b === 0x2f || b === 0x2d;
 
 /** Matches at `start`, where `buf` holds `[[tlr:` (the caller found it with indexOf). */
 export function matchToken(buf: Buffer, start: number): TokenMatch {

@@ -57,7 +57,8 @@ export class TokenScanner {
         throw new TlrError(
           'E_INPUT',
           `${this.source} contains a reference of unknown version ${match.version} at byte ${this.offset + at}: ` +
-            'this tlr-init understands only v1 references; use the tlr-init image of the same release as the controller',
+            'this tlr-init understands only v1 references; ' +
+            'use the tlr-init image of the same release as the controller',
         );
       } else if (match.kind === 'malformed') {
         throw this.malformed(data, at);

@@ -1,7 +1,7 @@
 import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER, PARAM_REFS } from '../api/names.js';
 import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
-import { childPath, mapStrings } from './json-walk.js';
+import { childPath, forEachString, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addWorkspace } from './producer.js';
 import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
@@ -22,9 +22,8 @@ const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
 /** True when anything in the pipeline task names a reference result (params, when, matrix, taskSpec, …). */
 export function mentionsReference(pt: PipelineTask, producers: Producers): boolean {
   let found = false;
-  mapStrings(pt, '', (text) => {
+  forEachString(pt, '', (text) => {
     found ||= findTaskResultExpressions(text).some((e) => isReference(e, producers));
-    return text;
   });
   return found;
 }

@@ -1,9 +1,16 @@
 /**
  * Walking JSON-like values with Kubernetes-style field paths (`spec.tasks[2].taskSpec.steps[0].args[1]`).
  */
+const SAFE_KEYS = new Map<string, boolean>();
+
 export function childPath(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
-  const safe = /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key) ? key : JSON.stringify(key);
+  let plain = SAFE_KEYS.get(key);
+  if (plain === undefined) {
+    plain = /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key);
+    if (SAFE_KEYS.size < 10_000) SAFE_KEYS.set(key, plain);
+  }
+  const safe = plain ? key : JSON.stringify(key);
   if (safe !== key) return `${parent}[${safe}]`;
   return parent === '' ? key : `${parent}.${key}`;
 }
@@ -32,14 +39,13 @@ export function mapStrings<T>(value: T, path: string, map: (text: string, path: 
     return (changed ? out : value) as T;
   }
   if (value !== null && typeof value === 'object') {
-    let changed = false;
-    const out: Record<string, unknown> = {};
+    let out: Record<string, unknown> | undefined;
     for (const [key, item] of Object.entries(value)) {
       const next = mapStrings(item, childPath(path, key), map);
-      changed ||= next !== item;
-      out[key] = next;
+      if (next !== item) out ??= { ...(value as Record<string, unknown>) };
+      if (out) out[key] = next;
     }
-    return (changed ? out : value) as T;
+    return (out ?? value) as T;
   }
   return value;
 }

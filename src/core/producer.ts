@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachString, mapStrings } from './json-walk.js';
 import { type Layout, producerDir, resultFilePath } from './layout.js';
-import { resultPathPattern } from './variables.js';
+import { mayNameResultPath, resultPathPattern } from './variables.js';
 
 export interface ProducerInput {
   /** The embedded task spec to rewrite, already a private copy: it is edited in place. */
@@ -36,6 +36,7 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   if (!checkReserved(input, diags)) return;
 
   const replace = (text: string): string => {
+    if (!mayNameResultPath(text)) return text;
     let out = text;
     for (const name of input.results) {
       out = out.replace(resultPathPattern(name), resultFilePath(layout, input.producer, name));
@@ -85,7 +86,7 @@ function reportUnwritten(input: ProducerInput, diags: Diagnostics): void {
   for (const name of input.results) {
     let seen = false;
     forEachString(input.taskSpec.steps ?? [], '', (text) => {
-      seen ||= resultPathPattern(name).test(text);
+      seen ||= mayNameResultPath(text) && resultPathPattern(name).test(text);
     });
     if (!seen) {
       diags.warn(

@@ -25,6 +25,7 @@ const TASK_RESULT = new RegExp(
 /** Every `$(tasks.<t>.results.<r>…)` / `$(finally.<t>.results.<r>…)` in a text. */
 export function findTaskResultExpressions(text: string): TaskResultExpression[] {
   const found: TaskResultExpression[] = [];
+  if (!text.includes('$(tasks.') && !text.includes('$(finally.')) return found;
   for (const m of text.matchAll(TASK_RESULT)) {
     found.push({
       text: m[0],
@@ -48,6 +49,7 @@ const PARAM = new RegExp(`\\$\\(params(?:\\.(${NAME_DOT})|\\[(["'])([^"'\\]]+)\\
 
 /** Every `$(params.<p>…)` in a text. */
 export function findParamExpressions(text: string): ParamExpression[] {
+  if (!text.includes('$(params')) return [];
   return [...text.matchAll(PARAM)].map((m) => ({ text: m[0], name: m[1] ?? m[3] ?? '', suffix: m[4] ?? '' }));
 }
 
@@ -60,9 +62,23 @@ function escape(text: string): string {
  * `$(results['name'].path)`, and the literal `/tekton/results/name` when not followed by another name character.
  */
 export function resultPathPattern(name: string): RegExp {
+  const cached = RESULT_PATH_PATTERNS.get(name);
+  if (cached) {
+    cached.lastIndex = 0;
+    return cached;
+  }
   const n = escape(name);
-  return new RegExp(
+  const pattern = new RegExp(
     `\\$\\(results(?:\\.${n}|\\[(["'])${n}\\1\\])\\.path\\)|/tekton/results/${n}(?![-A-Za-z0-9_.])`,
     'g',
   );
+  RESULT_PATH_PATTERNS.set(name, pattern);
+  return pattern;
+}
+
+const RESULT_PATH_PATTERNS = new Map<string, RegExp>();
+
+/** Cheap test before the regex: can this text name any result path at all? */
+export function mayNameResultPath(text: string): boolean {
+  return text.includes('results');
 }

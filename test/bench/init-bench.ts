@@ -1,7 +1,8 @@
 /**
  * Benchmark of tlr-init against the plain tools doing the same I/O: `substitute` of a script holding one reference
  * vs `cat file > out`, and `seal` vs `sha256sum file`. Same process, same disk, warm page cache for both; baseline
- * and subject alternate 3 times and the median counts. Also reports the peak RSS of the spawned tlr-init processes.
+ * and subject alternate 3 times and the median counts (each run starts after `sync`, untimed, so the write-back of
+ * the previous run's output does not land in it). Also reports the peak RSS of the spawned tlr-init processes.
  *
  *   node dist/test/bench/init-bench.js [size-in-MiB] [dir]
  */
@@ -51,7 +52,8 @@ export async function runInitBenchmarks(opts: { sizeBytes: number; dir: string }
     await run(process.execPath, sealArgs); // the reference the substitute runs use
     const reference = await readFile(join(layout.results, 'out'), 'utf8');
     const script = join(layout.scripts, 'script-0-bench');
-    const substituteArgs = [CLI, 'substitute', '--root', layout.root, '--run-dir', RUN_DIR, '--scripts', layout.scripts];
+    const substitute = ['substitute', '--root', layout.root, '--run-dir', RUN_DIR, '--scripts', layout.scripts];
+    const substituteArgs = [CLI, ...substitute];
 
     const cat = { base: [] as Measured[], subject: [] as Measured[] };
     const hash = { base: [] as Measured[], subject: [] as Measured[] };
@@ -109,10 +111,11 @@ function report(
   const baseMbps = mbps(runs.base);
   const peaks = runs.subject.flatMap((m) => (m.peakKiB === undefined ? [] : [m.peakKiB]));
   const sizeNote = `${round(sizeBytes / 2 ** 20)} MiB file, warm cache, median of ${ROUNDS} alternating runs`;
+  const ratioNote = `${subject} / (${baseline})`;
   const results: BenchResult[] = [
     { name: `init.${subject}.throughput`, value: subjectMbps, unit: 'MB/s', note: sizeNote },
     { name: `init.${subject}.baseline-throughput`, value: baseMbps, unit: 'MB/s', note: `${baseline}; ${sizeNote}` },
-    { name: `init.${subject}.ratio`, value: round(subjectMbps / baseMbps), unit: 'x', note: `${subject} / ${baseline}` },
+    { name: `init.${subject}.ratio`, value: round(subjectMbps / baseMbps), unit: 'x', note: ratioNote },
   ];
   if (peaks.length > 0) {
     const note = `max over ${peaks.length} runs, measured with ${rssMethod}`;
@@ -123,6 +126,7 @@ function report(
 
 /** Spawns a command (stdout to `stdoutFile` or discarded) and measures wall time and peak RSS. */
 async function run(command: string, args: string[], stdoutFile?: string): Promise<Measured> {
+  await settle();
   const out = stdoutFile === undefined ? 'ignore' : openSync(stdoutFile, 'w');
   const useTime = existsSync(TIME);
   const rssFile = join(tmpdir(), `tlr-bench-rss-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -142,6 +146,12 @@ async function run(command: string, args: string[], stdoutFile?: string): Promis
   const peakKiB = useTime ? Number((await readFile(rssFile, 'utf8')).trim().split('\n').pop()) : polledKiB;
   if (useTime) await rm(rssFile, { force: true });
   return { seconds, peakKiB };
+}
+
+/** Flushes dirty pages left by the previous run (untimed), so they are not written back during this one. */
+async function settle(): Promise<void> {
+  if (!existsSync('/bin/sync')) return;
+  await new Promise((resolve) => spawn('/bin/sync', { stdio: 'ignore' }).on('close', resolve).on('error', resolve));
 }
 
 function readVmHwm(pid: number | undefined): number | undefined {

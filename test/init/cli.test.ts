@@ -105,7 +105,8 @@ test('usage errors exit with 2', async (t) => {
   t.is(noRunDir.code, 2);
   t.is(
     await readFile(d.termLog, 'utf8'),
-    "tlr-init substitute: error: option '--run-dir <name>' argument '' is invalid. --run-dir must be a name of " +
+    "tlr-init substitute: error: option '--run-dir <name>' value '' from env 'TLR_RUN_DIR' is invalid. " +
+      '--run-dir must be a name of ' +
       '[A-Za-z0-9._-] other than "." and "..", got ""',
   );
   t.is((await runCli(['--help'])).code, 0);

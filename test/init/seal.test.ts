@@ -6,7 +6,9 @@ import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, type TempVolum
 
 const DIR = `${RUN_DIR}/${PRODUCER}`;
 
-function optionsFor(volume: TempVolume, maxSize = 1 << 20): SealOptions & { lines: ReturnType<typeof collectLog>['lines'] } {
+type Lines = ReturnType<typeof collectLog>['lines'];
+
+function optionsFor(volume: TempVolume, maxSize = 1 << 20): SealOptions & { lines: Lines } {
   const { lines, log } = collectLog();
   return { root: volume.root, dir: DIR, resultsDir: volume.resultsDir, maxSize, log, lines };
 }

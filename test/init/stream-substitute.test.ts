@@ -34,7 +34,8 @@ async function run(text: string, chunkSize: number): Promise<string> {
 }
 
 const SCRIPT = `#!/bin/sh\n[[[tlr:${A}]]\n${B}${A}\necho '[[tlr:v1' [[ [[tl\n${A}`;
-const EXPECTED = `#!/bin/sh\n[[[tlr:${VALUES['run-1/p/a']}]]\n${VALUES['run-1/p/a']}\necho '[[tlr:v1' [[ [[tl\n${VALUES['run-1/p/a']}`;
+const VA = VALUES['run-1/p/a']!;
+const EXPECTED = `#!/bin/sh\n[[[tlr:${VA}]]\n${VA}\necho '[[tlr:v1' [[ [[tl\n${VA}`;
 
 test('tokens split across 1-byte chunks are found and replaced', async (t) => {
   t.is(await run(SCRIPT, 1), EXPECTED);
@@ -48,7 +49,7 @@ test('every chunk size gives the same output', async (t) => {
 test('counts substitutions and bytes written', async (t) => {
   const out = sink();
   const result = await substituteStream(chunked(Buffer.from(`${A}-${A}-${B}`), 7), out.stream, open, 'Script s');
-  t.deepEqual(result, { substitutions: 3, bytesWritten: 2 * VALUES['run-1/p/a']!.length + 2 });
+  t.deepEqual(result, { substitutions: 3, bytesWritten: 2 * VA.length + 2 });
 });
 
 test('text that merely starts like a reference passes through, also at the very end', async (t) => {

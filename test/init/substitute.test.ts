@@ -1,11 +1,12 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { chmod, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { substituteScripts, type SubstituteOptions } from '../../init/substitute.js';
-import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, writeResult, type TempVolume } from './temp-volume.js';
+import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, writeResult } from './temp-volume.js';
+import type { TempVolume } from './temp-volume.js';
 
 const SHA_A = 'a'.repeat(64);
 
@@ -21,7 +22,12 @@ async function writeScript(volume: TempVolume, name: string, text: string, mode 
 }
 
 /** Substitution must fail, leaving the script byte for byte as it was and no temp file behind. */
-async function refused(t: import('ava').ExecutionContext, volume: TempVolume, script: string, options = optionsFor(volume)): Promise<Error> {
+async function refused(
+  t: ExecutionContext,
+  volume: TempVolume,
+  script: string,
+  options = optionsFor(volume),
+): Promise<Error> {
   const before = await readFile(script);
   const error = await t.throwsAsync(substituteScripts(options));
   t.deepEqual(await readFile(script), before, 'original script untouched');

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../init/log.js';
 import { formatReference } from '../../src/core/reference.js';
 
 export const CLI = fileURLToPath(new URL('../../init/main.js', import.meta.url));
@@ -72,7 +73,9 @@ export async function runCli(args: readonly string[], env: Record<string, string
 }
 
 /** Collects the logger's lines for assertions. */
-export function collectLog(): { lines: Array<{ msg: string } & Record<string, unknown>>; log: (msg: string, fields: Record<string, string | number | boolean>) => void } {
-  const lines: Array<{ msg: string } & Record<string, unknown>> = [];
+export type LogLine = { msg: string } & Record<string, unknown>;
+
+export function collectLog(): { lines: LogLine[]; log: Logger } {
+  const lines: LogLine[] = [];
   return { lines, log: (msg, fields) => lines.push({ msg, ...fields }) };
 }
