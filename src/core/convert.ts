@@ -18,11 +18,11 @@ import { referenceResultNames, splitNames } from './opt-in.js';
  */
 export function convertObject<T extends KubeObject>(object: T, diags: Diagnostics): T {
   const out = clone(object);
-  const spec = out.spec as Record<string, unknown> | undefined;
+  const spec = out.spec;
   if (!spec) return out;
   switch (out.kind) {
     case 'Task':
-      convertTaskSpec(spec as TaskSpec, metadataOf(out), { meta: 'metadata', spec: 'spec' }, diags);
+      convertTaskSpec(spec, metadataOf(out), { meta: 'metadata', spec: 'spec' }, diags);
       break;
     case 'TaskRun':
       if (spec.taskSpec) {
@@ -31,7 +31,7 @@ export function convertObject<T extends KubeObject>(object: T, diags: Diagnostic
       }
       break;
     case 'Pipeline':
-      convertPipelineSpec(spec as PipelineSpec, metadataOf(out), 'spec', diags);
+      convertPipelineSpec(spec, metadataOf(out), 'spec', diags);
       break;
     case 'PipelineRun':
       if (spec.pipelineSpec) {

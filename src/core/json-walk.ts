@@ -40,7 +40,7 @@ export function mapStrings<T>(value: T, path: string, map: (text: string, path: 
   }
   if (value !== null && typeof value === 'object') {
     let out: Record<string, unknown> | undefined;
-    for (const [key, item] of Object.entries(value)) {
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
       const next = mapStrings(item, childPath(path, key), map);
       if (next !== item) out ??= { ...(value as Record<string, unknown>) };
       if (out) out[key] = next;

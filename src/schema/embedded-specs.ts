@@ -25,12 +25,12 @@ interface Embedded {
 }
 
 function embeddedSpecs(object: KubeObject): Embedded[] {
-  const spec = (object.spec ?? {}) as Record<string, unknown>;
+  const spec = (object.spec ?? {});
   if (object.kind === 'TaskRun' && isObject(spec.taskSpec)) return [{ path: 'spec.taskSpec', kind: 'Task', spec: spec.taskSpec }];
   if (object.kind === 'PipelineRun' && isObject(spec.pipelineSpec)) {
-    return [{ path: 'spec.pipelineSpec', kind: 'Pipeline', spec: spec.pipelineSpec }, ...taskSpecs(spec.pipelineSpec as PipelineSpec, 'spec.pipelineSpec')];
+    return [{ path: 'spec.pipelineSpec', kind: 'Pipeline', spec: spec.pipelineSpec }, ...taskSpecs(spec.pipelineSpec, 'spec.pipelineSpec')];
   }
-  if (object.kind === 'Pipeline') return taskSpecs(spec as PipelineSpec, 'spec');
+  if (object.kind === 'Pipeline') return taskSpecs(spec, 'spec');
   return [];
 }
 

@@ -113,8 +113,13 @@ function report(
   const sizeNote = `${round(sizeBytes / 2 ** 20)} MiB file, warm cache, median of ${ROUNDS} alternating runs`;
   const ratioNote = `${subject} / (${baseline})`;
   const results: BenchResult[] = [
-    { name: `init.${subject}.throughput`, value: subjectMbps, unit: 'MB/s', note: sizeNote },
-    { name: `init.${subject}.baseline-throughput`, value: baseMbps, unit: 'MB/s', note: `${baseline}; ${sizeNote}` },
+    { name: `init.${subject}.throughput`, value: subjectMbps, unit: 'MB/s', note: `${sizeNote}; ${times(runs.subject)}` },
+    {
+      name: `init.${subject}.baseline-throughput`,
+      value: baseMbps,
+      unit: 'MB/s',
+      note: `${baseline}; ${sizeNote}; ${times(runs.base)}`,
+    },
     { name: `init.${subject}.ratio`, value: round(subjectMbps / baseMbps), unit: 'x', note: ratioNote },
   ];
   if (peaks.length > 0) {
@@ -162,6 +167,10 @@ function readVmHwm(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+function times(measured: Measured[]): string {
+  return `runs ${measured.map((m) => m.seconds.toFixed(2)).join(', ')} s`;
 }
 
 function median(values: number[]): number {

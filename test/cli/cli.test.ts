@@ -9,7 +9,7 @@ import { parseYamlDocuments } from '../../src/yaml/documents.js';
 async function tlr(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(args, { out: (s) => (out += s), err: (s) => (err += s), stdin: async () => '' });
+  const code = await runCli(args, { out: (s) => (out += s), err: (s) => (err += s), stdin: () => Promise.resolve('') });
   return { code, out, err };
 }
 

@@ -12,6 +12,7 @@ import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_RESULT_WORKSPACE } from '../..
 import type { EmbeddedTask, KubeObject, PipelineSpec, TaskResult } from '../../src/api/tekton.js';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import type { RewriteOptions } from '../../src/core/options.js';
 import { resolverFromObjects } from '../../src/core/resolver.js';
 import { rewriteObject } from '../../src/core/rewrite.js';
 import { RewriteError } from '../../src/errors.js';
@@ -43,7 +44,7 @@ const validator = await loadCrdValidator(join(TEKTON, 'crds'));
  */
 const KNOWN_CORPUS_QUIRKS = [{ file: 'pipelineruns/beta/isolated-workspaces.yaml', message: 'unknown field "mountpath"' }];
 const isRun = (o: KubeObject): boolean => o.kind === 'PipelineRun' || o.kind === 'TaskRun';
-const options = (objects: KubeObject[]) => ({
+const options = (objects: KubeObject[]): RewriteOptions => ({
   config: parseConfig({}),
   featureFlags: parseFeatureFlags({ 'enable-api-fields': 'alpha', coschedule: 'workspaces' }),
   resolver: resolverFromObjects(objects),
@@ -77,19 +78,19 @@ function optIn(objects: KubeObject[], all: boolean): KubeObject[] {
   };
   const optInSpec = (spec: PipelineSpec | undefined): void => {
     for (const pt of [...(spec?.tasks ?? []), ...(spec?.finally ?? [])]) {
-      const ts = pt.taskSpec as EmbeddedTask | undefined;
+      const ts = pt.taskSpec;
       if (ts && ts.steps) annotate((ts.metadata ??= {}), ANNOTATION_REFERENCE_RESULTS, pick(ts.results));
     }
   };
   return objects.map((original) => {
     const o = structuredClone(original);
     const meta = (o.metadata ??= {});
-    const spec = (o.spec ?? {}) as Record<string, unknown>;
+    const spec = (o.spec ?? {});
     if (o.kind === 'Task') annotate(meta, ANNOTATION_REFERENCE_RESULTS, pick(spec.results as TaskResult[]));
     if (o.kind === 'TaskRun' && spec.taskSpec) annotate(meta, ANNOTATION_REFERENCE_RESULTS, pick((spec.taskSpec as EmbeddedTask).results));
     if (o.kind === 'Pipeline') {
       annotate(meta, ANNOTATION_RESULT_WORKSPACE, 'tlr-results');
-      optInSpec(spec as PipelineSpec);
+      optInSpec(spec);
     }
     if (o.kind === 'PipelineRun' && spec.pipelineSpec) {
       // Authors opt in where the pipeline is: a run of a referenced Pipeline inherits that Pipeline's annotation.

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ENV_REFS, LABEL_CONSUMER } from '../../src/api/names.js';
-import type { EmbeddedTask, PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
+import type { PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
 
 const INIT_MAIN = resolve('dist/init/main.js');
 const TERMINATION_LIMIT = 4096;
@@ -62,7 +62,7 @@ export async function runPipelineRunLocally(run: PipelineRun, opts: LocalRunOpti
     results[pt.name] = await runTask(pt, { uid, results, volume: opts.volume, workDir: opts.workDir, outputs });
   }
   const pipelineResults: Record<string, string> = {};
-  for (const r of spec.results ?? []) pipelineResults[r.name] = substitute(String(r.value), resultVariables(results));
+  for (const r of spec.results ?? []) pipelineResults[r.name] = substitute(typeof r.value === 'string' ? r.value : JSON.stringify(r.value), resultVariables(results));
   return { results, pipelineResults, outputs };
 }
 
@@ -97,7 +97,7 @@ function substitute(text: string, vars: Record<string, string>): string {
 }
 
 async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<string, string>> {
-  const spec = pt.taskSpec as EmbeddedTask | undefined;
+  const spec = pt.taskSpec;
   if (!spec) throw new LocalRunError(`pipeline task ${pt.name} has no embedded taskSpec`, ctx.outputs);
   const dir = join(ctx.workDir, pt.name);
   const resultsDir = join(dir, 'tekton-results');
@@ -108,7 +108,7 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
   const pipelineVars = { ...resultVariables(ctx.results), 'context.pipelineRun.uid': ctx.uid, 'context.pipelineRun.name': 'local-run' };
   const vars: Record<string, string> = { ...pipelineVars, 'context.taskRun.name': `local-run-${pt.name}` };
   for (const p of spec.params ?? []) if (typeof p.default === 'string') vars[`params.${p.name}`] = p.default;
-  for (const p of pt.params ?? []) vars[`params.${p.name}`] = substitute(String(p.value), pipelineVars);
+  for (const p of pt.params ?? []) vars[`params.${p.name}`] = substitute(typeof p.value === 'string' ? p.value : JSON.stringify(p.value), pipelineVars);
   for (const r of spec.results ?? []) vars[`results.${r.name}.path`] = join(resultsDir, r.name);
   const local = (text: string): string => substitute(text, vars).replaceAll('/tekton/results', resultsDir);
 

@@ -14,7 +14,7 @@ export function convertCommand(program: Command, io: CliIo): void {
     )
     .argument('<files...>', 'YAML files of Tasks, Pipelines, PipelineRuns, TaskRuns (- for standard input)')
     .action(async (files: string[]) => {
-      const docs = await readObjects(files, io.stdin);
+      const docs = await readObjects(files, () => io.stdin());
       const outputs = runAll(docs, (doc) => convertOnly(asKubeObject(doc)));
       reportWarnings(outputs, io);
       io.out(stringifyYamlDocuments(outputs.map((o) => o.object)));

@@ -31,7 +31,7 @@ export function renderCommand(program: Command, io: CliIo): void {
       )
       .argument('<files...>', 'YAML files (- for standard input)'),
   ).action(async (files: string[], flags: RenderFlags) => {
-    const docs = await readObjects(files, io.stdin);
+    const docs = await readObjects(files, () => io.stdin());
     const settings = await readSettings(flags);
     const resolver = resolverFromObjects(docs.map((d) => d.object));
     const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };

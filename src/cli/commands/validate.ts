@@ -21,7 +21,7 @@ export function validateCommand(program: Command, io: CliIo): void {
       .argument('<files...>', 'YAML files (- for standard input)')
       .option('--crds <dir>', "directory of Tekton's CRD YAML files (e.g. Tekton's config/300-crds)"),
   ).action(async (files: string[], flags: RenderFlags & { crds?: string }) => {
-    const docs = await readObjects(files, io.stdin);
+    const docs = await readObjects(files, () => io.stdin());
     const settings = await readSettings(flags);
     const validator = flags.crds !== undefined ? await loadCrdValidator(flags.crds) : undefined;
     const resolver = resolverFromObjects(docs.map((d) => d.object));
