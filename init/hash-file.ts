@@ -1,11 +1,16 @@
 /**
- * Reading and hashing an open file at full speed: large chunks (1 MiB), the next read already running while the
- * current chunk is hashed or written, no string conversion. Memory is a few chunks, whatever the file size.
+ * Reading and hashing an open file at full speed: large chunks, the next read already running while the current
+ * chunk is hashed or written, buffers reused (no fresh memory to fault in per chunk), no string conversion.
+ * Memory is a few chunks, whatever the file size.
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 
-export const CHUNK_SIZE = 1 << 20;
+/**
+ * 256 KiB: measured faster than 1 MiB for substitute (and as fast for seal) on a 2-vCPU VM with a warm page cache,
+ * since a chunk still sits in the CPU cache when it is hashed and copied; fewer than 64 KiB costs per-chunk overhead.
+ */
+export const CHUNK_SIZE = 256 * 1024;
 
 export interface Digest {
   readonly sha256: string;

@@ -1,8 +1,8 @@
 /**
  * The streaming replacer: copies a script to an output, replacing every reference token by the bytes of the
  * result it names. Pure of file-system concerns: the caller gives the input, the output and an `open` function
- * that returns the (verified) bytes of a reference. Memory stays bounded and buffers can be recycled: at most one
- * write is in flight, and the next write starts only when the previous one has completed.
+ * that returns the (verified) bytes of a reference. Memory stays bounded and buffers can be recycled: at most
+ * WRITES_IN_FLIGHT writes are outstanding at any time.
  */
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -12,10 +12,14 @@ import { TokenScanner } from './token-scanner.js';
 /**
  * Returns the bytes to insert for a reference. The iterable must throw (after its last chunk at the latest) when
  * the bytes do not match the reference: the replacer then fails and the output must be discarded.
- * Buffer reuse: when the replacer asks for chunk k, chunks up to k-2 have been completely written (so a ring of
- * three buffers, one being read, one being hashed, one being written, is safe).
+ * Buffer reuse: when the replacer asks for chunk k, chunks up to k-1-WRITES_IN_FLIGHT have been completely
+ * written (so a ring of WRITES_IN_FLIGHT + 2 buffers, one being read ahead, one being hashed, the others being
+ * written, is safe).
  */
 export type ReferenceOpener = (reference: Reference, token: string) => Promise<AsyncIterable<Uint8Array>>;
+
+/** Writes queued on the output before the replacer waits for the oldest: keeps the writing thread busy. */
+export const WRITES_IN_FLIGHT = 4;
 
 export interface StreamSubstituteResult {
   /** Number of tokens replaced (the same token twice counts twice). */
@@ -61,10 +65,10 @@ async function insert(writer: SerialWriter, chunks: AsyncIterable<Uint8Array>): 
   return 1;
 }
 
-/** Writes one chunk at a time: `write` returns once the previous write has completed and this one has started. */
+/** Keeps at most WRITES_IN_FLIGHT writes outstanding; `write` returns once the new write has been issued. */
 class SerialWriter {
   bytesWritten = 0;
-  private inFlight: Promise<void> = Promise.resolve();
+  private readonly outstanding: Array<Promise<void>> = [];
   private failure: Error | undefined;
 
   constructor(private readonly output: Writable) {
@@ -74,23 +78,24 @@ class SerialWriter {
 
   async write(chunk: Uint8Array): Promise<void> {
     if (chunk.length === 0) return;
-    await this.inFlight;
+    while (this.outstanding.length >= WRITES_IN_FLIGHT) await this.outstanding.shift();
     if (this.failure !== undefined) throw this.failure;
     this.bytesWritten += chunk.length;
-    this.inFlight = new Promise<void>((resolve, reject) => {
+    const written = new Promise<void>((resolve, reject) => {
       this.output.write(chunk, (error) => (error ? reject(error) : resolve()));
     });
-    this.inFlight.catch(() => undefined); // observed at the next write or at end
+    written.catch(() => undefined); // observed when awaited (next writes or end)
+    this.outstanding.push(written);
   }
 
   async end(): Promise<void> {
-    await this.inFlight;
+    while (this.outstanding.length > 0) await this.outstanding.shift();
     this.output.end();
     await finished(this.output);
   }
 
   async abort(error: unknown): Promise<void> {
-    await this.inFlight.catch(() => undefined);
+    await Promise.allSettled(this.outstanding.splice(0));
     this.output.destroy(error instanceof Error ? error : new Error(String(error)));
     await finished(this.output).catch(() => undefined);
   }

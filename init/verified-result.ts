@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
 import { hashHandle, readChunks, type Digest } from './hash-file.js';
+import { WRITES_IN_FLIGHT } from './stream-substitute.js';
 import { lstatBelowRoot, openChecked, requireInside, requireSingleRegularFile } from './safe-path.js';
 
 /** Where reference paths are resolved: the result volume's mount and this PipelineRun's directory on it. */
@@ -49,7 +50,7 @@ export async function openReferencedFile(
 /**
  * The referenced file's bytes, verified: throws E_DIGEST_MISMATCH after the last chunk when sha256 or size
  * differ (so whoever consumed the chunks must discard them). `onVerified` is called after a successful check.
- * Chunks come from a ring of three buffers: see ReferenceOpener for when the consumer must be done with one.
+ * Chunks come from a ring of WRITES_IN_FLIGHT + 2 buffers: see ReferenceOpener for when a consumer is done with one.
  */
 export async function openVerifiedResult(
   reference: Reference,
@@ -61,7 +62,7 @@ export async function openVerifiedResult(
     try {
       const hash = createHash('sha256');
       let bytes = 0;
-      for await (const chunk of readChunks(handle, { ring: 3 })) {
+      for await (const chunk of readChunks(handle, { ring: WRITES_IN_FLIGHT + 2 })) {
         hash.update(chunk);
         bytes += chunk.length;
         yield chunk;

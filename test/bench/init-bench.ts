@@ -1,8 +1,9 @@
 /**
  * Benchmark of tlr-init against the plain tools doing the same I/O: `substitute` of a script holding one reference
  * vs `cat file > out`, and `seal` vs `sha256sum file`. Same process, same disk, warm page cache for both; baseline
- * and subject alternate 3 times and the median counts (each run starts after `sync`, untimed, so the write-back of
- * the previous run's output does not land in it). Also reports the peak RSS of the spawned tlr-init processes.
+ * and subject alternate 3 times and the median counts. The data file is synced once before measuring, and each
+ * output is deleted right after its run (before write-back), so the runs compare page-cache copies, not the disk's
+ * mood. Also reports the peak RSS of the spawned tlr-init processes.
  *
  *   node dist/test/bench/init-bench.js [size-in-MiB] [dir]
  */
@@ -46,7 +47,9 @@ export async function runInitBenchmarks(opts: { sizeBytes: number; dir: string }
   const layout = await makeLayout(await mkdtemp(join(opts.dir, 'init-bench-')), opts.sizeBytes);
   try {
     const rssMethod = existsSync(TIME) ? '/usr/bin/time -f %M' : 'polling /proc/<pid>/status VmHWM';
+    await settle(); // the new file's write-back must not land in the measurements
     await run('/bin/cat', [layout.file], join(layout.base, 'warm')); // warm the page cache
+    await rm(join(layout.base, 'warm'));
     const seal = ['seal', '--root', layout.root, '--dir', `${RUN_DIR}/${PRODUCER}`, '--results-dir', layout.results];
     const sealArgs = [CLI, ...seal, '--max-size', String(opts.sizeBytes), 'out'];
     await run(process.execPath, sealArgs); // the reference the substitute runs use
@@ -131,7 +134,6 @@ function report(
 
 /** Spawns a command (stdout to `stdoutFile` or discarded) and measures wall time and peak RSS. */
 async function run(command: string, args: string[], stdoutFile?: string): Promise<Measured> {
-  await settle();
   const out = stdoutFile === undefined ? 'ignore' : openSync(stdoutFile, 'w');
   const useTime = existsSync(TIME);
   const rssFile = join(tmpdir(), `tlr-bench-rss-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -153,7 +155,7 @@ async function run(command: string, args: string[], stdoutFile?: string): Promis
   return { seconds, peakKiB };
 }
 
-/** Flushes dirty pages left by the previous run (untimed), so they are not written back during this one. */
+/** Flushes dirty pages (untimed), so their write-back does not land in a measurement. */
 async function settle(): Promise<void> {
   if (!existsSync('/bin/sync')) return;
   await new Promise((resolve) => spawn('/bin/sync', { stdio: 'ignore' }).on('close', resolve).on('error', resolve));
