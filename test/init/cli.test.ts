@@ -1,13 +1,19 @@
-import test from 'ava';
-import { chmod, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import test, { type ExecutionContext } from 'ava';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { referenceFor, runCli } from './temp-volume.js';
+import { referenceFor, runCli, tempDir } from './temp-volume.js';
 
-async function tempDirs(): Promise<{ root: string; results: string; scripts: string; termLog: string }> {
-  const base = await mkdtemp(join(tmpdir(), 'tlr-cli-'));
+interface Dirs {
+  root: string;
+  results: string;
+  scripts: string;
+  termLog: string;
+}
+
+async function tempDirs(t: ExecutionContext): Promise<Dirs> {
+  const base = await tempDir(t, 'tlr-cli-');
   const dirs = { root: join(base, 'volume'), results: join(base, 'results'), scripts: join(base, 'scripts') };
-  for (const dir of Object.values(dirs)) await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+  for (const dir of Object.values(dirs)) await mkdir(dir);
   const termLog = join(base, 'termination-log');
   await writeFile(termLog, '');
   return { ...dirs, termLog };
@@ -21,7 +27,7 @@ function jsonLines(stdout: string): Array<Record<string, unknown>> {
 }
 
 test('prepare, seal and substitute end to end through the built binary', async (t) => {
-  const d = await tempDirs();
+  const d = await tempDirs(t);
   const prepared = await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
   t.is(prepared.code, 0, prepared.stderr);
   const value = 'line 1\nline 2 with $dollar and `backticks`\n';
@@ -55,7 +61,7 @@ test('prepare, seal and substitute end to end through the built binary', async (
 });
 
 test('seal: an oversized result fails with exit code 1 and lists the failure', async (t) => {
-  const d = await tempDirs();
+  const d = await tempDirs(t);
   await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
   await writeFile(join(d.root, 'uid-1', 'build', 'big'), Buffer.alloc(2000));
   await writeFile(join(d.root, 'uid-1', 'build', 'ok'), 'fine');
@@ -72,7 +78,7 @@ test('seal: an oversized result fails with exit code 1 and lists the failure', a
 });
 
 test('substitute: a tampered file exits 1, reports to stderr and the termination log', async (t) => {
-  const d = await tempDirs();
+  const d = await tempDirs(t);
   await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
   const file = join(d.root, 'uid-1', 'build', 'out');
   const reference = referenceFor('uid-1/build/out', 'original');
@@ -100,7 +106,7 @@ test('usage errors exit with 2', async (t) => {
   t.is(badDir.code, 2);
   t.regex(badDir.stderr, /reference path must be relative/);
   t.is((await runCli(['nonsense'])).code, 2);
-  const d = await tempDirs();
+  const d = await tempDirs(t);
   const noRunDir = await runCli(['substitute', '--root', d.root], { TLR_RUN_DIR: '', TLR_TERMINATION_LOG: d.termLog });
   t.is(noRunDir.code, 2);
   t.is(

@@ -1,11 +1,11 @@
-import test from 'ava';
-import { chmod, mkdir, mkdtemp, readFile, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import test, { type ExecutionContext } from 'ava';
+import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareResultDirs } from '../../init/prepare.js';
+import { tempDir } from './temp-volume.js';
 
-async function tempRoot(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tlr-prepare-'));
+async function tempRoot(t: ExecutionContext): Promise<string> {
+  return tempDir(t, 'tlr-prepare-');
 }
 
 async function modeOf(path: string): Promise<number> {
@@ -13,7 +13,7 @@ async function modeOf(path: string): Promise<number> {
 }
 
 test('creates the run dir 01777 and the producer dir 0777 whatever the umask', async (t) => {
-  const root = await tempRoot();
+  const root = await tempRoot(t);
   const previous = process.umask(0o077);
   try {
     const dirs = await prepareResultDirs(root, 'uid-1/build');
@@ -26,7 +26,7 @@ test('creates the run dir 01777 and the producer dir 0777 whatever the umask', a
 });
 
 test('is idempotent and repairs a wrong mode', async (t) => {
-  const root = await tempRoot();
+  const root = await tempRoot(t);
   await prepareResultDirs(root, 'uid-1/build');
   await writeFile(join(root, 'uid-1', 'build', 'out'), 'kept');
   await chmod(join(root, 'uid-1', 'build'), 0o700);
@@ -38,7 +38,7 @@ test('is idempotent and repairs a wrong mode', async (t) => {
 });
 
 test('refuses a run dir that is a symlink', async (t) => {
-  const root = await tempRoot();
+  const root = await tempRoot(t);
   await mkdir(join(root, 'elsewhere'));
   await symlink(join(root, 'elsewhere'), join(root, 'uid-1'));
   const error = await t.throwsAsync(prepareResultDirs(root, 'uid-1/build'));
@@ -49,7 +49,7 @@ test('refuses a run dir that is a symlink', async (t) => {
 });
 
 test('refuses a producer dir that is a file', async (t) => {
-  const root = await tempRoot();
+  const root = await tempRoot(t);
   await mkdir(join(root, 'uid-1'));
   await writeFile(join(root, 'uid-1', 'build'), '');
   const error = await t.throwsAsync(prepareResultDirs(root, 'uid-1/build'));
@@ -60,7 +60,7 @@ test('refuses a producer dir that is a file', async (t) => {
 });
 
 test('refuses a --dir with .. or of the wrong shape', async (t) => {
-  const root = await tempRoot();
+  const root = await tempRoot(t);
   await t.throwsAsync(prepareResultDirs(root, 'uid-1/../x'), {
     message: 'reference path must be relative, made of [A-Za-z0-9._-] segments without "." or "..", got "uid-1/../x"',
   });
@@ -70,7 +70,7 @@ test('refuses a --dir with .. or of the wrong shape', async (t) => {
 });
 
 test('refuses a missing root', async (t) => {
-  const root = join(await tempRoot(), 'absent');
+  const root = join(await tempRoot(t), 'absent');
   await t.throwsAsync(prepareResultDirs(root, 'uid-1/build'), {
     message: `The result volume root ${root} is missing, expected a directory (is the result workspace mounted there?)`,
   });

@@ -14,7 +14,7 @@ function optionsFor(volume: TempVolume, maxSize = 1 << 20): SealOptions & { line
 }
 
 test('seal writes the reference of the value file into the results directory', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const content = 'x'.repeat(100_000);
   await writeFile(join(volume.producerDir, 'out'), content);
   const options = optionsFor(volume);
@@ -28,14 +28,14 @@ test('seal writes the reference of the value file into the results directory', a
 });
 
 test('seal of an empty file gives a reference of size 0', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   await writeFile(join(volume.producerDir, 'empty'), '');
   const outcome = await sealResult('empty', optionsFor(volume));
   t.is(outcome.status === 'sealed' && outcome.reference, referenceFor(`${DIR}/empty`, ''));
 });
 
 test('a missing result is reported, nothing is written, and it is not a failure', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const outcome = await sealResult('absent', optionsFor(volume));
   t.deepEqual(outcome, {
     name: 'absent',
@@ -48,7 +48,7 @@ test('a missing result is reported, nothing is written, and it is not a failure'
 });
 
 test('a small value written the classic way is moved onto the volume and sealed', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   await writeFile(join(volume.resultsDir, 'small'), 'hello');
   const options = optionsFor(volume);
   const outcome = await sealResult('small', options);
@@ -63,7 +63,7 @@ test('a small value written the classic way is moved onto the volume and sealed'
 });
 
 test('a classic file that already holds a reference is not moved: the result is missing', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const stale = referenceFor(`${DIR}/r`, 'old');
   await writeFile(join(volume.resultsDir, 'r'), stale);
   const outcome = await sealResult('r', optionsFor(volume));
@@ -73,7 +73,7 @@ test('a classic file that already holds a reference is not moved: the result is 
 });
 
 test('a result over the limit is refused with both sizes', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   await writeFile(join(volume.producerDir, 'big'), Buffer.alloc(2048));
   const error = await t.throwsAsync(sealResult('big', optionsFor(volume, 1000)));
   t.is(
@@ -86,7 +86,7 @@ test('a result over the limit is refused with both sizes', async (t) => {
 });
 
 test('a symlink to /etc/passwd as the result file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const path = join(volume.producerDir, 'out');
   await symlink('/etc/passwd', path);
   const error = await t.throwsAsync(sealResult('out', optionsFor(volume)));
@@ -100,7 +100,7 @@ test('a symlink to /etc/passwd as the result file is refused', async (t) => {
 });
 
 test('a hard-linked result file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const path = join(volume.producerDir, 'out');
   await writeFile(join(volume.base, 'elsewhere'), 'data');
   await link(join(volume.base, 'elsewhere'), path);
@@ -113,7 +113,7 @@ test('a hard-linked result file is refused', async (t) => {
 });
 
 test('a directory as the result file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const path = join(volume.producerDir, 'out');
   await mkdir(path);
   const error = await t.throwsAsync(sealResult('out', optionsFor(volume)));
@@ -121,7 +121,7 @@ test('a directory as the result file is refused', async (t) => {
 });
 
 test('a producer directory that is a symlink is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const elsewhere = join(volume.base, 'elsewhere');
   await rename(volume.producerDir, elsewhere);
   await writeFile(join(elsewhere, 'out'), 'data');
@@ -135,7 +135,7 @@ test('a producer directory that is a symlink is refused', async (t) => {
 });
 
 test('every result is processed; the failures are listed, the good ones sealed', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   await writeFile(join(volume.producerDir, 'good'), 'ok');
   await writeFile(join(volume.producerDir, 'big'), Buffer.alloc(20));
   await symlink('/etc/passwd', join(volume.producerDir, 'link'));
@@ -153,7 +153,7 @@ test('every result is processed; the failures are listed, the good ones sealed',
 });
 
 test('an invalid result name is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const error = await t.throwsAsync(sealResult('../x', optionsFor(volume)));
   t.is(error.message, 'result name must be a name of [A-Za-z0-9._-] other than "." and "..", got "../x"');
 });

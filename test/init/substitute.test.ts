@@ -36,7 +36,7 @@ async function refused(
 }
 
 test('substitutes every token, the same token twice, keeps the mode, leaves other scripts untouched', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const a = await writeResult(volume, 'a', 'AAA\nline2\n');
   const b = await writeResult(volume, 'b', Buffer.from([0, 1, 2, 255]));
   const script = await writeScript(volume, 'script-0-x', `#!/bin/sh\necho '${a}'\n${b}|${a}\n`, 0o755);
@@ -68,7 +68,7 @@ test('substitutes every token, the same token twice, keeps the mode, leaves othe
 });
 
 test('a result of several chunks arrives intact through a slow output (buffers are recycled safely)', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const content = randomBytes(5 * (1 << 20) + 12345);
   const ref = await writeResult(volume, 'big', content);
   const script = await writeScript(volume, 's', `A${ref}B${ref}C`);
@@ -89,7 +89,7 @@ test('a result of several chunks arrives intact through a slow output (buffers a
 });
 
 test('a full disk after some chunks were written: the original script is intact', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'big', randomBytes(4 << 20));
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
   const fillsUp = (path: string): Writable => {
@@ -111,7 +111,7 @@ test('a full disk after some chunks were written: the original script is intact'
 });
 
 test('a script with "[[tlr:" text that is not a reference is left untouched', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const script = await writeScript(volume, 's', 'echo "[[tlr:not a reference]]"\n');
   const before = await stat(script);
   const report = await substituteScripts(optionsFor(volume));
@@ -120,7 +120,7 @@ test('a script with "[[tlr:" text that is not a reference is left untouched', as
 });
 
 test('a symlink to /etc/passwd as a result file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const path = join(volume.producerDir, 'out');
   await symlink('/etc/passwd', path);
   const ref = referenceFor(`${RUN_DIR}/${PRODUCER}/out`, await readFile('/etc/passwd'));
@@ -135,7 +135,7 @@ test('a symlink to /etc/passwd as a result file is refused', async (t) => {
 });
 
 test('a reference path with ../ is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const token = `[[tlr:v1:sha256=${SHA_A}:size=3:path=${RUN_DIR}/../etc/passwd]]`;
   const script = await writeScript(volume, 's', `echo ${token}\n`);
   const error = await refused(t, volume, script);
@@ -147,7 +147,7 @@ test('a reference path with ../ is refused', async (t) => {
 });
 
 test("a reference to another run's directory is refused", async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   await mkdir(join(volume.root, 'run-2', PRODUCER), { recursive: true });
   await writeFile(join(volume.root, 'run-2', PRODUCER, 'out'), 'secret');
   const ref = referenceFor(`run-2/${PRODUCER}/out`, 'secret');
@@ -161,7 +161,7 @@ test("a reference to another run's directory is refused", async (t) => {
 });
 
 test('a hard-linked result file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'out', 'data');
   await link(join(volume.producerDir, 'out'), join(volume.producerDir, 'other'));
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
@@ -170,7 +170,7 @@ test('a hard-linked result file is refused', async (t) => {
 });
 
 test('a tampered result file (same size) fails the digest check; the script stays intact', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'out', 'good content');
   const path = join(volume.producerDir, 'out');
   await writeFile(path, 'evil content');
@@ -186,7 +186,7 @@ test('a tampered result file (same size) fails the digest check; the script stay
 });
 
 test('a result file of another size is refused before reading it', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'out', 'short');
   const path = join(volume.producerDir, 'out');
   await writeFile(path, 'much longer');
@@ -200,7 +200,7 @@ test('a result file of another size is refused before reading it', async (t) => 
 });
 
 test('a missing result file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = referenceFor(`${RUN_DIR}/${PRODUCER}/gone`, 'x');
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
   const error = await refused(t, volume, script);
@@ -208,7 +208,7 @@ test('a missing result file is refused', async (t) => {
 });
 
 test('a full disk while writing the new script: clear message, original script intact', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'out', 'x'.repeat(100_000));
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
   const full = (): Writable =>
@@ -227,7 +227,7 @@ test('a full disk while writing the new script: clear message, original script i
 });
 
 test('--refs are verified even when no script names them', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const a = await writeResult(volume, 'a', 'aaa');
   const b = await writeResult(volume, 'b', 'bbb');
   const { lines, log } = collectLog();
@@ -243,7 +243,7 @@ test('--refs are verified even when no script names them', async (t) => {
 });
 
 test('a tampered --refs file is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'a', 'aaa');
   await writeFile(join(volume.producerDir, 'a'), 'AAA');
   const error = await t.throwsAsync(substituteScripts(optionsFor(volume, { refs: ref })));
@@ -251,13 +251,13 @@ test('a tampered --refs file is refused', async (t) => {
 });
 
 test('--refs with anything but references is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const error = await t.throwsAsync(substituteScripts(optionsFor(volume, { refs: 'hello' })));
   t.is(error.message, '--refs must hold only references separated by whitespace, found "hello"');
 });
 
 test('an unknown reference version in a script is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   const script = await writeScript(volume, 's', 'x=[[tlr:v9:whatever]]\n');
   const error = await refused(t, volume, script);
   t.is(
@@ -268,7 +268,7 @@ test('an unknown reference version in a script is refused', async (t) => {
 });
 
 test('a symlink in the scripts directory is refused', async (t) => {
-  const volume = await makeVolume();
+  const volume = await makeVolume(t);
   await symlink('/etc/passwd', join(volume.scriptsDir, 'script-0'));
   const error = await t.throwsAsync(substituteScripts(optionsFor(volume)));
   t.is(

@@ -4,7 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import type { ExecutionContext } from 'ava';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +29,15 @@ export interface TempVolume {
   readonly scriptsDir: string;
 }
 
-export async function makeVolume(): Promise<TempVolume> {
-  const base = await mkdtemp(join(tmpdir(), 'tlr-init-'));
+/** A fresh temp directory, removed when the test ends. */
+export async function tempDir(t: ExecutionContext, prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function makeVolume(t: ExecutionContext): Promise<TempVolume> {
+  const base = await tempDir(t, 'tlr-init-');
   const root = join(base, 'volume');
   const producerDir = join(root, RUN_DIR, PRODUCER);
   const resultsDir = join(base, 'results');
