@@ -4,6 +4,8 @@ import type { KubeObject } from '../api/tekton.js';
 import type { YamlDocument } from '../yaml/documents.js';
 import type { CliIo } from './io.js';
 
+export type RenderedDocument = RewriteResult<KubeObject> & { doc: YamlDocument };
+
 /** A refusal that already carries its `file:line` context; the CLI prints it and exits 1. */
 export class CommandRefused extends Error {
   override readonly name = 'CommandRefused';

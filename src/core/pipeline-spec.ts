@@ -158,4 +158,3 @@ export function declareResultWorkspace(spec: PipelineSpec, name: string): void {
   spec.workspaces = [...(spec.workspaces ?? []), { name, description: 'Holds results stored by reference (Tekton Large Results).' }];
 }
 
-export type { EmbeddedTask };

@@ -4,13 +4,30 @@ import { convertOnly, rewriteObject } from '../../core/rewrite.js';
 import { stringifyYamlDocuments } from '../../yaml/documents.js';
 import { asKubeObject, readObjects, readSettings } from '../inputs.js';
 import type { CliIo } from '../io.js';
-import { reportWarnings, runAll } from '../report.js';
+import { reportWarnings, runAll, type RenderedDocument } from '../report.js';
 
 export interface RenderFlags {
   config?: string;
   featureFlags?: string;
   namespace?: string;
   claim?: string;
+}
+
+/**
+ * What both `render` and `validate` do: read the files, rewrite runs (resolving refs from the other files) and convert
+ * everything else, failing with every refusal at once; warnings go to stderr.
+ */
+export async function renderFiles(files: readonly string[], flags: RenderFlags, io: CliIo): Promise<RenderedDocument[]> {
+  const docs = await readObjects(files, () => io.stdin());
+  const settings = await readSettings(flags);
+  const resolver = resolverFromObjects(docs.map((d) => d.object));
+  const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };
+  const outputs = runAll(docs, (doc) => {
+    const object = asKubeObject(doc);
+    return object.kind === 'PipelineRun' || object.kind === 'TaskRun' ? rewriteObject(object, options) : convertOnly(object);
+  });
+  reportWarnings(outputs, io);
+  return outputs;
 }
 
 export function addRenderOptions(command: Command): Command {
@@ -31,15 +48,7 @@ export function renderCommand(program: Command, io: CliIo): void {
       )
       .argument('<files...>', 'YAML files (- for standard input)'),
   ).action(async (files: string[], flags: RenderFlags) => {
-    const docs = await readObjects(files, () => io.stdin());
-    const settings = await readSettings(flags);
-    const resolver = resolverFromObjects(docs.map((d) => d.object));
-    const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };
-    const outputs = runAll(docs, (doc) => {
-      const object = asKubeObject(doc);
-      return object.kind === 'PipelineRun' || object.kind === 'TaskRun' ? rewriteObject(object, options) : convertOnly(object);
-    });
-    reportWarnings(outputs, io);
+    const outputs = await renderFiles(files, flags, io);
     io.out(stringifyYamlDocuments(outputs.map((o) => o.object)));
   });
 }

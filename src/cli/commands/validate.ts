@@ -1,13 +1,10 @@
 import type { Command } from 'commander';
 import { describeObject } from '../../api/tekton.js';
-import { resolverFromObjects } from '../../core/resolver.js';
-import { convertOnly, rewriteObject } from '../../core/rewrite.js';
 import { validateWithEmbedded } from '../../schema/embedded-specs.js';
 import { loadCrdValidator } from '../../schema/load-crds.js';
-import { asKubeObject, readObjects, readSettings } from '../inputs.js';
 import type { CliIo } from '../io.js';
-import { CommandRefused, reportWarnings, runAll } from '../report.js';
-import { addRenderOptions, type RenderFlags } from './render.js';
+import { CommandRefused } from '../report.js';
+import { addRenderOptions, renderFiles, type RenderFlags } from './render.js';
 
 export function validateCommand(program: Command, io: CliIo): void {
   addRenderOptions(
@@ -21,16 +18,8 @@ export function validateCommand(program: Command, io: CliIo): void {
       .argument('<files...>', 'YAML files (- for standard input)')
       .option('--crds <dir>', "directory of Tekton's CRD YAML files (e.g. Tekton's config/300-crds)"),
   ).action(async (files: string[], flags: RenderFlags & { crds?: string }) => {
-    const docs = await readObjects(files, () => io.stdin());
-    const settings = await readSettings(flags);
     const validator = flags.crds !== undefined ? await loadCrdValidator(flags.crds) : undefined;
-    const resolver = resolverFromObjects(docs.map((d) => d.object));
-    const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };
-    const outputs = runAll(docs, (doc) => {
-      const object = asKubeObject(doc);
-      return object.kind === 'PipelineRun' || object.kind === 'TaskRun' ? rewriteObject(object, options) : convertOnly(object);
-    });
-    reportWarnings(outputs, io);
+    const outputs = await renderFiles(files, flags, io);
     const problems: string[] = [];
     for (const { object, doc, changed } of outputs) {
       const name = describeObject(object);
