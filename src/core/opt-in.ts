@@ -1,5 +1,5 @@
 import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_RESULT_WORKSPACE } from '../api/names.js';
-import type { ObjectMeta, TaskResult } from '../api/tekton.js';
+import type { ObjectMeta, PipelineSpec, TaskResult } from '../api/tekton.js';
 import { childPath } from './json-walk.js';
 import type { Diagnostics } from './diagnostics.js';
 
@@ -71,4 +71,29 @@ function checkReferenceable(result: TaskResult, path: string, diags: Diagnostics
         `found a value taken from step results, which Tekton carries in termination messages`,
     );
   }
+}
+
+/** What the admission webhook can tell about a run from the object alone (it fetches nothing). */
+export interface AdmissionOptIn {
+  /** The run stores results by reference: hold it for the controller. */
+  readonly optedIn: boolean;
+  /** Its pipeline and every task are embedded, so the rewrite can be checked at admission with no lookups. */
+  readonly selfContained: boolean;
+}
+
+/**
+ * Whether a PipelineRun (already converted to the annotation form) opts in, judged from the object alone: the run's
+ * own `tlr.dev/result-workspace` annotation, or an embedded taskSpec naming reference results. A run of a stored or
+ * remote Pipeline opts in through the annotation on the run (docs/design.md, "Opting in").
+ */
+export function admissionOptIn(run: {
+  metadata?: Pick<ObjectMeta, 'annotations'>;
+  spec?: { pipelineSpec?: PipelineSpec; pipelineRef?: unknown };
+}): AdmissionOptIn {
+  const spec = run.spec?.pipelineSpec;
+  const tasks = [...(spec?.tasks ?? []), ...(spec?.finally ?? [])];
+  const embeddedProducer = tasks.some((pt) => splitNames(pt.taskSpec?.metadata?.annotations?.[ANNOTATION_REFERENCE_RESULTS]).length > 0);
+  const optedIn = annotatedResultWorkspace(run.metadata) !== undefined || embeddedProducer;
+  const selfContained = spec !== undefined && tasks.every((pt) => pt.taskSpec !== undefined);
+  return { optedIn, selfContained };
 }

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
+import type { PipelineRun } from '../api/tekton.js';
+import { makeClients, RESOLUTION, TEKTON, type Clients } from '../k8s/api.js';
+import { startProbeServer, type ProbeServer } from '../k8s/http.js';
+import { startInformer, type RunningInformer } from '../k8s/informer.js';
+import { SettingsSource } from '../k8s/settings.js';
+import { EventRecorder } from './events.js';
+import { LeaderElector } from './leader.js';
+import { ControllerMetrics } from './metrics.js';
+import { WorkQueue } from './queue.js';
+import { isInteresting, Reconciler, RetryableError } from './reconciler.js';
+
+export interface ControllerOptions {
+  readonly kubeConfig: KubeConfig;
+  /** The controller's own namespace: its ConfigMap and its Lease live there. */
+  readonly namespace: string;
+  readonly configMap: string;
+  readonly tektonNamespace: string;
+  readonly leaseName: string;
+  readonly identity?: string;
+  /** Port of /healthz, /readyz and /metrics (0: any free port). */
+  readonly httpPort: number;
+  readonly workers: number;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+  /** Called when leadership is lost (default: the CLI exits so Kubernetes restarts the pod). */
+  readonly onLeadershipLost?: () => void;
+  /** Lease timings, for tests. */
+  readonly leaseDurationSeconds?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+}
+
+export interface RunningController {
+  readonly httpPort: number;
+  readonly metrics: ControllerMetrics;
+  /** Resolves once this replica leads and its caches are synced. */
+  readonly leading: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * `tlr controller`: watches PipelineRuns in every namespace and reconciles the opted-in ones. All replicas serve
+ * probes; only the Lease holder reconciles.
+ */
+export async function startController(options: ControllerOptions): Promise<RunningController> {
+  const logger = options.logger;
+  const identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
+  const clients = makeClients(options.kubeConfig);
+  const metrics = new ControllerMetrics(options.registry ?? new Registry());
+  const queue = new WorkQueue();
+  let runs: RunningInformer<PipelineRun> | undefined;
+  let requests: RunningInformer<ResolutionRequestLike> | undefined;
+  const settings = new SettingsSource({
+    clients,
+    namespace: options.namespace,
+    configMap: options.configMap,
+    tektonNamespace: options.tektonNamespace,
+    logger,
+    onChange: () => runs?.list().forEach((run) => enqueue(run)),
+  });
+  let settingsSynced = false;
+  void settings.synced.then(() => (settingsSynced = true));
+  let synced = false;
+  let stopping = false;
+
+  const probes: ProbeServer = await startProbeServer({
+    port: options.httpPort,
+    ready: () => settingsSynced && (!elector.isLeader || synced),
+    registry: metrics.registry,
+  });
+  const elector = new LeaderElector({
+    clients,
+    namespace: options.namespace,
+    name: options.leaseName,
+    identity,
+    logger,
+    ...(options.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: options.leaseDurationSeconds } : {}),
+    ...(options.renewDeadlineMs !== undefined ? { renewDeadlineMs: options.renewDeadlineMs } : {}),
+    ...(options.retryPeriodMs !== undefined ? { retryPeriodMs: options.retryPeriodMs } : {}),
+  });
+
+  const enqueue = (run: PipelineRun): void => {
+    if (!isInteresting(run)) return;
+    queue.add(`${run.metadata?.namespace ?? ''}/${run.metadata?.name ?? ''}`);
+    metrics.queueDepth.set(queue.length);
+  };
+  const reconciler = new Reconciler({
+    clients,
+    settings,
+    getRun: (namespace, name) => runs?.get(name, namespace),
+    events: new EventRecorder(clients, 'controller', identity, logger),
+    metrics,
+    logger,
+  });
+
+  const workers: Array<Promise<void>> = [];
+  const leading = (async (): Promise<void> => {
+    const won = await elector.run(() => {
+      metrics.leader.set(0);
+      (options.onLeadershipLost ?? ((): void => process.exit(1)))();
+    });
+    if (!won) return;
+    metrics.leader.set(1);
+    runs = watchRuns(clients, logger, enqueue);
+    requests = watchResolutionRequests(clients, logger, (rr) => {
+      const owner = rr.metadata?.labels?.['tekton.dev/pipelineRun'];
+      if (owner) queue.add(`${rr.metadata?.namespace ?? ''}/${owner}`);
+    });
+    await Promise.all([runs.synced, requests.synced, settings.synced]);
+    synced = true;
+    logger.info({ identity, workers: options.workers }, 'caches synced; reconciling');
+    for (let i = 0; i < options.workers; i++) workers.push(work(queue, reconciler, metrics, logger));
+  })();
+
+  return {
+    httpPort: probes.port,
+    metrics,
+    leading,
+    stop: async () => {
+      if (stopping) return;
+      stopping = true;
+      queue.shutDown();
+      await Promise.allSettled(workers);
+      await elector.stop();
+      await Promise.allSettled([runs?.stop(), requests?.stop(), settings.stop()]);
+      await probes.close();
+    },
+  };
+}
+
+async function work(queue: WorkQueue, reconciler: Reconciler, metrics: ControllerMetrics, logger: Logger): Promise<void> {
+  for (;;) {
+    const key = await queue.get();
+    if (key === undefined) return;
+    metrics.queueDepth.set(queue.length);
+    const [namespace = '', name = ''] = key.split('/');
+    const end = metrics.duration.startTimer();
+    try {
+      const outcome = await reconciler.reconcile(namespace, name);
+      metrics.reconciles.inc({ result: outcome.result });
+      queue.forget(key);
+      if (outcome.requeueAfterMs !== undefined) queue.addAfter(key, outcome.requeueAfterMs);
+      if (outcome.result !== 'skipped') logger.info({ run: key, result: outcome.result }, 'reconciled');
+    } catch (err) {
+      metrics.errors.inc();
+      const delay = queue.addRateLimited(key);
+      const level = err instanceof RetryableError ? 'info' : 'error';
+      logger[level]({ run: key, err: err instanceof Error ? err.message : String(err), retryInMs: delay }, 'reconcile failed; will retry');
+    } finally {
+      end();
+      queue.done(key);
+    }
+  }
+}
+
+interface ResolutionRequestLike {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
+}
+
+function watchRuns(clients: Clients, logger: Logger, onChange: (run: PipelineRun) => void): RunningInformer<PipelineRun> {
+  return startInformer<PipelineRun>({
+    kubeConfig: clients.kubeConfig,
+    path: `/apis/${TEKTON.group}/${TEKTON.version}/pipelineruns`,
+    list: async () => (await clients.custom.listClusterCustomObject({ ...TEKTON, plural: 'pipelineruns' })) as KubernetesListObject<PipelineRun>,
+    logger,
+    onChange: (run, event) => {
+      if (event !== 'delete') onChange(run);
+    },
+  });
+}
+
+function watchResolutionRequests(clients: Clients, logger: Logger, onChange: (rr: ResolutionRequestLike) => void): RunningInformer<ResolutionRequestLike> {
+  const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+  return startInformer<ResolutionRequestLike>({
+    kubeConfig: clients.kubeConfig,
+    path: `/apis/${RESOLUTION.group}/${RESOLUTION.version}/${RESOLUTION.plural}`,
+    labelSelector,
+    list: async () =>
+      (await clients.custom.listClusterCustomObject({ group: RESOLUTION.group, version: RESOLUTION.version, plural: RESOLUTION.plural, labelSelector })) as KubernetesListObject<ResolutionRequestLike>,
+    logger,
+    onChange: (rr, event) => {
+      if (event !== 'delete') onChange(rr);
+    },
+  });
+}

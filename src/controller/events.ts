@@ -1,0 +1,44 @@
+import type { Logger } from 'pino';
+import type { CoreV1Event } from '@kubernetes/client-node';
+import type { KubeObject } from '../api/tekton.js';
+import type { Clients } from '../k8s/api.js';
+
+/** Records Kubernetes Events on the objects the controller acts on. Failing to record is logged, never fatal. */
+export class EventRecorder {
+  constructor(
+    private readonly clients: Clients,
+    private readonly component: string,
+    private readonly instance: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async record(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const namespace = object.metadata?.namespace ?? 'default';
+    const now = new Date();
+    const body: CoreV1Event = {
+      metadata: { generateName: `${object.metadata?.name ?? 'object'}.`, namespace },
+      involvedObject: {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.metadata?.name,
+        namespace,
+        uid: object.metadata?.uid,
+      },
+      type,
+      reason,
+      message,
+      source: { component: this.component },
+      reportingComponent: `tlr.dev/${this.component}`,
+      reportingInstance: this.instance,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    };
+    this.logger.info({ object: `${namespace}/${object.metadata?.name ?? ''}`, kind: object.kind, type, reason, message }, 'event');
+    try {
+      await this.clients.core.createNamespacedEvent({ namespace, body });
+    } catch (err) {
+      this.logger.warn({ reason, err: String(err) }, 'could not record event');
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import type { V1Lease } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { isConflict, isNotFound, type Clients } from '../k8s/api.js';
+
+export interface LeaderElectionOptions {
+  readonly clients: Clients;
+  readonly namespace: string;
+  readonly name: string;
+  /** This replica's identity (pod name + random suffix). */
+  readonly identity: string;
+  readonly logger: Logger;
+  readonly leaseDurationSeconds?: number;
+  readonly renewDeadlineMs?: number;
+  readonly retryPeriodMs?: number;
+}
+
+/**
+ * Leader election on a coordination.k8s.io Lease, with client-go's semantics: acquire when the lease is free or
+ * expired, renew every retry period, and give up leadership (the caller exits) when a renewal has not succeeded within
+ * the renew deadline. On a clean stop the lease is released so a standby takes over at once.
+ */
+export class LeaderElector {
+  private readonly leaseDuration: number;
+  private readonly renewDeadlineMs: number;
+  private readonly retryPeriodMs: number;
+  private stopped = false;
+  private leading = false;
+  private observed?: { holder: string; renewTime: number; resourceVersion: string | undefined };
+
+  constructor(private readonly options: LeaderElectionOptions) {
+    this.leaseDuration = options.leaseDurationSeconds ?? 15;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Blocks until this replica leads (resolves true) or the elector is stopped (false). Then keeps renewing in the
+   * background; `onLost` is called once if leadership is lost.
+   */
+  async run(onLost: () => void): Promise<boolean> {
+    while (!this.stopped) {
+      if (await this.tryAcquireOrRenew()) {
+        this.leading = true;
+        this.options.logger.info({ lease: this.options.name, identity: this.options.identity }, 'became leader');
+        void this.renewLoop(onLost);
+        return true;
+      }
+      await sleep(this.retryPeriodMs);
+    }
+    return false;
+  }
+
+  private async renewLoop(onLost: () => void): Promise<void> {
+    let lastRenew = Date.now();
+    while (!this.stopped) {
+      await sleep(this.retryPeriodMs);
+      if (this.stopped) return;
+      if (await this.tryAcquireOrRenew()) {
+        lastRenew = Date.now();
+        continue;
+      }
+      if (Date.now() - lastRenew > this.renewDeadlineMs) {
+        this.leading = false;
+        this.options.logger.error({ lease: this.options.name }, 'leadership lost: lease not renewed within the deadline');
+        onLost();
+        return;
+      }
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { clients, namespace, name, identity } = this.options;
+    const now = new Date();
+    let lease: V1Lease;
+    try {
+      lease = await clients.coordination.readNamespacedLease({ name, namespace });
+    } catch (err) {
+      if (!isNotFound(err)) return this.failed(err);
+      try {
+        await clients.coordination.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDuration, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+          },
+        });
+        return true;
+      } catch (createErr) {
+        return this.failed(createErr);
+      }
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
+    // Expiry is judged by when *we* last saw the record change, not by the holder's clock (client-go does the same).
+    if (this.observed?.holder !== holder || this.observed.resourceVersion !== lease.metadata?.resourceVersion) {
+      this.observed = { holder, renewTime: Date.now(), resourceVersion: lease.metadata?.resourceVersion };
+    }
+    const duration = (spec.leaseDurationSeconds ?? this.leaseDuration) * 1000;
+    const expired = holder === '' || Date.now() > this.observed.renewTime + duration || renewed === 0;
+    if (holder !== identity && !expired) return false;
+    const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+    try {
+      await clients.coordination.replaceNamespacedLease({
+        name,
+        namespace,
+        body: {
+          metadata: { ...lease.metadata, name, namespace },
+          spec: {
+            holderIdentity: identity,
+            leaseDurationSeconds: this.leaseDuration,
+            acquireTime: holder === identity ? spec.acquireTime ?? now : now,
+            renewTime: now,
+            leaseTransitions: transitions,
+          },
+        },
+      });
+      return true;
+    } catch (err) {
+      return this.failed(err);
+    }
+  }
+
+  private failed(err: unknown): false {
+    if (!isConflict(err)) this.options.logger.warn({ lease: this.options.name, err: String(err) }, 'lease update failed');
+    return false;
+  }
+
+  /** Stops campaigning; if leading, releases the lease (holder cleared) so another replica can take over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (!this.leading) return;
+    this.leading = false;
+    const { clients, namespace, name, identity } = this.options;
+    try {
+      const lease = await clients.coordination.readNamespacedLease({ name, namespace });
+      if (lease.spec?.holderIdentity !== identity) return;
+      await clients.coordination.replaceNamespacedLease({
+        name,
+        namespace,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() } },
+      });
+    } catch (err) {
+      this.options.logger.warn({ lease: name, err: String(err) }, 'could not release the lease');
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
