@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'E_RESULT_UNSAFE'
   | 'E_DIGEST_MISMATCH'
   | 'E_NO_SPACE'
-  | 'E_SCHEMA';
+  | 'E_SCHEMA'
+  | 'E_KUBECONFIG';
 
 export class TlrError extends Error {
   override readonly name: string = 'TlrError';

@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { startController } from '../../controller/controller.js';
 import { TlrError } from '../../errors.js';
@@ -81,12 +81,12 @@ export function controllerCommand(program: Command): void {
 
 export function parsePort(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TlrError('E_USAGE', `${flag}: expected a port number 0-65535, found "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`${flag}: expected a port number 0-65535, found "${value}"`);
   return n;
 }
 
 export function parsePositive(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new TlrError('E_USAGE', `${flag}: expected a positive integer, found "${value}"`);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: expected a positive integer, found "${value}"`);
   return n;
 }
