@@ -74,7 +74,7 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { clients, namespace, name, identity } = this.options;
-    const now = new Date();
+    const now = microTime(new Date());
     let lease: V1Lease;
     try {
       lease = await clients.coordination.readNamespacedLease({ name, namespace });
@@ -142,12 +142,20 @@ export class LeaderElector {
       await clients.coordination.replaceNamespacedLease({
         name,
         namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() } },
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } },
       });
     } catch (err) {
       this.options.logger.warn({ lease: name, err: String(err) }, 'could not release the lease');
     }
   }
+}
+
+/**
+ * A Lease's times are MicroTime (six fractional digits); client-node serializes a Date with three, which the API
+ * server rejects. The string is what goes on the wire; the type says Date because that is what client-node declares.
+ */
+function microTime(date: Date): Date {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -61,6 +61,7 @@ export class Reconciler {
     if (!cached) return { result: 'skipped' };
     const run: PipelineRun = { ...cached, apiVersion: 'tekton.dev/v1', kind: 'PipelineRun' };
     if (isDone(run)) return this.retention(run);
+    if (isHeldRewritten(run)) return this.releaseOnly(run);
     if (!needsRewrite(run)) return { result: 'skipped' };
 
     let config: Config;
@@ -85,7 +86,7 @@ export class Reconciler {
       throw err;
     }
     const volume = rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME];
-    if (volume === `claim:${claim}`) {
+    if (volume === `provisioned:${claim}`) {
       const problem = await this.ensureClaim(run, claim, config);
       if (problem !== undefined) return this.refuse(run, `${describe(run)}: ${problem}`);
     }
@@ -101,9 +102,22 @@ export class Reconciler {
       run,
       'Normal',
       'Rewritten',
-      `results stored by reference on ${volume ?? 'the result volume'}${volume === `claim:${claim}` ? ` (PVC ${claim}, class ${config.storageClassName || '(default)'}, ${config.size})` : ''}` +
+      `results stored by reference on ${volume ?? 'the result volume'}${volume === `provisioned:${claim}` ? ` (PVC ${claim}, class ${config.storageClassName || '(default)'}, ${config.size})` : ''}` +
         `${released ? '; hold released' : '; the run stays pending (held by its author)'}`,
     );
+    return { result: 'rewritten' };
+  }
+
+  /** A run admitted already rewritten (e.g. the output of `tlr render` applied as is): nothing to do but release. */
+  private async releaseOnly(run: PipelineRun): Promise<Outcome> {
+    const { namespace = 'default', name = '' } = run.metadata ?? {};
+    try {
+      await this.deps.clients.custom.replaceNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name, body: release(run) });
+    } catch (err) {
+      if (isConflict(err) || isNotFound(err)) throw new RetryableError(`releasing ${namespace}/${name}: ${apiMessage(err)}`);
+      throw err;
+    }
+    await this.deps.events.record(run, 'Normal', 'Released', 'the run was admitted already rewritten; hold released');
     return { result: 'rewritten' };
   }
 
@@ -169,7 +183,7 @@ export class Reconciler {
   /** After completion: delete the PVC we provisioned, at once or after the configured time. Never a user's PVC. */
   private async retention(run: PipelineRun): Promise<Outcome> {
     const claim = claimName(run);
-    if (run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] !== `claim:${claim}`) return { result: 'skipped' };
+    if (run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] !== `provisioned:${claim}`) return { result: 'skipped' };
     const namespace = run.metadata?.namespace ?? 'default';
     let config: Config;
     try {
@@ -225,10 +239,19 @@ export function needsRewrite(run: PipelineRun): boolean {
   return run.metadata?.annotations?.[ANNOTATION_HOLD] === HOLD_CONTROLLER || admissionOptIn(run).optedIn;
 }
 
+/** Rewritten before admission but held by the webhook: only the release is left to do. */
+export function isHeldRewritten(run: PipelineRun): boolean {
+  return (
+    run.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined &&
+    run.metadata.annotations[ANNOTATION_HOLD] === HOLD_CONTROLLER &&
+    run.spec.status === PENDING
+  );
+}
+
 /** Whether a change to this run may need the controller (cheap pre-filter for informer events). */
 export function isInteresting(run: PipelineRun): boolean {
-  if (needsRewrite(run)) return true;
-  return run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME]?.startsWith('claim:') === true && isDone(run);
+  if (needsRewrite(run) || isHeldRewritten(run)) return true;
+  return run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME]?.startsWith('provisioned:') === true && isDone(run);
 }
 
 /** The provisioned claim's name: derived from the run's name and uid, so a retry can never make a second one. */

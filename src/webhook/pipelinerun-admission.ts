@@ -1,0 +1,116 @@
+/**
+ * Admission of PipelineRuns (mutating, CREATE only; its configuration is named to run before Tekton's own webhook).
+ * Pure: request in, AdmissionReview out; no I/O, never mutates the request.
+ *
+ * 1. TEP form -> annotation form (`convertOnly`); a malformed TEP field is refused (422) with the rewrite's message.
+ * 2. A run that does not opt in is allowed untouched: no patch, whatever it contains.
+ * 3. An opted-in run whose pipeline and tasks are all embedded is rewritten here just to check it, so a refusal
+ *    reaches its author at `kubectl create` (422); the rewrite's warnings become admission warnings.
+ * 4. An opted-in run is patched into the annotation form and held for the controller (`spec.status:
+ *    PipelineRunPending` + annotation `tlr.dev/hold: controller`), unless its author already set `spec.status`.
+ */
+import type { KubeObject, PipelineRun } from '../api/tekton.js';
+import type { Config } from '../core/config.js';
+import type { FeatureFlags } from '../core/feature-flags.js';
+import { admissionOptIn } from '../core/opt-in.js';
+import { rewritePipelineRun } from '../core/pipeline-run.js';
+import { convertOnly } from '../core/rewrite.js';
+import { describeObject } from '../api/tekton.js';
+import { formatDiagnostic, RewriteError, TlrError, type Diagnostic } from '../errors.js';
+import {
+  allow,
+  allowWithPatch,
+  deny,
+  internalError,
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+} from './admission-review.js';
+import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from './hold.js';
+import { diffPatch } from './json-patch.js';
+import type { WebhookSettings } from './settings.js';
+
+const TEKTON_API = /^tekton\.dev\/v1(beta1)?$/;
+
+/** Answers one AdmissionReview request for a PipelineRun. */
+export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSettings): AdmissionReviewResponse {
+  const { uid } = request;
+  const raw = request.object;
+  if (request.operation !== 'CREATE' || !isPipelineRun(request, raw)) return allow(uid);
+
+  let converted: KubeObject;
+  const warnings = new Set<string>();
+  try {
+    const result = convertOnly(raw);
+    converted = result.object;
+    addWarnings(warnings, result.diagnostics);
+  } catch (error) {
+    return refusal(uid, error);
+  }
+  const run = withNamespace(converted as PipelineRun, request.namespace);
+  const optIn = admissionOptIn(run);
+  if (!optIn.optedIn) return allow(uid);
+
+  if (optIn.selfContained) {
+    const loaded = loadSettings(settings, run);
+    if ('failure' in loaded) return internalError(uid, loaded.failure);
+    try {
+      addWarnings(warnings, rewritePipelineRun(run, loaded).diagnostics);
+    } catch (error) {
+      return refusal(uid, error, warnings);
+    }
+  }
+  return allowWithPatch(uid, diffPatch(raw, held(converted), 2), [...warnings]);
+}
+
+function isPipelineRun(request: AdmissionRequest, object: unknown): object is KubeObject {
+  if (request.kind.group !== 'tekton.dev' || request.kind.kind !== 'PipelineRun') return false;
+  const candidate = object as Partial<KubeObject> | null | undefined;
+  return typeof candidate?.apiVersion === 'string' && TEKTON_API.test(candidate.apiVersion) && candidate.kind === 'PipelineRun';
+}
+
+/** The object as the rewrite should name it: the API server may leave `metadata.namespace` to the request. */
+function withNamespace(run: PipelineRun, namespace: string | undefined): PipelineRun {
+  if (run.metadata?.namespace !== undefined || namespace === undefined) return run;
+  return { ...run, metadata: { ...run.metadata, namespace } };
+}
+
+function addWarnings(into: Set<string>, diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) if (d.severity === 'warning') into.add(formatDiagnostic(d));
+}
+
+/** A RewriteError becomes a 422 refusal carrying every error (and its warnings); anything else is rethrown. */
+function refusal(uid: string, error: unknown, warnings: ReadonlySet<string> = new Set()): AdmissionReviewResponse {
+  if (!(error instanceof RewriteError)) throw error;
+  const errors = error.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+  const all = new Set(warnings);
+  addWarnings(all, error.diagnostics);
+  return deny(uid, errors.length > 0 ? errors.join('\n') : error.message, [...all]);
+}
+
+/** Config and feature flags, or the message of the ConfigMap that does not parse. */
+function loadSettings(settings: WebhookSettings, run: PipelineRun): { config: Config; featureFlags: FeatureFlags } | { failure: string } {
+  try {
+    return { config: settings.config(run.metadata?.namespace ?? 'default'), featureFlags: settings.featureFlags() };
+  } catch (error) {
+    if (!(error instanceof TlrError)) throw error;
+    return {
+      failure:
+        `cannot check ${describeObject(run)}, which stores results by reference: the Tekton Large Results configuration ` +
+        `is invalid: ${error.message}. Fix the ConfigMap and create the run again`,
+    };
+  }
+}
+
+/**
+ * The run held for the controller: `spec.status: PipelineRunPending` and the hold annotation. A run its author
+ * created with `spec.status` set keeps it, without the annotation (the controller must not release a user's hold).
+ */
+function held(run: KubeObject): KubeObject {
+  const spec = run.spec ?? {};
+  if (spec.status !== undefined && spec.status !== '') return run;
+  return {
+    ...run,
+    metadata: { ...run.metadata, annotations: { ...run.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
+    spec: { ...spec, status: PIPELINE_RUN_PENDING },
+  };
+}

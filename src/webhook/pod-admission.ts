@@ -1,0 +1,135 @@
+/**
+ * Admission of consumer Pods (mutating, CREATE only; the webhook configuration's objectSelector matches our
+ * `tlr.dev/consumer` label (`Exists`), so it never sees, and can never block, anything else; a pod without the label
+ * that reaches it anyway is allowed untouched). Pure: request in, AdmissionReview
+ * out; no I/O, never mutates the request.
+ *
+ * Appends the `tlr-substitute` init container after Tekton's own (`prepare`, `place-scripts`): it mounts the result
+ * volume read-only and /tekton/scripts read-write, verifies every referenced file and substitutes the values into the
+ * scripts before any step starts. A labelled pod it cannot equip is refused (422): run without substitution, its
+ * steps would see reference tokens instead of values.
+ */
+import { INIT_CONTAINER_SUBSTITUTE, LABEL_CONSUMER } from '../api/names.js';
+import type { Config } from '../core/config.js';
+import { TlrError } from '../errors.js';
+import {
+  allow,
+  allowWithPatch,
+  deny,
+  internalError,
+  type AdmissionRequest,
+  type AdmissionReviewResponse,
+  type PatchOperation,
+} from './admission-review.js';
+import { readConsumerPod, SCRIPTS_DIR, type ConsumerPod, type Container, type Pod, type SecurityContext } from './tekton-pod.js';
+
+/** Our emptyDir standing in for /tekton/scripts in pods without scripts (consumers using results by path only). */
+export const EMPTY_SCRIPTS_VOLUME = 'tlr-empty-scripts';
+
+/**
+ * Requests small enough not to raise the pod's (init containers count by their maximum, not their sum); limits set so
+ * namespaces whose ResourceQuota requires them still admit the pod. No memory growth with result size (streaming);
+ * one CPU is enough to hash at disk speed.
+ */
+export const SUBSTITUTE_RESOURCES = {
+  requests: { cpu: '50m', memory: '64Mi' },
+  limits: { cpu: '1', memory: '256Mi' },
+} as const;
+
+/** Answers one AdmissionReview request for a Pod. */
+export function admitPod(request: AdmissionRequest, settings: { config(namespace: string): Config }): AdmissionReviewResponse {
+  const { uid } = request;
+  const pod = consumerPodToEquip(request);
+  if (!pod) return allow(uid);
+
+  const namespace = request.namespace ?? pod.metadata?.namespace ?? 'default';
+  let config: Config;
+  try {
+    config = settings.config(namespace);
+  } catch (error) {
+    if (!(error instanceof TlrError)) throw error;
+    return internalError(
+      uid,
+      `cannot add the ${INIT_CONTAINER_SUBSTITUTE} init container to ${describePod(pod, namespace)}: the Tekton Large ` +
+        `Results configuration is invalid: ${error.message}`,
+    );
+  }
+  const reading = readConsumerPod(pod, config.mountPath);
+  if ('missing' in reading) {
+    return deny(
+      uid,
+      `${describePod(pod, namespace)} is labelled ${LABEL_CONSUMER}, so it needs the ${INIT_CONTAINER_SUBSTITUTE} init ` +
+        `container to verify and substitute reference results, but it cannot be added: expected ${reading.missing.join('; ')}, ` +
+        `found none. Without it the steps would run with reference tokens instead of values; the pod must come from a ` +
+        `TaskRun rewritten by Tekton Large Results (tlr render shows the expected task)`,
+    );
+  }
+  return allowWithPatch(uid, patchOps(pod, reading.pod, config));
+}
+
+/** The pod, when this request creates a labelled pod that has no substitute init container yet. */
+function consumerPodToEquip(request: AdmissionRequest): Pod | undefined {
+  const pod = request.object as Pod | null | undefined;
+  if (request.operation !== 'CREATE' || request.kind.group !== '' || request.kind.kind !== 'Pod') return undefined;
+  if (typeof pod !== 'object' || pod === null || pod.metadata?.labels?.[LABEL_CONSUMER] === undefined) return undefined;
+  if ((pod.spec?.initContainers ?? []).some((c) => c?.name === INIT_CONTAINER_SUBSTITUTE)) return undefined;
+  return pod;
+}
+
+function describePod(pod: Pod, namespace: string): string {
+  const name = pod.metadata?.name ?? (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '<unnamed>');
+  const taskRun = pod.metadata?.labels?.['tekton.dev/taskRun'];
+  return `Pod ${namespace}/${name}${taskRun !== undefined ? ` (TaskRun ${namespace}/${taskRun})` : ''}`;
+}
+
+function patchOps(pod: Pod, consumer: ConsumerPod, config: Config): PatchOperation[] {
+  const ops: PatchOperation[] = [];
+  const scriptsVolume = consumer.scriptsVolume ?? EMPTY_SCRIPTS_VOLUME;
+  if (consumer.scriptsVolume === undefined) {
+    const volume = { name: EMPTY_SCRIPTS_VOLUME, emptyDir: {} };
+    ops.push(pod.spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: volume } : { op: 'add', path: '/spec/volumes', value: [volume] });
+  }
+  const container = substituteContainer(consumer, scriptsVolume, config);
+  ops.push(
+    pod.spec?.initContainers
+      ? { op: 'add', path: '/spec/initContainers/-', value: container }
+      : { op: 'add', path: '/spec/initContainers', value: [container] },
+  );
+  return ops;
+}
+
+/** The `tlr-substitute` init container for a consumer pod. */
+export function substituteContainer(consumer: ConsumerPod, scriptsVolume: string, config: Config): Container {
+  const { name, mountPath, subPath, subPathExpr } = consumer.resultMount;
+  return {
+    name: INIT_CONTAINER_SUBSTITUTE,
+    image: config.initImage,
+    command: ['tlr-init'],
+    args: ['substitute', '--root', config.mountPath, '--scripts', SCRIPTS_DIR],
+    env: consumer.env.map((e) => ({ ...e })),
+    volumeMounts: [
+      { name, mountPath, ...(subPath !== undefined ? { subPath } : {}), ...(subPathExpr !== undefined ? { subPathExpr } : {}), readOnly: true },
+      { name: scriptsVolume, mountPath: SCRIPTS_DIR },
+    ],
+    resources: { requests: { ...SUBSTITUTE_RESOURCES.requests }, limits: { ...SUBSTITUTE_RESOURCES.limits } },
+    securityContext: securityContext(consumer.runAs),
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+/**
+ * Restricted-profile settings. When the pod or the step fixes a user (and group), the init container runs as the same
+ * one, so it can replace the scripts Tekton wrote with their owner kept; a step fixed to run as root (uid 0) gets an
+ * init container running as root too (runAsNonRoot would keep it from starting).
+ */
+function securityContext(runAs: ConsumerPod['runAs']): SecurityContext {
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: runAs.user !== 0,
+    ...(runAs.user !== undefined ? { runAsUser: runAs.user } : {}),
+    ...(runAs.group !== undefined ? { runAsGroup: runAs.group } : {}),
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}

@@ -1,0 +1,13 @@
+import type { Config } from '../core/config.js';
+import type { FeatureFlags } from '../core/feature-flags.js';
+
+/**
+ * What the webhooks read from the cluster, provided by the process that runs them (kept current from the `tlr-config`
+ * and Tekton `feature-flags` ConfigMaps). Either method may throw a TlrError when its ConfigMap does not parse; the
+ * webhooks then refuse opted-in objects with an internal error (and never consult it for anything else).
+ */
+export interface WebhookSettings {
+  /** The configuration for objects in `namespace` (namespace overrides applied). */
+  config(namespace: string): Config;
+  featureFlags(): FeatureFlags;
+}

@@ -1,0 +1,227 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseConfig, type Config } from '../../src/core/config.js';
+import { TlrError } from '../../src/errors.js';
+import type { AdmissionRequest, Operation } from '../../src/webhook/admission-review.js';
+import { admitPod } from '../../src/webhook/pod-admission.js';
+import type { Container, Pod } from '../../src/webhook/tekton-pod.js';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runCli, tempDir } from '../init/temp-volume.js';
+import { applyPatch, deepFreeze, patchOf } from './apply-patch.js';
+
+const POD = parse(readFileSync('test/webhook/fixtures/tekton-consumer-pod.yaml', 'utf8')) as Pod;
+const REFS =
+  '[[tlr:v1:sha256=2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae:size=3:path=6f1f8e0e-2b7a-4f57-9a43-6f0d3c9a1b22/build/sbom]]';
+const RUN_DIR = '6f1f8e0e-2b7a-4f57-9a43-6f0d3c9a1b22';
+
+const settings = { config: (ns: string): Config => parseConfig({ initImage: 'registry.example/tlr-init:v9' }, ns) };
+const brokenSettings = {
+  config: (): Config => {
+    throw new TlrError('E_CONFIG', 'config key "initImage": expected an image reference, found ""');
+  },
+};
+
+function request(pod: unknown, operation: Operation = 'CREATE'): AdmissionRequest {
+  return deepFreeze({
+    uid: randomUUID(),
+    kind: { group: '', version: 'v1', kind: 'Pod' },
+    resource: { group: '', version: 'v1', resource: 'pods' },
+    namespace: 'ci',
+    operation,
+    object: structuredClone(pod),
+  });
+}
+
+/** A copy of the fixture pod with `edit` applied to it. */
+function podWith(edit: (pod: Pod & { spec: NonNullable<Pod['spec']> }) => void): Pod {
+  const pod = structuredClone(POD) as Pod & { spec: NonNullable<Pod['spec']> };
+  edit(pod);
+  return pod;
+}
+
+const steps = (pod: Pod): Container[] => pod.spec?.containers ?? [];
+
+const EXPECTED_CONTAINER = {
+  name: 'tlr-substitute',
+  image: 'registry.example/tlr-init:v9',
+  command: ['tlr-init'],
+  args: ['substitute', '--root', '/tlr/results', '--scripts', '/tekton/scripts'],
+  env: [
+    { name: 'TLR_REFS', value: REFS },
+    { name: 'TLR_RUN_DIR', value: RUN_DIR },
+  ],
+  volumeMounts: [
+    { name: 'ws-4hbdk', mountPath: '/tlr/results', readOnly: true },
+    { name: 'tekton-internal-scripts', mountPath: '/tekton/scripts' },
+  ],
+  resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+  securityContext: {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    seccompProfile: { type: 'RuntimeDefault' },
+  },
+  terminationMessagePolicy: 'FallbackToLogsOnError',
+};
+
+test('a Tekton consumer pod gets the substitute init container after Tekton’s own', (t) => {
+  const req = request(POD);
+  const review = admitPod(req, settings);
+  t.is(review.response.uid, req.uid);
+  t.true(review.response.allowed);
+  const ops = patchOf(review);
+  t.deepEqual(ops, [{ op: 'add', path: '/spec/initContainers/-', value: EXPECTED_CONTAINER }]);
+  const pod = applyPatch(req.object as Pod, ops);
+  t.deepEqual(pod.spec?.initContainers?.map((c) => c.name), ['prepare', 'place-scripts', 'tlr-substitute']);
+  t.deepEqual(pod, { ...POD, spec: { ...POD.spec, initContainers: [...(POD.spec?.initContainers ?? []), EXPECTED_CONTAINER] } });
+});
+
+test('tlr-init runs the init container as built: flags and env reach `tlr-init substitute`', async (t) => {
+  const [add] = patchOf(admitPod(request(POD), settings));
+  const container = (add as { value: Container }).value;
+  t.deepEqual(container.command, ['tlr-init']);
+  // The container's mounts, mapped onto temp directories.
+  const base = await tempDir(t, 'tlr-webhook-');
+  const mounts: Record<string, string> = { '/tlr/results': join(base, 'volume'), '/tekton/scripts': join(base, 'scripts') };
+  await mkdir(join(base, 'volume', RUN_DIR, 'build'), { recursive: true });
+  await mkdir(join(base, 'scripts'));
+  await writeFile(join(base, 'volume', RUN_DIR, 'build', 'sbom'), 'foo');
+  await writeFile(join(base, 'scripts', 'script-0-9l9zj'), `#!/bin/sh\ncat <<'EOF'\n${REFS}\nEOF\n`, { mode: 0o755 });
+  const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
+  const run = await runCli((container.args ?? []).map((a) => mounts[a] ?? a), env);
+  t.is(run.code, 0, run.stderr);
+  t.is(await readFile(join(base, 'scripts', 'script-0-9l9zj'), 'utf8'), "#!/bin/sh\ncat <<'EOF'\nfoo\nEOF\n");
+});
+
+test('the webhook is idempotent: a pod that has the init container is allowed unchanged', (t) => {
+  const first = request(POD);
+  const patched = applyPatch(first.object, patchOf(admitPod(first, settings)));
+  const again = admitPod(request(patched), settings);
+  t.true(again.response.allowed);
+  t.is(again.response.patch, undefined);
+});
+
+test('the init container runs as the user and group the steps run as', (t) => {
+  const podLevel = podWith((pod) => (pod.spec.securityContext = { runAsUser: 1001, runAsGroup: 1002, fsGroup: 1002 }));
+  const [add] = patchOf(admitPod(request(podLevel), settings));
+  t.like((add as { value: Container }).value.securityContext, { runAsNonRoot: true, runAsUser: 1001, runAsGroup: 1002 });
+
+  const stepLevel = podWith((pod) => {
+    for (const step of steps(pod)) step.securityContext = { runAsUser: 0 };
+  });
+  const [root] = patchOf(admitPod(request(stepLevel), settings));
+  t.like((root as { value: Container }).value.securityContext, { runAsNonRoot: false, runAsUser: 0 });
+});
+
+test('the result mount keeps its volume and subPath, read-only, at the configured mount path', (t) => {
+  const pod = podWith((p) => {
+    for (const step of steps(p)) {
+      step.volumeMounts = step.volumeMounts?.map((m) => (m.name === 'ws-4hbdk' ? { ...m, mountPath: '/results/', subPath: 'runs', readOnly: false } : m));
+    }
+  });
+  const custom = { config: (ns: string): Config => parseConfig({ mountPath: '/results' }, ns) };
+  const [add] = patchOf(admitPod(request(pod), custom));
+  const container = (add as { value: Container }).value;
+  t.deepEqual(container.volumeMounts?.[0], { name: 'ws-4hbdk', mountPath: '/results/', subPath: 'runs', readOnly: true });
+  t.deepEqual(container.args, ['substitute', '--root', '/results', '--scripts', '/tekton/scripts']);
+});
+
+test('a consumer without scripts (results used by path only) gets an empty scripts directory, so its references are still verified', (t) => {
+  const pod = podWith((p) => {
+    p.spec.initContainers = p.spec.initContainers?.filter((c) => c.name !== 'place-scripts');
+    p.spec.volumes = p.spec.volumes?.filter((v) => v.name !== 'tekton-internal-scripts');
+    for (const step of steps(p)) {
+      step.volumeMounts = step.volumeMounts?.filter((m) => m.name !== 'tekton-internal-scripts');
+      step.args = step.args?.map((a) => (a.startsWith('/tekton/scripts/') ? 'jq' : a));
+    }
+  });
+  const req = request(pod);
+  const ops = patchOf(admitPod(req, settings));
+  const patched = applyPatch(req.object as Pod, ops);
+  t.deepEqual(patched.spec?.volumes?.at(-1), { name: 'tlr-empty-scripts', emptyDir: {} });
+  t.deepEqual(patched.spec?.initContainers?.at(-1)?.volumeMounts?.[1], { name: 'tlr-empty-scripts', mountPath: '/tekton/scripts' });
+});
+
+const DENIAL_START =
+  'Pod ci/build-1-scan-pod (TaskRun ci/build-1-scan) is labelled tlr.dev/consumer, so it needs the tlr-substitute init ' +
+  'container to verify and substitute reference results, but it cannot be added: expected ';
+const DENIAL_END =
+  ', found none. Without it the steps would run with reference tokens instead of values; the pod must come from a ' +
+  'TaskRun rewritten by Tekton Large Results (tlr render shows the expected task)';
+
+const refusals: Array<{ name: string; edit: (pod: Pod & { spec: NonNullable<Pod['spec']> }) => void; expected: string }> = [
+  {
+    name: 'no step carries TLR_RUN_DIR',
+    edit: (pod) => {
+      for (const step of steps(pod)) step.env = step.env?.filter((e) => e.name !== 'TLR_RUN_DIR');
+    },
+    expected: 'a step container (step-*) with env TLR_REFS and TLR_RUN_DIR (set by the rewrite\'s stepTemplate)',
+  },
+  {
+    name: 'no result volume mount',
+    edit: (pod) => {
+      for (const step of steps(pod)) step.volumeMounts = step.volumeMounts?.filter((m) => m.name !== 'ws-4hbdk');
+    },
+    expected: 'a step container mounting the result workspace at /tlr/results (config mountPath)',
+  },
+  {
+    name: 'the steps run scripts but the scripts volume is missing',
+    edit: (pod) => {
+      pod.spec.volumes = pod.spec.volumes?.filter((v) => v.name !== 'tekton-internal-scripts');
+    },
+    expected: 'volume "tekton-internal-scripts" (mounted at /tekton/scripts) in spec.volumes',
+  },
+  {
+    name: 'no env and no mount',
+    edit: (pod) => {
+      for (const step of steps(pod)) {
+        step.env = [];
+        step.volumeMounts = step.volumeMounts?.filter((m) => m.name !== 'ws-4hbdk');
+      }
+    },
+    expected:
+      'a step container (step-*) with env TLR_REFS and TLR_RUN_DIR (set by the rewrite\'s stepTemplate); ' +
+      'a step container mounting the result workspace at /tlr/results (config mountPath)',
+  },
+];
+
+for (const { name, edit, expected } of refusals) {
+  test(`a labelled pod is denied when ${name}`, (t) => {
+    const req = request(podWith(edit));
+    const review = admitPod(req, settings);
+    t.is(review.response.uid, req.uid);
+    t.false(review.response.allowed);
+    t.is(review.response.patch, undefined);
+    t.deepEqual(review.response.status, { code: 422, reason: 'Invalid', message: `${DENIAL_START}${expected}${DENIAL_END}` });
+  });
+}
+
+test('an invalid configuration fails consumer pods with an internal error (500)', (t) => {
+  const review = admitPod(request(POD), brokenSettings);
+  t.false(review.response.allowed);
+  t.deepEqual(review.response.status, {
+    code: 500,
+    reason: 'InternalError',
+    message:
+      'cannot add the tlr-substitute init container to Pod ci/build-1-scan-pod (TaskRun ci/build-1-scan): the Tekton Large ' +
+      'Results configuration is invalid: config key "initImage": expected an image reference, found ""',
+  });
+});
+
+test('pods without the consumer label, other operations and other kinds pass untouched', (t) => {
+  const unlabelled = podWith((pod) => {
+    delete pod.metadata?.labels?.['tlr.dev/consumer'];
+  });
+  for (const req of [
+    request(unlabelled),
+    request(POD, 'UPDATE'),
+    request(POD, 'DELETE'),
+    deepFreeze({ ...request(POD), kind: { group: 'tekton.dev', version: 'v1', kind: 'TaskRun' } }),
+  ]) {
+    t.deepEqual(admitPod(req, brokenSettings).response, { uid: req.uid, allowed: true });
+  }
+});
