@@ -53,3 +53,5 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'tekton-large-results';
 /** Reason of the Succeeded=False condition on a run the rewrite refused. */
 export const REASON_REFUSED = 'ResultReferenceRefused';
+/** Tekton's `spec.status` that keeps a PipelineRun from being resolved or started. */
+export const PIPELINE_RUN_PENDING = 'PipelineRunPending';

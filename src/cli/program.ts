@@ -3,7 +3,7 @@ import { TlrError } from '../errors.js';
 import { convertCommand } from './commands/convert.js';
 import { renderCommand } from './commands/render.js';
 import { validateCommand } from './commands/validate.js';
-import { controllerCommand } from './commands/serve.js';
+import { controllerCommand, webhookCommand } from './commands/serve.js';
 import type { CliIo } from './io.js';
 import { CommandRefused } from './report.js';
 
@@ -29,6 +29,7 @@ export function createProgram(io: CliIo): Command {
   renderCommand(program, io);
   validateCommand(program, io);
   controllerCommand(program);
+  webhookCommand(program);
   for (const command of program.commands) {
     command.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   }

@@ -8,6 +8,7 @@ import {
   LABEL_MANAGED_BY,
   LABEL_PIPELINE_RUN_UID,
   MANAGED_BY,
+  PIPELINE_RUN_PENDING,
   REASON_REFUSED,
   REWRITE_VERSION,
 } from '../api/names.js';
@@ -22,7 +23,7 @@ import type { EventRecorder } from './events.js';
 import type { ControllerMetrics } from './metrics.js';
 import { ownerReference, RefFetcher } from './refs.js';
 
-export const PENDING = 'PipelineRunPending';
+export const PENDING = PIPELINE_RUN_PENDING;
 
 export interface ReconcilerDeps {
   readonly clients: Clients;

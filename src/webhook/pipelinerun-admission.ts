@@ -25,7 +25,7 @@ import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
 } from './admission-review.js';
-import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from './hold.js';
+import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from '../api/names.js';
 import { diffPatch } from './json-patch.js';
 import type { WebhookSettings } from './settings.js';
 

@@ -4,7 +4,9 @@
  * stop() that leaves nothing behind. Serial: the last test stops the cluster.
  */
 import anyTest, { type TestFn } from 'ava';
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import {
@@ -17,6 +19,7 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { BinariesError, ensureBinaries, kubernetesVersion, type BinariesOptions } from '../support/binaries.js';
 import { parseYamlObjects, startCluster, type TestCluster } from '../support/cluster.js';
 import { EXAMPLES_DIR } from '../schema/tekton-release.js';
 
@@ -232,4 +235,47 @@ test.serial('stop() ends etcd and kube-apiserver and removes the directory (runs
   }
   await t.throwsAsync(readFile(join(dir, 'kubeconfig')), { code: 'ENOENT' });
   await cluster.stop(); // idempotent
+});
+
+// ---- where the binaries come from (no cluster needed) ----
+
+async function scratch(t: import('ava').ExecutionContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-binaries-test-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const quiet = (env: NodeJS.ProcessEnv): BinariesOptions => ({ env, log: () => undefined });
+
+test('KUBEBUILDER_ASSETS is used as is, and a missing binary there is named', async (t) => {
+  const assets = await scratch(t);
+  const error = await t.throwsAsync(ensureBinaries(quiet({ ...process.env, KUBEBUILDER_ASSETS: assets })), { instanceOf: BinariesError });
+  t.is(error?.code, 'ASSETS_MISSING');
+  t.true(error?.message.includes(`KUBEBUILDER_ASSETS=${assets} but ${join(assets, 'kube-apiserver')} is missing`), error?.message);
+
+  const built = await ensureBinaries(quiet(process.env));
+  await symlink(built.kubeApiserver, join(assets, 'kube-apiserver'));
+  await symlink(built.etcd, join(assets, 'etcd'));
+  const found = await ensureBinaries(quiet({ ...process.env, KUBEBUILDER_ASSETS: assets }));
+  t.deepEqual(found, { kubeApiserver: join(assets, 'kube-apiserver'), etcd: join(assets, 'etcd'), source: 'KUBEBUILDER_ASSETS', dir: assets });
+});
+
+test('without Go and without a cache the error says what to install or set', async (t) => {
+  const env = { ...process.env, KUBEBUILDER_ASSETS: '', TLR_KUBE_CACHE: await scratch(t), PATH: '/nonexistent' };
+  const error = await t.throwsAsync(ensureBinaries(quiet(env)), { instanceOf: BinariesError });
+  t.is(error?.code, 'GO_MISSING');
+  t.regex(error?.message ?? '', /`go` was not found on PATH.*Install Go >= 1\.25.*KUBEBUILDER_ASSETS.*setup-envtest use 1\.35\.x -p path/s);
+});
+
+test('a failed build reports the end of go\'s output, after taking over a stale lock', async (t) => {
+  const cache = await scratch(t);
+  const version = kubernetesVersion(await readFile(new URL('../../../test/cluster/binaries/go.mod', import.meta.url), 'utf8'));
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+  await writeFile(join(cache, `${version}.lock`), `${dead}\n`); // left by a process that is gone
+  const env = { ...process.env, KUBEBUILDER_ASSETS: '', TLR_KUBE_CACHE: cache, GOFLAGS: '-mod=bogus' };
+  const error = await t.throwsAsync(ensureBinaries(quiet(env)), { instanceOf: BinariesError });
+  t.is(error?.code, 'BUILD_FAILED');
+  t.regex(error?.message ?? '', /exited with code 1; last lines of its output:\n.*-mod=bogus/);
+  t.regex(error?.message ?? '', /setup-envtest/);
+  await t.throwsAsync(readFile(join(cache, `${version}.lock`)), { code: 'ENOENT' }, 'the lock is released');
 });

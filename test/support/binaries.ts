@@ -199,7 +199,7 @@ async function runGo(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
     throw new BinariesError(
       'BUILD_FAILED',
       `\`go ${args.slice(0, 2).join(' ')} … ./cmd/kube-apiserver ./cmd/etcd\` in ${MODULE_DIR} exited with ` +
-        `${code ?? 'a signal'}; last lines of its output:\n  ${tail.join('\n  ')}\n${WHAT_TO_DO}`,
+        `${code === null ? 'a signal' : `code ${code}`}; last lines of its output:\n  ${tail.join('\n  ')}\n${WHAT_TO_DO}`,
     );
   }
 }

@@ -11,7 +11,7 @@ import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { convertOnly } from '../../src/core/rewrite.js';
 import { TlrError } from '../../src/errors.js';
 import type { AdmissionRequest, Operation } from '../../src/webhook/admission-review.js';
-import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from '../../src/webhook/hold.js';
+import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from '../../src/api/names.js';
 import { admitPipelineRun } from '../../src/webhook/pipelinerun-admission.js';
 import type { WebhookSettings } from '../../src/webhook/settings.js';
 import { applyPatch, deepFreeze, patchOf } from './apply-patch.js';

@@ -3,6 +3,11 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { startController } from '../../controller/controller.js';
 import { TlrError } from '../../errors.js';
+import { makeClients } from '../../k8s/api.js';
+import { startProbeServer } from '../../k8s/http.js';
+import { SettingsSource } from '../../k8s/settings.js';
+import { startWebhookServer } from '../../webhook/server.js';
+import { Registry } from 'prom-client';
 
 /** Options shared by the long-running processes. */
 export interface ServeOptions {
@@ -61,7 +66,8 @@ export function controllerCommand(program: Command): void {
     .option('--lease-name <name>', 'name of the leader-election Lease', 'tlr-controller')
     .option('--http-port <port>', 'port of /healthz, /readyz and /metrics', (v) => parsePort(v, '--http-port'), 8080)
     .option('--workers <n>', 'concurrent reconciles', (v) => parsePositive(v, '--workers'), 8)
-    .action(async (opts: ServeOptions & { leaseName: string; httpPort: number; workers: number }) => {
+    .option('--lease-duration <seconds>', 'how long a dead leader blocks a standby', (v) => parsePositive(v, '--lease-duration'), 15)
+    .action(async (opts: ServeOptions & { leaseName: string; httpPort: number; workers: number; leaseDuration: number }) => {
       const logger = makeLogger('tlr-controller', opts.logLevel);
       const controller = await startController({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
@@ -72,6 +78,9 @@ export function controllerCommand(program: Command): void {
         httpPort: opts.httpPort,
         workers: opts.workers,
         logger,
+        leaseDurationSeconds: opts.leaseDuration,
+        renewDeadlineMs: Math.round(opts.leaseDuration * 1000 * (2 / 3)),
+        retryPeriodMs: Math.max(200, Math.round((opts.leaseDuration * 1000) / 7.5)),
       });
       logger.info({ httpPort: controller.httpPort }, 'controller started');
       await untilSignal(logger);
@@ -89,4 +98,46 @@ export function parsePositive(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag}: expected a positive integer, found "${value}"`);
   return n;
+}
+
+export function webhookCommand(program: Command): void {
+  addServeOptions(
+    program
+      .command('webhook')
+      .description('Run the HTTPS admission webhooks: holds opted-in PipelineRuns for the controller, adds tlr-substitute to consumer Pods.'),
+  )
+    .option('--port <port>', 'HTTPS port of /mutate/pipelineruns, /mutate/pods, /healthz, /readyz', (v) => parsePort(v, '--port'), 8443)
+    .option('--tls-cert-file <path>', 'serving certificate (reloaded when it changes)', '/etc/tlr/tls/tls.crt')
+    .option('--tls-key-file <path>', 'serving key (reloaded when it changes)', '/etc/tlr/tls/tls.key')
+    .option('--metrics-port <port>', 'plain-HTTP port of /metrics, /healthz, /readyz', (v) => parsePort(v, '--metrics-port'), 9090)
+    .option('--timeout-ms <ms>', "time to answer one review; keep it under the configuration's timeoutSeconds", (v) => parsePositive(v, '--timeout-ms'), 4000)
+    .action(async (opts: ServeOptions & { port: number; tlsCertFile: string; tlsKeyFile: string; metricsPort: number; timeoutMs: number }) => {
+      const logger = makeLogger('tlr-webhook', opts.logLevel);
+      const registry = new Registry();
+      const settings = new SettingsSource({
+        clients: makeClients(loadKubeConfig(opts.kubeconfig)),
+        namespace: opts.namespace,
+        configMap: opts.configMap,
+        tektonNamespace: opts.tektonNamespace,
+        logger,
+      });
+      let synced = false;
+      void settings.synced.then(() => (synced = true));
+      const probes = await startProbeServer({ port: opts.metricsPort, ready: () => synced, registry });
+      await settings.synced;
+      const server = await startWebhookServer({
+        port: opts.port,
+        certFile: opts.tlsCertFile,
+        keyFile: opts.tlsKeyFile,
+        settings,
+        logger,
+        metrics: registry,
+        handlerTimeoutMs: opts.timeoutMs,
+      });
+      logger.info({ port: server.port, metricsPort: probes.port }, 'webhook started');
+      await untilSignal(logger);
+      await server.close();
+      await settings.stop();
+      await probes.close();
+    });
 }

@@ -1,0 +1,161 @@
+// Failure modes on a real API server: the controller process killed (SIGKILL) at arbitrary points of its
+// reconciles and restarted, conflicting writers, RBAC briefly missing (transient 403s), and the webhook down.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import anyTest, { type TestFn } from 'ava';
+import { ANNOTATION_REWRITTEN, LABEL_PIPELINE_RUN_UID } from '../../src/api/names.js';
+import type { PipelineRun } from '../../src/api/tekton.js';
+import { RbacAuthorizationV1Api, type V1ClusterRoleBinding } from '@kubernetes/client-node';
+import { CONTROLLER_SA, createRun, eventually, getRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
+
+const test = anyTest as TestFn<{ env: TlrEnvironment; dir: string }>;
+
+test.before(async (t) => {
+  t.context.env = await startTlrEnvironment({ start: false });
+  await t.context.env.startWebhook();
+  t.context.dir = mkdtempSync(join(tmpdir(), 'tlr-restarts-'));
+});
+test.after.always(async (t) => {
+  await t.context.env?.stop();
+  if (t.context.dir) rmSync(t.context.dir, { recursive: true, force: true });
+});
+
+function optedInRun(prefix: string): PipelineRun {
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'PipelineRun',
+    metadata: { generateName: `${prefix}-` },
+    spec: {
+      pipelineSpec: {
+        resultWorkspace: { name: 'results' },
+        tasks: [
+          { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'head -c 10M /dev/urandom > $(results.blob.path)' }] } },
+          { name: 'use', params: [{ name: 'b', value: '$(tasks.make.results.blob)' }], taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', script: "cat <<'EOF' | wc -c\n$(params.b)\nEOF" }] } },
+        ],
+      } as never,
+    },
+  };
+}
+
+/** `tlr controller` as a real process, with the controller's ServiceAccount kubeconfig. */
+function spawnController(env: TlrEnvironment, dir: string): { child: ChildProcess; synced: Promise<void> } {
+  const kubeconfig = join(dir, 'controller.kubeconfig');
+  writeFileSync(kubeconfig, env.cluster.kubeConfigAs(CONTROLLER_SA).exportConfig());
+  const child = spawn(
+    process.execPath,
+    ['dist/src/cli/main.js', 'controller', '--kubeconfig', kubeconfig, '--namespace', 'tlr-system', '--http-port', '0', '--workers', '4', '--lease-duration', '2'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const synced = new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (line.includes('caches synced')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`controller exited (${code}) before syncing`)));
+  });
+  synced.catch(() => undefined);
+  return { child, synced };
+}
+
+function kill(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+async function runsWithPrefix(env: TlrEnvironment, prefix: string): Promise<PipelineRun[]> {
+  const list = (await env.custom.listNamespacedCustomObject({ group: 'tekton.dev', version: 'v1', namespace: 'demo', plural: 'pipelineruns' })) as { items: PipelineRun[] };
+  return list.items.filter((r) => r.metadata?.name?.startsWith(`${prefix}-`));
+}
+
+test.serial('killed at arbitrary points and restarted, with conflicting writers: every run released once, one PVC each', async (t) => {
+  const { env, dir } = t.context;
+  const total = 60;
+  await Promise.all(Array.from({ length: total }, () => createRun(env, optedInRun('crash'))));
+  // Another writer touches every run while the controller works: its updates must survive 409s.
+  let touching = true;
+  const toucher = (async (): Promise<void> => {
+    for (let round = 0; touching && round < 50; round++) {
+      for (const run of await runsWithPrefix(env, 'crash')) {
+        await env.custom
+          .patchNamespacedCustomObject({
+            group: 'tekton.dev', version: 'v1', namespace: 'demo', plural: 'pipelineruns', name: run.metadata?.name ?? '',
+            body: [{ op: 'add', path: '/metadata/labels', value: { touched: String(round) } }],
+          })
+          .catch(() => undefined);
+      }
+    }
+  })();
+  let released = 0;
+  for (const delayMs of [50, 150, 300, 600]) {
+    const { child, synced } = spawnController(env, dir);
+    await synced;
+    await new Promise((r) => setTimeout(r, delayMs));
+    await kill(child);
+    released = (await runsWithPrefix(env, 'crash')).filter((r) => r.metadata?.annotations?.[ANNOTATION_REWRITTEN] && r.spec.status === undefined).length;
+    t.log(`killed ${delayMs} ms after sync: ${released}/${total} released`);
+  }
+  touching = false;
+  await toucher;
+  const { child } = spawnController(env, dir);
+  try {
+    const runs = await eventually(async () => {
+      const all = await runsWithPrefix(env, 'crash');
+      return all.every((r) => r.metadata?.annotations?.[ANNOTATION_REWRITTEN] && r.spec.status === undefined) ? all : undefined;
+    }, 'every run to be released', 90_000);
+    t.is(runs.length, total);
+    const pvcs = (await env.core.listNamespacedPersistentVolumeClaim({ namespace: 'demo', labelSelector: LABEL_PIPELINE_RUN_UID })).items;
+    for (const run of runs) {
+      const own = pvcs.filter((p) => p.metadata?.labels?.[LABEL_PIPELINE_RUN_UID] === run.metadata?.uid);
+      t.is(own.length, 1, `exactly one PVC for ${run.metadata?.name}`);
+    }
+    t.true(runs.every((r) => r.metadata?.labels?.touched !== undefined), 'the other writer\'s labels survived');
+  } finally {
+    await kill(child);
+  }
+});
+
+test.serial('transient API errors (RBAC briefly missing) are retried until they clear', async (t) => {
+  const { env } = t.context;
+  const rbac = env.cluster.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const bindings = (await rbac.listClusterRoleBinding()).items.filter((b) => b.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === 'tlr-controller'));
+  t.true(bindings.length > 0);
+  await env.startController();
+  try {
+    for (const b of bindings) await rbac.deleteClusterRoleBinding({ name: b.metadata?.name ?? '' });
+    const created = await createRun(env, optedInRun('forbidden'));
+    await new Promise((r) => setTimeout(r, 1500));
+    t.is((await getRun(env, 'demo', created.metadata?.name ?? '')).spec.status, 'PipelineRunPending', 'nothing happens without permission');
+    for (const b of bindings) {
+      const { metadata, ...rest } = b;
+      await rbac.createClusterRoleBinding({ body: { ...rest, metadata: { name: metadata?.name, labels: metadata?.labels } } as V1ClusterRoleBinding });
+    }
+    await eventually(async () => {
+      const run = await getRun(env, 'demo', created.metadata?.name ?? '');
+      return run.spec.status === undefined && run.metadata?.annotations?.[ANNOTATION_REWRITTEN] ? run : undefined;
+    }, 'the run to be released once the permission is back', 60_000);
+    t.pass();
+  } finally {
+    await env.stopController();
+  }
+});
+
+test.serial('webhook down: opted-in and plain PipelineRuns are refused by the API server (failurePolicy Fail), unrelated pods still start', async (t) => {
+  const { env } = t.context;
+  await env.stopWebhook();
+  try {
+    const error = await t.throwsAsync(createRun(env, optedInRun('down')));
+    t.regex(String((error as { body?: unknown }).body), /failed calling webhook \\?"pipelineruns\.tlr\.dev/);
+    const pod = await env.core.createNamespacedPod({ namespace: 'demo', body: { metadata: { name: 'unrelated' }, spec: { containers: [{ name: 'c', image: 'alpine' }] } } });
+    t.is(pod.metadata?.name, 'unrelated');
+  } finally {
+    await env.startWebhook();
+  }
+  const created = await createRun(env, optedInRun('back'));
+  t.is(created.spec.status, 'PipelineRunPending');
+});
