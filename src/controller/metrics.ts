@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The controller's Prometheus metrics (all prefixed `tlr_controller_`). */
 export class ControllerMetrics {
@@ -28,5 +28,7 @@ export class ControllerMetrics {
     });
     this.queueDepth = new Gauge({ name: 'tlr_controller_queue_depth', help: 'Keys waiting in the work queue.', registers: [registry] });
     this.leader = new Gauge({ name: 'tlr_controller_leader', help: '1 while this replica holds the lease.', registers: [registry] });
+    // Process and Node.js runtime metrics (RSS, heap, external memory, event-loop lag, GC).
+    collectDefaultMetrics({ register: registry });
   }
 }

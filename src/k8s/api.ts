@@ -19,12 +19,38 @@ export interface Clients {
 }
 
 export function makeClients(kubeConfig: KubeConfig): Clients {
+  pooledConnections(kubeConfig);
   return {
     kubeConfig,
     custom: kubeConfig.makeApiClient(CustomObjectsApi),
     core: kubeConfig.makeApiClient(CoreV1Api),
     coordination: kubeConfig.makeApiClient(CoordinationV1Api),
   };
+}
+
+/**
+ * client-node 2.0 builds a new undici Agent, hence a new TLS connection, for every request it authenticates
+ * (`KubeConfig.createDispatcher`, called per request; only its WebSocket agents are cached). Under load that is a
+ * TLS handshake per API call and thousands of idle connections: measured on 1,000 runs, ~350 MiB RSS and half the
+ * throughput. This keeps one dispatcher per cluster/user for the KubeConfig's lifetime, so connections are pooled
+ * and kept alive. The credentials a dispatcher carries (CA, client certificate) come from the kubeconfig, which a
+ * process loads once; bearer tokens travel in headers, so token rotation is unaffected. Idempotent.
+ */
+export function pooledConnections(kubeConfig: KubeConfig): KubeConfig {
+  const target = kubeConfig as unknown as {
+    createDispatcher(cluster: { name?: string; server?: string } | null, agentOptions: unknown): unknown;
+    tlrPooled?: boolean;
+  };
+  if (target.tlrPooled === true || typeof target.createDispatcher !== 'function') return kubeConfig;
+  const original = target.createDispatcher.bind(kubeConfig);
+  const cache = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    const key = `${cluster?.name ?? ''}\u0000${cluster?.server ?? ''}\u0000${kubeConfig.getCurrentUser()?.name ?? ''}`;
+    if (!cache.has(key)) cache.set(key, original(cluster, agentOptions));
+    return cache.get(key);
+  };
+  target.tlrPooled = true;
+  return kubeConfig;
 }
 
 /** The HTTP status of an API error, or undefined for anything else (network errors, bugs). */

@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: the project's speed and memory targets, measured (never asserted in tests).
  *   - tlr-init substitute of a 1 GiB result vs cat of the same file; seal vs sha256sum; peak RSS of each;
- *   - the rewrite of a 100-task pipeline (p50/p99).
+ *   - the rewrite of a 100-task pipeline (p50/p99);
+ *   - on the real API server: the webhook's HTTPS round trip, and 1,000 runs provisioned and released by the controller.
+ * TLR_BENCH_ONLY=init|rewrite|cluster runs one group.
  * TLR_BENCH_SIZE (bytes) and TLR_BENCH_DIR (a directory on the disk to measure) change the defaults.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInitBenchmarks, type BenchResult } from './init-bench.js';
 import { runRewriteBenchmark } from './rewrite-bench.js';
+import { runControllerBenchmark, runWebhookBenchmark } from './cluster-bench.js';
 
 function print(title: string, results: BenchResult[]): void {
   console.log(`\n${title}`);
@@ -21,8 +24,13 @@ function print(title: string, results: BenchResult[]): void {
 const size = Number(process.env.TLR_BENCH_SIZE ?? 1024 ** 3);
 const dir = await mkdtemp(join(process.env.TLR_BENCH_DIR ?? tmpdir(), 'tlr-bench-'));
 try {
-  print('rewrite (pure core)', runRewriteBenchmark());
-  print(`tlr-init on ${(size / 1024 ** 2).toFixed(0)} MiB (${dir})`, await runInitBenchmarks({ sizeBytes: size, dir }));
+  const only = process.env.TLR_BENCH_ONLY;
+  if (!only || only === 'rewrite') print('rewrite (pure core)', runRewriteBenchmark());
+  if (!only || only === 'init') print(`tlr-init on ${(size / 1024 ** 2).toFixed(0)} MiB (${dir})`, await runInitBenchmarks({ sizeBytes: size, dir }));
+  if (!only || only === 'cluster') {
+    print('admission webhook (HTTPS, in-process server, keep-alive client)', await runWebhookBenchmark());
+    print('controller on the real API server', await runControllerBenchmark(Number(process.env.TLR_BENCH_RUNS ?? 1000)));
+  }
 } finally {
   await rm(dir, { recursive: true, force: true });
 }
