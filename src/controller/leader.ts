@@ -73,37 +73,54 @@ export class LeaderElector {
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
-    const { clients, namespace, name, identity } = this.options;
-    const now = microTime(new Date());
+    const { clients, namespace, name } = this.options;
     let lease: V1Lease;
     try {
       lease = await clients.coordination.readNamespacedLease({ name, namespace });
     } catch (err) {
-      if (!isNotFound(err)) return this.failed(err);
-      try {
-        await clients.coordination.createNamespacedLease({
-          namespace,
-          body: {
-            metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDuration, acquireTime: now, renewTime: now, leaseTransitions: 0 },
-          },
-        });
-        return true;
-      } catch (createErr) {
-        return this.failed(createErr);
-      }
+      return isNotFound(err) ? this.create() : this.failed(err);
     }
+    if (!this.mayTake(lease)) return false;
+    return this.take(lease);
+  }
+
+  private async create(): Promise<boolean> {
+    const { clients, namespace, name, identity } = this.options;
+    const now = microTime(new Date());
+    try {
+      await clients.coordination.createNamespacedLease({
+        namespace,
+        body: {
+          metadata: { name, namespace },
+          spec: { holderIdentity: identity, leaseDurationSeconds: this.leaseDuration, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+        },
+      });
+      return true;
+    } catch (err) {
+      return this.failed(err);
+    }
+  }
+
+  /**
+   * Ours, free, or expired. Expiry is judged by when *we* last saw the record change, not by the holder's clock
+   * (client-go does the same), so clock skew between replicas does not matter.
+   */
+  private mayTake(lease: V1Lease): boolean {
+    const holder = lease.spec?.holderIdentity ?? '';
+    const version = lease.metadata?.resourceVersion;
+    if (this.observed?.holder !== holder || this.observed.resourceVersion !== version) {
+      this.observed = { holder, renewTime: Date.now(), resourceVersion: version };
+    }
+    if (holder === '' || holder === this.options.identity) return true;
+    const duration = (lease.spec?.leaseDurationSeconds ?? this.leaseDuration) * 1000;
+    return Date.now() > this.observed.renewTime + duration;
+  }
+
+  private async take(lease: V1Lease): Promise<boolean> {
+    const { clients, namespace, name, identity } = this.options;
     const spec = lease.spec ?? {};
-    const holder = spec.holderIdentity ?? '';
-    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    // Expiry is judged by when *we* last saw the record change, not by the holder's clock (client-go does the same).
-    if (this.observed?.holder !== holder || this.observed.resourceVersion !== lease.metadata?.resourceVersion) {
-      this.observed = { holder, renewTime: Date.now(), resourceVersion: lease.metadata?.resourceVersion };
-    }
-    const duration = (spec.leaseDurationSeconds ?? this.leaseDuration) * 1000;
-    const expired = holder === '' || Date.now() > this.observed.renewTime + duration || renewed === 0;
-    if (holder !== identity && !expired) return false;
-    const transitions = (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1);
+    const ours = spec.holderIdentity === identity;
+    const now = microTime(new Date());
     try {
       await clients.coordination.replaceNamespacedLease({
         name,
@@ -113,9 +130,9 @@ export class LeaderElector {
           spec: {
             holderIdentity: identity,
             leaseDurationSeconds: this.leaseDuration,
-            acquireTime: holder === identity ? spec.acquireTime ?? now : now,
+            acquireTime: ours ? spec.acquireTime ?? now : now,
             renewTime: now,
-            leaseTransitions: transitions,
+            leaseTransitions: (spec.leaseTransitions ?? 0) + (ours ? 0 : 1),
           },
         },
       });

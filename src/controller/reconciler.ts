@@ -18,6 +18,7 @@ import type { FeatureFlags } from '../core/feature-flags.js';
 import { admissionOptIn } from '../core/opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
 import { RewriteError, TlrError } from '../errors.js';
+import type { Resolver } from '../core/resolver.js';
 import { apiMessage, isConflict, isNotFound, TEKTON, type Clients } from '../k8s/api.js';
 import type { EventRecorder } from './events.js';
 import type { ControllerMetrics } from './metrics.js';
@@ -64,60 +65,63 @@ export class Reconciler {
     if (isDone(run)) return this.retention(run);
     if (isHeldRewritten(run)) return this.releaseOnly(run);
     if (!needsRewrite(run)) return { result: 'skipped' };
-
-    let config: Config;
-    try {
-      config = this.deps.settings.config(namespace);
-    } catch (err) {
-      // The admin's ConfigMap is invalid: not the run's fault, so it waits (a ConfigMap change requeues every run).
-      const message = err instanceof TlrError ? err.message : String(err);
-      await this.deps.events.record(run, 'Warning', 'ConfigInvalid', `tlr-config is invalid, the run waits until it is fixed: ${message}`);
-      return { result: 'waiting' };
-    }
+    const config = await this.configFor(run);
+    if (!config) return { result: 'waiting' };
     const fetched = await this.refs.fetch(run);
     if (fetched.kind === 'waiting') return { result: 'waiting', requeueAfterMs: 30_000 };
     if (fetched.kind === 'failed') return this.refuse(run, `${describe(run)}: ${fetched.field}: ${fetched.message}`);
+    return this.rewrite(run, config, fetched.resolver);
+  }
 
+  /** The config for the run's namespace; undefined (with a Warning event) while the admin's ConfigMap is invalid. */
+  private async configFor(run: PipelineRun): Promise<Config | undefined> {
+    try {
+      return this.deps.settings.config(run.metadata?.namespace ?? 'default');
+    } catch (err) {
+      // Not the run's fault, so it waits: a ConfigMap change requeues every run.
+      const message = err instanceof TlrError ? err.message : String(err);
+      await this.deps.events.record(run, 'Warning', 'ConfigInvalid', `tlr-config is invalid, the run waits until it is fixed: ${message}`);
+      return undefined;
+    }
+  }
+
+  /** The pure rewrite, the PVC it needs, then one guarded update that writes the result back and releases the hold. */
+  private async rewrite(run: PipelineRun, config: Config, resolver: Resolver): Promise<Outcome> {
     const claim = claimName(run);
     let rewritten: PipelineRun;
     try {
-      rewritten = rewritePipelineRun(run, { config, featureFlags: this.deps.settings.featureFlags(), resolver: fetched.resolver, provisionedClaim: claim }).object;
+      rewritten = rewritePipelineRun(run, { config, featureFlags: this.deps.settings.featureFlags(), resolver, provisionedClaim: claim }).object;
     } catch (err) {
       if (err instanceof RewriteError) return this.refuse(run, err.message);
       throw err;
     }
-    const volume = rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME];
-    if (volume === `provisioned:${claim}`) {
+    const provisioned = rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] === `provisioned:${claim}`;
+    if (provisioned) {
       const problem = await this.ensureClaim(run, claim, config);
       if (problem !== undefined) return this.refuse(run, `${describe(run)}: ${problem}`);
     }
     const updated = release(rewritten);
+    await this.replace(updated, 'updating');
+    const released = run.spec.status === PENDING && updated.spec.status === undefined;
+    const where = provisioned ? `PVC ${claim} (class ${config.storageClassName || '(default)'}, ${config.size})` : rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? 'the result volume';
+    await this.deps.events.record(run, 'Normal', 'Rewritten', `results stored by reference on ${where}${released ? '; hold released' : '; the run stays pending (held by its author)'}`);
+    return { result: 'rewritten' };
+  }
+
+  /** Replaces the run (spec and metadata), guarded by its resourceVersion; a conflict is retried from fresh state. */
+  private async replace(run: PipelineRun, what: string): Promise<void> {
+    const { namespace = 'default', name = '' } = run.metadata ?? {};
     try {
-      await this.deps.clients.custom.replaceNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name, body: updated });
+      await this.deps.clients.custom.replaceNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name, body: run });
     } catch (err) {
-      if (isConflict(err) || isNotFound(err)) throw new RetryableError(`updating ${namespace}/${name}: ${apiMessage(err)}`);
+      if (isConflict(err) || isNotFound(err)) throw new RetryableError(`${what} ${namespace}/${name}: ${apiMessage(err)}`);
       throw err;
     }
-    const released = run.spec.status === PENDING && updated.spec.status === undefined;
-    await this.deps.events.record(
-      run,
-      'Normal',
-      'Rewritten',
-      `results stored by reference on ${volume ?? 'the result volume'}${volume === `provisioned:${claim}` ? ` (PVC ${claim}, class ${config.storageClassName || '(default)'}, ${config.size})` : ''}` +
-        `${released ? '; hold released' : '; the run stays pending (held by its author)'}`,
-    );
-    return { result: 'rewritten' };
   }
 
   /** A run admitted already rewritten (e.g. the output of `tlr render` applied as is): nothing to do but release. */
   private async releaseOnly(run: PipelineRun): Promise<Outcome> {
-    const { namespace = 'default', name = '' } = run.metadata ?? {};
-    try {
-      await this.deps.clients.custom.replaceNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name, body: release(run) });
-    } catch (err) {
-      if (isConflict(err) || isNotFound(err)) throw new RetryableError(`releasing ${namespace}/${name}: ${apiMessage(err)}`);
-      throw err;
-    }
+    await this.replace(release(run), 'releasing');
     await this.deps.events.record(run, 'Normal', 'Released', 'the run was admitted already rewritten; hold released');
     return { result: 'rewritten' };
   }
@@ -185,42 +189,60 @@ export class Reconciler {
   private async retention(run: PipelineRun): Promise<Outcome> {
     const claim = claimName(run);
     if (run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] !== `provisioned:${claim}`) return { result: 'skipped' };
-    const namespace = run.metadata?.namespace ?? 'default';
-    let config: Config;
-    try {
-      config = this.deps.settings.config(namespace);
-    } catch {
-      return { result: 'skipped' }; // an invalid config never deletes anything
-    }
-    const policy = config.retention;
-    if (policy.kind === 'with-run') return { result: 'skipped' };
+    const policy = this.retentionPolicy(run);
+    if (!policy || policy.kind === 'with-run') return { result: 'skipped' };
     if (policy.kind === 'keep') {
-      const completed = Date.parse(String((run.status as { completionTime?: unknown } | undefined)?.completionTime ?? ''));
-      const due = (Number.isNaN(completed) ? this.now().getTime() : completed) + policy.seconds * 1000;
-      const wait = due - this.now().getTime();
+      const wait = completionTime(run, this.now()) + policy.seconds * 1000 - this.now().getTime();
       if (wait > 0) return { result: 'retention', requeueAfterMs: wait };
     }
-    let pvc: V1PersistentVolumeClaim;
-    try {
-      pvc = await this.deps.clients.core.readNamespacedPersistentVolumeClaim({ namespace, name: claim });
-    } catch (err) {
-      if (isNotFound(err)) return { result: 'skipped' };
-      throw err;
-    }
-    if (pvc.metadata?.labels?.[LABEL_PIPELINE_RUN_UID] !== run.metadata?.uid || pvc.metadata?.deletionTimestamp) return { result: 'skipped' };
-    try {
-      await this.deps.clients.core.deleteNamespacedPersistentVolumeClaim({
-        namespace,
-        name: claim,
-        body: { preconditions: { uid: pvc.metadata?.uid ?? '' } },
-      });
-      this.deps.metrics.deleted.inc();
-      await this.deps.events.record(run, 'Normal', 'ResultVolumeDeleted', `deleted PVC ${claim} (retention: ${policy.kind === 'keep' ? `keep ${policy.seconds}s` : policy.kind})`);
-    } catch (err) {
-      if (!isNotFound(err) && !isConflict(err)) throw err;
-    }
+    const pvc = await this.ownClaim(run, claim);
+    if (!pvc || !(await this.deleteClaim(pvc))) return { result: 'skipped' };
+    const how = policy.kind === 'keep' ? `keep ${policy.seconds}s` : policy.kind;
+    await this.deps.events.record(run, 'Normal', 'ResultVolumeDeleted', `deleted PVC ${claim} (retention: ${how})`);
     return { result: 'retention' };
   }
+
+  /** Deletes exactly this PVC (uid precondition); false if it was already gone or replaced. */
+  private async deleteClaim(pvc: V1PersistentVolumeClaim): Promise<boolean> {
+    const { namespace = 'default', name = '', uid = '' } = pvc.metadata ?? {};
+    try {
+      await this.deps.clients.core.deleteNamespacedPersistentVolumeClaim({ namespace, name, body: { preconditions: { uid } } });
+    } catch (err) {
+      if (isNotFound(err) || isConflict(err)) return false;
+      throw err;
+    }
+    this.deps.metrics.deleted.inc();
+    return true;
+  }
+
+  /** The namespace's retention policy; undefined when the config is invalid (an invalid config deletes nothing). */
+  private retentionPolicy(run: PipelineRun): Config['retention'] | undefined {
+    try {
+      return this.deps.settings.config(run.metadata?.namespace ?? 'default').retention;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The run's provisioned PVC if it exists, is ours (labelled with the run's uid) and is not already going. */
+  private async ownClaim(run: PipelineRun, claim: string): Promise<V1PersistentVolumeClaim | undefined> {
+    let pvc: V1PersistentVolumeClaim;
+    try {
+      pvc = await this.deps.clients.core.readNamespacedPersistentVolumeClaim({ namespace: run.metadata?.namespace ?? 'default', name: claim });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    const ours = pvc.metadata?.labels?.[LABEL_PIPELINE_RUN_UID] === run.metadata?.uid;
+    return ours && pvc.metadata?.deletionTimestamp === undefined ? pvc : undefined;
+  }
+}
+
+/** When the run completed (Tekton's status.completionTime), or now if Tekton did not record it. */
+function completionTime(run: PipelineRun, now: Date): number {
+  const value = (run.status as { completionTime?: unknown } | undefined)?.completionTime;
+  const parsed = typeof value === 'string' ? Date.parse(value) : value instanceof Date ? value.getTime() : NaN;
+  return Number.isNaN(parsed) ? now.getTime() : parsed;
 }
 
 /** An expected transient failure (409 and the like): retried with backoff, logged quietly. */

@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { LABEL_MANAGED_BY, MANAGED_BY, LABEL_PIPELINE_RUN_UID } from '../api/names.js';
 import type { Pipeline, PipelineRun, PipelineTask, Task, TaskRef } from '../api/tekton.js';
 import { isTektonTaskKind, type Resolver } from '../core/resolver.js';
-import { apiMessage, isNotFound, RESOLUTION, TEKTON, type Clients } from '../k8s/api.js';
+import { apiMessage, isConflict, isNotFound, RESOLUTION, TEKTON, type Clients } from '../k8s/api.js';
 
 /** What fetching a run's refs came to. */
 export type FetchOutcome =
@@ -128,7 +128,7 @@ export class RefFetcher {
       await this.clients.custom.createNamespacedCustomObject({ ...RESOLUTION, namespace, body });
     } catch (err) {
       // Created by an earlier attempt that died before seeing the answer: the next reconcile reads it.
-      if ((err as { code?: number }).code !== 409) throw new Error(`creating ResolutionRequest ${namespace}/${name}: ${apiMessage(err)}`);
+      if (!isConflict(err)) throw new Error(`creating ResolutionRequest ${namespace}/${name}: ${apiMessage(err)}`, { cause: err });
     }
   }
 }

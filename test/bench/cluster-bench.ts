@@ -136,7 +136,7 @@ function smallRun(): PipelineRun {
           { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'head -c 10M /dev/urandom > $(results.blob.path)' }] } },
           { name: 'use', params: [{ name: 'b', value: '$(tasks.make.results.blob)' }], taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', script: "cat <<'EOF' | wc -c\n$(params.b)\nEOF" }] } },
         ],
-      } as never,
+      },
     },
   };
 }
@@ -169,7 +169,7 @@ export async function runControllerBenchmark(total = 1000, concurrency = 32): Pr
     }
     await new Promise((r) => setTimeout(r, 500));
     const idleRss = peak();
-    createInterface({ input: child.stdout! }).on('line', () => undefined);
+    createInterface({ input: child.stdout }).on('line', () => undefined);
 
     const t0 = performance.now();
     let next = 0;

@@ -98,7 +98,7 @@ test.serial('examples/taskref-files: a local pipelineRef with taskRefs is resolv
   t.is(created.spec.status, 'PipelineRunPending');
   const run = await released(env, created.metadata?.name ?? '');
   t.deepEqual(run.spec, predicted(input, created, stored).spec);
-  t.deepEqual(JSON.parse(run.metadata?.annotations?.['tlr.dev/original-refs'] ?? '{}').pipelineRef, { name: 'release' });
+  t.deepEqual((JSON.parse(run.metadata?.annotations?.['tlr.dev/original-refs'] ?? '{}') as { pipelineRef?: unknown }).pipelineRef, { name: 'release' });
   t.is(run.spec.pipelineRef, undefined);
   await checkProvisioned(t, env, run);
   // Recorded as an Event on the run.
@@ -155,7 +155,7 @@ test.serial('a remote-resolver pipelineRef is resolved through a ResolutionReque
     { config: parseConfig(CONFIG, 'demo'), featureFlags: parseFeatureFlags(FLAGS), resolver: { ...resolver, pipeline: () => pipeline as never }, provisionedClaim: claimName(created) },
   ).object;
   t.deepEqual(run.spec, expected.spec);
-  t.deepEqual(JSON.parse(run.metadata?.annotations?.['tlr.dev/original-refs'] ?? '{}').pipelineRef, input.spec.pipelineRef);
+  t.deepEqual((JSON.parse(run.metadata?.annotations?.['tlr.dev/original-refs'] ?? '{}') as { pipelineRef?: unknown }).pipelineRef, input.spec.pipelineRef);
   await checkProvisioned(t, env, run);
 });
 
@@ -192,11 +192,11 @@ test.serial('a self-contained run the rewrite refuses is denied at admission wit
           { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'echo x > $(results.blob.path)' }] } },
           { name: 'use', taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', args: ['$(params.b)'] }] }, params: [{ name: 'b', value: '$(tasks.make.results.blob)' }] },
         ],
-      } as never,
+      },
     },
   };
   const error = await t.throwsAsync(createRun(env, input));
-  const body = String((error as { body?: unknown }).body ?? error?.message);
+  const body = `${String((error as { body?: string }).body)} ${error?.message ?? ''}`;
   t.regex(body, /pipelineruns\.tlr\.dev/);
   t.regex(body, /spec\.pipelineSpec\.tasks\[1\]/);
   t.regex(body, /args/);
@@ -216,7 +216,7 @@ test.serial('a run refused by the controller fails with the rewrite message inst
       ],
     },
   };
-  await applyStored(env, [pipeline as KubeObject]);
+  await applyStored(env, [pipeline]);
   const created = await createRun(env, {
     apiVersion: 'tekton.dev/v1', kind: 'PipelineRun',
     metadata: { generateName: 'refused-', annotations: { 'tlr.dev/result-workspace': 'results' } },

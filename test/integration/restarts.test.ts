@@ -8,7 +8,9 @@ import { createInterface } from 'node:readline';
 import anyTest, { type TestFn } from 'ava';
 import { ANNOTATION_REWRITTEN, LABEL_PIPELINE_RUN_UID } from '../../src/api/names.js';
 import type { PipelineRun } from '../../src/api/tekton.js';
-import { RbacAuthorizationV1Api, type V1ClusterRoleBinding } from '@kubernetes/client-node';
+import { CoordinationV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { startController, type RunningController } from '../../src/controller/controller.js';
 import { CONTROLLER_SA, createRun, eventually, getRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment; dir: string }>;
@@ -35,7 +37,7 @@ function optedInRun(prefix: string): PipelineRun {
           { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'head -c 10M /dev/urandom > $(results.blob.path)' }] } },
           { name: 'use', params: [{ name: 'b', value: '$(tasks.make.results.blob)' }], taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', script: "cat <<'EOF' | wc -c\n$(params.b)\nEOF" }] } },
         ],
-      } as never,
+      },
     },
   };
 }
@@ -50,7 +52,7 @@ function spawnController(env: TlrEnvironment, dir: string): { child: ChildProces
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const synced = new Promise<void>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       if (line.includes('caches synced')) resolve();
     });
@@ -91,13 +93,12 @@ test.serial('killed at arbitrary points and restarted, with conflicting writers:
       }
     }
   })();
-  let released = 0;
   for (const delayMs of [50, 150, 300, 600]) {
     const { child, synced } = spawnController(env, dir);
     await synced;
     await new Promise((r) => setTimeout(r, delayMs));
     await kill(child);
-    released = (await runsWithPrefix(env, 'crash')).filter((r) => r.metadata?.annotations?.[ANNOTATION_REWRITTEN] && r.spec.status === undefined).length;
+    const released = (await runsWithPrefix(env, 'crash')).filter((r) => r.metadata?.annotations?.[ANNOTATION_REWRITTEN] && r.spec.status === undefined).length;
     t.log(`killed ${delayMs} ms after sync: ${released}/${total} released`);
   }
   touching = false;
@@ -133,7 +134,7 @@ test.serial('transient API errors (RBAC briefly missing) are retried until they 
     t.is((await getRun(env, 'demo', created.metadata?.name ?? '')).spec.status, 'PipelineRunPending', 'nothing happens without permission');
     for (const b of bindings) {
       const { metadata, ...rest } = b;
-      await rbac.createClusterRoleBinding({ body: { ...rest, metadata: { name: metadata?.name, labels: metadata?.labels } } as V1ClusterRoleBinding });
+      await rbac.createClusterRoleBinding({ body: { ...rest, metadata: { name: metadata?.name, labels: metadata?.labels } } });
     }
     await eventually(async () => {
       const run = await getRun(env, 'demo', created.metadata?.name ?? '');
@@ -158,4 +159,66 @@ test.serial('webhook down: opted-in and plain PipelineRuns are refused by the AP
   }
   const created = await createRun(env, optedInRun('back'));
   t.is(created.spec.status, 'PipelineRunPending');
+});
+
+test.serial('two replicas: one leads, the other stands by and takes over when the leader stops; probes and metrics answer', async (t) => {
+  const { env } = t.context;
+  const logger = pino({ level: 'silent' });
+  const start = (identity: string): Promise<RunningController> =>
+    startController({
+      kubeConfig: env.cluster.kubeConfigAs(CONTROLLER_SA),
+      namespace: 'tlr-system',
+      configMap: 'tlr-config',
+      tektonNamespace: 'tekton-pipelines',
+      leaseName: 'tlr-controller',
+      identity,
+      httpPort: 0,
+      workers: 2,
+      logger,
+      leaseDurationSeconds: 2,
+      renewDeadlineMs: 1500,
+      retryPeriodMs: 250,
+      onLeadershipLost: () => undefined,
+    });
+  const a = await start('replica-a');
+  await a.leading;
+  const b = await start('replica-b');
+  let bLeads = false;
+  void b.leading.then(() => (bLeads = true));
+  try {
+    const metric = async (c: RunningController): Promise<string> => (await fetch(`http://127.0.0.1:${c.httpPort}/metrics`)).text();
+    t.is((await fetch(`http://127.0.0.1:${a.httpPort}/healthz`)).status, 200);
+    t.is((await fetch(`http://127.0.0.1:${a.httpPort}/readyz`)).status, 200);
+    // A standby is ready once it has read its configuration: it can take over at any moment.
+    await eventually(async () => ((await fetch(`http://127.0.0.1:${b.httpPort}/readyz`)).status === 200 ? true : undefined), 'the standby to be ready');
+    t.regex(await metric(a), /^tlr_controller_leader 1$/m);
+    t.regex(await metric(b), /^tlr_controller_leader 0$/m);
+    const first = await createRun(env, optedInRun('replicas'));
+    await eventually(async () => ((await getRun(env, 'demo', first.metadata?.name ?? '')).spec.status === undefined ? true : undefined), 'the leader to release the run');
+    t.regex(await metric(a), /^tlr_controller_reconciles_total\{result="rewritten"\} [1-9]/m);
+    t.false(bLeads);
+    await a.stop(); // graceful: the lease is released, so b takes over at once
+    const lease = await env.cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' });
+    t.not(lease.spec?.holderIdentity, 'replica-a');
+    await b.leading;
+    const second = await createRun(env, optedInRun('replicas'));
+    await eventually(async () => ((await getRun(env, 'demo', second.metadata?.name ?? '')).spec.status === undefined ? true : undefined), 'the new leader to release the run');
+    t.pass();
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+});
+
+test.serial('tlr controller exits 0 on SIGTERM and releases its lease', async (t) => {
+  const { env, dir } = t.context;
+  const { child, synced } = spawnController(env, dir);
+  await synced;
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('exit', (c) => resolve(c));
+    child.kill('SIGTERM');
+  });
+  t.is(code, 0);
+  const lease = await env.cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' });
+  t.is(lease.spec?.holderIdentity ?? '', '');
 });
