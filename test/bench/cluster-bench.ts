@@ -20,7 +20,7 @@ import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { startWebhookServer } from '../../src/webhook/server.js';
 import { startCluster } from '../support/cluster.js';
-import { CONTROLLER_SA, createRun, startTlrEnvironment } from '../support/tlr-env.js';
+import { CONTROLLER_SA, createRun, sampleOptedInRun, startTlrEnvironment } from '../support/tlr-env.js';
 import type { BenchResult } from './init-bench.js';
 import { percentile, pipelineRunWithTasks } from './rewrite-bench.js';
 
@@ -124,22 +124,6 @@ function deploymentNodeOptions(): string {
   return /name: NODE_OPTIONS\s+value: "?([^"\n]+)"?/.exec(text)?.[1]?.trim() ?? '';
 }
 
-function smallRun(): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { generateName: 'load-' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'head -c 10M /dev/urandom > $(results.blob.path)' }] } },
-          { name: 'use', params: [{ name: 'b', value: '$(tasks.make.results.blob)' }], taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', script: "cat <<'EOF' | wc -c\n$(params.b)\nEOF" }] } },
-        ],
-      },
-    },
-  };
-}
 
 export async function runControllerBenchmark(total = 1000, concurrency = 32): Promise<BenchResult[]> {
   const env = await startTlrEnvironment({ start: false });
@@ -178,7 +162,7 @@ export async function runControllerBenchmark(total = 1000, concurrency = 32): Pr
       Array.from({ length: concurrency }, async () => {
         while (next < total) {
           next++;
-          const created = await createRun(env, smallRun());
+          const created = await createRun(env, sampleOptedInRun('load'));
           names.push(created.metadata?.name ?? '');
         }
       }),

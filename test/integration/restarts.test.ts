@@ -11,7 +11,7 @@ import type { PipelineRun } from '../../src/api/tekton.js';
 import { CoordinationV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startController, type RunningController } from '../../src/controller/controller.js';
-import { CONTROLLER_SA, createRun, eventually, getRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
+import { CONTROLLER_SA, createRun, eventually, getRun, sampleOptedInRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment; dir: string }>;
 
@@ -25,22 +25,6 @@ test.after.always(async (t) => {
   if (t.context.dir) rmSync(t.context.dir, { recursive: true, force: true });
 });
 
-function optedInRun(prefix: string): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { generateName: `${prefix}-` },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'head -c 10M /dev/urandom > $(results.blob.path)' }] } },
-          { name: 'use', params: [{ name: 'b', value: '$(tasks.make.results.blob)' }], taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', script: "cat <<'EOF' | wc -c\n$(params.b)\nEOF" }] } },
-        ],
-      },
-    },
-  };
-}
 
 /** `tlr controller` as a real process, with the controller's ServiceAccount kubeconfig. */
 function spawnController(env: TlrEnvironment, dir: string): { child: ChildProcess; synced: Promise<void> } {
@@ -78,7 +62,7 @@ async function runsWithPrefix(env: TlrEnvironment, prefix: string): Promise<Pipe
 test.serial('killed at arbitrary points and restarted, with conflicting writers: every run released once, one PVC each', async (t) => {
   const { env, dir } = t.context;
   const total = 60;
-  await Promise.all(Array.from({ length: total }, () => createRun(env, optedInRun('crash'))));
+  await Promise.all(Array.from({ length: total }, () => createRun(env, sampleOptedInRun('crash'))));
   // Another writer touches every run while the controller works: its updates must survive 409s.
   let touching = true;
   const toucher = (async (): Promise<void> => {
@@ -129,7 +113,7 @@ test.serial('transient API errors (RBAC briefly missing) are retried until they 
   await env.startController();
   try {
     for (const b of bindings) await rbac.deleteClusterRoleBinding({ name: b.metadata?.name ?? '' });
-    const created = await createRun(env, optedInRun('forbidden'));
+    const created = await createRun(env, sampleOptedInRun('forbidden'));
     await new Promise((r) => setTimeout(r, 1500));
     t.is((await getRun(env, 'demo', created.metadata?.name ?? '')).spec.status, 'PipelineRunPending', 'nothing happens without permission');
     for (const b of bindings) {
@@ -150,14 +134,14 @@ test.serial('webhook down: opted-in and plain PipelineRuns are refused by the AP
   const { env } = t.context;
   await env.stopWebhook();
   try {
-    const error = await t.throwsAsync(createRun(env, optedInRun('down')));
+    const error = await t.throwsAsync(createRun(env, sampleOptedInRun('down')));
     t.regex(String((error as { body?: unknown }).body), /failed calling webhook \\?"pipelineruns\.tlr\.dev/);
     const pod = await env.core.createNamespacedPod({ namespace: 'demo', body: { metadata: { name: 'unrelated' }, spec: { containers: [{ name: 'c', image: 'alpine' }] } } });
     t.is(pod.metadata?.name, 'unrelated');
   } finally {
     await env.startWebhook();
   }
-  const created = await createRun(env, optedInRun('back'));
+  const created = await createRun(env, sampleOptedInRun('back'));
   t.is(created.spec.status, 'PipelineRunPending');
 });
 
@@ -193,7 +177,7 @@ test.serial('two replicas: one leads, the other stands by and takes over when th
     await eventually(async () => ((await fetch(`http://127.0.0.1:${b.httpPort}/readyz`)).status === 200 ? true : undefined), 'the standby to be ready');
     t.regex(await metric(a), /^tlr_controller_leader 1$/m);
     t.regex(await metric(b), /^tlr_controller_leader 0$/m);
-    const first = await createRun(env, optedInRun('replicas'));
+    const first = await createRun(env, sampleOptedInRun('replicas'));
     await eventually(async () => ((await getRun(env, 'demo', first.metadata?.name ?? '')).spec.status === undefined ? true : undefined), 'the leader to release the run');
     t.regex(await metric(a), /^tlr_controller_reconciles_total\{result="rewritten"\} [1-9]/m);
     t.false(bLeads);
@@ -201,7 +185,7 @@ test.serial('two replicas: one leads, the other stands by and takes over when th
     const lease = await env.cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' });
     t.not(lease.spec?.holderIdentity, 'replica-a');
     await b.leading;
-    const second = await createRun(env, optedInRun('replicas'));
+    const second = await createRun(env, sampleOptedInRun('replicas'));
     await eventually(async () => ((await getRun(env, 'demo', second.metadata?.name ?? '')).spec.status === undefined ? true : undefined), 'the new leader to release the run');
     t.pass();
   } finally {

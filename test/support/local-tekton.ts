@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ENV_REFS, LABEL_CONSUMER } from '../../src/api/names.js';
-import type { PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
+import type { EmbeddedTask, PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
 
 const INIT_MAIN = resolve('dist/init/main.js');
 const TERMINATION_LIMIT = 4096;
@@ -96,6 +96,18 @@ function substitute(text: string, vars: Record<string, string>): string {
   return text.replace(/\$\(([^()]+)\)/g, (whole, name: string) => vars[name] ?? whole);
 }
 
+/** One pipeline task being run: its embedded spec, its directories, and its variable substitution. */
+interface LocalTask {
+  readonly name: string;
+  readonly spec: EmbeddedTask;
+  /** The task's home directory, holding its results and scripts directories. */
+  readonly dir: string;
+  readonly resultsDir: string;
+  readonly scriptsDir: string;
+  /** Substitutes the task's variables and points `/tekton/results` at the local results directory. */
+  readonly local: (text: string) => string;
+}
+
 async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<string, string>> {
   const spec = pt.taskSpec;
   if (!spec) throw new LocalRunError(`pipeline task ${pt.name} has no embedded taskSpec`, ctx.outputs);
@@ -105,19 +117,36 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
   await mkdir(resultsDir, { recursive: true });
   await mkdir(scriptsDir, { recursive: true });
 
+  const vars = taskVariables(pt, spec, ctx, resultsDir);
+  const task: LocalTask = { name: pt.name, spec, dir, resultsDir, scriptsDir, local: (text) => substitute(text, vars).replaceAll('/tekton/results', resultsDir) };
+  const steps = (spec.steps ?? []).map((s) => ({ ...s, script: s.script !== undefined ? task.local(s.script) : undefined }));
+  const scripts = await writeScripts(steps, scriptsDir);
+  if (spec.metadata?.labels?.[LABEL_CONSUMER] === 'true') await runSubstitute(task, steps[0] ?? {}, ctx);
+  for (const [i, step] of steps.entries()) await runStep(task, step, i, scripts[i], ctx);
+  const out: Record<string, string> = {};
+  for (const file of await readdir(resultsDir)) out[file] = await readFile(join(resultsDir, file), 'utf8');
+  return out;
+}
+
+/** The variables Tekton substitutes in a task: earlier results, context, params (defaults, then values) and result paths. */
+function taskVariables(pt: PipelineTask, spec: EmbeddedTask, ctx: TaskContext, resultsDir: string): Record<string, string> {
   const pipelineVars = { ...resultVariables(ctx.results), 'context.pipelineRun.uid': ctx.uid, 'context.pipelineRun.name': 'local-run' };
   const vars: Record<string, string> = { ...pipelineVars, 'context.taskRun.name': `local-run-${pt.name}` };
   for (const p of spec.params ?? []) if (typeof p.default === 'string') vars[`params.${p.name}`] = p.default;
   for (const p of pt.params ?? []) vars[`params.${p.name}`] = substitute(typeof p.value === 'string' ? p.value : JSON.stringify(p.value), pipelineVars);
   for (const r of spec.results ?? []) vars[`results.${r.name}.path`] = join(resultsDir, r.name);
-  const local = (text: string): string => substitute(text, vars).replaceAll('/tekton/results', resultsDir);
+  return vars;
+}
 
-  const steps = (spec.steps ?? []).map((s) => ({ ...s, script: s.script !== undefined ? local(s.script) : undefined }));
-  const env = (step: Step): Record<string, string> => {
-    const out: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
-    for (const e of [...(spec.stepTemplate?.env ?? []), ...(step.env ?? [])]) if (e.value !== undefined) out[e.name] = local(e.value);
-    return out;
-  };
+/** A step's environment: the stepTemplate's and the step's literal values, substituted. */
+function stepEnv(task: LocalTask, step: Step): Record<string, string> {
+  const out: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: task.dir };
+  for (const e of [...(task.spec.stepTemplate?.env ?? []), ...(step.env ?? [])]) if (e.value !== undefined) out[e.name] = task.local(e.value);
+  return out;
+}
+
+/** Writes each script step to an executable file, as Tekton does; returns the files by step index. */
+async function writeScripts(steps: readonly Step[], scriptsDir: string): Promise<string[]> {
   const scripts: string[] = [];
   for (const [i, step] of steps.entries()) {
     if (step.script === undefined) continue;
@@ -127,26 +156,28 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
     await chmod(file, 0o755);
     scripts[i] = file;
   }
-  if (spec.metadata?.labels?.[LABEL_CONSUMER] === 'true') {
-    const refs = env(steps[0] ?? {})[ENV_REFS] ?? '';
-    const runDir = env(steps[0] ?? {}).TLR_RUN_DIR ?? '';
-    await exec(pt.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, 'substitute', '--root', ctx.volume, '--run-dir', runDir, '--scripts', scriptsDir, '--refs', refs], {}, ctx);
+  return scripts;
+}
+
+/** The consumer's init container: `tlr-init substitute` over the scripts, with the first step's refs and run dir. */
+async function runSubstitute(task: LocalTask, first: Step, ctx: TaskContext): Promise<void> {
+  const refs = stepEnv(task, first)[ENV_REFS] ?? '';
+  const runDir = stepEnv(task, first).TLR_RUN_DIR ?? '';
+  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, 'substitute', '--root', ctx.volume, '--run-dir', runDir, '--scripts', task.scriptsDir, '--refs', refs], {}, ctx);
+}
+
+/** Runs one step (a `tlr-init` step or a script), then checks its results fit the termination message. */
+async function runStep(task: LocalTask, step: Step, i: number, script: string | undefined, ctx: TaskContext): Promise<void> {
+  const name = step.name ?? `step-${i}`;
+  if (step.command?.[0] === 'tlr-init') {
+    await exec(task.name, name, process.execPath, [INIT_MAIN, ...(step.args ?? []).map(task.local)], stepEnv(task, step), ctx);
+  } else if (script !== undefined) {
+    const stdoutFile = step.stdoutConfig?.path !== undefined ? task.local(step.stdoutConfig.path) : undefined;
+    await exec(task.name, name, script, (step.args ?? []).map(task.local), stepEnv(task, step), ctx, stdoutFile);
+  } else {
+    throw new LocalRunError(`pipeline task ${task.name} step ${name}: only scripts and tlr-init steps run locally`, ctx.outputs);
   }
-  for (const [i, step] of steps.entries()) {
-    const name = step.name ?? `step-${i}`;
-    if (step.command?.[0] === 'tlr-init') {
-      await exec(pt.name, name, process.execPath, [INIT_MAIN, ...(step.args ?? []).map(local)], env(step), ctx);
-    } else if (scripts[i] !== undefined) {
-      const stdoutFile = step.stdoutConfig?.path !== undefined ? local(step.stdoutConfig.path) : undefined;
-      await exec(pt.name, name, scripts[i], (step.args ?? []).map(local), env(step), ctx, stdoutFile);
-    } else {
-      throw new LocalRunError(`pipeline task ${pt.name} step ${name}: only scripts and tlr-init steps run locally`, ctx.outputs);
-    }
-    await checkTerminationMessage(pt.name, name, resultsDir, ctx);
-  }
-  const out: Record<string, string> = {};
-  for (const file of await readdir(resultsDir)) out[file] = await readFile(join(resultsDir, file), 'utf8');
-  return out;
+  await checkTerminationMessage(task.name, name, task.resultsDir, ctx);
 }
 
 /** Tekton's entrypoint writes every result file into the step's termination message, limited to 4 KiB. */

@@ -207,4 +207,25 @@ export async function createRun(env: TlrEnvironment, run: PipelineRun, namespace
   })) as PipelineRun;
 }
 
+/**
+ * An opted-in, self-contained run (TEP form): `make` writes 10 MiB to a reference result, `use` gets it by value in its
+ * script. What the restart tests and the 1,000-run benchmark create.
+ */
+export function sampleOptedInRun(prefix: string): PipelineRun {
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'PipelineRun',
+    metadata: { generateName: `${prefix}-` },
+    spec: {
+      pipelineSpec: {
+        resultWorkspace: { name: 'results' },
+        tasks: [
+          { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'head -c 10M /dev/urandom > $(results.blob.path)' }] } },
+          { name: 'use', params: [{ name: 'b', value: '$(tasks.make.results.blob)' }], taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'alpine', script: "cat <<'EOF' | wc -c\n$(params.b)\nEOF" }] } },
+        ],
+      },
+    },
+  };
+}
+
 export type { KubeConfig };
