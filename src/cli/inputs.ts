@@ -21,30 +21,46 @@ export async function readObjects(files: readonly string[], stdin: () => Promise
  */
 export async function readStringMap(file: string | undefined, what: string): Promise<Record<string, string>> {
   if (file === undefined) return {};
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new TlrError('E_INPUT', `${file}: cannot read the ${what} file: ${(error as Error).message}`, { cause: error });
-  }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new TlrError('E_YAML', doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 0}:${e.linePos?.[0].col ?? 0}: ${e.message.split('\n')[0]}`).join('\n'));
-  }
-  const first = (doc.toJS() ?? {}) as Record<string, unknown>;
-  const data = first.kind === 'ConfigMap' ? (first.data ?? {}) : first;
+  const first = parseYamlMapping(await readMapFile(file, what), file);
+  const isConfigMap = first.kind === 'ConfigMap';
+  const data = isConfigMap ? (first.data ?? {}) : first;
   if (typeof data !== 'object' || data === null) {
     throw new TlrError('E_INPUT', `${file}: expected a ConfigMap or a mapping of strings for ${what}, found ${typeof data}`);
   }
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    if (first.kind !== 'ConfigMap' && (key === 'apiVersion' || key === 'kind' || key === 'metadata')) continue;
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new TlrError('E_INPUT', `${file}: ${what} key "${key}": expected a string, found ${Array.isArray(value) ? 'a list' : typeof value}`);
-    }
-    out[key] = String(value);
+    if (!isConfigMap && OBJECT_FIELDS.has(key)) continue;
+    out[key] = scalarString(value, `${file}: ${what} key "${key}"`);
   }
   return out;
+}
+
+/** Top-level fields of a Kubernetes object, skipped when a plain mapping carries them. */
+const OBJECT_FIELDS = new Set(['apiVersion', 'kind', 'metadata']);
+
+async function readMapFile(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    throw new TlrError('E_INPUT', `${file}: cannot read the ${what} file: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The YAML document in `text` as plain data (an empty document is `{}`); E_YAML on a syntax error. */
+function parseYamlMapping(text: string, file: string): Record<string, unknown> {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new TlrError('E_YAML', doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 0}:${e.linePos?.[0].col ?? 0}: ${e.message.split('\n')[0]}`).join('\n'));
+  }
+  return (doc.toJS() ?? {}) as Record<string, unknown>;
+}
+
+/** A string, number or boolean map value as a string; anything else is E_INPUT. */
+function scalarString(value: unknown, where: string): string {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+    throw new TlrError('E_INPUT', `${where}: expected a string, found ${Array.isArray(value) ? 'a list' : typeof value}`);
+  }
+  return String(value);
 }
 
 export interface RenderSettings {

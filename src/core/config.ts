@@ -86,26 +86,10 @@ export function parseConfig(data: Readonly<Record<string, string>> = {}, namespa
 function build(values: Record<string, string>, namespace: string | undefined): Config {
   const keyName = (key: ConfigKey): string =>
     namespace !== undefined && values[key] !== CONFIG_DEFAULTS[key] ? `${key} (namespace ${namespace})` : key;
-  const accessModes = (values.accessModes ?? '').split(',').map((m) => m.trim()).filter(Boolean);
-  const badMode = accessModes.find((m) => !ACCESS_MODES.includes(m));
-  if (accessModes.length === 0 || badMode !== undefined) {
-    throw new TlrError(
-      'E_CONFIG',
-      `config key "${keyName('accessModes')}": expected a comma-separated list of ${ACCESS_MODES.join(', ')} (pods of several tasks share the volume, so ReadWriteOncePod cannot work), found "${values.accessModes}"`,
-    );
-  }
+  const accessModes = parseAccessModes(values.accessModes, keyName('accessModes'));
   parseQuantity(values.size ?? '', keyName('size'));
-  const mountPath = values.mountPath ?? '';
-  if (!/^\/[A-Za-z0-9._/-]*$/.test(mountPath) || mountPath.split('/').includes('..') || mountPath.startsWith('/tekton')) {
-    throw new TlrError(
-      'E_CONFIG',
-      `config key "mountPath": expected an absolute path outside /tekton made of [A-Za-z0-9._/-], found "${mountPath}"`,
-    );
-  }
-  const initImage = values.initImage ?? '';
-  if (initImage.trim() === '' || /\s/.test(initImage)) {
-    throw new TlrError('E_CONFIG', `config key "initImage": expected an image reference, found "${initImage}"`);
-  }
+  const mountPath = checkMountPath(values.mountPath ?? '');
+  const initImage = checkInitImage(values.initImage ?? '');
   return {
     storageClassName: (values.storageClassName ?? '').trim(),
     accessModes,
@@ -115,6 +99,35 @@ function build(values: Record<string, string>, namespace: string | undefined): C
     initImage,
     mountPath: mountPath.replace(/\/+$/, '') || '/',
   };
+}
+
+function parseAccessModes(text: string | undefined, key: string): string[] {
+  const accessModes = (text ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+  const badMode = accessModes.find((m) => !ACCESS_MODES.includes(m));
+  if (accessModes.length === 0 || badMode !== undefined) {
+    throw new TlrError(
+      'E_CONFIG',
+      `config key "${key}": expected a comma-separated list of ${ACCESS_MODES.join(', ')} (pods of several tasks share the volume, so ReadWriteOncePod cannot work), found "${text}"`,
+    );
+  }
+  return accessModes;
+}
+
+function checkMountPath(mountPath: string): string {
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(mountPath) || mountPath.split('/').includes('..') || mountPath.startsWith('/tekton')) {
+    throw new TlrError(
+      'E_CONFIG',
+      `config key "mountPath": expected an absolute path outside /tekton made of [A-Za-z0-9._/-], found "${mountPath}"`,
+    );
+  }
+  return mountPath;
+}
+
+function checkInitImage(initImage: string): string {
+  if (initImage.trim() === '' || /\s/.test(initImage)) {
+    throw new TlrError('E_CONFIG', `config key "initImage": expected an image reference, found "${initImage}"`);
+  }
+  return initImage;
 }
 
 const DURATION = /^([0-9]+)(s|m|h|d)$/;

@@ -5,16 +5,22 @@ import {
   REWRITE_VERSION,
   TASK_WORKSPACE,
 } from '../api/names.js';
-import { describeObject, type Pipeline, type PipelineRun, type PipelineSpec } from '../api/tekton.js';
+import { describeObject, type ObjectMeta, type Pipeline, type PipelineRun, type PipelineSpec } from '../api/tekton.js';
 import { convertObject } from './convert.js';
 import { Diagnostics } from './diagnostics.js';
 import { clone } from './json-walk.js';
 import { layoutFor, PIPELINE_RUN_DIR } from './layout.js';
 import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
-import { analysePipelineSpec, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
+import {
+  analysePipelineSpec,
+  declareResultWorkspace,
+  rewritePipelineSpec,
+  type PipelineAnalysis,
+  type PipelineSpecInput,
+} from './pipeline-spec.js';
 import { NO_RESOLVER } from './resolver.js';
-import { bindResultWorkspace, checkCoschedule, describeVolume } from './result-volume.js';
+import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 
 /**
@@ -23,21 +29,40 @@ import { isDeepStrictEqual } from 'node:util';
  * same object; a rewritten run comes back unchanged (idempotent). Throws a RewriteError listing every refusal.
  */
 export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions): RewriteResult<PipelineRun> {
-  const unchanged = (diagnostics: Diagnostics['items'] = []): RewriteResult<PipelineRun> => ({ object: input, changed: false, diagnostics });
-  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return unchanged();
+  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
   const run = convertObject(input, diags);
   diags.throwIfErrors();
 
   const source = pipelineSource(run, options, diags);
-  if (!source) return isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
-  const spec = source.spec;
-  const specPath = 'spec.pipelineSpec';
-  const resolver = options.resolver ?? NO_RESOLVER;
-  const analysis = analysePipelineSpec({ spec, path: specPath, resolver, diags });
-  let workspace = annotatedResultWorkspace(run.metadata) ?? annotatedResultWorkspace(source.pipeline?.metadata);
-  const optedIn = workspace !== undefined || analysis.producers.size > 0;
-  if (!optedIn) return isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
+  if (!source) return convertedOnly(input, run, diags);
+  const specInput: PipelineSpecInput = { spec: source.spec, path: SPEC_PATH, resolver: options.resolver ?? NO_RESOLVER, diags };
+  const analysis = analysePipelineSpec(specInput);
+  const workspace = chooseResultWorkspace(run, source, analysis, diags);
+  if (workspace === undefined) return convertedOnly(input, run, diags);
+
+  const { inlined, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
+  run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };
+  run.metadata = rewrittenMetadata(run, source, inlined, bound.volume);
+  return { object: run, changed: true, diagnostics: diags.items };
+}
+
+const SPEC_PATH = 'spec.pipelineSpec';
+
+/** The result of a run that is not rewritten: the input itself, or its converted copy when conversion changed it. */
+function convertedOnly(input: PipelineRun, run: PipelineRun, diags: Diagnostics): RewriteResult<PipelineRun> {
+  return isDeepStrictEqual(run, input)
+    ? { object: input, changed: false, diagnostics: diags.items }
+    : { object: run, changed: true, diagnostics: diags.items };
+}
+
+/**
+ * The result workspace the rewrite binds (the run's or its Pipeline's annotation, else a provisioned one), or
+ * undefined when the run has nothing to store by reference. Reports Tasks it could not resolve.
+ */
+function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysis: PipelineAnalysis, diags: Diagnostics): string | undefined {
+  const named = annotatedResultWorkspace(run.metadata) ?? annotatedResultWorkspace(source.pipeline?.metadata);
+  if (named === undefined && analysis.producers.size === 0) return undefined;
 
   for (const path of analysis.unresolved) {
     diags.error(
@@ -47,37 +72,49 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
     );
   }
   if (analysis.producers.size === 0) {
-    diags.warn('metadata.annotations', `the run names result workspace "${workspace}" but no task stores a result by reference; nothing to rewrite`);
+    diags.warn('metadata.annotations', `the run names result workspace "${named}" but no task stores a result by reference; nothing to rewrite`);
     diags.throwIfErrors();
-    return isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
+    return undefined;
   }
-  if (workspace === undefined) {
-    workspace = TASK_WORKSPACE;
-    diags.warn('spec.pipelineSpec.workspaces', `tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "${workspace}"`);
-  }
+  if (named !== undefined) return named;
+  diags.warn('spec.pipelineSpec.workspaces', `tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "${TASK_WORKSPACE}"`);
+  return TASK_WORKSPACE;
+}
 
+/** Rewrites the pipeline spec in place, declares and binds the result workspace; throws on any refusal. */
+function rewriteSpec(
+  run: PipelineRun,
+  specInput: PipelineSpecInput,
+  analysis: PipelineAnalysis,
+  workspace: string,
+  options: RewriteOptions,
+): { inlined: Record<string, unknown>; bound: ReturnType<typeof bindResultWorkspace> } {
+  const { spec, diags } = specInput;
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
-  const { touched, inlined } = rewritePipelineSpec({ spec, path: specPath, resolver, diags }, analysis, workspace, layout, options.config);
+  const { touched, inlined } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
   declareResultWorkspace(spec, workspace);
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);
-  checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, specPath, diags);
+  checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, SPEC_PATH, diags);
   diags.throwIfErrors();
+  return { inlined, bound };
+}
 
-  run.spec = { ...withoutRef(run.spec), pipelineSpec: spec, workspaces: bound.bindings };
+/** The rewritten run's metadata: the Pipeline's labels and annotations under the run's, plus the rewrite's own. */
+function rewrittenMetadata(run: PipelineRun, source: PipelineSource, inlined: Record<string, unknown>, volume: ResultVolume): ObjectMeta {
   const originalRefs = { ...(source.ref !== undefined ? { pipelineRef: source.ref } : {}), ...(Object.keys(inlined).length > 0 ? { taskRefs: inlined } : {}) };
-  run.metadata = {
+  const metadata: ObjectMeta = {
     ...run.metadata,
     labels: { ...source.pipeline?.metadata?.labels, ...run.metadata?.labels },
     annotations: {
       ...stripApplied(source.pipeline?.metadata?.annotations),
       ...run.metadata?.annotations,
       [ANNOTATION_REWRITTEN]: REWRITE_VERSION,
-      [ANNOTATION_RESULT_VOLUME]: describeVolume(bound.volume),
+      [ANNOTATION_RESULT_VOLUME]: describeVolume(volume),
       ...(Object.keys(originalRefs).length > 0 ? { [ANNOTATION_ORIGINAL_REFS]: JSON.stringify(originalRefs) } : {}),
     },
   };
-  if (Object.keys(run.metadata.labels ?? {}).length === 0) delete run.metadata.labels;
-  return { object: run, changed: true, diagnostics: diags.items };
+  if (Object.keys(metadata.labels ?? {}).length === 0) delete metadata.labels;
+  return metadata;
 }
 
 interface PipelineSource {

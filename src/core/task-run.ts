@@ -24,62 +24,86 @@ import { isDeepStrictEqual } from 'node:util';
  * consumers, so only the producer side applies.
  */
 export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): RewriteResult<TaskRun> {
-  const unchanged = (items: Diagnostics['items'] = []): RewriteResult<TaskRun> => ({ object: input, changed: false, diagnostics: items });
-  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return unchanged();
+  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
   const run = convertObject(input, diags);
   diags.throwIfErrors();
-  const converted = (): RewriteResult<TaskRun> =>
-    isDeepStrictEqual(run, input) ? unchanged(diags.items) : { object: run, changed: true, diagnostics: diags.items };
 
-  let spec: TaskSpec | undefined = run.spec.taskSpec;
-  let names: string[] = [];
-  let inlinedRef: unknown;
-  if (spec) {
-    names = referenceResultNames(run.metadata, spec.results, { meta: 'metadata', results: 'spec.taskSpec.results' }, diags);
-  } else if (run.spec.taskRef && isTektonTaskKind(run.spec.taskRef)) {
-    const found = options.resolver?.task(run.spec.taskRef, '');
-    if (!found) {
-      if (run.metadata?.annotations?.[ANNOTATION_RESULT_WORKSPACE] !== undefined) {
-        diags.error('spec.taskRef', `the run names a result workspace, so its Task is needed to rewrite it; expected the Task to be supplied, found none (tlr render: pass its file with -f)`);
-      }
-      diags.throwIfErrors();
-      return converted();
-    }
-    const task = convertObject(found, diags);
-    names = referenceResultNames(
-      { annotations: { ...task.metadata?.annotations, ...run.metadata?.annotations } },
-      task.spec.results,
-      { meta: `spec.taskRef (Task "${task.metadata?.name ?? ''}") metadata`, results: `spec.taskRef (Task "${task.metadata?.name ?? ''}") spec.results` },
-      diags,
-    );
-    spec = clone(task.spec);
-    inlinedRef = run.spec.taskRef;
-  }
+  const source = taskSource(run, options, diags);
   diags.throwIfErrors();
-  if (!spec || names.length === 0) return converted();
+  if (!source || source.names.length === 0) {
+    return isDeepStrictEqual(run, input)
+      ? { object: input, changed: false, diagnostics: diags.items }
+      : { object: run, changed: true, diagnostics: diags.items };
+  }
 
   const layout = layoutFor(options.config, TASK_RUN_DIR);
-  const embedded = { ...spec };
-  rewriteProducer({ taskSpec: embedded, results: names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);
-  const { metadata: embeddedMeta, ...taskSpec } = embedded as typeof embedded & { metadata?: unknown };
-  void embeddedMeta;
+  const embedded = { ...source.spec };
+  rewriteProducer({ taskSpec: embedded, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);
+  const taskSpec = withoutMetadata(embedded);
   const bindings = reuseNamedClaim(run, diags);
   const bound = bindResultWorkspace(bindings, TASK_WORKSPACE, options.provisionedClaim, options.config, 'spec', diags);
   diags.throwIfErrors();
 
-  const { taskRef: _ref, ...rest } = run.spec;
-  run.spec = { ...rest, taskSpec, workspaces: bound.bindings };
+  run.spec = { ...withoutTaskRef(run.spec), taskSpec, workspaces: bound.bindings };
   run.metadata = {
     ...run.metadata,
     annotations: {
       ...run.metadata?.annotations,
       [ANNOTATION_REWRITTEN]: REWRITE_VERSION,
       [ANNOTATION_RESULT_VOLUME]: describeVolume(bound.volume),
-      ...(inlinedRef !== undefined ? { [ANNOTATION_ORIGINAL_REFS]: JSON.stringify({ taskRef: inlinedRef }) } : {}),
+      ...(source.inlinedRef !== undefined ? { [ANNOTATION_ORIGINAL_REFS]: JSON.stringify({ taskRef: source.inlinedRef }) } : {}),
     },
   };
   return { object: run, changed: true, diagnostics: diags.items };
+}
+
+interface TaskSource {
+  spec: TaskSpec;
+  /** The results the Task stores by reference. */
+  names: string[];
+  /** The taskRef the rewrite inlines, kept in the original-refs annotation. */
+  inlinedRef?: unknown;
+}
+
+/**
+ * The run's Task spec (embedded, or a private copy of the referenced Task) and its reference results; undefined when
+ * the run refers to no Tekton Task or the resolver does not have it (an error when the run names a result workspace).
+ */
+function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): TaskSource | undefined {
+  const embedded = run.spec.taskSpec;
+  if (embedded) {
+    return { spec: embedded, names: referenceResultNames(run.metadata, embedded.results, { meta: 'metadata', results: 'spec.taskSpec.results' }, diags) };
+  }
+  const ref = run.spec.taskRef;
+  if (!ref || !isTektonTaskKind(ref)) return undefined;
+  const found = options.resolver?.task(ref, '');
+  if (!found) {
+    if (run.metadata?.annotations?.[ANNOTATION_RESULT_WORKSPACE] !== undefined) {
+      diags.error('spec.taskRef', `the run names a result workspace, so its Task is needed to rewrite it; expected the Task to be supplied, found none (tlr render: pass its file with -f)`);
+    }
+    return undefined;
+  }
+  const task = convertObject(found, diags);
+  const where = `spec.taskRef (Task "${task.metadata?.name ?? ''}")`;
+  const names = referenceResultNames(
+    { annotations: { ...task.metadata?.annotations, ...run.metadata?.annotations } },
+    task.spec.results,
+    { meta: `${where} metadata`, results: `${where} spec.results` },
+    diags,
+  );
+  return { spec: clone(task.spec), names, inlinedRef: ref };
+}
+
+/** A TaskRun's taskSpec has no `metadata` (unlike a Pipeline's embedded task): drops the one the producer rewrite adds. */
+function withoutMetadata(spec: TaskSpec): TaskSpec {
+  const { metadata: _metadata, ...rest } = spec as TaskSpec & { metadata?: unknown };
+  return rest;
+}
+
+function withoutTaskRef(spec: TaskRun['spec']): TaskRun['spec'] {
+  const { taskRef: _ref, ...rest } = spec;
+  return rest;
 }
 
 /** A TaskRun may name one of its PVC bindings as the result workspace: the results then go on that same claim. */
