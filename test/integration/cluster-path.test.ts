@@ -1,8 +1,11 @@
 // The cluster path on a real kube-apiserver + etcd: the API server calls our webhooks over TLS, the controller runs
 // as its ServiceAccount with the shipped RBAC, and what comes out is what the pure rewrite (`tlr render`) predicts.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { runCli } from '../../src/cli/program.js';
 import { ANNOTATION_HOLD, ANNOTATION_RESULT_VOLUME, ANNOTATION_REWRITTEN, LABEL_PIPELINE_RUN_UID, REASON_REFUSED } from '../../src/api/names.js';
 import type { KubeObject, PipelineRun } from '../../src/api/tekton.js';
 import { claimName } from '../../src/controller/reconciler.js';
@@ -45,12 +48,29 @@ function released(env: TlrEnvironment, name: string): Promise<PipelineRun> {
   }, `PipelineRun demo/${name} to be rewritten and released`);
 }
 
-/** What `tlr render` predicts for this run, with the claim the controller provisions. */
-function predicted(input: PipelineRun, created: PipelineRun, stored: readonly KubeObject[] = []): PipelineRun {
-  return rewritePipelineRun(
-    { ...convertOnly(input).object as PipelineRun, metadata: created.metadata },
-    { config: parseConfig(CONFIG, 'demo'), featureFlags: parseFeatureFlags(FLAGS), resolver: resolverFromObjects(stored), provisionedClaim: claimName(created) },
-  ).object;
+/**
+ * What `tlr render files… --config examples/config.yaml --feature-flags <FLAGS> --namespace demo --claim <pvc>` prints
+ * for the run: the CLI itself, in-process, with the claim the controller provisions for this run.
+ */
+async function rendered(files: readonly string[], created: PipelineRun): Promise<PipelineRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-render-'));
+  try {
+    const flags = join(dir, 'feature-flags.yaml');
+    await writeFile(flags, stringifyYaml({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'feature-flags' }, data: FLAGS }));
+    let out = '';
+    let err = '';
+    const code = await runCli(['render', ...files, '--config', 'examples/config.yaml', '--feature-flags', flags, '--namespace', 'demo', '--claim', claimName(created)], {
+      out: (text) => (out += text),
+      err: (text) => (err += text),
+      stdin: () => Promise.resolve(''),
+    });
+    if (code !== 0) throw new Error(`tlr render exited ${code}: ${err}`);
+    const run = parseAllDocuments(out).map((d) => d.toJS() as KubeObject).find((o) => o.kind === 'PipelineRun');
+    if (!run) throw new Error('tlr render printed no PipelineRun');
+    return run as PipelineRun;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 function ourAnnotations(run: PipelineRun): Record<string, string> {
@@ -68,7 +88,7 @@ async function checkProvisioned(t: { is: (a: unknown, b: unknown) => void; deepE
 }
 
 for (const example of ['large-json', 'sbom-by-path', 'stdout-capture', 'pipeline-results-finally']) {
-  test.serial(`examples/${example}: the TEP-form embedded run is held, rewritten as tlr render predicts, provisioned and released`, async (t) => {
+  test.serial(`examples/${example}: the embedded run is held, rewritten exactly as tlr render --claim prints it, provisioned and released`, async (t) => {
     const { env } = t.context;
     const [input] = (await yamlObjects(`examples/${example}/pipelinerun.yaml`)) as PipelineRun[];
     if (!input) throw new Error('no run in the example');
@@ -77,14 +97,14 @@ for (const example of ['large-json', 'sbom-by-path', 'stdout-capture', 'pipeline
     t.is(created.spec.status, 'PipelineRunPending');
     t.is(created.metadata?.annotations?.[ANNOTATION_HOLD], 'controller');
     const run = await released(env, created.metadata?.name ?? '');
-    const expected = predicted(input, created);
+    const expected = await rendered([`examples/${example}/pipelinerun.yaml`], created);
     t.deepEqual(run.spec, expected.spec);
     t.deepEqual(ourAnnotations(run), ourAnnotations(expected));
     await checkProvisioned(t, env, run);
   });
 }
 
-test.serial('examples/taskref-files: a local pipelineRef with taskRefs is resolved by GET, inlined and recorded', async (t) => {
+test.serial('examples/taskref-files: a local pipelineRef with taskRefs is resolved by GET, inlined as tlr render prints it, and recorded', async (t) => {
   const { env } = t.context;
   const stored = [
     ...(await yamlObjects('examples/taskref-files/pipeline.yaml')),
@@ -97,7 +117,8 @@ test.serial('examples/taskref-files: a local pipelineRef with taskRefs is resolv
   const created = await createRun(env, input);
   t.is(created.spec.status, 'PipelineRunPending');
   const run = await released(env, created.metadata?.name ?? '');
-  t.deepEqual(run.spec, predicted(input, created, stored).spec);
+  const files = ['pipelinerun.yaml', 'pipeline.yaml', 'task-produce.yaml', 'task-consume.yaml'].map((f) => `examples/taskref-files/${f}`);
+  t.deepEqual(run.spec, (await rendered(files, created)).spec);
   t.deepEqual((JSON.parse(run.metadata?.annotations?.['tlr.dev/original-refs'] ?? '{}') as { pipelineRef?: unknown }).pipelineRef, { name: 'release' });
   t.is(run.spec.pipelineRef, undefined);
   await checkProvisioned(t, env, run);
