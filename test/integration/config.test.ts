@@ -1,10 +1,14 @@
 // config/ on a real API server: applies server-side with strict field validation, our PipelineRun webhook sorts
 // before Tekton's, and the shipped RBAC is least privilege (checked with SubjectAccessReviews for each ServiceAccount).
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AdmissionregistrationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import anyTest, { type TestFn } from 'ava';
 import { parseAllDocuments } from 'yaml';
-import { CONTROLLER_SA, loadConfigManifests, startTlrEnvironment, WEBHOOK_SA, type TlrEnvironment } from '../support/tlr-env.js';
+import { CONTROLLER_SA, eventually, loadConfigManifests, sampleOptedInRun, startTlrEnvironment, WEBHOOK_SA, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment }>;
 
@@ -97,3 +101,60 @@ test('the shipped RBAC grants each ServiceAccount what it needs and nothing more
     t.is(review.status?.allowed === true, c.allowed, `${c.user.split(':').pop()} ${c.verb} ${c.group ?? ''}/${c.resource}${c.subresource ? `/${c.subresource}` : ''} in ${c.namespace ?? '(cluster)'}${c.name ? ` name ${c.name}` : ''}`);
   }
 });
+
+test('tlr webhook as a process: answers AdmissionReviews over HTTPS as its ServiceAccount, serves metrics, exits 0 on SIGTERM', async (t) => {
+  const { env } = t.context;
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-webhook-process-'));
+  try {
+    const cert = await env.cluster.issueServingCert(['127.0.0.1']);
+    await writeFile(join(dir, 'tls.crt'), cert.certPem);
+    await writeFile(join(dir, 'tls.key'), cert.keyPem);
+    await writeFile(join(dir, 'kubeconfig'), env.cluster.kubeConfigAs(WEBHOOK_SA).exportConfig());
+    const [port, metricsPort] = [20000 + Math.floor(Math.random() * 20000), 40000 + Math.floor(Math.random() * 20000)];
+    const child = spawn(process.execPath, [
+      'dist/src/cli/main.js', 'webhook', '--kubeconfig', join(dir, 'kubeconfig'), '--port', String(port), '--metrics-port', String(metricsPort),
+      '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key'),
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await eventually(async () => ((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200 ? true : undefined), 'the webhook to be ready');
+      const review = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: 'uid-123',
+          kind: { group: 'tekton.dev', version: 'v1', kind: 'PipelineRun' },
+          resource: { group: 'tekton.dev', version: 'v1', resource: 'pipelineruns' },
+          operation: 'CREATE',
+          namespace: 'demo',
+          userInfo: { username: 'someone' },
+          object: sampleOptedInRun('process'),
+        },
+      };
+      const answer = await httpsPost(port, '/mutate/pipelineruns', JSON.stringify(review), cert.caPem);
+      const response = (JSON.parse(answer) as { response: { uid: string; allowed: boolean; patch?: string } }).response;
+      t.is(response.uid, 'uid-123');
+      t.true(response.allowed);
+      t.regex(Buffer.from(response.patch ?? '', 'base64').toString(), /PipelineRunPending/);
+      t.regex(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), /tlr_webhook_requests_total\{[^}]*webhook="pipelineruns"[^}]*\} 1/);
+      child.kill('SIGTERM');
+      t.is(await exited, 0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function httpsPost(port: number, path: string, body: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString()));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
