@@ -2,7 +2,7 @@ import { Counter, Histogram, Registry } from 'prom-client';
 import type { Decision } from './admission-review.js';
 
 /** The webhooks served: the path segment after /mutate/. */
-export type WebhookName = 'pipelineruns' | 'pods';
+export type WebhookName = 'pipelineruns' | 'taskruns' | 'pods';
 
 export const METRIC_REQUESTS = 'tlr_webhook_requests_total';
 export const METRIC_DURATION = 'tlr_webhook_duration_seconds';

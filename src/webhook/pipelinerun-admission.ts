@@ -69,17 +69,17 @@ function isPipelineRun(request: AdmissionRequest, object: unknown): object is Ku
 }
 
 /** The object as the rewrite should name it: the API server may leave `metadata.namespace` to the request. */
-function withNamespace(run: PipelineRun, namespace: string | undefined): PipelineRun {
+export function withNamespace<T extends KubeObject>(run: T, namespace: string | undefined): T {
   if (run.metadata?.namespace !== undefined || namespace === undefined) return run;
   return { ...run, metadata: { ...run.metadata, namespace } };
 }
 
-function addWarnings(into: Set<string>, diagnostics: readonly Diagnostic[]): void {
+export function addWarnings(into: Set<string>, diagnostics: readonly Diagnostic[]): void {
   for (const d of diagnostics) if (d.severity === 'warning') into.add(formatDiagnostic(d));
 }
 
 /** A RewriteError becomes a 422 refusal carrying every error (and its warnings); anything else is rethrown. */
-function refusal(uid: string, error: unknown, warnings: ReadonlySet<string> = new Set()): AdmissionReviewResponse {
+export function refusal(uid: string, error: unknown, warnings: ReadonlySet<string> = new Set()): AdmissionReviewResponse {
   if (!(error instanceof RewriteError)) throw error;
   const errors = error.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
   const all = new Set(warnings);
@@ -88,7 +88,7 @@ function refusal(uid: string, error: unknown, warnings: ReadonlySet<string> = ne
 }
 
 /** Config and feature flags, or the message of the ConfigMap that does not parse. */
-function loadSettings(settings: WebhookSettings, run: PipelineRun): { config: Config; featureFlags: FeatureFlags } | { failure: string } {
+export function loadSettings(settings: WebhookSettings, run: KubeObject): { config: Config; featureFlags: FeatureFlags } | { failure: string } {
   try {
     return { config: settings.config(run.metadata?.namespace ?? 'default'), featureFlags: settings.featureFlags() };
   } catch (error) {

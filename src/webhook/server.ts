@@ -20,6 +20,7 @@ import {
 } from './admission-review.js';
 import { createWebhookMetrics, type WebhookMetrics, type WebhookName } from './metrics.js';
 import { admitPipelineRun } from './pipelinerun-admission.js';
+import { admitTaskRun } from './taskrun-admission.js';
 import { admitPod } from './pod-admission.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
 import { watchServingCert, type ServingCert } from './serving-cert.js';
@@ -62,6 +63,7 @@ interface Route {
 const ROUTES: Readonly<Record<string, Route>> = {
   '/mutate/pipelineruns': { webhook: 'pipelineruns', admit: admitPipelineRun },
   '/mutate/pods': { webhook: 'pods', admit: admitPod },
+  '/mutate/taskruns': { webhook: 'taskruns', admit: admitTaskRun },
 };
 
 interface Context {

@@ -280,3 +280,39 @@ test.serial('a consumer pod created the way Tekton creates it gets the substitut
   t.deepEqual(plain.spec?.initContainers ?? [], []);
   t.is(await requests(), before + 1);
 });
+
+test.serial('a standalone TaskRun with an embedded taskSpec is rewritten at admission; one with a taskRef is refused; pipeline TaskRuns are not sent', async (t) => {
+  const { env } = t.context;
+  const taskRun = {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'TaskRun',
+    metadata: { generateName: 'standalone-' },
+    spec: {
+      taskSpec: {
+        results: [{ name: 'report', storage: 'reference' }],
+        steps: [{ name: 'lint', image: 'alpine', script: 'seq 100000 > $(results.report.path)' }],
+      },
+    },
+  };
+  const create = (body: object): Promise<KubeObject> =>
+    env.custom.createNamespacedCustomObject({ group: 'tekton.dev', version: 'v1', namespace: 'demo', plural: 'taskruns', body, fieldValidation: 'Strict' }) as Promise<KubeObject>;
+  const created = await create(taskRun);
+  t.is(created.metadata?.annotations?.[ANNOTATION_REWRITTEN], 'v1');
+  t.is(created.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME], 'template');
+  const steps = (created.spec as { taskSpec: { steps: Array<{ name: string; script?: string }> } }).taskSpec.steps;
+  t.deepEqual(steps.map((s) => s.name), ['tlr-prepare', 'lint', 'tlr-seal']);
+  t.regex(steps[1]?.script ?? '', /\/tlr\/results\/\$\(context\.taskRun\.uid\)\/task\/report/);
+  const workspace = (created.spec as { workspaces?: Array<{ volumeClaimTemplate?: { spec?: { storageClassName?: string } } }> }).workspaces?.[0];
+  t.is(workspace?.volumeClaimTemplate?.spec?.storageClassName, 'csi-results');
+
+  const error = await t.throwsAsync(create({ ...taskRun, metadata: { generateName: 'byref-', annotations: { 'tlr.dev/reference-results': 'report' } }, spec: { taskRef: { name: 'some-task' } } }));
+  t.regex(String((error as { body?: string }).body), /taskruns\.tlr\.dev.*spec\.taskRef.*embedded spec\.taskSpec/);
+
+  // Tekton's TaskRuns for a PipelineRun carry tekton.dev/pipelineRun: the objectSelector keeps them away from us.
+  const requests = async (): Promise<number> =>
+    ((await env.webhookRegistry.getSingleMetric('tlr_webhook_requests_total')?.get())?.values ?? []).filter((v) => v.labels.webhook === 'taskruns').reduce((n, v) => n + v.value, 0);
+  const before = await requests();
+  const child = await create({ ...taskRun, metadata: { generateName: 'child-', labels: { 'tekton.dev/pipelineRun': 'some-run' } } });
+  t.is(await requests(), before);
+  t.is(child.metadata?.annotations?.[ANNOTATION_REWRITTEN], undefined);
+});

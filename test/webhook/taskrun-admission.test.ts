@@ -1,0 +1,102 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { KubeObject, TaskRun } from '../../src/api/tekton.js';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { convertOnly } from '../../src/core/rewrite.js';
+import { rewriteTaskRun } from '../../src/core/task-run.js';
+import { TlrError } from '../../src/errors.js';
+import type { AdmissionRequest } from '../../src/webhook/admission-review.js';
+import type { WebhookSettings } from '../../src/webhook/settings.js';
+import { admitTaskRun } from '../../src/webhook/taskrun-admission.js';
+import { applyPatch, deepFreeze, patchOf } from './apply-patch.js';
+
+const settings: WebhookSettings = { config: (ns) => parseConfig({}, ns), featureFlags: () => parseFeatureFlags({}) };
+const brokenSettings: WebhookSettings = {
+  config: () => {
+    throw new TlrError('E_CONFIG', 'config key "size": expected a quantity such as 1Gi, found "lots"');
+  },
+  featureFlags: () => parseFeatureFlags({}),
+};
+
+function request(object: unknown, namespace = 'ci'): AdmissionRequest {
+  return deepFreeze({
+    uid: randomUUID(),
+    kind: { group: 'tekton.dev', version: 'v1', kind: 'TaskRun' },
+    resource: { group: 'tekton.dev', version: 'v1', resource: 'taskruns' },
+    namespace,
+    operation: 'CREATE',
+    object: structuredClone(object),
+  });
+}
+
+const TEP_TASKRUN: TaskRun = {
+  apiVersion: 'tekton.dev/v1',
+  kind: 'TaskRun',
+  metadata: { name: 'lint' },
+  spec: {
+    taskSpec: {
+      results: [{ name: 'report', storage: 'reference' }],
+      steps: [{ name: 'lint', image: 'alpine', script: 'seq 100000 > $(results.report.path)' }],
+    },
+  },
+};
+
+test('an opted-in TaskRun with an embedded taskSpec is patched into exactly what the rewrite makes of it', (t) => {
+  const req = request(TEP_TASKRUN);
+  const review = admitTaskRun(req, settings);
+  t.true(review.response.allowed);
+  const patched = applyPatch(TEP_TASKRUN, patchOf(review));
+  const converted = convertOnly(TEP_TASKRUN).object as TaskRun;
+  const expected = rewriteTaskRun({ ...converted, metadata: { ...converted.metadata, namespace: 'ci' } }, {
+    config: parseConfig({}, 'ci'),
+    featureFlags: parseFeatureFlags({}),
+  }).object;
+  t.deepEqual((patched).spec, expected.spec);
+  t.deepEqual((patched).metadata?.annotations, expected.metadata?.annotations);
+});
+
+test('an opted-in TaskRun with a taskRef is denied with the way out', (t) => {
+  const req = request({ ...TEP_TASKRUN, metadata: { name: 'byref', annotations: { 'tlr.dev/reference-results': 'report' } }, spec: { taskRef: { name: 'lint' } } });
+  const answer = admitTaskRun(req, settings).response;
+  t.false(answer.allowed);
+  t.is(answer.status?.code, 422);
+  t.regex(answer.status?.message ?? '', /TaskRun ci\/byref: spec\.taskRef: .*expected an embedded spec\.taskSpec, found a taskRef.*tlr render/);
+});
+
+test('a TaskRun Tekton created for a PipelineRun is allowed untouched, even when it carries our annotations', (t) => {
+  const req = request({ ...TEP_TASKRUN, metadata: { name: 'child', labels: { 'tekton.dev/pipelineRun': 'p' }, annotations: { 'tlr.dev/result-workspace': 'results' } } });
+  t.deepEqual(admitTaskRun(req, brokenSettings).response, { uid: req.uid, allowed: true });
+});
+
+test('a self-contained TaskRun the rewrite refuses is denied with its diagnostics', (t) => {
+  const bad = structuredClone(TEP_TASKRUN) as { spec: { taskSpec: { results: Array<Record<string, unknown>> } } };
+  bad.spec.taskSpec.results = [{ name: 'report', storage: 'reference', type: 'array' }];
+  const answer = admitTaskRun(request(bad), settings).response;
+  t.false(answer.allowed);
+  t.regex(answer.status?.message ?? '', /spec\.taskSpec\.results\[0\]\.type/);
+});
+
+const examples = join('..', 'shared', 'tekton', 'v1.15.0', 'examples', 'v1', 'taskruns');
+const exampleRuns = readdirSync(examples, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((file) =>
+    parseAllDocuments(readFileSync(join(examples, file), 'utf8'))
+      .map((doc) => doc.toJS() as KubeObject | null)
+      .filter((o): o is KubeObject => o?.kind === 'TaskRun')
+      .map((run, i) => ({ name: `${file}#${i}`, run })),
+  );
+
+test('Tekton examples: enough TaskRuns were found', (t) => {
+  t.true(exampleRuns.length >= 40, `found ${exampleRuns.length}`);
+});
+
+for (const { name, run } of exampleRuns) {
+  test(`Tekton example TaskRun ${name} is allowed without a patch`, (t) => {
+    const req = request(run, run.metadata?.namespace ?? 'default');
+    t.deepEqual(admitTaskRun(req, brokenSettings).response, { uid: req.uid, allowed: true });
+  });
+}
