@@ -1,7 +1,7 @@
 import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER, PARAM_REFS } from '../api/names.js';
 import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
-import { childPath, forEachString, mapStrings } from './json-walk.js';
+import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addWorkspace } from './producer.js';
 import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
@@ -22,7 +22,7 @@ const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
 /** True when anything in the pipeline task names a reference result (params, when, matrix, taskSpec, …). */
 export function mentionsReference(pt: PipelineTask, producers: Producers): boolean {
   let found = false;
-  forEachString(pt, '', (text) => {
+  forEachText(pt, (text) => {
     found ||= findTaskResultExpressions(text).some((e) => isReference(e, producers));
   });
   return found;
@@ -84,7 +84,9 @@ class Scan {
   ) {}
 
   rewrite<T>(value: T, path: string, site: Site, carrying: ReadonlySet<string> = new Set()): T {
-    return mapStrings(value, path, (text, at) => {
+    return mapStrings(value, path, (text, lazyAt) => {
+      if (!text.includes('$(')) return text; // every expression this looks for starts so
+      const at = lazyAt();
       for (const p of findParamExpressions(text)) {
         if (carrying.has(p.name) && !SCRIPT_FIELD.test(at)) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
       }

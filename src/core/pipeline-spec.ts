@@ -143,7 +143,7 @@ function checkPipelineResults(input: PipelineSpecInput, producers: Producers): v
       for (const e of findTaskResultExpressions(text)) {
         if (e.scope !== 'tasks' || !producers.get(e.task)?.has(e.result) || e.suffix === '') continue;
         input.diags.error(
-          at,
+          at(),
           `pipeline result "${result.name}": result "${e.result}" of task "${e.task}" is stored by reference; expected ` +
             `$(tasks.${e.task}.results.${e.result}) (the reference travels, and \`tlr\` resolves it to the value or the file), found ${e.text}`,
         );

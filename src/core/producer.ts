@@ -7,7 +7,7 @@ import {
 import type { EmbeddedTask, Step } from '../api/tekton.js';
 import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
-import { childPath, forEachString, mapStrings } from './json-walk.js';
+import { childPath, forEachText, mapText } from './json-walk.js';
 import { type Layout, producerDir, resultFilePath } from './layout.js';
 import { mayNameResultPath, resultPathPattern } from './variables.js';
 
@@ -45,7 +45,7 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   };
   reportUnwritten(input, diags);
   spec.steps = steps.map((step) => rewriteStep(step, replace));
-  if (spec.stepTemplate) spec.stepTemplate = mapStrings(spec.stepTemplate, '', replace);
+  if (spec.stepTemplate) spec.stepTemplate = mapText(spec.stepTemplate, replace);
 
   const dir = producerDir(layout, input.producer);
   spec.steps = [prepareStep(config, dir), ...spec.steps, sealStep(config, dir, input.results)];
@@ -63,7 +63,7 @@ export function isSealStep(step: Step): boolean {
 
 function rewriteStep(step: Step, replace: (text: string) => string): Step {
   const { name, image, ...rest } = step;
-  const rewritten = mapStrings(rest, '', replace);
+  const rewritten = mapText(rest, replace);
   if (rewritten === rest) return step;
   return { ...(name !== undefined ? { name } : {}), ...(image !== undefined ? { image } : {}), ...rewritten };
 }
@@ -85,7 +85,7 @@ function checkReserved(input: ProducerInput, diags: Diagnostics): boolean {
 function reportUnwritten(input: ProducerInput, diags: Diagnostics): void {
   for (const name of input.results) {
     let seen = false;
-    forEachString(input.taskSpec.steps ?? [], '', (text) => {
+    forEachText(input.taskSpec.steps ?? [], (text) => {
       seen ||= mayNameResultPath(text) && resultPathPattern(name).test(text);
     });
     if (!seen) {
