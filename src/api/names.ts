@@ -55,3 +55,8 @@ export const MANAGED_BY = 'tekton-large-results';
 export const REASON_REFUSED = 'ResultReferenceRefused';
 /** Tekton's `spec.status` that keeps a PipelineRun from being resolved or started. */
 export const PIPELINE_RUN_PENDING = 'PipelineRunPending';
+/**
+ * Label the admission webhook puts on every PipelineRun that opts in: the controller watches only runs carrying it, so
+ * its cache holds our runs, not every PipelineRun of the cluster's history.
+ */
+export const LABEL_OPTED_IN = `${PREFIX}/opted-in`;

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
+import { LABEL_MANAGED_BY, LABEL_OPTED_IN, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { makeClients, RESOLUTION, TEKTON, type Clients } from '../k8s/api.js';
 import { startProbeServer, type ProbeServer } from '../k8s/http.js';
@@ -13,6 +13,7 @@ import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
 import { WorkQueue } from './queue.js';
+import { relabelDetachedRuns } from './sweep.js';
 import { isInteresting, Reconciler, RetryableError } from './reconciler.js';
 
 export interface ControllerOptions {
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   readonly leaseDurationSeconds?: number;
   readonly renewDeadlineMs?: number;
   readonly retryPeriodMs?: number;
+  /** How often to look for runs that lost the `tlr.dev/opted-in` label (default 10 min). */
+  readonly resyncMs?: number;
 }
 
 export interface RunningController {
@@ -100,6 +103,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
   });
 
   const workers: Array<Promise<void>> = [];
+  let sweeper: NodeJS.Timeout | undefined;
   const leading = (async (): Promise<void> => {
     const won = await elector.run(() => {
       metrics.leader.set(0);
@@ -116,6 +120,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     synced = true;
     logger.info({ identity, workers: options.workers }, 'caches synced; reconciling');
     for (let i = 0; i < options.workers; i++) workers.push(work(queue, reconciler, metrics, logger));
+    const sweep = (): void => {
+      relabelDetachedRuns(clients, logger).catch((err: unknown) => logger.warn({ err: String(err) }, 'relabel sweep failed'));
+    };
+    sweep();
+    sweeper = setInterval(sweep, options.resyncMs ?? 600_000);
+    sweeper.unref();
   })();
 
   return {
@@ -125,6 +135,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     stop: async () => {
       if (stopping) return;
       stopping = true;
+      clearInterval(sweeper);
       queue.shutDown();
       await Promise.allSettled(workers);
       await elector.stop();
@@ -165,11 +176,14 @@ interface ResolutionRequestLike {
   metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
 }
 
+/** Only the runs the webhook labelled as opted in: the cache never holds the cluster's other PipelineRuns. */
 function watchRuns(clients: Clients, logger: Logger, onChange: (run: PipelineRun) => void): RunningInformer<PipelineRun> {
+  const labelSelector = LABEL_OPTED_IN;
   return startInformer<PipelineRun>({
     kubeConfig: clients.kubeConfig,
     path: `/apis/${TEKTON.group}/${TEKTON.version}/pipelineruns`,
-    list: async () => (await clients.custom.listClusterCustomObject({ ...TEKTON, plural: 'pipelineruns' })) as KubernetesListObject<PipelineRun>,
+    labelSelector,
+    list: async () => (await clients.custom.listClusterCustomObject({ ...TEKTON, plural: 'pipelineruns', labelSelector })) as KubernetesListObject<PipelineRun>,
     logger,
     onChange: (run, event) => {
       if (event !== 'delete') onChange(run);

@@ -6,8 +6,9 @@
  * 2. A run that does not opt in is allowed untouched: no patch, whatever it contains.
  * 3. An opted-in run whose pipeline and tasks are all embedded is rewritten here just to check it, so a refusal
  *    reaches its author at `kubectl create` (422); the rewrite's warnings become admission warnings.
- * 4. An opted-in run is patched into the annotation form and held for the controller (`spec.status:
- *    PipelineRunPending` + annotation `tlr.dev/hold: controller`), unless its author already set `spec.status`.
+ * 4. An opted-in run is patched into the annotation form, labelled `tlr.dev/opted-in: "true"` (the controller
+ *    watches only such runs) and held for the controller (`spec.status: PipelineRunPending` + annotation
+ *    `tlr.dev/hold: controller`), unless its author already set `spec.status`.
  */
 import type { KubeObject, PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
@@ -25,7 +26,7 @@ import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
 } from './admission-review.js';
-import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from '../api/names.js';
+import { ANNOTATION_HOLD, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../api/names.js';
 import { diffPatch } from './json-patch.js';
 import type { WebhookSettings } from './settings.js';
 
@@ -102,15 +103,17 @@ export function loadSettings(settings: WebhookSettings, run: KubeObject): { conf
 }
 
 /**
- * The run held for the controller: `spec.status: PipelineRunPending` and the hold annotation. A run its author
- * created with `spec.status` set keeps it, without the annotation (the controller must not release a user's hold).
+ * The run labelled for the controller's informer (`tlr.dev/opted-in`) and held: `spec.status: PipelineRunPending`
+ * and the hold annotation. A run its author created with `spec.status` set keeps it, without the annotation (the
+ * controller must not release a user's hold).
  */
 function held(run: KubeObject): KubeObject {
+  const labelled = { ...run, metadata: { ...run.metadata, labels: { ...run.metadata?.labels, [LABEL_OPTED_IN]: 'true' } } };
   const spec = run.spec ?? {};
-  if (spec.status !== undefined && spec.status !== '') return run;
+  if (spec.status !== undefined && spec.status !== '') return labelled;
   return {
-    ...run,
-    metadata: { ...run.metadata, annotations: { ...run.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
+    ...labelled,
+    metadata: { ...labelled.metadata, annotations: { ...run.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
     spec: { ...spec, status: PIPELINE_RUN_PENDING },
   };
 }

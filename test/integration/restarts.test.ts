@@ -32,7 +32,7 @@ function spawnController(env: TlrEnvironment, dir: string): { child: ChildProces
   writeFileSync(kubeconfig, env.cluster.kubeConfigAs(CONTROLLER_SA).exportConfig());
   const child = spawn(
     process.execPath,
-    ['dist/src/cli/main.js', 'controller', '--kubeconfig', kubeconfig, '--namespace', 'tlr-system', '--http-port', '0', '--workers', '4', '--lease-duration', '2'],
+    ['dist/src/cli/main.js', 'controller', '--kubeconfig', kubeconfig, '--namespace', 'tlr-system', '--http-port', '0', '--workers', '4', '--lease-duration', '2', '--resync', '2'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const synced = new Promise<void>((resolve, reject) => {
@@ -63,7 +63,8 @@ test.serial('killed at arbitrary points and restarted, with conflicting writers:
   const { env, dir } = t.context;
   const total = 60;
   await Promise.all(Array.from({ length: total }, () => createRun(env, sampleOptedInRun('crash'))));
-  // Another writer touches every run while the controller works: its updates must survive 409s.
+  // Another writer touches every run while the controller works: its updates must survive 409s. It is careless too:
+  // it replaces the whole label map, dropping tlr.dev/opted-in, which the controller's sweep must put back.
   let touching = true;
   const toucher = (async (): Promise<void> => {
     for (let round = 0; touching && round < 50; round++) {

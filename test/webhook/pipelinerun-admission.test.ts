@@ -11,7 +11,7 @@ import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { convertOnly } from '../../src/core/rewrite.js';
 import { TlrError } from '../../src/errors.js';
 import type { AdmissionRequest, Operation } from '../../src/webhook/admission-review.js';
-import { ANNOTATION_HOLD, HOLD_CONTROLLER, PIPELINE_RUN_PENDING } from '../../src/api/names.js';
+import { ANNOTATION_HOLD, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../../src/api/names.js';
 import { admitPipelineRun } from '../../src/webhook/pipelinerun-admission.js';
 import type { WebhookSettings } from '../../src/webhook/settings.js';
 import { applyPatch, deepFreeze, patchOf } from './apply-patch.js';
@@ -80,9 +80,22 @@ function heldForm(run: PipelineRun): PipelineRun {
   const converted = convertOnly(run).object as PipelineRun;
   return {
     ...converted,
-    metadata: { ...converted.metadata, annotations: { ...converted.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
+    metadata: {
+      ...converted.metadata,
+      labels: { ...converted.metadata?.labels, [LABEL_OPTED_IN]: 'true' },
+      annotations: { ...converted.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER },
+    },
     spec: { ...converted.spec, status: PIPELINE_RUN_PENDING },
   };
+}
+
+/** The run without what the webhook adds to hold it (hold annotation, opted-in label, pending status). */
+function withoutHold(run: PipelineRun): PipelineRun {
+  const { [ANNOTATION_HOLD]: _hold, ...annotations } = run.metadata?.annotations ?? {};
+  const { [LABEL_OPTED_IN]: _label, ...labels } = run.metadata?.labels ?? {};
+  const { status: _status, ...spec } = run.spec;
+  const { labels: _all, ...metadata } = { ...run.metadata, annotations };
+  return { ...run, metadata: Object.keys(labels).length > 0 ? { ...metadata, labels } : metadata, spec };
 }
 
 test('a TEP-form embedded run is converted and held, and what is stored is what the rewrite accepts', (t) => {
@@ -95,7 +108,7 @@ test('a TEP-form embedded run is converted and held, and what is stored is what 
   t.is(review.response.status, undefined);
 
   const ops = patchOf(review);
-  t.deepEqual(ops.map((op) => `${op.op} ${op.path}`).sort(), ['add /metadata/annotations', 'add /spec/pipelineSpec', 'add /spec/status']);
+  t.deepEqual(ops.map((op) => `${op.op} ${op.path}`).sort(), ['add /metadata/annotations', 'add /metadata/labels', 'add /spec/pipelineSpec', 'add /spec/status']);
   const stored = applyPatch(req.object as PipelineRun, ops);
   t.deepEqual(stored, heldForm(TEP_RUN));
   t.is(stored.metadata?.annotations?.[ANNOTATION_RESULT_WORKSPACE], 'results');
@@ -108,9 +121,7 @@ test('a TEP-form embedded run is converted and held, and what is stored is what 
   // The controller's rewrite accepts it, and rewrites it as it would have rewritten the original.
   const rewritten = rewritePipelineRun(stored, rewriteOptions);
   t.true(rewritten.changed);
-  const { [ANNOTATION_HOLD]: _hold, ...annotations } = rewritten.object.metadata?.annotations ?? {};
-  const { status: _status, ...spec } = rewritten.object.spec;
-  t.deepEqual({ ...rewritten.object, metadata: { ...rewritten.object.metadata, annotations }, spec }, rewritePipelineRun(TEP_RUN, rewriteOptions).object);
+  t.deepEqual(withoutHold(rewritten.object), rewritePipelineRun(TEP_RUN, rewriteOptions).object);
 });
 
 test('admitting what the webhook stored changes nothing (reinvocation)', (t) => {
@@ -126,6 +137,7 @@ test('an opted-in run already in annotation form only gets the hold', (t) => {
   const req = request(run);
   const review = admitPipelineRun(req, settings);
   t.deepEqual(patchOf(review), [
+    { op: 'add', path: '/metadata/labels', value: { ...run.metadata?.labels, [LABEL_OPTED_IN]: 'true' } },
     { op: 'add', path: '/metadata/annotations', value: { ...run.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
     { op: 'add', path: '/spec/status', value: PIPELINE_RUN_PENDING },
   ]);
@@ -143,7 +155,7 @@ test('a run of a stored Pipeline that opts in by annotation is held without cons
   t.true(review.response.allowed);
   t.deepEqual(applyPatch(run, patchOf(review)), {
     ...run,
-    metadata: { ...run.metadata, annotations: { ...run.metadata.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
+    metadata: { ...run.metadata, labels: { [LABEL_OPTED_IN]: 'true' }, annotations: { ...run.metadata.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
     spec: { ...run.spec, status: PIPELINE_RUN_PENDING },
   });
 });
@@ -153,7 +165,8 @@ test('a run created pending by its user keeps its status and gets no hold annota
   const stored = applyPatch(run, patchOf(admitPipelineRun(request(run), settings)));
   t.is(stored.spec.status, PIPELINE_RUN_PENDING);
   t.false(ANNOTATION_HOLD in (stored.metadata?.annotations ?? {}));
-  t.deepEqual(stored, convertOnly(run).object);
+  const converted = convertOnly(run).object;
+  t.deepEqual(stored, { ...converted, metadata: { ...converted.metadata, labels: { ...converted.metadata?.labels, [LABEL_OPTED_IN]: 'true' } } });
 
   // Already in annotation form: nothing to change at all.
   const review = admitPipelineRun(request(stored), settings);

@@ -67,7 +67,8 @@ export function controllerCommand(program: Command): void {
     .option('--http-port <port>', 'port of /healthz, /readyz and /metrics', (v) => parsePort(v, '--http-port'), 8080)
     .option('--workers <n>', 'concurrent reconciles', (v) => parsePositive(v, '--workers'), 8)
     .option('--lease-duration <seconds>', 'how long a dead leader blocks a standby', (v) => parsePositive(v, '--lease-duration'), 15)
-    .action(async (opts: ServeOptions & { leaseName: string; httpPort: number; workers: number; leaseDuration: number }) => {
+    .option('--resync <seconds>', 'how often to look for opted-in runs that lost the tlr.dev/opted-in label', (v) => parsePositive(v, '--resync'), 600)
+    .action(async (opts: ServeOptions & { leaseName: string; httpPort: number; workers: number; leaseDuration: number; resync: number }) => {
       const logger = makeLogger('tlr-controller', opts.logLevel);
       const controller = await startController({
         kubeConfig: loadKubeConfig(opts.kubeconfig),
@@ -81,6 +82,7 @@ export function controllerCommand(program: Command): void {
         leaseDurationSeconds: opts.leaseDuration,
         renewDeadlineMs: Math.round(opts.leaseDuration * 1000 * (2 / 3)),
         retryPeriodMs: Math.max(200, Math.round((opts.leaseDuration * 1000) / 7.5)),
+        resyncMs: opts.resync * 1000,
       });
       logger.info({ httpPort: controller.httpPort }, 'controller started');
       await untilSignal(logger);
