@@ -1,0 +1,59 @@
+/**
+ * What each example must do when run: the files `tlr render` takes, and the checks on the local run's results. Shared
+ * by the local end-to-end test (rendered offline) and the cluster test (as stored by the API server after our webhook
+ * and controller).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { parseReference } from '../../src/core/reference.js';
+import type { LocalRunResult } from './local-tekton.js';
+
+export interface Example {
+  files: string[];
+  check: (t: ExecutionContext, run: LocalRunResult, volume: string) => Promise<void> | void;
+}
+
+export const EXAMPLES: Record<string, Example> = {
+  'large-json': {
+    files: ['pipelinerun.yaml'],
+    check: (t, run) => {
+      t.is(run.results.summarise?.count, '70000');
+      const ref = parseReference(run.results.generate?.payload ?? '');
+      t.truthy(ref, 'the producer recorded a reference, not the value');
+      t.true((ref?.size ?? 0) > 4 * 1024 * 1024, `payload is ${ref?.size} bytes`);
+    },
+  },
+  'sbom-by-path': {
+    files: ['pipelinerun.yaml'],
+    check: (t, run) => {
+      t.is(run.results.licenses?.['mit-count'], String(Math.ceil(20000 / 3)));
+      t.true((parseReference(run.results.build?.sbom ?? "")?.size ?? 0) > 2 * 1024 * 1024);
+    },
+  },
+  'stdout-capture': {
+    files: ['pipelinerun.yaml'],
+    check: (t, run) => {
+      t.is(run.results.summary?.warnings, '100000');
+    },
+  },
+  'pipeline-results-finally': {
+    files: ['pipelinerun.yaml'],
+    check: async (t, run, volume) => {
+      t.is(run.results.notify?.lines, '20001');
+      const ref = parseReference(run.pipelineResults.changelog ?? '');
+      t.truthy(ref, 'the pipeline result carries the reference');
+      const bytes = await readFile(join(volume, ref?.path ?? ''));
+      t.is(createHash('sha256').update(bytes).digest('hex'), ref?.sha256 ?? 'missing');
+      t.true(bytes.toString().startsWith('* change 1: fixed a thing in component 1\n'));
+    },
+  },
+  'taskref-files': {
+    files: ['pipelinerun.yaml', 'pipeline.yaml', 'task-produce.yaml', 'task-consume.yaml'],
+    check: (t, run) => {
+      t.is(run.results.sign?.signed, '3000');
+    },
+  },
+};
+
