@@ -10,7 +10,10 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ENV_REFS, LABEL_CONSUMER } from '../../src/api/names.js';
+import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER } from '../../src/api/names.js';
+import { parseConfig } from '../../src/core/config.js';
+import { substituteContainer } from '../../src/webhook/pod-admission.js';
+import { SCRIPTS_DIR } from '../../src/webhook/tekton-pod.js';
 import type { EmbeddedTask, PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
 
 const INIT_MAIN = resolve('dist/init/main.js');
@@ -160,10 +163,22 @@ async function writeScripts(steps: readonly Step[], scriptsDir: string): Promise
 }
 
 /** The consumer's init container: `tlr-init substitute` over the scripts, with the first step's refs and run dir. */
+/**
+ * The consumer's init container exactly as the Pod webhook builds it (`substituteContainer`: its args and the env it
+ * copies from the step), with the volume and scripts directory mapped to this machine's directories.
+ */
 async function runSubstitute(task: LocalTask, first: Step, ctx: TaskContext): Promise<void> {
-  const refs = stepEnv(task, first)[ENV_REFS] ?? '';
-  const runDir = stepEnv(task, first).TLR_RUN_DIR ?? '';
-  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, 'substitute', '--root', ctx.volume, '--run-dir', runDir, '--scripts', task.scriptsDir, '--refs', refs], {}, ctx);
+  const env = stepEnv(task, first);
+  const consumer = {
+    env: [ENV_REFS, ENV_RUN_DIR].filter((n) => env[n] !== undefined).map((n) => ({ name: n, value: env[n] ?? '' })),
+    resultMount: { name: 'results', mountPath: ctx.volume },
+    scriptsVolume: 'tekton-internal-scripts',
+    runAs: {},
+  };
+  const container = substituteContainer(consumer, consumer.scriptsVolume, parseConfig({ mountPath: ctx.volume }));
+  const args = (container.args ?? []).map((a) => (a === SCRIPTS_DIR ? task.scriptsDir : a));
+  const containerEnv = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
+  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, ...args], containerEnv, ctx);
 }
 
 /** Runs one step (a `tlr-init` step or a script), then checks its results fit the termination message. */
