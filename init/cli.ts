@@ -96,6 +96,7 @@ async function prepare(opts: { root: string; dir: string }): Promise<number> {
   try {
     const dirs = await prepareResultDirs(opts.root, opts.dir);
     logInfo('Prepared result directory', { runDir: dirs.runDirPath, producerDir: dirs.producerDirPath });
+    if (dirs.removed.length > 0) logInfo('Removed results of an earlier attempt', { producerDir: dirs.producerDirPath, removed: dirs.removed.join(', ') });
     return EXIT_OK;
   } catch (error) {
     logProblem((error as Error).message);

@@ -3,10 +3,14 @@
  * producers running as different non-root UIDs can each create their own directory but not touch the others') and
  * `<root>/<runDir>/<producer>` (mode 0777, so every step of the task can write its result files, whatever its UID).
  * Idempotent; refuses a symlink or non-directory anywhere below the root.
+ *
+ * The producer directory belongs to one pipeline task of one run. Anything already in it comes from an earlier,
+ * failed attempt of that task (Tekton `retries`: a new pod, the same run and task): it is removed, so the seal step
+ * can never seal a stale value the new attempt did not write.
  */
 import type { Stats } from 'node:fs';
 import { mkdirSync } from 'node:fs';
-import { chmod, lstat, stat } from 'node:fs/promises';
+import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TlrError } from '../src/errors.js';
 import { isNoSpace, resultVolumeFull } from './no-space.js';
@@ -18,6 +22,8 @@ export const PRODUCER_DIR_MODE = 0o777;
 export interface PreparedDirs {
   readonly runDirPath: string;
   readonly producerDirPath: string;
+  /** Entries an earlier attempt left in the producer directory, now removed. */
+  readonly removed: readonly string[];
 }
 
 /** Creates (or checks) the run and producer directories for `dir` = `<runDir>/<producer>` below `root`. */
@@ -35,7 +41,15 @@ export async function prepareResultDirs(root: string, dir: string): Promise<Prep
   const producerDirPath = join(runDirPath, producer);
   await ensureDirectory(runDirPath, RUN_DIR_MODE);
   await ensureDirectory(producerDirPath, PRODUCER_DIR_MODE);
-  return { runDirPath, producerDirPath };
+  const removed = await clearStale(producerDirPath);
+  return { runDirPath, producerDirPath, removed };
+}
+
+/** Removes what an earlier attempt left in the producer directory (links are removed, never followed). */
+async function clearStale(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  for (const name of names) await rm(join(dir, name), { recursive: true, force: true });
+  return names;
 }
 
 async function ensureDirectory(path: string, mode: number): Promise<void> {

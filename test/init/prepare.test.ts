@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { chmod, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareResultDirs } from '../../init/prepare.js';
 import { tempDir } from './temp-volume.js';
@@ -17,7 +17,7 @@ test('creates the run dir 01777 and the producer dir 0777 whatever the umask', a
   const previous = process.umask(0o077);
   try {
     const dirs = await prepareResultDirs(root, 'uid-1/build');
-    t.deepEqual(dirs, { runDirPath: join(root, 'uid-1'), producerDirPath: join(root, 'uid-1', 'build') });
+    t.deepEqual(dirs, { runDirPath: join(root, 'uid-1'), producerDirPath: join(root, 'uid-1', 'build'), removed: [] });
   } finally {
     process.umask(previous);
   }
@@ -28,13 +28,29 @@ test('creates the run dir 01777 and the producer dir 0777 whatever the umask', a
 test('is idempotent and repairs a wrong mode', async (t) => {
   const root = await tempRoot(t);
   await prepareResultDirs(root, 'uid-1/build');
-  await writeFile(join(root, 'uid-1', 'build', 'out'), 'kept');
+  await prepareResultDirs(root, 'uid-1/test');
+  await writeFile(join(root, 'uid-1', 'test', 'out'), 'kept');
   await chmod(join(root, 'uid-1', 'build'), 0o700);
   await prepareResultDirs(root, 'uid-1/build');
-  await prepareResultDirs(root, 'uid-1/test');
   t.is(await modeOf(join(root, 'uid-1', 'build')), 0o777);
   t.is(await modeOf(join(root, 'uid-1', 'test')), 0o777);
-  t.is(await readFile(join(root, 'uid-1', 'build', 'out'), 'utf8'), 'kept');
+  t.is(await readFile(join(root, 'uid-1', 'test', 'out'), 'utf8'), 'kept', "another task's results are not touched");
+});
+
+test("a retry's prepare removes what the failed attempt left, so it can never be sealed; links are not followed", async (t) => {
+  const root = await tempRoot(t);
+  const outside = join(root, 'precious');
+  await writeFile(outside, 'must survive');
+  await prepareResultDirs(root, 'uid-1/build');
+  const dir = join(root, 'uid-1', 'build');
+  await writeFile(join(dir, 'report'), 'half-written by attempt 1');
+  await symlink(outside, join(dir, 'link'));
+  await mkdir(join(dir, 'sub'));
+  await writeFile(join(dir, 'sub', 'x'), 'x');
+  const again = await prepareResultDirs(root, 'uid-1/build');
+  t.deepEqual([...again.removed].sort(), ['link', 'report', 'sub']);
+  t.deepEqual(await readdir(dir), []);
+  t.is(await readFile(outside, 'utf8'), 'must survive');
 });
 
 test('refuses a run dir that is a symlink', async (t) => {
