@@ -1,5 +1,5 @@
 /**
- * The command line of tlr-init (one binary, three subcommands), returning an exit code (see exit-codes.ts).
+ * The command line of tlr-init (one binary: prepare, seal, substitute; export and idle for tlr fetch), returning an exit code (see exit-codes.ts).
  * Kept apart from main.ts so tests can run it in-process.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -11,6 +11,8 @@ import { checkSegment, splitProducerDir } from './safe-path.js';
 import { sealResults } from './seal.js';
 import { substituteScripts } from './substitute.js';
 import { writeTerminationLog } from './termination-log.js';
+import { openVerifiedResult } from './verified-result.js';
+import { parseReference } from '../src/core/reference.js';
 
 /** Runs tlr-init with `args` (without node and the script path); resolves to the exit code. */
 export async function runCli(args: readonly string[]): Promise<number> {
@@ -89,7 +91,59 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
     .action(async (opts: { root: string; runDir: string; scripts: string; refs?: string }) =>
       setCode(await substitute(opts)),
     );
+
+  program
+    .command('export')
+    .description('write the file a reference names to stdout, with every substitute check (used by tlr fetch)')
+    .addOption(root())
+    .argument('<reference>', 'the reference token [[tlr:v1:...]] as the producer recorded it')
+    .action(async (token: string, opts: { root: string }) => setCode(await exportResult(token, opts.root)));
+
+  program
+    .command('idle')
+    .description('wait (for tlr fetch to exec into this container) until terminated or the time is up')
+    .addOption(new Option('--seconds <n>', 'longest wait').default(600).argParser(usage(parseSeconds)))
+    .action(async (opts: { seconds: number }) => setCode(await idle(opts.seconds)));
   return program;
+}
+
+/** Streams a referenced file to stdout, verified on the way (the receiver verifies again: size and sha256). */
+async function exportResult(token: string, root: string): Promise<number> {
+  const reference = parseReference(token.trim());
+  if (!reference) {
+    logProblem(`tlr-init export: expected a reference [[tlr:v1:sha256=<hex>:size=<n>:path=<run>/<task>/<result>]], found "${token.slice(0, 200)}"`);
+    return EXIT_USAGE;
+  }
+  try {
+    const runDir = checkSegment(reference.path.split('/')[0] ?? '', 'reference path');
+    for await (const chunk of await openVerifiedResult(reference, { root, runDir })) {
+      // The chunk's buffer is reused after this: wait until it is handed over.
+      await new Promise<void>((resolve, reject) => process.stdout.write(chunk, (error) => (error ? reject(error) : resolve())));
+    }
+    return EXIT_OK;
+  } catch (error) {
+    logProblem((error as Error).message);
+    return EXIT_REFUSED;
+  }
+}
+
+function idle(seconds: number): Promise<number> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      process.off('SIGTERM', done);
+      process.off('SIGINT', done);
+      resolve(EXIT_OK);
+    };
+    const timer = setTimeout(done, seconds * 1000);
+    process.on('SIGTERM', done);
+    process.on('SIGINT', done);
+  });
+}
+
+function parseSeconds(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`--seconds: expected a whole number of seconds, found "${value}"`);
+  return Number(value);
 }
 
 async function prepare(opts: { root: string; dir: string }): Promise<number> {

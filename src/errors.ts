@@ -13,7 +13,8 @@ export type ErrorCode =
   | 'E_DIGEST_MISMATCH'
   | 'E_NO_SPACE'
   | 'E_SCHEMA'
-  | 'E_KUBECONFIG';
+  | 'E_KUBECONFIG'
+  | 'E_FETCH';
 
 export class TlrError extends Error {
   override readonly name: string = 'TlrError';

@@ -4,6 +4,7 @@ import { convertCommand } from './commands/convert.js';
 import { renderCommand } from './commands/render.js';
 import { validateCommand } from './commands/validate.js';
 import { controllerCommand, webhookCommand } from './commands/serve.js';
+import { fetchCommand } from './commands/fetch.js';
 import type { CliIo } from './io.js';
 import { CommandRefused } from './report.js';
 
@@ -28,6 +29,7 @@ export function createProgram(io: CliIo): Command {
   convertCommand(program, io);
   renderCommand(program, io);
   validateCommand(program, io);
+  fetchCommand(program, io);
   controllerCommand(program);
   webhookCommand(program);
   for (const command of program.commands) {

@@ -1,0 +1,41 @@
+import { mkdir } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { DEFAULT_INIT_IMAGE } from '../../core/config.js';
+import { DEFAULT_MOUNT_PATH } from '../../api/names.js';
+import { fetchResults } from '../../fetch/fetch.js';
+import type { CliIo } from '../io.js';
+import { loadKubeConfig, parsePositive } from './serve.js';
+
+export function fetchCommand(program: Command, io: CliIo): void {
+  program
+    .command('fetch')
+    .description(
+      "Copy results stored by reference out of a run's result volume, each verified against its recorded size and\n" +
+        'sha256 before it appears under its name. Starts a short-lived reader pod (the tlr-init image, the volume\n' +
+        'mounted read-only) and execs into it; needs get on pipelineruns/taskruns, create/get/delete on pods and create on\n' +
+        'pods/exec in the namespace.',
+    )
+    .argument('<pipelinerun>', 'name of the PipelineRun')
+    .argument('[results...]', '<pipeline task>.<result> or a pipeline result name (default: every one the run recorded)')
+    .option('-n, --namespace <ns>', 'namespace of the run', 'default')
+    .option('-o, --output <dir>', 'directory to write into (one file per result, named as above)', '.')
+    .option('--image <image>', 'the tlr-init image (as in tlr-config initImage)', DEFAULT_INIT_IMAGE)
+    .option('--mount-path <path>', 'where the reader mounts the volume (as in tlr-config mountPath)', DEFAULT_MOUNT_PATH)
+    .option('--timeout <seconds>', 'how long to wait for the reader pod', (v) => parsePositive(v, '--timeout'), 120)
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file').env('KUBECONFIG'))
+    .action(async (run: string, results: string[], opts: { namespace: string; output: string; image: string; mountPath: string; timeout: number; kubeconfig?: string }) => {
+      await mkdir(opts.output, { recursive: true });
+      const fetched = await fetchResults({
+        kubeConfig: loadKubeConfig(opts.kubeconfig),
+        namespace: opts.namespace,
+        run,
+        names: results,
+        outDir: opts.output,
+        image: opts.image,
+        mountPath: opts.mountPath,
+        timeoutSeconds: opts.timeout,
+        log: (line) => io.err(`${line}\n`),
+      });
+      for (const f of fetched) io.out(`${f.file}\t${f.bytes}\tsha256:${f.sha256}\n`);
+    });
+}

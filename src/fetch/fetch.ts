@@ -1,0 +1,172 @@
+/**
+ * `tlr fetch`: reads results stored by reference back out of a run's result volume. The volume is only reachable from
+ * a pod, so this starts a short-lived reader pod (the tlr-init image, the volume mounted read-only, restricted
+ * securityContext), execs `tlr-init export <reference>` in it for each result (the same path and symlink checks as the
+ * consumer's init container), verifies size and sha256 locally while writing, and deletes the pod afterwards.
+ * Needs, in the run's namespace: get pipelineruns and taskruns, list taskruns, create/get/delete pods, create pods/exec.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
+import type { PipelineRun } from '../api/tekton.js';
+import { apiMessage, isNotFound, makeClients, TEKTON, type Clients } from '../k8s/api.js';
+import { TlrError } from '../errors.js';
+import { recordedReferences, selectReferences, type NamedReference } from './references.js';
+import { verifiedFile } from './verified-file.js';
+
+export interface FetchOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly namespace: string;
+  readonly run: string;
+  /** `<task>.<result>` or pipeline result names; empty: every reference the run recorded. */
+  readonly names: readonly string[];
+  readonly outDir: string;
+  readonly image: string;
+  readonly mountPath: string;
+  readonly timeoutSeconds: number;
+  readonly log: (line: string) => void;
+}
+
+export interface Fetched {
+  readonly name: string;
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** What to fetch and from which claim: everything that needs no pod, so it can be checked first. */
+export async function planFetch(clients: Clients, namespace: string, runName: string, names: readonly string[]): Promise<{ claim: string; refs: NamedReference[] }> {
+  const what = `PipelineRun ${namespace}/${runName}`;
+  let run: PipelineRun;
+  try {
+    run = (await clients.custom.getNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name: runName })) as PipelineRun;
+  } catch (err) {
+    throw new TlrError('E_FETCH', isNotFound(err) ? `${what}: not found` : `${what}: ${apiMessage(err)}`, { cause: err });
+  }
+  const volume = run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? '';
+  const claim = /^(?:provisioned|user-claim):(.+)$/.exec(volume)?.[1];
+  if (claim === undefined) {
+    throw new TlrError(
+      'E_FETCH',
+      `${what}: metadata.annotations["${ANNOTATION_RESULT_VOLUME}"]: expected provisioned:<pvc> or user-claim:<pvc> ` +
+        `(a run rewritten by the controller), found ${volume === '' ? 'none' : `"${volume}"`}`,
+    );
+  }
+  const taskRuns = (await clients.custom.listNamespacedCustomObject({ ...TEKTON, namespace, plural: 'taskruns', labelSelector: `tekton.dev/pipelineRun=${runName}` })) as {
+    items: Array<{ metadata?: { labels?: Record<string, string> }; status?: { results?: Array<{ name?: string; value?: unknown }> } }>;
+  };
+  return { claim, refs: selectReferences(recordedReferences(run, taskRuns.items), names, what) };
+}
+
+export async function fetchResults(options: FetchOptions): Promise<Fetched[]> {
+  const clients = makeClients(options.kubeConfig);
+  const { claim, refs } = await planFetch(clients, options.namespace, options.run, options.names);
+  const pod = await startReader(clients, options, claim);
+  try {
+    await waitRunning(clients, options, pod);
+    const fetched: Fetched[] = [];
+    for (const ref of refs) fetched.push(await fetchOne(options, pod, ref));
+    return fetched;
+  } finally {
+    await clients.core.deleteNamespacedPod({ namespace: options.namespace, name: pod, gracePeriodSeconds: 0 }).catch(() => undefined);
+  }
+}
+
+async function startReader(clients: Clients, options: FetchOptions, claim: string): Promise<string> {
+  const name = `tlr-fetch-${randomBytes(4).toString('hex')}`;
+  const body: V1Pod = {
+    metadata: { name, namespace: options.namespace, labels: { [LABEL_MANAGED_BY]: MANAGED_BY, 'tekton.dev/pipelineRun': options.run } },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      activeDeadlineSeconds: options.timeoutSeconds + 600,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name: 'reader',
+          image: options.image,
+          command: ['tlr-init'],
+          args: ['idle', '--seconds', String(options.timeoutSeconds + 600)],
+          volumeMounts: [{ name: 'results', mountPath: options.mountPath, readOnly: true }],
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+        },
+      ],
+      volumes: [{ name: 'results', persistentVolumeClaim: { claimName: claim, readOnly: true } }],
+    },
+  };
+  await clients.core.createNamespacedPod({ namespace: options.namespace, body });
+  options.log(`started reader pod ${options.namespace}/${name} on PVC ${claim}`);
+  return name;
+}
+
+async function waitRunning(clients: Clients, options: FetchOptions, name: string): Promise<void> {
+  const deadline = Date.now() + options.timeoutSeconds * 1000;
+  let pod: V1Pod | undefined;
+  while (Date.now() < deadline) {
+    pod = await clients.core.readNamespacedPod({ namespace: options.namespace, name });
+    const phase = pod.status?.phase;
+    if (phase === 'Running') return;
+    if (phase === 'Failed' || phase === 'Succeeded') break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const why = pod ? notReadyReasons(pod) : [];
+  throw new TlrError(
+    'E_FETCH',
+    `reader pod ${options.namespace}/${name}: expected it Running within ${options.timeoutSeconds} s, found phase ` +
+      `${pod?.status?.phase ?? 'unknown'}${why.length > 0 ? ` (${why.join('; ')})` : ''}. A ReadWriteOnce volume is usable from one node ` +
+      'at a time: wait for the run to finish, or raise --timeout',
+  );
+}
+
+/** Why a pod is not running: its false conditions and its containers' waiting or terminated reasons. */
+function notReadyReasons(pod: V1Pod): string[] {
+  const conditions = (pod.status?.conditions ?? []).filter((c) => c.status !== 'True').map((c) => `${c.type}: ${c.reason ?? ''} ${c.message ?? ''}`.trim());
+  const containers = (pod.status?.containerStatuses ?? []).map((c) => c.state?.waiting?.reason ?? c.state?.terminated?.reason ?? '').filter(Boolean);
+  return [...conditions, ...containers];
+}
+
+async function fetchOne(options: FetchOptions, pod: string, ref: NamedReference): Promise<Fetched> {
+  const file = join(options.outDir, ref.name);
+  let last = 0;
+  const sink = verifiedFile(file, ref.reference, (bytes) => {
+    if (bytes - last >= 64 * 1024 * 1024 || bytes === ref.reference.size) {
+      last = bytes;
+      options.log(`${ref.name}: ${mib(bytes)} / ${mib(ref.reference.size)} MiB`);
+    }
+  });
+  let stderr = '';
+  const errors = new Writable({
+    write(chunk: Buffer, _e, cb): void {
+      if (stderr.length < 8192) stderr += chunk.toString();
+      cb();
+    },
+  });
+  try {
+    const status = await new Promise<V1Status>((resolve, reject) => {
+      new Exec(options.kubeConfig)
+        .exec(options.namespace, pod, 'reader', ['tlr-init', 'export', '--root', options.mountPath, ref.token], sink.stream, errors, null, false, resolve)
+        .catch(reject);
+    });
+    if (status.status !== 'Success') throw new TlrError('E_FETCH', `${ref.name}: tlr-init export failed: ${stderr.trim() || status.message || 'no message'}`);
+    if (!sink.stream.writableFinished) {
+      await new Promise<void>((resolve, reject) => {
+        sink.stream.once('finish', resolve);
+        sink.stream.once('error', reject);
+        if (!sink.stream.writableEnded) sink.stream.end();
+      });
+    }
+    const { bytes, sha256 } = await sink.finish();
+    options.log(`${ref.name}: ${bytes} bytes, sha256 ${sha256} verified -> ${file}`);
+    return { name: ref.name, file, bytes, sha256 };
+  } catch (err) {
+    await sink.abort();
+    throw err;
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1024 / 1024).toFixed(1);
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import type { Reference } from '../core/reference.js';
+import { TlrError } from '../errors.js';
+
+export interface VerifiedSink {
+  /** Where the bytes go (the exec's stdout). Refuses more bytes than the reference's size as soon as they arrive. */
+  readonly stream: Writable;
+  /** After the stream ended: checks size and sha256, then renames into place; on any mismatch removes the file. */
+  finish(): Promise<{ bytes: number; sha256: string }>;
+  /** Removes the partial file (after a failed transfer). */
+  abort(): Promise<void>;
+}
+
+/**
+ * A file written from a stream and verified against a reference before it appears under its name: bytes go to
+ * `<dest>.partial`, sha256 and size are computed on the way, and only a match is renamed to `dest`. Nothing
+ * unverified is ever left at `dest`. `onProgress` gets the byte count as it grows.
+ */
+export function verifiedFile(dest: string, reference: Reference, onProgress?: (bytes: number) => void): VerifiedSink {
+  const partial = `${dest}.partial`;
+  const file = createWriteStream(partial, { mode: 0o644 });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback): void {
+      bytes += chunk.length;
+      if (bytes > reference.size) {
+        callback(new TlrError('E_DIGEST_MISMATCH', `${dest}: received more than the ${reference.size} bytes the reference records`));
+        return;
+      }
+      hash.update(chunk);
+      onProgress?.(bytes);
+      if (file.write(chunk)) callback();
+      else file.once('drain', () => callback());
+    },
+    final(callback): void {
+      file.end(() => callback());
+    },
+  });
+  return {
+    stream,
+    async finish() {
+      await new Promise<void>((resolve, reject) => {
+        if (file.closed) return resolve();
+        file.once('close', () => resolve());
+        file.once('error', reject);
+      });
+      const sha256 = hash.digest('hex');
+      if (bytes !== reference.size || sha256 !== reference.sha256) {
+        await rm(partial, { force: true });
+        throw new TlrError(
+          'E_DIGEST_MISMATCH',
+          `${dest}: expected ${reference.size} bytes with sha256 ${reference.sha256} (as the producer sealed it), ` +
+            `received ${bytes} bytes with sha256 ${sha256}; nothing was written`,
+        );
+      }
+      await rename(partial, dest);
+      return { bytes, sha256 };
+    },
+    async abort() {
+      stream.destroy();
+      file.destroy();
+      await rm(partial, { force: true });
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { formatReference, parseReference } from '../../src/core/reference.js';
+import { recordedReferences, selectReferences } from '../../src/fetch/references.js';
+import { verifiedFile } from '../../src/fetch/verified-file.js';
+
+function ref(content: Buffer, path = 'uid/build/blob'): string {
+  return formatReference({ sha256: createHash('sha256').update(content).digest('hex'), size: content.length, path });
+}
+
+test('a verified file appears under its name only when size and sha256 match; otherwise nothing is left', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const content = randomBytes(1024 * 1024);
+  const reference = parseReference(ref(content));
+  if (!reference) throw new Error('bad reference');
+
+  const good = verifiedFile(join(dir, 'good'), reference);
+  await pipeline(Readable.from([content.subarray(0, 1000), content.subarray(1000)]), good.stream);
+  t.deepEqual(await good.finish(), { bytes: content.length, sha256: reference.sha256 });
+  t.true((await readFile(join(dir, 'good'))).equals(content));
+
+  const tampered = Buffer.from(content);
+  tampered[5] = (tampered[5] ?? 0) ^ 1;
+  const bad = verifiedFile(join(dir, 'bad'), reference);
+  await pipeline(Readable.from([tampered]), bad.stream);
+  await t.throwsAsync(bad.finish(), { message: /expected 1048576 bytes with sha256 .* received 1048576 bytes with sha256 .*nothing was written/ });
+
+  const long = verifiedFile(join(dir, 'long'), reference);
+  await t.throwsAsync(pipeline(Readable.from([content, Buffer.from('x')]), long.stream), { message: /more than the 1048576 bytes/ });
+  await long.abort();
+  t.deepEqual(await readdir(dir), ['good']);
+});
+
+test('references are named <pipeline task>.<result> and pipeline results by name; a typo lists what exists', (t) => {
+  const a = ref(Buffer.from('a'), 'uid/build/sbom');
+  const b = ref(Buffer.from('b'), 'uid/notes/text');
+  const run = { status: { results: [{ name: 'changelog', value: b }, { name: 'plain', value: 'not a reference' }] } };
+  const taskRuns = [
+    { metadata: { labels: { 'tekton.dev/pipelineTask': 'build' } }, status: { results: [{ name: 'sbom', value: a }, { name: 'digest', value: 'sha256:x' }] } },
+    { metadata: { labels: {} as Record<string, string> }, status: { results: [{ name: 'x', value: a }] } },
+  ];
+  const all = recordedReferences(run, taskRuns);
+  t.deepEqual(all.map((r) => [r.name, r.token]), [['build.sbom', a], ['changelog', b]]);
+  t.deepEqual(selectReferences(all, ['changelog'], 'PipelineRun demo/r').map((r) => r.name), ['changelog']);
+  t.throws(() => selectReferences(all, ['build.sbmo'], 'PipelineRun demo/r'), { message: 'PipelineRun demo/r: expected one of its results stored by reference (build.sbom, changelog), found "build.sbmo"' });
+  t.throws(() => selectReferences([], [], 'PipelineRun demo/r'), { message: /recorded no results stored by reference/ });
+});
