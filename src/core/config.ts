@@ -20,6 +20,11 @@ export interface Config {
   readonly initImage: string;
   /** Where the result workspace is mounted in producer and consumer steps. */
   readonly mountPath: string;
+  /**
+   * When set, the pods of opted-in runs get this `fsGroup` (unless the run sets one), so the kubelet makes a new
+   * result volume group-writable for `tlr-prepare` (which runs as a non-root user). Undefined: pods are left alone.
+   */
+  readonly fsGroup: number | undefined;
 }
 
 export type Retention =
@@ -37,6 +42,7 @@ export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
   retention: 'with-run',
   initImage: DEFAULT_INIT_IMAGE,
   mountPath: DEFAULT_MOUNT_PATH,
+  fsGroup: '',
 };
 
 export type ConfigKey =
@@ -46,11 +52,12 @@ export type ConfigKey =
   | 'maxResultSize'
   | 'retention'
   | 'initImage'
-  | 'mountPath';
+  | 'mountPath'
+  | 'fsGroup';
 
 const KEYS = Object.keys(CONFIG_DEFAULTS) as ConfigKey[];
 /** Keys a namespace may override (`namespace.<ns>.<key>`); images and mount paths are cluster-wide. */
-const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'retention'];
+const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'retention', 'fsGroup'];
 const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteMany'];
 
 /**
@@ -98,7 +105,17 @@ function build(values: Record<string, string>, namespace: string | undefined): C
     retention: parseRetention(values.retention ?? '', keyName('retention')),
     initImage,
     mountPath: mountPath.replace(/\/+$/, '') || '/',
+    fsGroup: parseFsGroup(values.fsGroup ?? '', keyName('fsGroup')),
   };
+}
+
+function parseFsGroup(text: string, key: string): number | undefined {
+  const value = text.trim();
+  if (value === '') return undefined;
+  if (!/^\d{1,10}$/.test(value) || Number(value) > 2 ** 31 - 1) {
+    throw new TlrError('E_CONFIG', `config key "${key}": expected a group id (a whole number, e.g. 65532) or empty, found "${text}"`);
+  }
+  return Number(value);
 }
 
 function parseAccessModes(text: string | undefined, key: string): string[] {

@@ -20,6 +20,7 @@ import {
   type PipelineSpecInput,
 } from './pipeline-spec.js';
 import { NO_RESOLVER } from './resolver.js';
+import { withFsGroup } from './pod-template.js';
 import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -43,6 +44,7 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
 
   const { inlined, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
   run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };
+  applyFsGroup(run, options.config.fsGroup);
   run.metadata = rewrittenMetadata(run, source, inlined, bound.volume);
   return { object: run, changed: true, diagnostics: diags.items };
 }
@@ -100,6 +102,13 @@ function rewriteSpec(
 }
 
 /** The rewritten run's metadata: the Pipeline's labels and annotations under the run's, plus the rewrite's own. */
+/** The admin's optional fsGroup on every task pod of the run (spec.taskRunTemplate.podTemplate), unless set. */
+function applyFsGroup(run: PipelineRun, fsGroup: number | undefined): void {
+  const template = run.spec.taskRunTemplate as { podTemplate?: Record<string, unknown> } | undefined;
+  const podTemplate = withFsGroup(template?.podTemplate, fsGroup);
+  if (podTemplate !== template?.podTemplate) run.spec.taskRunTemplate = { ...template, podTemplate };
+}
+
 function rewrittenMetadata(run: PipelineRun, source: PipelineSource, inlined: Record<string, unknown>, volume: ResultVolume): ObjectMeta {
   const originalRefs = { ...(source.ref !== undefined ? { pipelineRef: source.ref } : {}), ...(Object.keys(inlined).length > 0 ? { taskRefs: inlined } : {}) };
   const metadata: ObjectMeta = {

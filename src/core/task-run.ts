@@ -17,6 +17,7 @@ import { rewriteProducer } from './producer.js';
 import { isTektonTaskKind } from './resolver.js';
 import { bindResultWorkspace, describeVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
+import { withFsGroup } from './pod-template.js';
 
 /**
  * The rewrite of a standalone TaskRun whose Task stores results by reference. The results land under
@@ -46,6 +47,8 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
   diags.throwIfErrors();
 
   run.spec = { ...withoutTaskRef(run.spec), taskSpec, workspaces: bound.bindings };
+  const podTemplate = withFsGroup(run.spec.podTemplate as Record<string, unknown> | undefined, options.config.fsGroup);
+  if (podTemplate !== undefined) run.spec.podTemplate = podTemplate;
   run.metadata = {
     ...run.metadata,
     annotations: {
