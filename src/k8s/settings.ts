@@ -2,7 +2,7 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from '../core/config.js';
 import { parseFeatureFlags, type FeatureFlags } from '../core/feature-flags.js';
-import type { Clients } from './api.js';
+import { TEKTON, type Clients } from './api.js';
 import { startInformer, type RunningInformer } from './informer.js';
 
 export interface SettingsSourceOptions {
@@ -60,6 +60,23 @@ export class SettingsSource {
 
   featureFlags(): FeatureFlags {
     return parseFeatureFlags(this.tekton.get('feature-flags', this.options.tektonNamespace)?.data ?? {});
+  }
+
+  /** The stored Pipeline's annotations (GET by name, 2 s at most), or undefined when it cannot be read. */
+  async pipelineAnnotations(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 2000)));
+    try {
+      const get = this.options.clients.custom
+        .getNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelines', name })
+        .then((p) => ((p as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {}) as Record<string, string> | undefined);
+      return await Promise.race([get, timeout]);
+    } catch (err) {
+      this.options.logger.debug({ pipeline: `${namespace}/${name}`, err: String(err) }, 'could not read the stored Pipeline');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async stop(): Promise<void> {

@@ -13,7 +13,7 @@
 import type { KubeObject, PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
-import { admissionOptIn } from '../core/opt-in.js';
+import { admissionOptIn, annotatedResultWorkspace } from '../core/opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
 import { convertOnly } from '../core/rewrite.js';
 import { describeObject } from '../api/tekton.js';
@@ -32,8 +32,27 @@ import type { WebhookSettings } from './settings.js';
 
 const TEKTON_API = /^tekton\.dev\/v1(beta1)?$/;
 
+/** What the server looked up before the (pure) decision: the annotations of the stored Pipeline a run refers to. */
+export interface Lookups {
+  readonly pipelineAnnotations?: Record<string, string>;
+}
+
+/**
+ * The lookups a PipelineRun needs: its stored Pipeline's annotations, only for a run that names a local Pipeline and
+ * does not opt in by itself (so runs that opt in, embed their spec, or use a resolver cost no API call).
+ */
+export async function pipelineRunLookups(request: AdmissionRequest, settings: WebhookSettings): Promise<Lookups> {
+  const run = request.object as Partial<PipelineRun> | null | undefined;
+  const ref = run?.spec?.pipelineRef;
+  if (request.operation !== 'CREATE' || !settings.pipelineAnnotations || ref?.name === undefined || ref.resolver !== undefined) return {};
+  if (annotatedResultWorkspace(run?.metadata) !== undefined) return {};
+  const namespace = run?.metadata?.namespace ?? request.namespace ?? 'default';
+  const pipelineAnnotations = await settings.pipelineAnnotations(namespace, ref.name);
+  return pipelineAnnotations ? { pipelineAnnotations } : {};
+}
+
 /** Answers one AdmissionReview request for a PipelineRun. */
-export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSettings): AdmissionReviewResponse {
+export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSettings, lookups: Lookups = {}): AdmissionReviewResponse {
   const { uid } = request;
   const raw = request.object;
   if (request.operation !== 'CREATE' || !isPipelineRun(request, raw)) return allow(uid);
@@ -49,7 +68,9 @@ export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSet
   }
   const run = withNamespace(converted as PipelineRun, request.namespace);
   const optIn = admissionOptIn(run);
-  if (!optIn.optedIn) return allow(uid);
+  // A run of a stored Pipeline that names a result workspace opts in through that Pipeline.
+  const byPipeline = annotatedResultWorkspace({ annotations: lookups.pipelineAnnotations }) !== undefined;
+  if (!optIn.optedIn && !byPipeline) return allow(uid);
 
   if (optIn.selfContained) {
     const loaded = loadSettings(settings, run);

@@ -19,7 +19,7 @@ import {
   type AdmissionReviewResponse,
 } from './admission-review.js';
 import { createWebhookMetrics, type WebhookMetrics, type WebhookName } from './metrics.js';
-import { admitPipelineRun } from './pipelinerun-admission.js';
+import { admitPipelineRun, pipelineRunLookups, type Lookups } from './pipelinerun-admission.js';
 import { admitTaskRun } from './taskrun-admission.js';
 import { admitPod } from './pod-admission.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
@@ -54,14 +54,16 @@ export interface WebhookServer {
   reloadCerts(): void;
 }
 
-type Admit = (request: AdmissionRequest, settings: WebhookSettings) => AdmissionReviewResponse;
+type Admit = (request: AdmissionRequest, settings: WebhookSettings, lookups: Lookups) => AdmissionReviewResponse;
 interface Route {
   readonly webhook: WebhookName;
   readonly admit: Admit;
+  /** API reads the decision needs, done before it (the decision itself stays pure). */
+  readonly lookups?: (request: AdmissionRequest, settings: WebhookSettings) => Promise<Lookups>;
 }
 
 const ROUTES: Readonly<Record<string, Route>> = {
-  '/mutate/pipelineruns': { webhook: 'pipelineruns', admit: admitPipelineRun },
+  '/mutate/pipelineruns': { webhook: 'pipelineruns', admit: admitPipelineRun, lookups: pipelineRunLookups },
   '/mutate/pods': { webhook: 'pods', admit: admitPod },
   '/mutate/taskruns': { webhook: 'taskruns', admit: admitTaskRun },
 };
@@ -156,7 +158,8 @@ async function admit(context: Context, route: Route, req: IncomingMessage, res: 
   guardDeadline(context, route, req, res, seconds);
   try {
     const request = await readRequest(req, context.maxBodyBytes);
-    const answer = answerReview(context, route, request);
+    const lookups = (await route.lookups?.(request, context.options.settings).catch(() => ({}))) ?? {};
+    const answer = answerReview(context, route, request, lookups);
     sendJson(context, res, 200, answer.review);
     const decision = decisionOf(answer.review.response);
     const durationMs = Math.round(seconds() * 100_000) / 100;
@@ -210,9 +213,9 @@ async function readRequest(req: IncomingMessage, maxBytes: number): Promise<Admi
 }
 
 /** Runs the webhook; an exception becomes a 500 AdmissionReview echoing the uid (and is logged with its stack). */
-function answerReview(context: Context, route: Route, request: AdmissionRequest): { review: AdmissionReviewResponse; failure?: Error } {
+function answerReview(context: Context, route: Route, request: AdmissionRequest, lookups: Lookups): { review: AdmissionReviewResponse; failure?: Error } {
   try {
-    return { review: route.admit(request, context.options.settings) };
+    return { review: route.admit(request, context.options.settings, lookups) };
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
     return { review: internalError(request.uid, `Tekton Large Results webhook failed: ${failure.message}`), failure };

@@ -10,4 +10,9 @@ export interface WebhookSettings {
   /** The configuration for objects in `namespace` (namespace overrides applied). */
   config(namespace: string): Config;
   featureFlags(): FeatureFlags;
+  /**
+   * The annotations of a stored Pipeline (a run's local `pipelineRef`), or undefined when it cannot be read in time.
+   * Optional: without it, only the run's own annotations and embedded specs opt a run in.
+   */
+  pipelineAnnotations?(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }

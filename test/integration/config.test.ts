@@ -83,6 +83,9 @@ const CHECKS: readonly Check[] = [
   { user: WEBHOOK_SA, verb: 'get', resource: 'configmaps', namespace: 'tekton-pipelines', name: 'feature-flags', allowed: true },
   { user: WEBHOOK_SA, verb: 'get', resource: 'secrets', namespace: 'tlr-system', allowed: false },
   { user: WEBHOOK_SA, verb: 'list', resource: 'pipelineruns', group: 'tekton.dev', allowed: false },
+  { user: WEBHOOK_SA, verb: 'get', resource: 'pipelines', group: 'tekton.dev', namespace: 'demo', allowed: true },
+  { user: WEBHOOK_SA, verb: 'list', resource: 'pipelines', group: 'tekton.dev', namespace: 'demo', allowed: false },
+  { user: WEBHOOK_SA, verb: 'get', resource: 'tasks', group: 'tekton.dev', namespace: 'demo', allowed: false },
   { user: WEBHOOK_SA, verb: 'create', resource: 'persistentvolumeclaims', namespace: 'demo', allowed: false },
 ];
 

@@ -12,7 +12,7 @@ import { convertOnly } from '../../src/core/rewrite.js';
 import { TlrError } from '../../src/errors.js';
 import type { AdmissionRequest, Operation } from '../../src/webhook/admission-review.js';
 import { ANNOTATION_HOLD, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../../src/api/names.js';
-import { admitPipelineRun } from '../../src/webhook/pipelinerun-admission.js';
+import { admitPipelineRun, pipelineRunLookups } from '../../src/webhook/pipelinerun-admission.js';
 import type { WebhookSettings } from '../../src/webhook/settings.js';
 import { applyPatch, deepFreeze, patchOf } from './apply-patch.js';
 
@@ -263,3 +263,35 @@ for (const { name, run } of exampleRuns) {
     t.deepEqual(admitPipelineRun(req, brokenSettings).response, { uid: req.uid, allowed: true });
   });
 }
+
+test('a run of a stored Pipeline that names a result workspace is held through that Pipeline', async (t) => {
+  const run = { apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { generateName: 'release-' }, spec: { pipelineRef: { name: 'release' } } };
+  const asked: string[] = [];
+  const withLookup: WebhookSettings = {
+    ...settings,
+    pipelineAnnotations: (namespace, name) => {
+      asked.push(`${namespace}/${name}`);
+      const found: Record<string, string> = name === 'release' ? { [ANNOTATION_RESULT_WORKSPACE]: 'results' } : {};
+      return Promise.resolve(found);
+    },
+  };
+  const req = request(run);
+  const lookups = await pipelineRunLookups(req, withLookup);
+  t.deepEqual(asked, ['ci/release']);
+  const stored = applyPatch(run as unknown as PipelineRun, patchOf(admitPipelineRun(req, withLookup, lookups)));
+  t.is(stored.spec.status, PIPELINE_RUN_PENDING);
+  t.is(stored.metadata?.annotations?.[ANNOTATION_HOLD], HOLD_CONTROLLER);
+  t.is(stored.metadata?.labels?.[LABEL_OPTED_IN], 'true');
+
+  // A Pipeline without the annotation (or one that cannot be read): the run is not ours.
+  const other = request({ ...run, spec: { pipelineRef: { name: 'other' } } });
+  t.deepEqual(admitPipelineRun(other, withLookup, await pipelineRunLookups(other, withLookup)).response, { uid: other.uid, allowed: true });
+  t.deepEqual(admitPipelineRun(other, withLookup, {}).response, { uid: other.uid, allowed: true });
+
+  // No API call for runs that opt in themselves, embed their spec, or use a resolver.
+  asked.length = 0;
+  await pipelineRunLookups(request({ ...run, metadata: { annotations: { [ANNOTATION_RESULT_WORKSPACE]: 'r' } } }), withLookup);
+  await pipelineRunLookups(request(TEP_RUN), withLookup);
+  await pipelineRunLookups(request({ ...run, spec: { pipelineRef: { resolver: 'git', params: [] } } }), withLookup);
+  t.deepEqual(asked, []);
+});
