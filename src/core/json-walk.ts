@@ -1,17 +1,15 @@
 /**
  * Walking JSON-like values with Kubernetes-style field paths (`spec.tasks[2].taskSpec.steps[0].args[1]`).
  */
-const SAFE_KEYS = new Map<string, boolean>();
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * `parent` + one field, map key or list index, in the style of k8s.io/apimachinery's field.Path (what the API server
+ * and kubectl print): fields joined by dots, indexes and any key that is not a plain identifier in brackets, unquoted
+ * (`metadata.annotations[tlr.dev/reference-results]`, `spec.tasks[2]`).
+ */
 export function childPath(parent: string, key: string | number): string {
-  if (typeof key === 'number') return `${parent}[${key}]`;
-  let plain = SAFE_KEYS.get(key);
-  if (plain === undefined) {
-    plain = /^[A-Za-z_$][A-Za-z0-9_$-]*$/.test(key);
-    if (SAFE_KEYS.size < 10_000) SAFE_KEYS.set(key, plain);
-  }
-  const safe = plain ? key : JSON.stringify(key);
-  if (safe !== key) return `${parent}[${safe}]`;
+  if (typeof key === 'number' || !FIELD_NAME.test(key)) return `${parent}[${key}]`;
   return parent === '' ? key : `${parent}.${key}`;
 }
 

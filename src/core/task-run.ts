@@ -117,7 +117,7 @@ function reuseNamedClaim(run: TaskRun, diags: Diagnostics): NonNullable<TaskRun[
   const binding = bindings.find((b) => b.name === named);
   if (!binding?.persistentVolumeClaim) {
     diags.error(
-      `metadata.annotations["${ANNOTATION_RESULT_WORKSPACE}"]`,
+      `metadata.annotations[${ANNOTATION_RESULT_WORKSPACE}]`,
       `expected the name of a workspace this TaskRun binds to a persistentVolumeClaim, found "${named}" ` +
         `(${binding ? 'bound to another volume type' : 'not bound by the TaskRun'}); leave the annotation out to get a provisioned volume`,
     );

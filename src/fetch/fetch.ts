@@ -50,7 +50,7 @@ export async function planFetch(clients: Clients, namespace: string, runName: st
   if (claim === undefined) {
     throw new TlrError(
       'E_FETCH',
-      `${what}: metadata.annotations["${ANNOTATION_RESULT_VOLUME}"]: expected provisioned:<pvc> or user-claim:<pvc> ` +
+      `${what}: metadata.annotations[${ANNOTATION_RESULT_VOLUME}]: expected provisioned:<pvc> or user-claim:<pvc> ` +
         `(a run rewritten by the controller), found ${volume === '' ? 'none' : `"${volume}"`}`,
     );
   }

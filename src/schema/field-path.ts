@@ -3,15 +3,10 @@
  * in k8s.io/apimachinery's field.Path: fields joined by dots, list indexes and map keys in brackets.
  */
 
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { childPath } from '../core/json-walk.js';
 
-/** `parent` + one field or map key; a key that is not a plain identifier is written `[key]`. */
-export function childPath(parent: string, key: string): string {
-  if (!FIELD_NAME.test(key)) {
-    return `${parent}[${key}]`;
-  }
-  return parent === '' ? key : `${parent}.${key}`;
-}
+/** One rule for field paths across the project: the core's (k8s.io/apimachinery field.Path style). */
+export { childPath };
 
 export function indexPath(parent: string, index: number): string {
   return `${parent}[${index}]`;
