@@ -65,12 +65,21 @@ export class Reconciler {
     if (isDone(run)) return this.retention(run);
     if (isHeldRewritten(run)) return this.releaseOnly(run);
     if (!needsRewrite(run)) return { result: 'skipped' };
-    const config = await this.configFor(run);
-    if (!config) return { result: 'waiting' };
-    const fetched = await this.refs.fetch(run);
-    if (fetched.kind === 'waiting') return { result: 'waiting', requeueAfterMs: 30_000 };
-    if (fetched.kind === 'failed') return this.refuse(run, `${describe(run)}: ${fetched.field}: ${fetched.message}`);
-    return this.rewrite(run, config, fetched.resolver);
+    try {
+      const config = await this.configFor(run);
+      if (!config) return { result: 'waiting' };
+      const fetched = await this.refs.fetch(run);
+      if (fetched.kind === 'waiting') return { result: 'waiting', requeueAfterMs: 30_000 };
+      if (fetched.kind === 'failed') return this.refuse(run, `${describe(run)}: ${fetched.field}: ${fetched.message}`);
+      return await this.rewrite(run, config, fetched.resolver);
+    } catch (err) {
+      // Not a conflict: something the run's author or an admin may need to see (a quota, a missing permission, the
+      // API server failing). The run stays held and is retried with backoff; the event says why it waits.
+      if (!(err instanceof RetryableError)) {
+        await this.deps.events.record(run, 'Warning', 'RetryingAfterError', `the run stays held and will be retried: ${apiMessage(err)}`);
+      }
+      throw err;
+    }
   }
 
   /** The config for the run's namespace; undefined (with a Warning event) while the admin's ConfigMap is invalid. */

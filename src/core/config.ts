@@ -98,7 +98,7 @@ function build(values: Record<string, string>, namespace: string | undefined): C
   const mountPath = checkMountPath(values.mountPath ?? '');
   const initImage = checkInitImage(values.initImage ?? '');
   return {
-    storageClassName: (values.storageClassName ?? '').trim(),
+    storageClassName: parseStorageClass(values.storageClassName ?? '', keyName('storageClassName')),
     accessModes,
     size: (values.size ?? '').trim(),
     maxResultSize: parseQuantity(values.maxResultSize ?? '', keyName('maxResultSize')),
@@ -107,6 +107,15 @@ function build(values: Record<string, string>, namespace: string | undefined): C
     mountPath: mountPath.replace(/\/+$/, '') || '/',
     fsGroup: parseFsGroup(values.fsGroup ?? '', keyName('fsGroup')),
   };
+}
+
+/** Empty (the cluster's default class) or a StorageClass name (DNS-1123 subdomain), checked before any PVC is made. */
+function parseStorageClass(text: string, key: string): string {
+  const value = text.trim();
+  if (value !== '' && (value.length > 253 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(value))) {
+    throw new TlrError('E_CONFIG', `config key "${key}": expected a StorageClass name (lowercase letters, digits, '-' and '.') or empty for the default class, found "${text}"`);
+  }
+  return value;
 }
 
 function parseFsGroup(text: string, key: string): number | undefined {

@@ -19,3 +19,11 @@ test("a run's own fsGroup (and change policy) is kept; otherwise the admin's is 
     securityContext: { fsGroup: 65532, fsGroupChangePolicy: 'Always' },
   });
 });
+
+test('storageClassName: empty for the default class, or a valid StorageClass name; checked before any PVC is made', (t) => {
+  t.is(parseConfig({}).storageClassName, '');
+  t.is(parseConfig({ storageClassName: ' fast.csi-1 ' }).storageClassName, 'fast.csi-1');
+  t.throws(() => parseConfig({ storageClassName: 'Fast_SSD' }), {
+    message: `config key "storageClassName": expected a StorageClass name (lowercase letters, digits, '-' and '.') or empty for the default class, found "Fast_SSD"`,
+  });
+});

@@ -1,5 +1,6 @@
 // Retention on a real API server: provisioned PVCs go on completion or after a duration; a PVC the user bound is
 // never deleted; an invalid tlr-config never deletes anything and holds new runs with an Event saying why.
+import { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import anyTest, { type TestFn } from 'ava';
 import { ANNOTATION_REWRITTEN } from '../../src/api/names.js';
 import type { PipelineRun } from '../../src/api/tekton.js';
@@ -126,5 +127,50 @@ test.serial('an invalid tlr-config: self-contained runs are denied at admission;
     const r = await getRun(env, 'demo', name);
     return r.spec.status === undefined ? r : undefined;
   }, 'the run to be released after the fix');
+  t.pass();
+});
+
+test.serial('a PVC the API server refuses (an admission policy) leaves the run held with a Warning event; it proceeds once allowed', async (t) => {
+  const { env } = t.context;
+  await env.setConfig({});
+  await env.core.createNamespace({ body: { metadata: { name: 'locked', labels: { 'deny-pvcs': 'true' } } } });
+  // A ValidatingAdmissionPolicy (what a policy engine or an exhausted quota amounts to): PVC creates in the namespace
+  // are refused by the API server.
+  const admission = env.cluster.kubeConfig.makeApiClient(AdmissionregistrationV1Api);
+  await admission.createValidatingAdmissionPolicy({
+    body: {
+      metadata: { name: 'no-pvcs' },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['persistentvolumeclaims'] }] },
+        validations: [{ expression: 'false', message: 'PVCs are not allowed in this namespace' }],
+      },
+    },
+  });
+  await admission.createValidatingAdmissionPolicyBinding({
+    body: { metadata: { name: 'no-pvcs' }, spec: { policyName: 'no-pvcs', validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'deny-pvcs': 'true' } } } } },
+  });
+  // The policy takes effect once the API server has loaded it.
+  await eventually(async () => {
+    try {
+      await env.core.createNamespacedPersistentVolumeClaim({ namespace: 'locked', body: { metadata: { name: 'probe' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } }, dryRun: 'All' });
+      return undefined;
+    } catch {
+      return true;
+    }
+  }, 'the policy to take effect');
+  const created = await createRun(env, run('locked'), 'locked');
+  const name = created.metadata?.name ?? '';
+  const event = await eventually(async () => {
+    const events = await env.core.listNamespacedEvent({ namespace: 'locked', fieldSelector: `involvedObject.name=${name}` });
+    return events.items.find((e) => e.reason === 'RetryingAfterError');
+  }, 'a RetryingAfterError event');
+  t.regex(event.message ?? '', /PVCs are not allowed in this namespace/);
+  t.is((await getRun(env, 'locked', name)).spec.status, 'PipelineRunPending');
+  await admission.deleteValidatingAdmissionPolicyBinding({ name: 'no-pvcs' });
+  await eventually(async () => {
+    const r = await getRun(env, 'locked', name);
+    return r.spec.status === undefined ? r : undefined;
+  }, 'the run to be released once the policy is gone', 120_000);
   t.pass();
 });
