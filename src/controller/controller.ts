@@ -106,7 +106,9 @@ export async function startController(options: ControllerOptions): Promise<Runni
   let sweeper: NodeJS.Timeout | undefined;
   const leading = (async (): Promise<void> => {
     const won = await elector.run(() => {
+      // Stop reconciling at once: another replica may lead now. Then let the process go (default: exit, restart).
       metrics.leader.set(0);
+      queue.shutDown();
       (options.onLeadershipLost ?? ((): void => process.exit(1)))();
     });
     if (!won) return;

@@ -207,3 +207,46 @@ test.serial('tlr controller exits 0 on SIGTERM and releases its lease', async (t
   const lease = await env.cluster.kubeConfig.makeApiClient(CoordinationV1Api).readNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' });
   t.is(lease.spec?.holderIdentity ?? '', '');
 });
+
+test.serial('a leader whose Lease is taken over gives up leadership (the CLI then exits for a restart)', async (t) => {
+  const { env } = t.context;
+  let lost = false;
+  const controller = await startController({
+    kubeConfig: env.cluster.kubeConfigAs(CONTROLLER_SA),
+    namespace: 'tlr-system',
+    configMap: 'tlr-config',
+    tektonNamespace: 'tekton-pipelines',
+    leaseName: 'tlr-controller',
+    identity: 'replica-lost',
+    httpPort: 0,
+    workers: 1,
+    logger: pino({ level: 'silent' }),
+    leaseDurationSeconds: 2,
+    renewDeadlineMs: 1500,
+    retryPeriodMs: 250,
+    onLeadershipLost: () => (lost = true),
+  });
+  try {
+    await controller.leading;
+    // Another replica (or an admin) takes the Lease: this one can no longer renew it.
+    const leases = env.cluster.kubeConfig.makeApiClient(CoordinationV1Api);
+    const lease = await leases.readNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' });
+    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+    await leases.replaceNamespacedLease({
+      name: 'tlr-controller',
+      namespace: 'tlr-system',
+      body: { ...lease, spec: { ...lease.spec, holderIdentity: 'someone-else', renewTime: now, leaseDurationSeconds: 3600 } },
+    });
+    await eventually(() => Promise.resolve(lost ? true : undefined), 'the leader to notice', 10_000);
+    t.regex(await (await fetch(`http://127.0.0.1:${controller.httpPort}/metrics`)).text(), /^tlr_controller_leader 0$/m);
+    // And it stopped reconciling at once: a new run is left to whoever leads now.
+    const created = await createRun(env, sampleOptedInRun('after-loss'));
+    await new Promise((r) => setTimeout(r, 1500));
+    t.is((await getRun(env, 'demo', created.metadata?.name ?? '')).spec.status, 'PipelineRunPending');
+  } finally {
+    await controller.stop();
+    // Give the Lease back for the other tests.
+    const leases = env.cluster.kubeConfig.makeApiClient(CoordinationV1Api);
+    await leases.deleteNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' }).catch(() => undefined);
+  }
+});
