@@ -20,7 +20,7 @@ import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { startWebhookServer } from '../../src/webhook/server.js';
 import { startCluster } from '../support/cluster.js';
-import { CONTROLLER_SA, createRun, sampleOptedInRun, startTlrEnvironment } from '../support/tlr-env.js';
+import { CONTROLLER_SA, createRun, freePort, sampleOptedInRun, startTlrEnvironment } from '../support/tlr-env.js';
 import type { BenchResult } from './init-bench.js';
 import { percentile, pipelineRunWithTasks } from './rewrite-bench.js';
 
@@ -134,7 +134,7 @@ export async function runControllerBenchmark(total = 1000, concurrency = 32): Pr
     writeFileSync(kubeconfig, env.cluster.kubeConfigAs(CONTROLLER_SA).exportConfig());
     // The process runs with the NODE_OPTIONS the shipped Deployment sets (heap cap), as it would in the cluster.
     const nodeOptions = deploymentNodeOptions();
-    const httpPort = 18080 + Math.floor(Math.random() * 1000);
+    const httpPort = await freePort();
     const child = spawn(process.execPath, ['dist/src/cli/main.js', 'controller', '--kubeconfig', kubeconfig, '--http-port', String(httpPort), '--workers', '8', '--log-level', 'warn'], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, NODE_OPTIONS: nodeOptions, ...(process.env.BENCH_ARENA ? { MALLOC_ARENA_MAX: process.env.BENCH_ARENA } : {}) },

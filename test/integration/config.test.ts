@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AdmissionregistrationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import anyTest, { type TestFn } from 'ava';
 import { parseAllDocuments } from 'yaml';
-import { CONTROLLER_SA, eventually, loadConfigManifests, sampleOptedInRun, startTlrEnvironment, WEBHOOK_SA, type TlrEnvironment } from '../support/tlr-env.js';
+import { CONTROLLER_SA, eventually, freePort, loadConfigManifests, sampleOptedInRun, startTlrEnvironment, WEBHOOK_SA, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment }>;
 
@@ -113,14 +113,19 @@ test('tlr webhook as a process: answers AdmissionReviews over HTTPS as its Servi
     await writeFile(join(dir, 'tls.crt'), cert.certPem);
     await writeFile(join(dir, 'tls.key'), cert.keyPem);
     await writeFile(join(dir, 'kubeconfig'), env.cluster.kubeConfigAs(WEBHOOK_SA).exportConfig());
-    const [port, metricsPort] = [20000 + Math.floor(Math.random() * 20000), 40000 + Math.floor(Math.random() * 20000)];
+    const [port, metricsPort] = [await freePort(), await freePort()];
     const child = spawn(process.execPath, [
       'dist/src/cli/main.js', 'webhook', '--kubeconfig', join(dir, 'kubeconfig'), '--port', String(port), '--metrics-port', String(metricsPort),
       '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key'),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await eventually(async () => ((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200 ? true : undefined), 'the webhook to be ready');
+      await eventually(async () => {
+        if (child.exitCode !== null) throw new Error(`tlr webhook exited ${child.exitCode}: ${stderr}`);
+        return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200 ? true : undefined;
+      }, 'the webhook to be ready');
       const review = {
         apiVersion: 'admission.k8s.io/v1',
         kind: 'AdmissionReview',

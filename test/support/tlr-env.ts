@@ -164,7 +164,8 @@ function pointAt(config: KubernetesObject, port: number, caPem: string): Kuberne
   return { ...config, webhooks } as KubernetesObject;
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on now (bound to 0, then released). */
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolve, reject) => {
     const server = createServer();
