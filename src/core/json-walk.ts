@@ -16,7 +16,11 @@ export function childPath(parent: string, key: string | number): string {
 /** A field path computed only when asked for (most strings walked never need theirs). */
 export type LazyPath = () => string;
 
+/** The path of walks that never ask for one (`forEachText`, `mapText`): its children cost no allocation. */
+const NO_PATH: LazyPath = () => '';
+
 function lazyChild(parent: LazyPath, key: string | number): LazyPath {
+  if (parent === NO_PATH) return NO_PATH;
   let memo: string | undefined;
   return () => (memo ??= childPath(parent(), key));
 }
@@ -30,9 +34,9 @@ function walkStrings(value: unknown, path: LazyPath, visit: (text: string, path:
   if (typeof value === 'string') {
     visit(value, path);
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => walkStrings(item, lazyChild(path, i), visit));
+    for (let i = 0; i < value.length; i++) walkStrings(value[i], lazyChild(path, i), visit);
   } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) walkStrings(item, lazyChild(path, key), visit);
+    for (const key in value) walkStrings((value as Record<string, unknown>)[key], lazyChild(path, key), visit);
   }
 }
 
@@ -66,41 +70,14 @@ function mapWithPath<T>(value: T, path: LazyPath, map: (text: string, path: Lazy
   return value;
 }
 
-/** `forEachString` for callers that need no field paths (the hot path of the rewrite: no path strings are built). */
+/** `forEachString` for callers that need no field paths (the rewrite's hot path: no path is ever built). */
 export function forEachText(value: unknown, visit: (text: string) => void): void {
-  if (typeof value === 'string') {
-    visit(value);
-  } else if (Array.isArray(value)) {
-    for (const item of value) forEachText(item, visit);
-  } else if (value !== null && typeof value === 'object') {
-    for (const key in value) forEachText((value as Record<string, unknown>)[key], visit);
-  }
+  walkStrings(value, NO_PATH, visit);
 }
 
 /** `mapStrings` for callers that need no field paths; unchanged subtrees are shared. */
 export function mapText<T>(value: T, map: (text: string) => string): T {
-  if (typeof value === 'string') return map(value) as T;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      const next = mapText(item, map);
-      if (next !== item) out ??= value.slice();
-      if (out) out[i] = next;
-    }
-    return (out ?? value) as T;
-  }
-  if (value !== null && typeof value === 'object') {
-    let out: Record<string, unknown> | undefined;
-    for (const key in value) {
-      const item = (value as Record<string, unknown>)[key];
-      const next = mapText(item, map);
-      if (next !== item) out ??= { ...(value as Record<string, unknown>) };
-      if (out) setOwn(out, key, next);
-    }
-    return (out ?? value) as T;
-  }
-  return value;
+  return mapWithPath(value, NO_PATH, map);
 }
 
 /**
