@@ -108,6 +108,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     const won = await elector.run(() => {
       // Stop reconciling at once: another replica may lead now. Then let the process go (default: exit, restart).
       metrics.leader.set(0);
+      clearInterval(sweeper);
       queue.shutDown();
       (options.onLeadershipLost ?? ((): void => process.exit(1)))();
     });

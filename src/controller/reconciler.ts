@@ -12,7 +12,7 @@ import {
   REASON_REFUSED,
   REWRITE_VERSION,
 } from '../api/names.js';
-import type { PipelineRun } from '../api/tekton.js';
+import { describeObject, type PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
 import { admissionOptIn } from '../core/opt-in.js';
@@ -24,7 +24,6 @@ import type { EventRecorder } from './events.js';
 import type { ControllerMetrics } from './metrics.js';
 import { ownerReference, RefFetcher } from './refs.js';
 
-export const PENDING = PIPELINE_RUN_PENDING;
 
 export interface ReconcilerDeps {
   readonly clients: Clients;
@@ -35,6 +34,11 @@ export interface ReconcilerDeps {
   readonly metrics: ControllerMetrics;
   readonly logger: Logger;
   readonly now?: () => Date;
+}
+
+interface Settings {
+  readonly config: Config;
+  readonly featureFlags: FeatureFlags;
 }
 
 /** What a reconcile asks of the queue: nothing, or to come back later. */
@@ -66,12 +70,12 @@ export class Reconciler {
     if (isHeldRewritten(run)) return this.releaseOnly(run);
     if (!needsRewrite(run)) return { result: 'skipped' };
     try {
-      const config = await this.configFor(run);
-      if (!config) return { result: 'waiting' };
+      const settings = await this.configFor(run);
+      if (!settings) return { result: 'waiting' };
       const fetched = await this.refs.fetch(run);
       if (fetched.kind === 'waiting') return { result: 'waiting', requeueAfterMs: 30_000 };
-      if (fetched.kind === 'failed') return this.refuse(run, `${describe(run)}: ${fetched.field}: ${fetched.message}`);
-      return await this.rewrite(run, config, fetched.resolver);
+      if (fetched.kind === 'failed') return this.refuse(run, `${describeObject(run)}: ${fetched.field}: ${fetched.message}`);
+      return await this.rewrite(run, settings, fetched.resolver);
     } catch (err) {
       // Not a conflict: something the run's author or an admin may need to see (a quota, a missing permission, the
       // API server failing). The run stays held and is retried with backoff; the event says why it waits.
@@ -82,24 +86,26 @@ export class Reconciler {
     }
   }
 
-  /** The config for the run's namespace; undefined (with a Warning event) while the admin's ConfigMap is invalid. */
-  private async configFor(run: PipelineRun): Promise<Config | undefined> {
+  /**
+   * The config for the run's namespace and Tekton's feature flags; undefined (with a Warning event) while either
+   * ConfigMap is invalid. Not the run's fault, so it waits: a ConfigMap change requeues every run.
+   */
+  private async configFor(run: PipelineRun): Promise<Settings | undefined> {
     try {
-      return this.deps.settings.config(run.metadata?.namespace ?? 'default');
+      return { config: this.deps.settings.config(run.metadata?.namespace ?? 'default'), featureFlags: this.deps.settings.featureFlags() };
     } catch (err) {
-      // Not the run's fault, so it waits: a ConfigMap change requeues every run.
-      const message = err instanceof TlrError ? err.message : String(err);
-      await this.deps.events.record(run, 'Warning', 'ConfigInvalid', `tlr-config is invalid, the run waits until it is fixed: ${message}`);
+      if (!(err instanceof TlrError)) throw err;
+      await this.deps.events.record(run, 'Warning', 'ConfigInvalid', `the run waits until the configuration is fixed: ${err.message}`);
       return undefined;
     }
   }
 
   /** The pure rewrite, the PVC it needs, then one guarded update that writes the result back and releases the hold. */
-  private async rewrite(run: PipelineRun, config: Config, resolver: Resolver): Promise<Outcome> {
+  private async rewrite(run: PipelineRun, { config, featureFlags }: Settings, resolver: Resolver): Promise<Outcome> {
     const claim = claimName(run);
     let rewritten: PipelineRun;
     try {
-      rewritten = rewritePipelineRun(run, { config, featureFlags: this.deps.settings.featureFlags(), resolver, provisionedClaim: claim }).object;
+      rewritten = rewritePipelineRun(run, { config, featureFlags, resolver, provisionedClaim: claim }).object;
     } catch (err) {
       if (err instanceof RewriteError) return this.refuse(run, err.message);
       throw err;
@@ -107,11 +113,11 @@ export class Reconciler {
     const provisioned = rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] === `provisioned:${claim}`;
     if (provisioned) {
       const problem = await this.ensureClaim(run, claim, config);
-      if (problem !== undefined) return this.refuse(run, `${describe(run)}: ${problem}`);
+      if (problem !== undefined) return this.refuse(run, `${describeObject(run)}: ${problem}`);
     }
     const updated = release(rewritten);
     await this.replace(updated, 'updating');
-    const released = run.spec.status === PENDING && updated.spec.status === undefined;
+    const released = run.spec.status === PIPELINE_RUN_PENDING && updated.spec.status === undefined;
     const where = provisioned ? `PVC ${claim} (class ${config.storageClassName || '(default)'}, ${config.size})` : rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? 'the result volume';
     await this.deps.events.record(run, 'Normal', 'Rewritten', `results stored by reference on ${where}${released ? '; hold released' : '; the run stays pending (held by its author)'}`);
     return { result: 'rewritten' };
@@ -163,11 +169,11 @@ export class Reconciler {
       this.deps.metrics.provisioned.inc();
       return undefined;
     } catch (err) {
-      if (!isConflict(err)) throw err;
+      if (!isConflict(err)) throw new Error(`creating PersistentVolumeClaim ${namespace}/${claim}: ${apiMessage(err)}`, { cause: err });
     }
     const existing = await this.deps.clients.core.readNamespacedPersistentVolumeClaim({ namespace, name: claim });
     if (existing.metadata?.labels?.[LABEL_PIPELINE_RUN_UID] === run.metadata?.uid) return undefined;
-    return `metadata: expected PersistentVolumeClaim "${claim}" to be free for the run's results, found one not created for this run; delete or rename it`;
+    return `spec.workspaces: expected PersistentVolumeClaim ${namespace}/${claim} to be free for the run's results, found one not created for this run; delete or rename it`;
   }
 
   /** Fails the run with the rewrite's message: Succeeded=False, so Tekton never starts it and nothing retries. */
@@ -267,7 +273,7 @@ export function isDone(run: PipelineRun): boolean {
 /** A run the controller must rewrite: pending (held by us or by its author), opted in, not yet rewritten. */
 export function needsRewrite(run: PipelineRun): boolean {
   if (run.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return false;
-  if (run.spec.status !== PENDING) return false;
+  if (run.spec.status !== PIPELINE_RUN_PENDING) return false;
   return run.metadata?.annotations?.[ANNOTATION_HOLD] === HOLD_CONTROLLER || admissionOptIn(run).optedIn;
 }
 
@@ -276,7 +282,7 @@ export function isHeldRewritten(run: PipelineRun): boolean {
   return (
     run.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined &&
     run.metadata.annotations[ANNOTATION_HOLD] === HOLD_CONTROLLER &&
-    run.spec.status === PENDING
+    run.spec.status === PIPELINE_RUN_PENDING
   );
 }
 
@@ -299,12 +305,8 @@ function release(run: PipelineRun): PipelineRun {
   delete annotations[ANNOTATION_HOLD];
   annotations[ANNOTATION_REWRITTEN] ??= REWRITE_VERSION;
   const spec = { ...run.spec };
-  if (ours && spec.status === PENDING) delete spec.status;
+  if (ours && spec.status === PIPELINE_RUN_PENDING) delete spec.status;
   return { ...run, metadata: { ...run.metadata, annotations }, spec };
-}
-
-function describe(run: PipelineRun): string {
-  return `PipelineRun ${run.metadata?.namespace ?? 'default'}/${run.metadata?.name ?? ''}`;
 }
 
 function truncate(text: string, max: number): string {

@@ -39,30 +39,42 @@ export class RefFetcher {
       pipeline = got.object;
       spec = pipeline.spec;
     }
+    // Where a taskRef lives, for messages: the stored Pipeline, or the run's own embedded spec.
+    const specPath = pipeline ? `Pipeline ${pipeline.metadata?.namespace ?? run.metadata?.namespace ?? 'default'}/${pipeline.metadata?.name ?? ''}: spec` : 'spec.pipelineSpec';
+    const tasks = await this.fetchTasks(run, spec, specPath);
+    if (tasks.kind !== 'ok') return tasks;
+    return {
+      kind: 'ready',
+      resolver: {
+        pipeline: () => pipeline,
+        task: (_ref: TaskRef, pipelineTask: string) => tasks.object.get(pipelineTask),
+      },
+    };
+  }
+
+  /** Every Tekton Task the pipeline's tasks and finally tasks refer to, by pipeline task name. */
+  private async fetchTasks(run: PipelineRun, spec: Pipeline['spec'] | undefined, specPath: string): Promise<Fetched<Map<string, Task>>> {
     const byTask = new Map<string, Task>();
+    const pending: string[] = [];
+    const local = new Map<string, Promise<Fetched<Task>>>(); // several pipeline tasks may use one Task: one GET
     const lists: Array<['tasks' | 'finally', PipelineTask[] | undefined]> = [
       ['tasks', spec?.tasks],
       ['finally', spec?.finally],
     ];
-    const pending: string[] = [];
     for (const [list, pts] of lists) {
       for (const [i, pt] of (pts ?? []).entries()) {
         if (!pt.taskRef || !isTektonTaskKind(pt.taskRef)) continue;
-        const field = `${pipeline ? 'pipeline spec' : 'spec.pipelineSpec'}.${list}[${i}].taskRef`;
-        const got = await this.get<Task>(run, 'Task', 'tasks', pt.taskRef, field, `task-${pt.name}`);
+        const key = pt.taskRef.resolver ? undefined : pt.taskRef.name;
+        const fetching = (key !== undefined ? local.get(key) : undefined) ?? this.get<Task>(run, 'Task', 'tasks', pt.taskRef, `${specPath}.${list}[${i}].taskRef`, `task-${pt.name}`);
+        if (key !== undefined) local.set(key, fetching);
+        const got = await fetching;
         if (got.kind === 'failed') return got;
         if (got.kind === 'waiting') pending.push(got.waitingFor);
         else byTask.set(pt.name, got.object);
       }
     }
     if (pending.length > 0) return { kind: 'waiting', waitingFor: pending.join(', ') };
-    return {
-      kind: 'ready',
-      resolver: {
-        pipeline: () => pipeline,
-        task: (_ref: TaskRef, pipelineTask: string) => byTask.get(pipelineTask),
-      },
-    };
+    return { kind: 'ok', object: byTask };
   }
 
   private async get<T extends Pipeline | Task>(
@@ -100,7 +112,11 @@ export class RefFetcher {
     }
     const condition = request.status?.conditions?.find((c) => c.type === 'Succeeded');
     if (condition?.status === 'False') {
-      return { kind: 'failed', field, message: `resolver "${ref.resolver}" could not resolve the ${kind}: ${condition.message ?? condition.reason ?? 'no message'}` };
+      return {
+        kind: 'failed',
+        field,
+        message: `resolver "${ref.resolver}" could not resolve the ${kind} (ResolutionRequest ${namespace}/${name}): ${condition.message ?? condition.reason ?? 'no message'}`,
+      };
     }
     if (condition?.status !== 'True' || request.status?.data === undefined) return { kind: 'waiting', waitingFor: `ResolutionRequest ${namespace}/${name}` };
     return decodeResolved<T>(request.status.data, kind, ref, field);

@@ -6,14 +6,20 @@ import { apiMessage, TEKTON, type Clients } from '../k8s/api.js';
 /**
  * The controller watches only runs labelled `tlr.dev/opted-in`. A writer that replaces a run's whole label map would
  * detach a held run from it (stuck pending) or a finished one from retention. This sweep, run at start and then
- * periodically, lists PipelineRuns page by page and puts the label back on any run that carries our hold or a volume
+ * periodically, lists the unlabelled PipelineRuns page by page and puts the label back on any run that carries our hold or a volume
  * we provisioned; the informer then sees it again. Returns how many runs it repaired.
  */
 export async function relabelDetachedRuns(clients: Clients, logger: Logger, pageSize = 500): Promise<number> {
   let repaired = 0;
   let next: string | undefined;
   do {
-    const page = (await clients.custom.listClusterCustomObject({ ...TEKTON, plural: 'pipelineruns', limit: pageSize, _continue: next })) as {
+    const page = (await clients.custom.listClusterCustomObject({
+      ...TEKTON,
+      plural: 'pipelineruns',
+      labelSelector: `!${LABEL_OPTED_IN}`,
+      limit: pageSize,
+      _continue: next,
+    })) as {
       items: PipelineRun[];
       metadata?: { continue?: string };
     };

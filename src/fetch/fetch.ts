@@ -150,7 +150,13 @@ async function fetchOne(options: FetchOptions, pod: string, ref: NamedReference)
         .exec(options.namespace, pod, 'reader', ['tlr-init', 'export', '--root', options.mountPath, ref.token], sink.stream, errors, null, false, resolve)
         .catch(reject);
     });
-    if (status.status !== 'Success') throw new TlrError('E_FETCH', `${ref.name}: tlr-init export failed: ${stderr.trim() || status.message || 'no message'}`);
+    if (status.status !== 'Success') {
+      throw new TlrError(
+        'E_FETCH',
+        `PipelineRun ${options.namespace}/${options.run}: result ${ref.name}: tlr-init export in reader pod ${options.namespace}/${pod} failed: ` +
+          `${stderr.trim() || status.message || 'no message'}`,
+      );
+    }
     if (!sink.stream.writableFinished) {
       await new Promise<void>((resolve, reject) => {
         sink.stream.once('finish', resolve);

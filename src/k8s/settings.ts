@@ -2,7 +2,8 @@ import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from '../core/config.js';
 import { parseFeatureFlags, type FeatureFlags } from '../core/feature-flags.js';
-import { TEKTON, type Clients } from './api.js';
+import { TlrError } from '../errors.js';
+import { apiMessage, isNotFound, TEKTON, type Clients } from './api.js';
 import { startInformer, type RunningInformer } from './informer.js';
 
 export interface SettingsSourceOptions {
@@ -26,10 +27,12 @@ export class SettingsSource {
   private readonly ours: RunningInformer<V1ConfigMap>;
   private readonly tekton: RunningInformer<V1ConfigMap>;
   private readonly cache = new Map<string, Config>();
+  private flags: FeatureFlags | undefined;
 
   constructor(private readonly options: SettingsSourceOptions) {
     const changed = (): void => {
       this.cache.clear();
+      this.flags = undefined;
       options.onChange?.();
     };
     const watch = (namespace: string, name: string): RunningInformer<V1ConfigMap> =>
@@ -52,28 +55,34 @@ export class SettingsSource {
   config(namespace: string): Config {
     const hit = this.cache.get(namespace);
     if (hit) return hit;
-    const data = this.ours.get(this.options.configMap, this.options.namespace)?.data ?? {};
-    const config = parseConfig(data, namespace);
+    const { configMap, namespace: ns } = this.options;
+    const config = named(`ConfigMap ${ns}/${configMap}`, () => parseConfig(this.ours.get(configMap, ns)?.data ?? {}, namespace));
     this.cache.set(namespace, config);
     return config;
   }
 
   featureFlags(): FeatureFlags {
-    return parseFeatureFlags(this.tekton.get('feature-flags', this.options.tektonNamespace)?.data ?? {});
+    const ns = this.options.tektonNamespace;
+    this.flags ??= named(`ConfigMap ${ns}/feature-flags`, () => parseFeatureFlags(this.tekton.get('feature-flags', ns)?.data ?? {}));
+    return this.flags;
   }
 
-  /** The stored Pipeline's annotations (GET by name, 2 s at most), or undefined when it cannot be read. */
+  /**
+   * The stored Pipeline's annotations (GET by name, 2 s at most); undefined when there is no such Pipeline. Throws
+   * (with the reason) when it could not be read: a timeout, a missing permission, the API server failing.
+   */
   async pipelineAnnotations(namespace: string, name: string): Promise<Record<string, string> | undefined> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 2000)));
+    const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000)));
     try {
-      const get = this.options.clients.custom
-        .getNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelines', name })
-        .then((p) => ((p as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations ?? {}) as Record<string, string> | undefined);
-      return await Promise.race([get, timeout]);
+      const pipeline = (await Promise.race([this.options.clients.custom.getNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelines', name }), timeout])) as {
+        metadata?: { annotations?: Record<string, string> };
+      };
+      return pipeline.metadata?.annotations ?? {};
     } catch (err) {
-      this.options.logger.debug({ pipeline: `${namespace}/${name}`, err: String(err) }, 'could not read the stored Pipeline');
-      return undefined;
+      if (isNotFound(err)) return undefined;
+      this.options.logger.warn({ pipeline: `${namespace}/${name}`, err: apiMessage(err) }, 'could not read the stored Pipeline');
+      throw new Error(apiMessage(err), { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -81,5 +90,15 @@ export class SettingsSource {
 
   async stop(): Promise<void> {
     await Promise.all([this.ours.stop(), this.tekton.stop()]);
+  }
+}
+
+/** Runs a parse, prefixing its TlrError with the ConfigMap it read (so the message names the object). */
+function named<T>(what: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof TlrError) throw new TlrError(err.code, `${what}: ${err.message}`, { cause: err });
+    throw err;
   }
 }

@@ -26,7 +26,7 @@ import {
   type AdmissionRequest,
   type AdmissionReviewResponse,
 } from './admission-review.js';
-import { ANNOTATION_HOLD, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../api/names.js';
+import { ANNOTATION_HOLD, ANNOTATION_RESULT_WORKSPACE, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../api/names.js';
 import { diffPatch } from './json-patch.js';
 import type { WebhookSettings } from './settings.js';
 
@@ -35,6 +35,8 @@ const TEKTON_API = /^tekton\.dev\/v1(beta1)?$/;
 /** What the server looked up before the (pure) decision: the annotations of the stored Pipeline a run refers to. */
 export interface Lookups {
   readonly pipelineAnnotations?: Record<string, string>;
+  /** Why the stored Pipeline could not be read (the run is then admitted as not opted in, with a warning). */
+  readonly pipelineLookupError?: string;
 }
 
 /**
@@ -42,13 +44,24 @@ export interface Lookups {
  * does not opt in by itself (so runs that opt in, embed their spec, or use a resolver cost no API call).
  */
 export async function pipelineRunLookups(request: AdmissionRequest, settings: WebhookSettings): Promise<Lookups> {
+  const pipeline = storedPipelineOf(request);
+  if (!pipeline || !settings.pipelineAnnotations) return {};
+  const { namespace, name } = pipeline;
+  try {
+    const pipelineAnnotations = await settings.pipelineAnnotations(namespace, name);
+    return pipelineAnnotations ? { pipelineAnnotations } : {};
+  } catch (err) {
+    return { pipelineLookupError: `could not read Pipeline ${namespace}/${name} (${(err as Error).message})` };
+  }
+}
+
+/** The stored Pipeline a new run names by a local pipelineRef, when the run does not opt in by itself. */
+function storedPipelineOf(request: AdmissionRequest): { namespace: string; name: string } | undefined {
   const run = request.object as Partial<PipelineRun> | null | undefined;
   const ref = run?.spec?.pipelineRef;
-  if (request.operation !== 'CREATE' || !settings.pipelineAnnotations || ref?.name === undefined || ref.resolver !== undefined) return {};
-  if (annotatedResultWorkspace(run?.metadata) !== undefined) return {};
-  const namespace = run?.metadata?.namespace ?? request.namespace ?? 'default';
-  const pipelineAnnotations = await settings.pipelineAnnotations(namespace, ref.name);
-  return pipelineAnnotations ? { pipelineAnnotations } : {};
+  if (request.operation !== 'CREATE' || ref?.name === undefined || ref.resolver !== undefined) return undefined;
+  if (annotatedResultWorkspace(run?.metadata) !== undefined) return undefined;
+  return { namespace: run?.metadata?.namespace ?? request.namespace ?? 'default', name: ref.name };
 }
 
 /** Answers one AdmissionReview request for a PipelineRun. */
@@ -70,7 +83,13 @@ export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSet
   const optIn = admissionOptIn(run);
   // A run of a stored Pipeline that names a result workspace opts in through that Pipeline.
   const byPipeline = annotatedResultWorkspace({ annotations: lookups.pipelineAnnotations }) !== undefined;
-  if (!optIn.optedIn && !byPipeline) return allow(uid);
+  if (!optIn.optedIn && !byPipeline) {
+    if (lookups.pipelineLookupError === undefined) return allow(uid);
+    return allow(uid, [
+      `${describeObject(run)}: spec.pipelineRef: ${lookups.pipelineLookupError}, so it is not known whether the run stores ` +
+        `results by reference; it runs as plain Tekton would. If it does, annotate the run with ${ANNOTATION_RESULT_WORKSPACE}: <workspace>`,
+    ]);
+  }
 
   if (optIn.selfContained) {
     const loaded = loadSettings(settings, run);

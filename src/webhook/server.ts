@@ -158,7 +158,7 @@ async function admit(context: Context, route: Route, req: IncomingMessage, res: 
   guardDeadline(context, route, req, res, seconds);
   try {
     const request = await readRequest(req, context.maxBodyBytes);
-    const lookups = (await route.lookups?.(request, context.options.settings).catch(() => ({}))) ?? {};
+    const lookups = (await route.lookups?.(request, context.options.settings)) ?? {};
     const answer = answerReview(context, route, request, lookups);
     sendJson(context, res, 200, answer.review);
     const decision = decisionOf(answer.review.response);

@@ -11,8 +11,9 @@ export interface WebhookSettings {
   config(namespace: string): Config;
   featureFlags(): FeatureFlags;
   /**
-   * The annotations of a stored Pipeline (a run's local `pipelineRef`), or undefined when it cannot be read in time.
-   * Optional: without it, only the run's own annotations and embedded specs opt a run in.
+   * The annotations of a stored Pipeline (a run's local `pipelineRef`); undefined when there is no such Pipeline;
+   * rejects with the reason when it cannot be read. Optional: without it, only the run's own annotations and
+   * embedded specs opt a run in.
    */
   pipelineAnnotations?(namespace: string, name: string): Promise<Record<string, string> | undefined>;
 }

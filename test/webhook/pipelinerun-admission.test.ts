@@ -295,3 +295,15 @@ test('a run of a stored Pipeline that names a result workspace is held through t
   await pipelineRunLookups(request({ ...run, spec: { pipelineRef: { resolver: 'git', params: [] } } }), withLookup);
   t.deepEqual(asked, []);
 });
+
+test('a stored Pipeline that cannot be read: the run is admitted untouched, with a warning saying what to do', async (t) => {
+  const failing: WebhookSettings = { ...settings, pipelineAnnotations: () => Promise.reject(new Error('no answer within 2 s')) };
+  const req = request({ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { name: 'r' }, spec: { pipelineRef: { name: 'release' } } });
+  const review = admitPipelineRun(req, failing, await pipelineRunLookups(req, failing));
+  t.true(review.response.allowed);
+  t.is(review.response.patch, undefined);
+  t.deepEqual(review.response.warnings, [
+    'PipelineRun ci/r: spec.pipelineRef: could not read Pipeline ci/release (no answer within 2 s), so it is not known whether ' +
+      'the run stores results by reference; it runs as plain Tekton would. If it does, annotate the run with tlr.dev/result-workspace: <workspace>',
+  ]);
+});
