@@ -203,6 +203,16 @@ export interface TaskRun extends KubeObject {
 
 export const TEKTON_API_VERSIONS = ['tekton.dev/v1', 'tekton.dev/v1beta1'] as const;
 
+export function isTektonApiVersion(apiVersion: unknown): boolean {
+  return (TEKTON_API_VERSIONS as readonly unknown[]).includes(apiVersion);
+}
+
+/** A Tekton object of `kind` (any served Tekton apiVersion), from an untyped value such as an admission request's. */
+export function isTektonKind(value: unknown, kind: string): value is KubeObject {
+  const o = value as { apiVersion?: unknown; kind?: unknown } | null | undefined;
+  return isTektonApiVersion(o?.apiVersion) && o?.kind === kind;
+}
+
 /** `Kind namespace/name` (or `Kind name`), the way messages name an object. */
 export function describeObject(obj: KubeObject): string {
   const meta = obj.metadata ?? {};

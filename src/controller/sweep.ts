@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ANNOTATION_HOLD, ANNOTATION_RESULT_VOLUME, HOLD_CONTROLLER, LABEL_OPTED_IN } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, TEKTON, type Clients } from '../k8s/api.js';
+import { pointerToken } from '../core/json-walk.js';
 
 /**
  * The controller watches only runs labelled `tlr.dev/opted-in`. A writer that replaces a run's whole label map would
@@ -42,7 +43,7 @@ async function relabel(clients: Clients, run: PipelineRun, logger: Logger): Prom
   const body =
     run.metadata?.labels === undefined
       ? [{ op: 'add', path: '/metadata/labels', value: { [LABEL_OPTED_IN]: 'true' } }]
-      : [{ op: 'add', path: `/metadata/labels/${LABEL_OPTED_IN.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: 'true' }];
+      : [{ op: 'add', path: `/metadata/labels/${pointerToken(LABEL_OPTED_IN)}`, value: 'true' }];
   try {
     await clients.custom.patchNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name, body });
     logger.warn({ run: `${namespace}/${name}` }, `run had lost its ${LABEL_OPTED_IN} label; put it back`);

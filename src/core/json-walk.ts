@@ -13,6 +13,11 @@ export function childPath(parent: string, key: string | number): string {
   return parent === '' ? key : `${parent}.${key}`;
 }
 
+/** Escapes one JSON Pointer reference token (RFC 6901): `~` -> `~0`, `/` -> `~1`. */
+export function pointerToken(key: string | number): string {
+  return String(key).replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
 /** A field path computed only when asked for (most strings walked never need theirs). */
 export type LazyPath = () => string;
 

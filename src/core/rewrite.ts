@@ -1,21 +1,19 @@
 import type { KubeObject, Pipeline, PipelineRun, TaskRun } from '../api/tekton.js';
 import { convertObject } from './convert.js';
 import { Diagnostics } from './diagnostics.js';
-import { describeObject } from '../api/tekton.js';
+import { describeObject, isTektonApiVersion } from '../api/tekton.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
 import { rewritePipeline } from './pipeline.js';
 import { rewritePipelineRun } from './pipeline-run.js';
 import { rewriteTaskRun } from './task-run.js';
 import { isDeepStrictEqual } from 'node:util';
 
-const TEKTON = /^tekton\.dev\/v1(beta1)?$/;
-
 /**
  * Rewrites any object the way the cluster would: PipelineRuns, TaskRuns and Pipelines through their rewrites; Tasks
  * are only converted (a Task is rewritten as part of the run that uses it); anything else passes through.
  */
 export function rewriteObject(object: KubeObject, options: RewriteOptions): RewriteResult<KubeObject> {
-  if (!TEKTON.test(object.apiVersion)) return { object, changed: false, diagnostics: [] };
+  if (!isTektonApiVersion(object.apiVersion)) return { object, changed: false, diagnostics: [] };
   switch (object.kind) {
     case 'PipelineRun':
       return rewritePipelineRun(object as PipelineRun, options);
@@ -30,7 +28,7 @@ export function rewriteObject(object: KubeObject, options: RewriteOptions): Rewr
 
 /** TEP form -> canonical form only (what `tlr convert` does for `kubectl apply`). */
 export function convertOnly(object: KubeObject): RewriteResult<KubeObject> {
-  if (!TEKTON.test(object.apiVersion)) return { object, changed: false, diagnostics: [] };
+  if (!isTektonApiVersion(object.apiVersion)) return { object, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(object));
   const out = convertObject(object, diags);
   diags.throwIfErrors();

@@ -1,10 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { PatchOperation } from './admission-review.js';
 
-/** Escapes one JSON Pointer reference token (RFC 6901): `~` -> `~0`, `/` -> `~1`. */
-export function pointerToken(key: string | number): string {
-  return String(key).replaceAll('~', '~0').replaceAll('/', '~1');
-}
+import { pointerToken } from '../core/json-walk.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -16,7 +16,7 @@ import type { FeatureFlags } from '../core/feature-flags.js';
 import { admissionOptIn, annotatedResultWorkspace } from '../core/opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
 import { convertOnly } from '../core/rewrite.js';
-import { describeObject } from '../api/tekton.js';
+import { describeObject, isTektonKind } from '../api/tekton.js';
 import { formatDiagnostic, RewriteError, TlrError, type Diagnostic } from '../errors.js';
 import {
   allow,
@@ -29,8 +29,6 @@ import {
 import { ANNOTATION_HOLD, ANNOTATION_RESULT_WORKSPACE, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../api/names.js';
 import { diffPatch } from './json-patch.js';
 import type { WebhookSettings } from './settings.js';
-
-const TEKTON_API = /^tekton\.dev\/v1(beta1)?$/;
 
 /** What the server looked up before the (pure) decision: the annotations of the stored Pipeline a run refers to. */
 export interface Lookups {
@@ -68,7 +66,7 @@ function storedPipelineOf(request: AdmissionRequest): { namespace: string; name:
 export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSettings, lookups: Lookups = {}): AdmissionReviewResponse {
   const { uid } = request;
   const raw = request.object;
-  if (request.operation !== 'CREATE' || !isPipelineRun(request, raw)) return allow(uid);
+  if (request.operation !== 'CREATE' || request.kind.group !== 'tekton.dev' || request.kind.kind !== 'PipelineRun' || !isTektonKind(raw, 'PipelineRun')) return allow(uid);
 
   let converted: KubeObject;
   const warnings = new Set<string>();
@@ -101,12 +99,6 @@ export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSet
     }
   }
   return allowWithPatch(uid, diffPatch(raw, held(converted), 2), [...warnings]);
-}
-
-function isPipelineRun(request: AdmissionRequest, object: unknown): object is KubeObject {
-  if (request.kind.group !== 'tekton.dev' || request.kind.kind !== 'PipelineRun') return false;
-  const candidate = object as Partial<KubeObject> | null | undefined;
-  return typeof candidate?.apiVersion === 'string' && TEKTON_API.test(candidate.apiVersion) && candidate.kind === 'PipelineRun';
 }
 
 /** The object as the rewrite should name it: the API server may leave `metadata.namespace` to the request. */

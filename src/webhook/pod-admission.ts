@@ -10,6 +10,7 @@
  * steps would see reference tokens instead of values.
  */
 import { INIT_CONTAINER_SUBSTITUTE, LABEL_CONSUMER } from '../api/names.js';
+import { describeObject } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import { TlrError } from '../errors.js';
 import {
@@ -77,9 +78,9 @@ function consumerPodToEquip(request: AdmissionRequest): Pod | undefined {
 }
 
 function describePod(pod: Pod, namespace: string): string {
-  const name = pod.metadata?.name ?? (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '<unnamed>');
   const taskRun = pod.metadata?.labels?.['tekton.dev/taskRun'];
-  return `Pod ${namespace}/${name}${taskRun !== undefined ? ` (TaskRun ${namespace}/${taskRun})` : ''}`;
+  const described = describeObject({ apiVersion: 'v1', kind: 'Pod', metadata: { ...pod.metadata, namespace } });
+  return `${described}${taskRun !== undefined ? ` (TaskRun ${namespace}/${taskRun})` : ''}`;
 }
 
 function patchOps(pod: Pod, consumer: ConsumerPod, config: Config): PatchOperation[] {

@@ -9,8 +9,9 @@
  * 3. Opted in with a taskRef -> denied with the way out: embed the Task (`tlr render` does it), or run it in a
  *    PipelineRun. Letting it through would half-work: the large value would hit the termination-message limit.
  */
-import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_RESULT_WORKSPACE, ANNOTATION_REWRITTEN } from '../api/names.js';
-import { describeObject, type KubeObject, type TaskRun } from '../api/tekton.js';
+import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_REWRITTEN } from '../api/names.js';
+import { annotatedResultWorkspace, splitNames } from '../core/opt-in.js';
+import { describeObject, isTektonKind, type KubeObject, type TaskRun } from '../api/tekton.js';
 import { rewriteTaskRun } from '../core/task-run.js';
 import { convertOnly } from '../core/rewrite.js';
 import { allow, allowWithPatch, deny, internalError, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
@@ -18,12 +19,10 @@ import { diffPatch } from './json-patch.js';
 import { addWarnings, loadSettings, refusal, withNamespace } from './pipelinerun-admission.js';
 import type { WebhookSettings } from './settings.js';
 
-const TEKTON_API = /^tekton\.dev\/v1(beta1)?$/;
-
 export function admitTaskRun(request: AdmissionRequest, settings: WebhookSettings): AdmissionReviewResponse {
   const { uid } = request;
   const raw = request.object as Partial<KubeObject> | null | undefined;
-  if (request.operation !== 'CREATE' || request.kind.kind !== 'TaskRun' || !isTaskRun(raw)) return allow(uid);
+  if (request.operation !== 'CREATE' || request.kind.group !== 'tekton.dev' || request.kind.kind !== 'TaskRun' || !isTektonKind(raw, 'TaskRun')) return allow(uid);
   if (ownedByPipelineRun(raw)) return allow(uid);
   const warnings = new Set<string>();
   let run: TaskRun;
@@ -36,7 +35,8 @@ export function admitTaskRun(request: AdmissionRequest, settings: WebhookSetting
   }
   const annotations = run.metadata?.annotations ?? {};
   if (annotations[ANNOTATION_REWRITTEN] !== undefined) return allow(uid);
-  if (annotations[ANNOTATION_RESULT_WORKSPACE] === undefined && annotations[ANNOTATION_REFERENCE_RESULTS] === undefined) return allow(uid);
+  // The same reading of the annotations as the rewrite's (an empty value does not opt in).
+  if (annotatedResultWorkspace(run.metadata) === undefined && splitNames(annotations[ANNOTATION_REFERENCE_RESULTS]).length === 0) return allow(uid);
   if (run.spec.taskSpec === undefined) {
     return deny(
       uid,
@@ -54,10 +54,6 @@ export function admitTaskRun(request: AdmissionRequest, settings: WebhookSetting
   } catch (error) {
     return refusal(uid, error, warnings);
   }
-}
-
-function isTaskRun(object: Partial<KubeObject> | null | undefined): object is KubeObject {
-  return typeof object?.apiVersion === 'string' && TEKTON_API.test(object.apiVersion) && object.kind === 'TaskRun';
 }
 
 /** Tekton's own TaskRuns for a PipelineRun (also kept out by the configuration's objectSelector). */

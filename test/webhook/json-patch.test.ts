@@ -1,5 +1,6 @@
 import test from 'ava';
-import { diffPatch, pointerToken } from '../../src/webhook/json-patch.js';
+import { pointerToken } from '../../src/core/json-walk.js';
+import { diffPatch } from '../../src/webhook/json-patch.js';
 import { applyPatch } from './apply-patch.js';
 
 test('pointer tokens escape ~ and / (RFC 6901)', (t) => {

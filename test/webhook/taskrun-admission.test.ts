@@ -100,3 +100,8 @@ for (const { name, run } of exampleRuns) {
     t.deepEqual(admitTaskRun(req, brokenSettings).response, { uid: req.uid, allowed: true });
   });
 }
+
+test('empty opt-in annotations do not opt a TaskRun in (read as the rewrite reads them)', (t) => {
+  const req = request({ ...TEP_TASKRUN, metadata: { name: 'empty', annotations: { 'tlr.dev/result-workspace': '', 'tlr.dev/reference-results': ' , ' } }, spec: { taskRef: { name: 'lint' } } });
+  t.deepEqual(admitTaskRun(req, brokenSettings).response, { uid: req.uid, allowed: true });
+});
