@@ -12,7 +12,7 @@ export const ANNOTATION_REFERENCE_RESULTS = `${PREFIX}/reference-results`;
 export const ANNOTATION_REWRITTEN = `${PREFIX}/rewritten`;
 /** On a rewritten PipelineRun: JSON of the pipelineRef / taskRefs the rewrite inlined, so nothing is forgotten. */
 export const ANNOTATION_ORIGINAL_REFS = `${PREFIX}/original-refs`;
-/** On a rewritten PipelineRun: which volume holds its reference results (`claim:<name>` or `template`). */
+/** On a rewritten run: which volume holds its reference results (`provisioned:<pvc>`, `user-claim:<pvc>` or `template`). */
 export const ANNOTATION_RESULT_VOLUME = `${PREFIX}/result-volume`;
 
 /** Label on consumer tasks (propagates TaskRun -> Pod); the Pod webhook's objectSelector matches it. */

@@ -4,7 +4,7 @@ import { parseQuantity } from './quantity.js';
 
 /**
  * The admin's configuration, parsed in one pure step from the flat string map of the `tlr-config` ConfigMap (or a
- * file given to the CLI). Every key is documented in docs/configuration.md; precedence is flag > env > ConfigMap >
+ * file given to the CLI). Every key is documented in docs/configuration.md; a key set in the map wins over its
  * default, and `namespace.<ns>.<key>` overrides a volume key for one namespace.
  */
 export interface Config {

@@ -73,7 +73,7 @@ function checkReferenceable(result: TaskResult, path: string, diags: Diagnostics
   }
 }
 
-/** What the admission webhook can tell about a run from the object alone (it fetches nothing). */
+/** What can be told about a run from the object alone (the webhook adds its stored Pipeline's annotation). */
 export interface AdmissionOptIn {
   /** The run stores results by reference: hold it for the controller. */
   readonly optedIn: boolean;
@@ -83,8 +83,9 @@ export interface AdmissionOptIn {
 
 /**
  * Whether a PipelineRun (already converted to the annotation form) opts in, judged from the object alone: the run's
- * own `tlr.dev/result-workspace` annotation, or an embedded taskSpec naming reference results. A run of a stored or
- * remote Pipeline opts in through the annotation on the run (docs/design.md, "Opting in").
+ * own `tlr.dev/result-workspace` annotation, or an embedded taskSpec naming reference results. The webhook also
+ * reads a local `pipelineRef`'s stored Pipeline; a run of a remote Pipeline opts in through the annotation on the
+ * run (docs/design.md, "Opting in").
  */
 export function admissionOptIn(run: {
   metadata?: Pick<ObjectMeta, 'annotations'>;

@@ -3,7 +3,7 @@
  * a pod, so this starts a short-lived reader pod (the tlr-init image, the volume mounted read-only, restricted
  * securityContext), execs `tlr-init export <reference>` in it for each result (the same path and symlink checks as the
  * consumer's init container), verifies size and sha256 locally while writing, and deletes the pod afterwards.
- * Needs, in the run's namespace: get pipelineruns and taskruns, list taskruns, create/get/delete pods, create pods/exec.
+ * Needs, in the run's namespace: get pipelineruns, list taskruns, create/get/delete pods, create pods/exec.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * The HTTPS admission server: POST /mutate/pipelineruns and /mutate/pods (AdmissionReview v1 in and out), GET
+ * The HTTPS admission server: POST /mutate/pipelineruns, /mutate/taskruns and /mutate/pods (AdmissionReview v1 in and out), GET
  * /healthz and /readyz. Every answer is JSON. An admission request always gets an AdmissionReview echoing its uid,
  * internal failures included (500 in `response.status`, HTTP 200); a body that is not an AdmissionReview gets HTTP
  * 400, one over the limit 413, one that does not arrive in time 408, each with a metav1.Status body.
@@ -28,7 +28,7 @@ import type { WebhookSettings } from './settings.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 /** Well inside the API server's longest webhook timeout (10 s). */
-export const DEFAULT_HANDLER_TIMEOUT_MS = 8000;
+export const DEFAULT_HANDLER_TIMEOUT_MS = 4000;
 
 export interface WebhookServerOptions {
   /** 0 picks a free port (tests). */

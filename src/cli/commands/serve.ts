@@ -6,7 +6,7 @@ import { TlrError } from '../../errors.js';
 import { makeClients } from '../../k8s/api.js';
 import { startProbeServer } from '../../k8s/http.js';
 import { SettingsSource } from '../../k8s/settings.js';
-import { startWebhookServer } from '../../webhook/server.js';
+import { DEFAULT_HANDLER_TIMEOUT_MS, startWebhookServer } from '../../webhook/server.js';
 import { Registry } from 'prom-client';
 
 /** Options shared by the long-running processes. */
@@ -106,13 +106,13 @@ export function webhookCommand(program: Command): void {
   addServeOptions(
     program
       .command('webhook')
-      .description('Run the HTTPS admission webhooks: holds opted-in PipelineRuns for the controller, adds tlr-substitute to consumer Pods.'),
+      .description('Run the HTTPS admission webhooks: holds opted-in PipelineRuns for the controller, rewrites standalone TaskRuns, adds tlr-substitute to consumer Pods.'),
   )
-    .option('--port <port>', 'HTTPS port of /mutate/pipelineruns, /mutate/pods, /healthz, /readyz', (v) => parsePort(v, '--port'), 8443)
+    .option('--port <port>', 'HTTPS port of /mutate/pipelineruns, /mutate/taskruns, /mutate/pods, /healthz, /readyz', (v) => parsePort(v, '--port'), 8443)
     .option('--tls-cert-file <path>', 'serving certificate (reloaded when it changes)', '/etc/tlr/tls/tls.crt')
     .option('--tls-key-file <path>', 'serving key (reloaded when it changes)', '/etc/tlr/tls/tls.key')
     .option('--metrics-port <port>', 'plain-HTTP port of /metrics, /healthz, /readyz', (v) => parsePort(v, '--metrics-port'), 9090)
-    .option('--timeout-ms <ms>', "time to answer one review; keep it under the configuration's timeoutSeconds", (v) => parsePositive(v, '--timeout-ms'), 4000)
+    .option('--timeout-ms <ms>', "time to answer one review; keep it under the configuration's timeoutSeconds", (v) => parsePositive(v, '--timeout-ms'), DEFAULT_HANDLER_TIMEOUT_MS)
     .action(async (opts: ServeOptions & { port: number; tlsCertFile: string; tlsKeyFile: string; metricsPort: number; timeoutMs: number }) => {
       const logger = makeLogger('tlr-webhook', opts.logLevel);
       const registry = new Registry();
