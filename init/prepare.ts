@@ -8,13 +8,12 @@
  * failed attempt of that task (Tekton `retries`: a new pod, the same run and task): it is removed, so the seal step
  * can never seal a stale value the new attempt did not write.
  */
-import type { Stats } from 'node:fs';
 import { mkdirSync } from 'node:fs';
 import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TlrError } from '../src/errors.js';
 import { isNoSpace, resultVolumeFull } from './no-space.js';
-import { describeKind, splitProducerDir } from './safe-path.js';
+import { describeKind, lstatOrUndefined, splitProducerDir } from './safe-path.js';
 
 export const RUN_DIR_MODE = 0o1777;
 export const PRODUCER_DIR_MODE = 0o777;
@@ -95,14 +94,6 @@ function mkdirWithMode(path: string, mode: number): boolean {
   }
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
 function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8)}`;

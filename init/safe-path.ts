@@ -127,7 +127,8 @@ export async function openChecked(path: string, checked: Stats, subject: string)
   return handle;
 }
 
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+/** lstat, or undefined when nothing is there (ENOENT, or a path component that is not a directory). */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await lstat(path);
   } catch (error) {

@@ -171,7 +171,7 @@ export class LeaderElector {
  * A Lease's times are MicroTime (six fractional digits); client-node serializes a Date with three, which the API
  * server rejects. The string is what goes on the wire; the type says Date because that is what client-node declares.
  */
-function microTime(date: Date): Date {
+export function microTime(date: Date): Date {
   return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
 }
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { AdmissionregistrationV1Api, AuthorizationV1Api } from '@kubernetes/client-node';
 import anyTest, { type TestFn } from 'ava';
 import { parseAllDocuments } from 'yaml';
-import { CONTROLLER_SA, eventually, freePort, loadConfigManifests, sampleOptedInRun, startTlrEnvironment, WEBHOOK_SA, type TlrEnvironment } from '../support/tlr-env.js';
+import { freePorts } from '../support/cluster.js';
+import { CONTROLLER_SA, eventually, loadConfigManifests, sampleOptedInRun, startTlrEnvironment, WEBHOOK_SA, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment }>;
 
@@ -113,7 +114,7 @@ test('tlr webhook as a process: answers AdmissionReviews over HTTPS as its Servi
     await writeFile(join(dir, 'tls.crt'), cert.certPem);
     await writeFile(join(dir, 'tls.key'), cert.keyPem);
     await writeFile(join(dir, 'kubeconfig'), env.cluster.kubeConfigAs(WEBHOOK_SA).exportConfig());
-    const [port, metricsPort] = [await freePort(), await freePort()];
+    const [port = 0, metricsPort = 0] = await freePorts(2);
     const child = spawn(process.execPath, [
       'dist/src/cli/main.js', 'webhook', '--kubeconfig', join(dir, 'kubeconfig'), '--port', String(port), '--metrics-port', String(metricsPort),
       '--tls-cert-file', join(dir, 'tls.crt'), '--tls-key-file', join(dir, 'tls.key'),

@@ -11,6 +11,7 @@ import type { PipelineRun } from '../../src/api/tekton.js';
 import { CoordinationV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { startController, type RunningController } from '../../src/controller/controller.js';
+import { microTime } from '../../src/controller/leader.js';
 import { CONTROLLER_SA, createRun, eventually, getRun, sampleOptedInRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment; dir: string }>;
@@ -231,7 +232,7 @@ test.serial('a leader whose Lease is taken over gives up leadership (the CLI the
     // Another replica (or an admin) takes the Lease: this one can no longer renew it.
     const leases = env.cluster.kubeConfig.makeApiClient(CoordinationV1Api);
     const lease = await leases.readNamespacedLease({ name: 'tlr-controller', namespace: 'tlr-system' });
-    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date;
+    const now = microTime(new Date());
     await leases.replaceNamespacedLease({
       name: 'tlr-controller',
       namespace: 'tlr-system',

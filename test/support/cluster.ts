@@ -267,7 +267,8 @@ async function logTail(proc: Proc, lines = 25): Promise<string> {
   return `--- last lines of ${proc.log} ---\n  ${tail || '(empty)'}`;
 }
 
-async function freePorts(count: number): Promise<number[]> {
+/** `count` distinct ports nothing listens on now (bound to 0 together, then released). */
+export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
       const server = createServer();

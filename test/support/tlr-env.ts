@@ -2,16 +2,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { parse as parseYaml, parseAllDocuments } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import type { PipelineRun } from '../../src/api/tekton.js';
 import { startController, type RunningController } from '../../src/controller/controller.js';
 import { SettingsSource } from '../../src/k8s/settings.js';
 import { makeClients } from '../../src/k8s/api.js';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.js';
-import { startCluster, type TestCluster } from './cluster.js';
+import { freePorts, parseYamlObjects, startCluster, type TestCluster } from './cluster.js';
 
 export const SYSTEM_NS = 'tlr-system';
 export const TEKTON_NS = 'tekton-pipelines';
@@ -23,12 +23,7 @@ const TEKTON_SHARED = '../shared/tekton/v1.15.0';
 export async function loadConfigManifests(dir = 'config'): Promise<KubernetesObject[]> {
   const kustomization = parseYaml(await readFile(join(dir, 'kustomization.yaml'), 'utf8')) as { resources?: string[] };
   const objects: KubernetesObject[] = [];
-  for (const file of kustomization.resources ?? []) {
-    for (const doc of parseAllDocuments(await readFile(join(dir, file), 'utf8'))) {
-      const object = doc.toJS() as KubernetesObject | null;
-      if (object) objects.push(object);
-    }
-  }
+  for (const file of kustomization.resources ?? []) objects.push(...parseYamlObjects(await readFile(join(dir, file), 'utf8'), join(dir, file)));
   return objects;
 }
 
@@ -63,8 +58,7 @@ export interface EnvOptions {
 export async function startTlrEnvironment(options: EnvOptions = {}): Promise<TlrEnvironment> {
   const cluster = await startCluster();
   const kc = cluster.kubeConfig;
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const core = kc.makeApiClient(CoreV1Api);
+  const { custom, core } = makeClients(kc);
   await core.createNamespace({ body: { metadata: { name: TEKTON_NS } } });
   const flags = parseYaml(await readFile(join(TEKTON_SHARED, 'config/config-feature-flags.yaml'), 'utf8')) as KubernetesObject & { data: Record<string, string> };
   await cluster.serverSideApply([{ ...flags, data: { ...flags.data, ...options.featureFlags } } as KubernetesObject]);
@@ -164,17 +158,11 @@ function pointAt(config: KubernetesObject, port: number, caPem: string): Kuberne
   return { ...config, webhooks } as KubernetesObject;
 }
 
-/** A port nothing listens on now (bound to 0, then released). */
+/** A port nothing listens on now. */
 export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+  const [port] = await freePorts(1);
+  if (port === undefined) throw new Error('no free port');
+  return port;
 }
 
 /** Polls `probe` until it returns a value (not undefined) or the time is up. */
