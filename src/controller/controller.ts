@@ -88,10 +88,12 @@ export async function startController(options: ControllerOptions): Promise<Runni
     ...(options.retryPeriodMs !== undefined ? { retryPeriodMs: options.retryPeriodMs } : {}),
   });
 
-  const enqueue = (run: PipelineRun): void => {
-    if (!isInteresting(run)) return;
-    queue.add(`${run.metadata?.namespace ?? ''}/${run.metadata?.name ?? ''}`);
+  const add = (key: string): void => {
+    queue.add(key);
     metrics.queueDepth.set(queue.length);
+  };
+  const enqueue = (run: PipelineRun): void => {
+    if (isInteresting(run)) add(`${run.metadata?.namespace ?? ''}/${run.metadata?.name ?? ''}`);
   };
   const reconciler = new Reconciler({
     clients,
@@ -117,7 +119,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     runs = watchRuns(clients, logger, enqueue);
     requests = watchResolutionRequests(clients, logger, (rr) => {
       const owner = rr.metadata?.labels?.['tekton.dev/pipelineRun'];
-      if (owner) queue.add(`${rr.metadata?.namespace ?? ''}/${owner}`);
+      if (owner) add(`${rr.metadata?.namespace ?? ''}/${owner}`);
     });
     await Promise.all([runs.synced, requests.synced, settings.synced]);
     synced = true;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
 import { parseAllDocuments, stringify as stringifyYaml } from 'yaml';
+import { parseYamlObjects } from '../support/cluster.js';
 import { runCli } from '../../src/cli/program.js';
 import { ANNOTATION_HOLD, ANNOTATION_RESULT_VOLUME, ANNOTATION_REWRITTEN, LABEL_PIPELINE_RUN_UID, REASON_REFUSED } from '../../src/api/names.js';
 import type { KubeObject, PipelineRun } from '../../src/api/tekton.js';
@@ -27,10 +28,9 @@ test.after.always(async (t) => {
   await t.context.env?.stop();
 });
 
+/** The objects of a YAML file (a malformed document fails the test, never yields partial objects). */
 async function yamlObjects(file: string): Promise<KubeObject[]> {
-  return parseAllDocuments(await readFile(file, 'utf8'))
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
+  return parseYamlObjects(await readFile(file, 'utf8'), file) as KubeObject[];
 }
 
 async function applyStored(env: TlrEnvironment, objects: readonly KubeObject[]): Promise<void> {

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import anyTest, { type TestFn } from 'ava';
-import { parseAllDocuments } from 'yaml';
+import { parseYamlObjects } from '../support/cluster.js';
 import { ANNOTATION_REWRITTEN } from '../../src/api/names.js';
 import type { KubeObject, PipelineRun } from '../../src/api/tekton.js';
 import { convertOnly } from '../../src/core/rewrite.js';
@@ -30,10 +30,9 @@ test.after.always(async (t) => {
   if (t.context.volume) await rm(t.context.volume, { recursive: true, force: true });
 });
 
+/** The objects of a YAML file (a malformed document fails the test, never yields partial objects). */
 async function objects(file: string): Promise<KubeObject[]> {
-  return parseAllDocuments(await readFile(file, 'utf8'))
-    .map((d) => d.toJS() as KubeObject | null)
-    .filter((o): o is KubeObject => o !== null);
+  return parseYamlObjects(await readFile(file, 'utf8'), file) as KubeObject[];
 }
 
 for (const [name, example] of Object.entries(EXAMPLES)) {
