@@ -19,7 +19,9 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { BinariesError, ensureBinaries, kubernetesVersion, type BinariesOptions } from '../support/binaries.js';
+import { BinariesError, ensureBinaries, type BinariesOptions } from '../support/binaries.js';
+import { lockPath } from '../support/go-build.js';
+import { kubernetesBuild } from '../support/go-builds.js';
 import { parseYamlObjects, startCluster, type TestCluster } from '../support/cluster.js';
 import { EXAMPLES_DIR } from '../schema/tekton-release.js';
 
@@ -264,18 +266,18 @@ test('without Go and without a cache the error says what to install or set', asy
   const env = { ...process.env, KUBEBUILDER_ASSETS: '', TLR_KUBE_CACHE: await scratch(t), PATH: '/nonexistent' };
   const error = await t.throwsAsync(ensureBinaries(quiet(env)), { instanceOf: BinariesError });
   t.is(error?.code, 'GO_MISSING');
-  t.regex(error?.message ?? '', /`go` was not found on PATH.*Install Go >= 1\.25.*KUBEBUILDER_ASSETS.*setup-envtest use 1\.35\.x -p path/s);
+  t.regex(error?.message ?? '', /`go` was not found on PATH.*Install Go >= 1\.26.*KUBEBUILDER_ASSETS.*setup-envtest use 1\.35\.x -p path/s);
 });
 
 test('a failed build reports the end of go\'s output, after taking over a stale lock', async (t) => {
   const cache = await scratch(t);
-  const version = kubernetesVersion(await readFile(new URL('../../../test/cluster/binaries/go.mod', import.meta.url), 'utf8'));
-  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-  await writeFile(join(cache, `${version}.lock`), `${dead}\n`); // left by a process that is gone
   const env = { ...process.env, KUBEBUILDER_ASSETS: '', TLR_KUBE_CACHE: cache, GOFLAGS: '-mod=bogus' };
+  const lock = await lockPath(kubernetesBuild(), env);
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+  await writeFile(lock, `${dead}\n`); // left by a process that is gone
   const error = await t.throwsAsync(ensureBinaries(quiet(env)), { instanceOf: BinariesError });
   t.is(error?.code, 'BUILD_FAILED');
   t.regex(error?.message ?? '', /exited with code 1; last lines of its output:\n.*-mod=bogus/);
   t.regex(error?.message ?? '', /setup-envtest/);
-  await t.throwsAsync(readFile(join(cache, `${version}.lock`)), { code: 'ENOENT' }, 'the lock is released');
+  await t.throwsAsync(readFile(lock), { code: 'ENOENT' }, 'the lock is released');
 });
