@@ -10,11 +10,10 @@
  * Processes never outlive the test process: an `exit` handler SIGKILLs them, and a small watchdog process (holding a
  * pipe from this one) kills them and removes the directory if this process dies without running handlers.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer, isIP, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,12 +33,12 @@ import {
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
+import { CLIENT_EXTENSIONS, createPki, issueCert, openssl, servingExtensions, subject, type Pki } from './pki.js';
 import { CRD_DIR } from '../schema/tekton-release.js';
 import { ensureBinaries } from './binaries.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
-const CERT_DAYS = '7';
 
 export interface ClusterOptions {
   /** Install the Tekton v1.15.0 CRDs from `../shared/tekton/v1.15.0/crds` before returning (default true). */
@@ -123,69 +122,6 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       if (!portRace || attempt >= 3) throw error;
     }
   }
-}
-
-// ---- PKI (openssl CLI) ----
-
-const OPENSSL_CONFIG = `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = unused
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-`;
-const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-const CLIENT_EXTENSIONS = 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n';
-
-interface Pki {
-  readonly dir: string;
-  readonly caCert: string;
-  readonly caKey: string;
-  readonly config: string;
-}
-
-/** Synchronous on purpose: a handful of sub-10 ms calls, and kubeConfigAs must return a KubeConfig, not a promise. */
-function openssl(args: string[]): void {
-  try {
-    execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (cause) {
-    const err = cause as NodeJS.ErrnoException & { stderr?: Buffer };
-    const why = err.code === 'ENOENT' ? 'the `openssl` CLI was not found on PATH (install openssl)' : (err.stderr?.toString() ?? err.message);
-    throw new ClusterError('OPENSSL_FAILED', `openssl ${args.slice(0, 2).join(' ')} failed: ${why}`.trim(), { cause });
-  }
-}
-
-/** `openssl -subj` with `/`, `+`, `=`, `,` and backslash escaped in each value. */
-function subject(cn: string, orgs: readonly string[] = []): string {
-  const esc = (v: string): string => v.replace(/[\\/+=,]/g, (c) => `\\${c}`);
-  return `${orgs.map((o) => `/O=${esc(o)}`).join('')}/CN=${esc(cn)}`;
-}
-
-function createPki(dir: string): Pki {
-  const pki = { dir, caCert: join(dir, 'ca.crt'), caKey: join(dir, 'ca.key'), config: join(dir, 'openssl.cnf') };
-  writeFileSync(pki.config, OPENSSL_CONFIG);
-  openssl(['req', '-x509', '-new', ...EC_KEY, '-keyout', pki.caKey, '-out', pki.caCert, '-days', CERT_DAYS,
-    '-subj', '/CN=tlr-test-ca', '-config', pki.config, '-extensions', 'ca']);
-  return pki;
-}
-
-/** Writes `<name>.key` (P-256) and `<name>.crt` signed by the cluster CA; returns both PEMs. */
-function issueCert(pki: Pki, name: string, subj: string, extensions: string): { certPem: string; keyPem: string } {
-  const [key, csr, cert, ext] = ['key', 'csr', 'crt', 'ext'].map((e) => join(pki.dir, `${name}.${e}`)) as [string, string, string, string];
-  writeFileSync(ext, `[v3]\n${extensions}`);
-  openssl(['req', '-new', ...EC_KEY, '-keyout', key, '-out', csr, '-subj', subj, '-config', pki.config]);
-  openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-set_serial', `0x${randomBytes(16).toString('hex')}`,
-    '-days', CERT_DAYS, '-extfile', ext, '-extensions', 'v3', '-out', cert]);
-  return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-}
-
-function servingExtensions(hosts: readonly string[]): string {
-  const sans = hosts.map((h) => (isIP(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
-  return 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyEncipherment\n' +
-    `extendedKeyUsage = serverAuth\nsubjectAltName = ${sans}\n`;
 }
 
 // ---- processes ----
