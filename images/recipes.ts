@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importClosure, copyPackages, copyProjectFiles, javascriptUnder, packageClosure, productionPackages, readLockfile } from './node-app.js';
+import { TEKTON_COMMANDS } from '../test/support/go-builds.js';
 import type { ImageConfig } from './oci-archive.js';
 import type { RootFs } from './rootfs.js';
 
@@ -189,7 +190,7 @@ const jq: ImageRecipe = {
 export function recipes(version: string): ImageRecipe[] {
   return [
     tlr(version), tlrInit(version),
-    ...['controller', 'webhook', 'entrypoint', 'nop', 'workingdirinit', 'sidecarlogresults'].map(tekton),
+    ...TEKTON_COMMANDS.map(tekton),
     pause,
     busybox('tekton-shell', 'cgr.dev/chainguard/busybox:latest', 'Stand-in for Tekton\'s shell image (chainguard busybox): Debian\'s busybox-static'),
     busybox('busybox', 'docker.io/library/busybox:1.36', 'Stand-in for busybox:1.36: Debian\'s busybox-static'),

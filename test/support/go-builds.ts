@@ -54,7 +54,8 @@ export function kubernetesBuild(whatToDo = GO_HELP): GoBuild {
   };
 }
 
-export const TEKTON_COMMANDS = ['controller', 'webhook', 'entrypoint', 'nop', 'workingdirinit', 'sidecarlogresults'] as const;
+/** Every command Tekton's release `config/` names (`ko://github.com/tektoncd/pipeline/cmd/<name>`). */
+export const TEKTON_COMMANDS = ['controller', 'webhook', 'events', 'resolvers', 'entrypoint', 'nop', 'workingdirinit', 'sidecarlogresults'] as const;
 
 export function tektonBuild(): GoBuild {
   const dir = moduleDir('tekton');
