@@ -3,7 +3,8 @@
  * by running its checks under chroot (root only), pack it as an OCI archive (./oci-archive.ts).
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -80,7 +81,9 @@ function chrootProgram(): string {
 }
 
 function chrootRun(dir: string, argv: readonly string[], env: readonly string[]): { ok: boolean; output: string } {
-  const result = spawnSync(chrootProgram(), [dir, ...argv], { encoding: 'utf8', env: Object.fromEntries(env.map((e) => e.split(/=(.*)/s, 2) as [string, string])), timeout: 60_000 });
+  // Checks must leave the tree as staged (it is packed afterwards): no Python bytecode caches.
+  const environment = { ...Object.fromEntries(env.map((e) => e.split(/=(.*)/s, 2) as [string, string])), PYTHONDONTWRITEBYTECODE: '1' };
+  const result = spawnSync(chrootProgram(), [dir, ...argv], { encoding: 'utf8', env: environment, timeout: 60_000 });
   return { ok: result.status === 0, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`.trim() };
 }
 
@@ -100,6 +103,43 @@ function check(recipe: ImageRecipe, fs: RootFs, log: (line: string) => void): vo
   }
 }
 
+interface CachedImage extends BuiltImage {
+  /** The digest of the staged root filesystem and the image config: equal means the same archive. */
+  readonly key: string;
+}
+
+/** Stages the image; packs and checks it only when its staged contents differ from the archive already there. */
+async function buildOne(recipe: ImageRecipe, ctx: BuildContext, scratch: string, options: BuildOptions): Promise<BuiltImage> {
+  const started = Date.now();
+  const fs = new RootFs(join(scratch, recipe.name));
+  await mkdir(fs.dir, { mode: 0o755 });
+  await recipe.stage(fs, ctx);
+  const staged = await fs.digest();
+  const key = createHash('sha256').update(staged).update(JSON.stringify([recipe.ref, recipe.config, recipe.owners ?? {}])).digest('hex');
+  const file = join(options.outDir, `${recipe.name}.tar`);
+  const metaFile = `${file}.json`;
+  const previous = await readFile(metaFile, 'utf8').then((t) => JSON.parse(t) as CachedImage, () => undefined);
+  const unchanged = previous?.key === key && (await stat(file).then((s) => s.size === previous.size, () => false));
+  let image: BuiltImage;
+  if (previous && unchanged) {
+    image = previous;
+  } else {
+    check(recipe, fs, options.log);
+    if ((await fs.digest()) !== staged) throw new ImageBuildError(`image ${recipe.ref}: its checks changed the staged files`);
+    const written = await writeImageArchive(
+      { ref: recipe.ref, rootfs: fs.dir, config: recipe.config, createdBy: `tlr images: ${recipe.description}`, ...(recipe.owners ? { owners: recipe.owners } : {}) },
+      file,
+    );
+    image = { ...written, name: recipe.name, group: recipe.group };
+    await writeFile(metaFile, `${JSON.stringify({ ...image, key }, null, 2)}\n`);
+  }
+  await rm(fs.dir, { recursive: true, force: true });
+  const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  options.log(`  ${recipe.ref.padEnd(52)} ${mb(image.uncompressedSize).padStart(10)} (${mb(image.layerSize)} gzip) ` +
+    `${image.digest.slice(0, 19)}… ${unchanged ? 'unchanged' : `${Date.now() - started} ms`}`);
+  return image;
+}
+
 export async function buildImages(selected: readonly ImageRecipe[], options: BuildOptions): Promise<BuiltImage[]> {
   ensureDebianPackages(selected.flatMap((r) => r.debianPackages), options.log);
   await mkdir(options.outDir, { recursive: true });
@@ -107,21 +147,7 @@ export async function buildImages(selected: readonly ImageRecipe[], options: Bui
   try {
     const ctx = await context(options, selected, scratch);
     const built: BuiltImage[] = [];
-    for (const recipe of selected) {
-      const started = Date.now();
-      const fs = new RootFs(join(scratch, recipe.name));
-      await mkdir(fs.dir, { mode: 0o755 });
-      await recipe.stage(fs, ctx);
-      check(recipe, fs, options.log);
-      const written = await writeImageArchive(
-        { ref: recipe.ref, rootfs: fs.dir, config: recipe.config, createdBy: `tlr images: ${recipe.description}`, ...(recipe.owners ? { owners: recipe.owners } : {}) },
-        join(options.outDir, `${recipe.name}.tar`),
-      );
-      await rm(fs.dir, { recursive: true, force: true });
-      built.push({ ...written, name: recipe.name, group: recipe.group });
-      const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-      options.log(`  ${recipe.ref.padEnd(52)} ${mb(written.uncompressedSize).padStart(10)} (${mb(written.layerSize)} gzip) ${written.digest.slice(0, 19)}… ${Date.now() - started} ms`);
-    }
+    for (const recipe of selected) built.push(await buildOne(recipe, ctx, scratch, options));
     await writeFile(join(options.outDir, 'images.json'), `${JSON.stringify(built.map(({ name, ref, group, digest, size, file }) => ({ name, ref, group, digest, size, file })), null, 2)}\n`);
     return built;
   } finally {

@@ -45,6 +45,8 @@ export interface ImageRecipe {
 export const RELEASE_REPOSITORY = 'localhost/tekton-large-results';
 export const TEKTON_REPOSITORY = 'localhost/tektoncd/pipeline';
 const NONROOT = 65532;
+/** The non-root user's home belongs to it, as in distroless images (client-go stats ~/.kube/config at start). */
+const NONROOT_HOME = { '/home/nonroot': { uid: NONROOT, gid: NONROOT } };
 
 async function accounts(fs: RootFs): Promise<void> {
   await fs.writeFile('/etc/passwd', `root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${NONROOT}:${NONROOT}:nonroot:/home/nonroot:/sbin/nologin\n`);
@@ -79,7 +81,7 @@ const labels = (title: string, description: string): Record<string, string> => (
 function tlr(version: string): ImageRecipe {
   const description = 'Tekton Large Results: the tlr CLI, controller and admission webhook';
   return {
-    name: 'tlr', ref: `${RELEASE_REPOSITORY}/tlr:v${version}`, group: 'release', description, debianPackages: [],
+    name: 'tlr', ref: `${RELEASE_REPOSITORY}/tlr:v${version}`, group: 'release', description, debianPackages: [], owners: NONROOT_HOME,
     config: {
       User: `${NONROOT}:${NONROOT}`, Env: NODE_ENV, WorkingDir: '/app', Labels: labels('tlr', description),
       Entrypoint: ['/nodejs/bin/node', '/app/dist/src/cli/main.js'],
@@ -97,7 +99,7 @@ function tlr(version: string): ImageRecipe {
 function tlrInit(version: string): ImageRecipe {
   const description = 'Tekton Large Results: prepares, seals and substitutes results in Tekton pods';
   return {
-    name: 'tlr-init', ref: `${RELEASE_REPOSITORY}/tlr-init:v${version}`, group: 'release', description, debianPackages: [],
+    name: 'tlr-init', ref: `${RELEASE_REPOSITORY}/tlr-init:v${version}`, group: 'release', description, debianPackages: [], owners: NONROOT_HOME,
     config: {
       User: `${NONROOT}:${NONROOT}`, Env: NODE_ENV, WorkingDir: '/app', Labels: labels('tlr-init', description),
       Entrypoint: ['/nodejs/bin/node', '/app/dist/init/main.js'],
@@ -118,17 +120,29 @@ function tlrInit(version: string): ImageRecipe {
   };
 }
 
-/** Tekton's images as `ko` builds them: the static command at /ko-app/<name> on a distroless base, non-root. */
+/**
+ * Tekton's images as `ko` builds them from its `.ko.yaml`: the static command at /ko-app/<name>, non-root, on a static
+ * distroless base; the resolvers' base (`plumbing/tini-git`) adds tini as /sbin/tini (its Deployment's command) and
+ * git (the git resolver runs it), here from Debian's tini and git packages.
+ */
 function tekton(command: string): ImageRecipe {
+  const tiniGit = command === 'resolvers';
   return {
     name: `tekton-${command}`, ref: `${TEKTON_REPOSITORY}/${command}:v1.15.0`, group: 'tekton',
-    description: `Tekton Pipelines v1.15.0 ${command}, built from its sources`, debianPackages: [],
+    description: `Tekton Pipelines v1.15.0 ${command}, built from its sources`, owners: NONROOT_HOME,
+    debianPackages: tiniGit ? ['tini', 'git'] : [],
     config: { User: `${NONROOT}`, Env: ['PATH=/ko-app:/usr/bin:/bin', 'KO_DATA_PATH=/var/run/ko'], Entrypoint: [`/ko-app/${command}`] },
     async stage(fs, ctx) {
       await accounts(fs);
       await fs.mkdir('/var/run/ko');
       await fs.copyFileAs(join(ctx.goBinaries.tekton, command), `/ko-app/${command}`, 0o755);
+      if (tiniGit) {
+        await fs.copyFileAs('/usr/bin/tini-static', '/sbin/tini', 0o755);
+        await fs.addDebianPackages(['git']);
+        await fs.addElfDependencies();
+      }
     },
+    ...(tiniGit ? { checks: [['/sbin/tini', '--version'], ['/usr/bin/git', '--version']] } : {}),
   };
 }
 
@@ -192,8 +206,10 @@ export function recipes(version: string): ImageRecipe[] {
     tlr(version), tlrInit(version),
     ...TEKTON_COMMANDS.map(tekton),
     pause,
-    busybox('tekton-shell', 'cgr.dev/chainguard/busybox:latest', 'Stand-in for Tekton\'s shell image (chainguard busybox): Debian\'s busybox-static'),
-    busybox('busybox', 'docker.io/library/busybox:1.36', 'Stand-in for busybox:1.36: Debian\'s busybox-static'),
+    // Tekton's release names its shell image by digest, which a local build cannot match: the harness puts this tag in
+    // its place (test/support/node/tekton.ts). Tagged with the busybox version it is, never `latest` (always pulled).
+    busybox('tekton-shell', 'cgr.dev/chainguard/busybox:1.35', 'Stand-in for Tekton\'s shell image (chainguard busybox): Debian\'s busybox-static'),
+    busybox('busybox', 'docker.io/library/busybox:1.35', 'Stand-in for busybox:1.35: Debian\'s busybox-static 1.35'),
     python, bash, jq,
   ];
 }

@@ -5,8 +5,9 @@
  * image command checks that by running it under chroot).
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, open, readdir, readlink, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -120,6 +121,22 @@ export class RootFs {
     for (const applet of stdout.split('\n').filter(Boolean)) {
       if (applet !== 'busybox') await this.symlink(posix.join(dir, applet), busybox);
     }
+  }
+
+  /** A digest of everything staged: each path (sorted), its type, mode and content or link target. */
+  async digest(): Promise<string> {
+    const hash = createHash('sha256');
+    const entries = await readdir(this.dir, { recursive: true, withFileTypes: true });
+    const paths = entries.map((e) => posix.relative(this.dir, join(e.parentPath, e.name))).sort();
+    for (const path of paths) {
+      const full = join(this.dir, path);
+      const info = await lstat(full);
+      hash.update(`${path}\0${info.mode}\0`);
+      if (info.isSymbolicLink()) hash.update(await readlink(full));
+      else if (info.isFile()) hash.update(createHash('sha256').update(await readFile(full)).digest());
+      hash.update('\0');
+    }
+    return hash.digest('hex');
   }
 
   /** Every regular file staged, as image paths. */

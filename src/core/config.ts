@@ -32,7 +32,7 @@ export type Retention =
   | { readonly kind: 'on-completion' }
   | { readonly kind: 'keep'; readonly seconds: number };
 
-export const DEFAULT_INIT_IMAGE = 'ghcr.io/tekton-large-results/tlr-init:v0.1.0';
+export const DEFAULT_INIT_IMAGE = 'localhost/tekton-large-results/tlr-init:v0.1.0';
 
 export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
   storageClassName: '',

@@ -9,6 +9,7 @@ import type { ClusterLayout, NodeLayout } from './layout.js';
 import { NODE_CIDR, POD_CIDR, podSubnet, SERVICE_CIDR } from './netns.js';
 
 export const SANDBOX_IMAGE = 'registry.k8s.io/pause:3.10';
+export const CLUSTER_DNS_IP = '10.96.0.10';
 
 /** containerd 1.6 (Debian) CRI config; `restrict_oom_score_adj` because these VMs lack CAP_SYS_RESOURCE. */
 export function containerdConfig(node: NodeLayout): string {
@@ -85,6 +86,9 @@ authentication:
   x509: {clientCAFile: ${layout.pki}/ca.crt}
 authorization: {mode: Webhook}
 clusterDomain: cluster.local
+# No DNS server runs: this Service IP answers nothing, so lookups fail inside the namespace (and pods get the
+# resolv.conf of a real cluster instead of a MissingClusterDNS event each).
+clusterDNS: [${CLUSTER_DNS_IP}]
 resolvConf: ${layout.resolvConf}
 podLogsDir: ${node.podLogsDir}
 volumePluginDir: ${node.volumePluginDir}
