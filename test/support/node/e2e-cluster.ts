@@ -60,7 +60,7 @@ function fromCluster(cluster: NodeCluster): E2eCluster {
   return {
     server: cluster.server, kubeConfig: cluster.kubeConfig, kubeConfigPath: cluster.kubeConfigPath, kubectl: cluster.kubectl,
     dir: cluster.dir, netns: cluster.netns, nodes: cluster.nodes.map((n) => n.name), binaries: cluster.binaries,
-    exec: execIn(cluster.holderPid), logFile: cluster.logFile, release: () => cluster.stop(),
+    exec: execIn(cluster.holderPid), logFile: (c) => cluster.logFile(c), release: () => cluster.stop(),
   };
 }
 
