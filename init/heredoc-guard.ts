@@ -114,7 +114,10 @@ class HeredocGuard implements ValueGuard {
     }
     this.body.hasValue = true;
     const doc = this.pending[0]!;
-    return { checked: true, description: `${doc.quoted ? 'quoted' : 'unquoted'} here-document ${doc.written} opened on line ${doc.line}` };
+    const where = `here-document ${doc.written} opened on line ${doc.line}`;
+    // The value cannot end the here-document (checked all the same), but the program reading it runs it as code.
+    if (doc.runBy !== undefined) return { checked: false, description: `in a ${where} that ${doc.runBy} runs as a program` };
+    return { checked: true, description: `${doc.quoted ? 'quoted' : 'unquoted'} ${where}` };
   }
 
   value(data: Buffer): void {

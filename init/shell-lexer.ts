@@ -17,6 +17,8 @@ export interface Heredoc {
   readonly written: string;
   /** 1-based line of the script where it was opened. */
   readonly line: number;
+  /** The command reading it runs it as a program (`bash <<'E'`, `python3 - <<'E'`): its name, else undefined. */
+  readonly runBy: string | undefined;
 }
 
 type Quote = 'none' | 'single' | 'ansi' | 'double' | 'backtick';
@@ -41,6 +43,12 @@ const CLOSE = 0x29;
 /** Bytes that end a word: blanks, newline and the shell's metacharacters. */
 const WORD_END = new Set([0x20, 0x09, NEWLINE, 0x3b, 0x26, 0x7c, OPEN, CLOSE, LT, 0x3e]);
 const COMMENT_AFTER = new Set([0x20, 0x09, NEWLINE, 0x3b, 0x26, 0x7c, OPEN, CLOSE]);
+/** Bytes after which a new simple command starts. */
+const COMMAND_START = new Set([NEWLINE, 0x3b, 0x26, 0x7c, OPEN, CLOSE, 0x7b, 0x7d]);
+/** Programs that run their standard input as code unless told otherwise. */
+const INTERPRETERS = /^(?:sh|bash|dash|ash|ksh|mksh|zsh|busybox|python[0-9.]*|pypy[0-9.]*|node|nodejs|deno|perl|ruby|php|lua|tclsh|Rscript|osascript|pwsh|jshell)$/;
+/** Options after which they take the program from elsewhere (stdin is data then). */
+const PROGRAM_ELSEWHERE = new Set(['-c', '-e', '-E', '--eval', '-r', '-m']);
 
 export function initialLexState(): LexState {
   return { quote: 'none', arith: 0 };
@@ -54,26 +62,33 @@ export function initialLexState(): LexState {
 export function lexLine(line: Buffer, state: LexState, lineNo: number): { heredocs: Heredoc[]; endsCommand: boolean } {
   const heredocs: Heredoc[] = [];
   let escapedNewline = false;
+  let commandStart = 0;
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
     if (state.quote !== 'none') {
       i = inQuote(line, i, state);
       continue;
     }
+    if (COMMAND_START.has(c) && state.arith === 0) commandStart = i + 1;
     if (c === BACKSLASH) {
       escapedNewline = line[i + 1] === NEWLINE;
       i++;
-    } else if (c === HASH && state.arith === 0 && (i === 0 || COMMENT_AFTER.has(line[i - 1]!))) {
-      break; // a comment: the rest of the line
+    } else if (startsComment(line, i, state)) {
+      break; // the rest of the line
     } else if (state.arith > 0 || (c === OPEN && line[i + 1] === OPEN)) {
       i = arithmetic(line, i, state);
     } else if (c === LT && line[i + 1] === LT) {
-      i = heredocOperator(line, i, lineNo, heredocs);
+      i = heredocOperator(line, i, { lineNo, runBy: programReader(line.toString('utf8', commandStart, i)) }, heredocs);
     } else {
       i = openQuote(line, i, state);
     }
   }
   return { heredocs, endsCommand: state.quote === 'none' && !escapedNewline };
+}
+
+/** A `#` at the start of a word, outside arithmetic. */
+function startsComment(line: Buffer, i: number, state: LexState): boolean {
+  return line[i] === HASH && state.arith === 0 && (i === 0 || COMMENT_AFTER.has(line[i - 1]!));
 }
 
 /** Inside a quote at `i`: returns the index of the last byte consumed. */
@@ -110,7 +125,7 @@ function arithmetic(line: Buffer, i: number, state: LexState): number {
 }
 
 /** `<<` at `i`: a here-string (`<<<`) or a here-document operator and its word. Returns the last index consumed. */
-function heredocOperator(line: Buffer, i: number, lineNo: number, out: Heredoc[]): number {
+function heredocOperator(line: Buffer, i: number, at: { lineNo: number; runBy: string | undefined }, out: Heredoc[]): number {
   if (line[i + 2] === LT) return i + 2;
   let p = i + 2;
   const stripTabs = line[p] === 0x2d; /* - */
@@ -119,9 +134,24 @@ function heredocOperator(line: Buffer, i: number, lineNo: number, out: Heredoc[]
   const word = readWord(line, p);
   if (word.delimiter.length > 0) {
     const written = line.toString('utf8', i, word.end);
-    out.push({ delimiter: word.delimiter, quoted: word.quoted, stripTabs, written, line: lineNo });
+    out.push({ delimiter: word.delimiter, quoted: word.quoted, stripTabs, written, line: at.lineNo, runBy: at.runBy });
   }
   return word.end - 1;
+}
+
+/**
+ * The program that reads a here-document as code, from the words of its command before `<<`: an interpreter
+ * (after `env`, `exec`, `command` and variable assignments) given no program of its own (no `-c`/`-e`, no script
+ * argument other than `-`; a shell's `-s` reads stdin whatever follows). A heuristic over the words as written.
+ */
+function programReader(command: string): string | undefined {
+  const words = command.trim().split(/\s+/).filter((w) => w !== '');
+  while (words.length > 0 && (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0]!) || ['env', 'exec', 'command', 'time', 'sudo'].includes(words[0]!))) words.shift();
+  const name = (words.shift() ?? '').replace(/^.*\//, '');
+  if (!INTERPRETERS.test(name)) return undefined;
+  if (words.includes('-s')) return name;
+  if (words.some((w) => PROGRAM_ELSEWHERE.has(w))) return undefined;
+  return words.every((w) => w === '-' || w.startsWith('-')) ? name : undefined;
 }
 
 /** The here-document word starting at `p`, with quote removal. */

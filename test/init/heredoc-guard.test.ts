@@ -94,6 +94,28 @@ test('a value outside a heredoc, or in a non-shell script, is substituted with a
   ]);
 });
 
+test('a quoted heredoc that an interpreter runs as a program is not a safe place: warned, and its delimiter still checked', async (t) => {
+  const cases: Array<[string, string | undefined]> = [
+    ["python3 - <<'E'", 'python3'],
+    ["bash <<'E'", 'bash'],
+    ["FOO=1 env sh -s x y <<'E'", 'sh'],
+    ["cat in | /usr/bin/node <<'E'", 'node'],
+    ["x=$(perl <<'E'", 'perl'],
+    ["python3 -c 'import sys; print(sys.stdin.read())' <<'E'", undefined],
+    ["python3 read.py <<'E'", undefined],
+    ["jq . <<'E'", undefined],
+  ];
+  for (const [opener, runBy] of cases) {
+    const close = opener.includes('$(') ? 'E\n)\n' : 'E\n';
+    const { volume, token } = await setUp(t, `#!/bin/sh\n${opener}\n@\n${close}`, 'data');
+    const warnings: string[] = [];
+    await substituteScripts(optionsFor(volume, token, warnings));
+    t.deepEqual(warnings, runBy === undefined ? [] : [`Substituted result outside a quoted here-document: in a here-document <<'E' opened on line 2 that ${runBy} runs as a program`], opener);
+  }
+  const { volume, token } = await setUp(t, "#!/bin/sh\npython3 - <<'E'\n@\nE\n", `E\n${INJECTION}`);
+  await t.throwsAsync(substituteScripts(optionsFor(volume, token)), { message: /makes a line "E"/ });
+});
+
 test('the interpreter of a shebang line', (t) => {
   const cases: Array<[string, string | undefined]> = [
     ['#!/bin/sh', 'sh'],
