@@ -85,6 +85,22 @@ for (const [name, example] of Object.entries<Example>(EXAMPLES)) {
   });
 }
 
+// What a consumer can do to a file it verified: nothing. Its tasks declare the result workspace read-only (every
+// step's and sidecar's mount is then read-only, enforced by the kubelet), so only tasks that also produce write.
+test('in every example, a task that only consumes declares the result workspace read-only', async (t) => {
+  for (const [name, example] of Object.entries<Example>(EXAMPLES)) {
+    const objects = await renderFiles(example.files.map((f) => join('examples', name, f)));
+    const run = objects.find((o) => o.kind === 'PipelineRun') as PipelineRun;
+    const spec = run.spec.pipelineSpec;
+    for (const pt of [...(spec?.tasks ?? []), ...(spec?.finally ?? [])]) {
+      const ws = pt.taskSpec?.workspaces?.find((w) => w.name === 'tlr-results');
+      const produces = (pt.taskSpec?.steps ?? []).some((s) => s.name === 'tlr-seal');
+      if (ws === undefined) continue;
+      t.is(ws.readOnly, produces ? undefined : true, `${name}: ${pt.name}`);
+    }
+  }
+});
+
 /** The PipelineRun of README.md's "What it looks like" block. */
 async function readmeRun(): Promise<PipelineRun> {
   const readme = await readFile('README.md', 'utf8');
