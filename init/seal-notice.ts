@@ -5,7 +5,9 @@
  * step that deletes it would still publish it. So seal always writes something: its reference, or this notice. A
  * notice is no reference: every consumer (and `tlr fetch`) refuses it with a message that points at the seal step.
  */
-export const NOTICE_PREFIX = 'tlr-seal: ';
+import { SEAL_NOTICE_PREFIX } from '../src/api/names.js';
+
+export const NOTICE_PREFIX = SEAL_NOTICE_PREFIX;
 
 export function notProducedNotice(name: string): string {
   return `${NOTICE_PREFIX}result "${name}" was not produced (see the log of the tlr-seal step of the producing task)`;

@@ -6,6 +6,7 @@
  * trusted: a name becomes a file name under the output directory only when it is one plain file name, and a
  * reference-shaped value whose path is unsafe is reported, never fetched.
  */
+import { SEAL_NOTICE_PREFIX } from '../api/names.js';
 import { REFERENCE_PATTERN, checkRelativePath, type Reference } from '../core/reference.js';
 import { TlrError } from '../errors.js';
 
@@ -54,6 +55,10 @@ export function recordedReferences(run: { status?: unknown; [key: string]: unkno
 
 function collect(out: RecordedReferences, name: string, value: unknown): void {
   if (typeof value !== 'string') return;
+  if (value.startsWith(SEAL_NOTICE_PREFIX) && FILE_NAME.test(name)) {
+    out.unusable.push({ name, problem: `its producer did not seal it: ${value.slice(0, 200)}` });
+    return;
+  }
   const matches = [...value.matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))];
   for (const [i, match] of matches.entries()) {
     const entry = matches.length > 1 ? `${name}[${i}]` : name;

@@ -67,9 +67,10 @@ test('names and references from status never reach outside the output directory,
   const run = { status: { results: [{ name: '..', value: good }, { name: '/etc/cron.d/x', value: good }, { name: '.hidden', value: good }] } };
   const all = recordedReferences(run, taskRuns);
   t.deepEqual(all.usable.map((r) => r.name), ['build.sbom']);
-  t.deepEqual(all.unusable.map((u) => u.name), ['build.../../../../tmp/evil', 'forger.payload', '..', '/etc/cron.d/x', '.hidden']);
+  t.deepEqual(all.unusable.map((u) => u.name), ['build.../../../../tmp/evil', 'build.notice', 'forger.payload', '..', '/etc/cron.d/x', '.hidden']);
   t.regex(all.unusable[0]?.problem ?? '', /is not a plain file name/);
-  t.regex(all.unusable[1]?.problem ?? '', /^its reference is unsafe: reference path must be relative/);
+  t.is(all.unusable[1]?.problem, 'its producer did not seal it: tlr-seal: result "x" was not produced');
+  t.regex(all.unusable[2]?.problem ?? '', /^its reference is unsafe: reference path must be relative/);
   t.deepEqual(selectReferences(all, [], 'PipelineRun demo/r').map((r) => r.name), ['build.sbom'], 'fetching all skips them');
   t.throws(() => selectReferences(all, ['forger.payload'], 'PipelineRun demo/r'), {
     message: /^PipelineRun demo\/r: result forger.payload cannot be fetched: its reference is unsafe: .*; nothing was written$/,
