@@ -150,7 +150,7 @@ class HeredocGuard implements ValueGuard {
     const nl = data.indexOf(NEWLINE, from);
     const end = nl === -1 ? data.length : nl + 1;
     if (!this.lost) {
-      this.code.push(data.subarray(from, end));
+      this.code.push(Buffer.from(data.subarray(from, end))); // a copy: the caller may reuse its buffer
       this.codeLength += end - from;
       if (this.codeLength > MAX_CODE_LINE) this.lost = true;
     }
