@@ -87,10 +87,13 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
         .makeOptionMandatory(),
     )
     .addOption(new Option('--scripts <dir>', "Tekton's scripts directory").default('/tekton/scripts'))
-    .addOption(new Option('--refs <text>', 'references used by path, verified too').env(ENV_REFS))
-    .action(async (opts: { root: string; runDir: string; scripts: string; refs?: string }) =>
-      setCode(await substitute(opts)),
-    );
+    .addOption(new Option('--refs <text>', 'the references this task uses: the only ones substituted, each verified').env(ENV_REFS))
+    .addOption(
+      new Option('--max-substituted <bytes>', 'most bytes of values written into the scripts (config key maxSubstitutedSize)')
+        .argParser(usage(parseBytes))
+        .makeOptionMandatory(),
+    )
+    .action(async (opts: SubstituteFlags) => setCode(await substitute(opts)));
 
   program
     .command('export')
@@ -107,9 +110,18 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
   return program;
 }
 
-/** Streams a referenced file to stdout, verified on the way (the receiver verifies again: size and sha256). */
+/**
+ * Streams a referenced file to stdout, verified on the way (the receiver verifies again: size and sha256). Every
+ * problem is one line on stderr, never a stack trace: tlr fetch shows it to its user as it is.
+ */
 async function exportResult(token: string, root: string): Promise<number> {
-  const reference = parseReference(token.trim());
+  let reference: ReturnType<typeof parseReference>;
+  try {
+    reference = parseReference(token.trim());
+  } catch (error) {
+    logProblem(`tlr-init export: refusing the reference "${token.slice(0, 200)}": ${(error as Error).message}`);
+    return EXIT_REFUSED;
+  }
   if (!reference) {
     logProblem(`tlr-init export: expected a reference [[tlr:v1:sha256=<hex>:size=<n>:path=<run>/<task>/<result>]], found "${token.slice(0, 200)}"`);
     return EXIT_USAGE;
@@ -138,6 +150,7 @@ function idle(seconds: number): Promise<number> {
     const timer = setTimeout(done, seconds * 1000);
     process.on('SIGTERM', done);
     process.on('SIGINT', done);
+    logInfo('Waiting for tlr fetch', { seconds });
   });
 }
 
@@ -171,9 +184,17 @@ async function seal(
   return EXIT_REFUSED;
 }
 
-async function substitute(opts: { root: string; runDir: string; scripts: string; refs?: string }): Promise<number> {
+interface SubstituteFlags {
+  root: string;
+  runDir: string;
+  scripts: string;
+  refs?: string;
+  maxSubstituted: number;
+}
+
+async function substitute(opts: SubstituteFlags): Promise<number> {
   try {
-    await substituteScripts({ root: opts.root, runDir: opts.runDir, scriptsDir: opts.scripts, refs: opts.refs });
+    await substituteScripts({ root: opts.root, runDir: opts.runDir, scriptsDir: opts.scripts, refs: opts.refs, maxSubstituted: opts.maxSubstituted });
     return EXIT_OK;
   } catch (error) {
     const message = (error as Error).message;

@@ -26,17 +26,25 @@ export interface ReadChunksOptions {
    * memory for every chunk. Without it every chunk is a new buffer the consumer may keep.
    */
   readonly ring?: number;
+  /**
+   * Read at most this many bytes (from position 0): a file that grows while it is read is never read past what was
+   * expected of it. Without it, to end of file.
+   */
+  readonly length?: number;
 }
 
-/** Yields the file's bytes from position 0 to end of file, prefetching one chunk ahead. */
+/** Yields the file's bytes from position 0 to end of file (or `length`), prefetching one chunk ahead. */
 export async function* readChunks(handle: FileHandle, options: ReadChunksOptions = {}): AsyncGenerator<Buffer> {
   const chunkSize = options.chunkSize ?? CHUNK_SIZE;
+  const limit = options.length ?? Number.POSITIVE_INFINITY;
   const ring = Array.from({ length: options.ring ?? 0 }, () => Buffer.allocUnsafeSlow(chunkSize));
   let turn = 0;
   let position = 0;
   const readNext = async (): Promise<Buffer> => {
     const buffer = ring[turn++ % ring.length] ?? Buffer.allocUnsafeSlow(chunkSize);
-    const { bytesRead } = await handle.read(buffer, 0, chunkSize, position);
+    const want = Math.min(chunkSize, limit - position);
+    if (want <= 0) return buffer.subarray(0, 0);
+    const { bytesRead } = await handle.read(buffer, 0, want, position);
     position += bytesRead;
     return buffer.subarray(0, bytesRead);
   };
@@ -53,13 +61,19 @@ export async function* readChunks(handle: FileHandle, options: ReadChunksOptions
   }
 }
 
-/** sha256 and byte count of an open file, read from its start to its end. */
-export async function hashHandle(handle: FileHandle, chunkSize: number = CHUNK_SIZE): Promise<Digest> {
+/** sha256 and byte count of an open file, read from its start to its end (or to `length` bytes at most). */
+export async function hashHandle(handle: FileHandle, length?: number): Promise<Digest> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for await (const chunk of readChunks(handle, { chunkSize, ring: 2 })) {
+  for await (const chunk of readChunks(handle, { ring: 2, ...(length !== undefined ? { length } : {}) })) {
     hash.update(chunk);
     bytes += chunk.length;
   }
   return { sha256: hash.digest('hex'), bytes };
+}
+
+/** Whether the file has any byte at `position` (it grew past what was expected of it). */
+export async function hasByteAt(handle: FileHandle, position: number): Promise<boolean> {
+  const { bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, position);
+  return bytesRead > 0;
 }

@@ -15,3 +15,8 @@ export function logInfo(msg: string, fields: LogFields): void {
 export function logProblem(message: string): void {
   process.stderr.write(`${message}\n`);
 }
+
+/** Writes `{"level":"warn","msg":...,...fields}` as one line to stdout (something done that deserves a look). */
+export function logWarning(msg: string, fields: LogFields): void {
+  process.stdout.write(`${JSON.stringify({ level: 'warn', msg, ...fields })}\n`);
+}

@@ -4,16 +4,18 @@
  */
 import type { Stats } from 'node:fs';
 import { join } from 'node:path';
-import { formatReference } from '../src/core/reference.js';
+import { formatReference, parseReference, REFERENCE_MAX_LENGTH, type Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { moveClassicValue } from './classic-value.js';
-import { hashHandle, type Digest } from './hash-file.js';
+import { moveClassicValue, readSmall } from './classic-value.js';
+import { hasByteAt, hashHandle, type Digest } from './hash-file.js';
 import { logInfo, type Logger } from './log.js';
 import { isNoSpace, podVolumeFull } from './no-space.js';
+import { notProducedNotice, refusedNotice } from './seal-notice.js';
 import {
   checkSegment,
   lstatBelowRoot,
+  lstatOrUndefined,
   openChecked,
   requireInside,
   requireSingleRegularFile,
@@ -52,32 +54,66 @@ export async function sealResults(names: readonly string[], options: SealOptions
   return outcomes;
 }
 
-/** Seals one result; throws a TlrError when it is refused. */
+/**
+ * Seals one result; throws a TlrError when it is refused. Whatever a step left in /tekton/results/<name> is a value
+ * (never taken as a reference): moved onto the volume when the volume file is missing, refused when both exist.
+ * A result that is not sealed (not produced, or refused) gets a notice in /tekton/results/<name> (seal-notice.ts):
+ * Tekton would otherwise publish what an earlier step left there.
+ */
 export async function sealResult(name: string, options: SealOptions): Promise<SealOutcome> {
-  const log = options.log ?? logInfo;
   checkSegment(name, 'result name');
+  const classicPath = join(options.resultsDir, name);
+  let outcome: SealOutcome;
+  try {
+    outcome = await sealChecked(name, options, classicPath, await lstatOrUndefined(classicPath));
+  } catch (error) {
+    const noted = await writeNotice(classicPath, refusedNotice(name));
+    if (!(error instanceof TlrError)) throw error;
+    throw new TlrError(error.code, `${error.message}${noted}`, { cause: error });
+  }
+  if (outcome.status !== 'missing') return outcome;
+  return { ...outcome, message: `${outcome.message}${await writeNotice(classicPath, notProducedNotice(name))}` };
+}
+
+/** Replaces /tekton/results/<name> by a notice; returns what to add to the message (how it went). */
+async function writeNotice(classicPath: string, notice: string): Promise<string> {
+  try {
+    await writeFileAtomic(classicPath, notice);
+    return `; ${classicPath} holds a notice instead of a reference`;
+  } catch (error) {
+    return `; ${classicPath} could not be replaced by a notice (${(error as Error).message}), so Tekton may publish what a step left there`;
+  }
+}
+
+async function sealChecked(name: string, options: SealOptions, classicPath: string, classic: Stats | undefined): Promise<SealOutcome> {
+  const log = options.log ?? logInfo;
   const { runDir } = splitProducerDir(options.dir);
   const relPath = `${options.dir}/${name}`;
   const path = join(options.root, relPath);
   const subject = `Result "${name}"`;
   let stats = await lstatBelowRoot(options.root, relPath, subject);
-  if (stats === undefined) {
-    const classic = join(options.resultsDir, name);
-    if (await moveClassicValue(classic, path, subject)) {
-      log('Moved result value onto the result volume', { result: name, from: classic, to: path });
-      stats = await lstatBelowRoot(options.root, relPath, subject);
-    }
+  /** When both files exist: the reference the classic file holds (seal already ran on this very file), or a refusal. */
+  let earlier: Reference | undefined;
+  if (stats === undefined && classic !== undefined) {
+    await moveClassicValue(classicPath, classic, path, subject, options.maxSize);
+    log('Moved result value onto the result volume', { result: name, from: classicPath, to: path });
+    stats = await lstatBelowRoot(options.root, relPath, subject);
+  } else if (stats !== undefined && classic !== undefined) {
+    earlier = await earlierSeal(name, { path, relPath, stats }, { path: classicPath, stats: classic });
   }
   if (stats === undefined) {
     const message =
-      `Result "${name}" was not produced: ${path} does not exist; its consumers will not start ` +
-      '(Tekton treats a missing result the same way)';
+      `Result "${name}" was not produced: ${path} does not exist; its consumers will fail in their tlr-substitute ` +
+      'init container, saying so';
     return { name, status: 'missing', message };
   }
   await requireSingleRegularFile(path, stats, subject);
   await requireInside(path, join(options.root, runDir), subject);
   requireWithinLimit(name, stats.size, options.maxSize);
   const { sha256, bytes } = await hashStable(path, stats, name, options.maxSize);
+  if (earlier !== undefined && earlier.sha256 !== sha256) {
+    throw writtenTwice(name, { path, stats }, { path: classicPath, stats: classic! });
+  }
   const reference = formatReference({ sha256, size: bytes, path: relPath });
   const target = join(options.resultsDir, name);
   try {
@@ -87,6 +123,38 @@ export async function sealResult(name: string, options: SealOptions): Promise<Se
   }
   log('Sealed result', { result: name, path: relPath, bytes, sha256 });
   return { name, status: 'sealed', reference, bytes };
+}
+
+interface Found {
+  readonly path: string;
+  readonly stats: Stats;
+}
+
+/**
+ * Both the volume file and /tekton/results/<name> exist. Allowed only when the latter is the very reference seal
+ * would write for the former (seal ran before); anything else means a value went to two places, and sealing either
+ * would publish the wrong one.
+ */
+async function earlierSeal(name: string, volume: Found & { relPath: string }, classic: Found): Promise<Reference> {
+  const text = await readSmall(classic.path, classic.stats, `Result "${name}"`, REFERENCE_MAX_LENGTH + 64);
+  let reference: Reference | undefined;
+  try {
+    reference = text === undefined ? undefined : parseReference(text);
+  } catch {
+    reference = undefined; // a reference-shaped text with an unsafe path: not seal's
+  }
+  if (reference?.path !== volume.relPath || reference.size !== volume.stats.size) throw writtenTwice(name, volume, classic);
+  return reference;
+}
+
+function writtenTwice(name: string, volume: Found, classic: Found): TlrError {
+  return new TlrError(
+    'E_RESULT_UNSAFE',
+    `Result "${name}" was written twice: to ${volume.path} on the result volume (${volume.stats.size} bytes) and the ` +
+      `classic way to ${classic.path} (${classic.stats.size} bytes); expected only the file on the volume. Refused, ` +
+      'so that neither a stale file nor a value meant for the other place is published. Write the value only to ' +
+      `$(results.${name}.path); a path passed on through a param, or written by hand, still names ${classic.path}`,
+  );
 }
 
 function requireWithinLimit(name: string, size: number, maxSize: number): void {
@@ -106,9 +174,10 @@ async function hashStable(path: string, checked: Stats, name: string, maxSize: n
   try {
     const before = await handle.stat();
     requireWithinLimit(name, before.size, maxSize);
-    const digest = await hashHandle(handle);
+    const digest = await hashHandle(handle, before.size);
     const after = await handle.stat();
-    if (after.size !== before.size || digest.bytes !== before.size || after.mtimeMs !== before.mtimeMs) {
+    const grew = await hasByteAt(handle, before.size);
+    if (grew || after.size !== before.size || digest.bytes !== before.size || after.mtimeMs !== before.mtimeMs) {
       throw new TlrError(
         'E_RESULT_UNSAFE',
         `${subject}: ${path} changed while it was being sealed: expected ${before.size} bytes throughout, found ` +

@@ -1,13 +1,15 @@
 /**
- * The streaming replacer: copies a script to an output, replacing every reference token by the bytes of the
- * result it names. Pure of file-system concerns: the caller gives the input, the output and an `open` function
- * that returns the (verified) bytes of a reference. Memory stays bounded and buffers can be recycled: at most
- * WRITES_IN_FLIGHT writes are outstanding at any time.
+ * The streaming replacer: copies a script to an output, replacing every declared reference token by the bytes of
+ * the result it names, and showing every byte, in output order, to a guard that may refuse a value where it sits.
+ * Pure of file-system concerns: the caller gives the input, the output and an `open` function that returns the
+ * (verified) bytes of a reference. Memory stays bounded and buffers can be recycled: at most WRITES_IN_FLIGHT writes
+ * are outstanding at any time.
  */
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Reference } from '../src/core/reference.js';
-import { TokenScanner } from './token-scanner.js';
+import type { ValueContext, ValueGuard } from './heredoc-guard.js';
+import { TokenScanner, type Segment } from './token-scanner.js';
 
 /**
  * Returns the bytes to insert for a reference. The iterable must throw (after its last chunk at the latest) when
@@ -16,7 +18,15 @@ import { TokenScanner } from './token-scanner.js';
  * written (so a ring of WRITES_IN_FLIGHT + 2 buffers, one being read ahead, one being hashed, the others being
  * written, is safe).
  */
-export type ReferenceOpener = (reference: Reference, token: string) => Promise<AsyncIterable<Uint8Array>>;
+export type ReferenceOpener = (reference: Reference, token: string, context: ValueContext) => Promise<AsyncIterable<Uint8Array>>;
+
+export interface SubstituteStreamOptions {
+  /** The tokens to replace (token text -> reference); any other text passes through as it is. */
+  readonly declared: ReadonlyMap<string, Reference>;
+  readonly open: ReferenceOpener;
+  /** Sees the script's bytes and each value's; throws to refuse a value. None: nothing is checked. */
+  readonly guard?: ValueGuard;
+}
 
 /** Writes queued on the output before the replacer waits for the oldest: keeps the writing thread busy. */
 export const WRITES_IN_FLIGHT = 4;
@@ -28,41 +38,51 @@ export interface StreamSubstituteResult {
   readonly bytesWritten: number;
 }
 
+const NO_GUARD: ValueGuard = {
+  template: () => undefined,
+  beginValue: () => ({ checked: false, description: 'unchecked' }),
+  value: () => undefined,
+  endValue: () => undefined,
+};
+
 /**
- * Copies `input` to `output`, replacing tokens; `source` names the input in error messages. Ends the output and
- * resolves once it has finished and closed; on any error destroys the output, waits for it to close, and rejects.
+ * Copies `input` to `output`, replacing the declared tokens. Ends the output and resolves once it has finished and
+ * closed; on any error (a value refused by the guard included) destroys the output, waits for it to close, and rejects.
  */
 export async function substituteStream(
   input: AsyncIterable<Uint8Array>,
   output: Writable,
-  open: ReferenceOpener,
-  source: string,
+  options: SubstituteStreamOptions,
 ): Promise<StreamSubstituteResult> {
   const writer = new SerialWriter(output);
-  const scanner = new TokenScanner(source);
+  const scanner = new TokenScanner(options.declared);
+  const guard = options.guard ?? NO_GUARD;
   let substitutions = 0;
-  try {
-    for await (const chunk of input) {
-      for (const segment of scanner.push(asBuffer(chunk))) {
-        if (segment.kind === 'bytes') await writer.write(segment.data);
-        else substitutions += await insert(writer, await open(segment.reference, segment.token));
+  const emit = async (segments: Segment[]): Promise<void> => {
+    for (const segment of segments) {
+      if (segment.kind === 'bytes') {
+        guard.template(segment.data);
+        await writer.write(segment.data);
+        continue;
       }
+      const context = guard.beginValue(segment.reference);
+      for await (const chunk of await options.open(segment.reference, segment.token, context)) {
+        guard.value(asBuffer(chunk));
+        await writer.write(chunk);
+      }
+      guard.endValue();
+      substitutions++;
     }
-    for (const segment of scanner.end()) {
-      if (segment.kind === 'bytes') await writer.write(segment.data);
-      else substitutions += await insert(writer, await open(segment.reference, segment.token));
-    }
+  };
+  try {
+    for await (const chunk of input) await emit(scanner.push(asBuffer(chunk)));
+    await emit(scanner.end());
     await writer.end();
   } catch (error) {
     await writer.abort(error);
     throw error;
   }
   return { substitutions, bytesWritten: writer.bytesWritten };
-}
-
-async function insert(writer: SerialWriter, chunks: AsyncIterable<Uint8Array>): Promise<number> {
-  for await (const chunk of chunks) await writer.write(chunk);
-  return 1;
 }
 
 /** Keeps at most WRITES_IN_FLIGHT writes outstanding; `write` returns once the new write has been issued. */

@@ -1,21 +1,27 @@
 /**
- * Substitution, in the consumer pod's init container: every reference token in Tekton's scripts is replaced by the
- * verified bytes of the result file it names (write a new file next to the script, then rename it into place, with
- * the script's mode), and every reference the consumer uses by path (`--refs`) is verified too.
+ * Substitution, in the consumer pod's init container. It acts only on the references this task declared (`--refs`,
+ * env TLR_REFS: the rewrite's `tlr-refs`); any other text in the scripts, however much it looks like a reference, is
+ * left as it is. First every script is scanned (nothing written yet) and the total it would take is checked against
+ * `--max-substituted`; references no script names (used by path) are verified; then each script is written anew
+ * next to itself, each declared token replaced by the verified bytes of its file (exactly `size` bytes, hashed while
+ * copying, each value checked where it sits by the heredoc guard), and only when every script succeeded are they
+ * all renamed into place (mode and owner kept). On any refusal every original script is left intact.
  */
 import { constants, createWriteStream, type Stats } from 'node:fs';
 import { chmod, chown, lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
+import type { Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
 import { tempPathFor } from './atomic-write.js';
+import { guardFor } from './heredoc-guard.js';
 import { CHUNK_SIZE, readChunks } from './hash-file.js';
-import { logInfo, type Logger } from './log.js';
+import { logInfo, logWarning, type Logger } from './log.js';
 import { isNoSpace, podVolumeFull } from './no-space.js';
 import { parseRefsText } from './refs-text.js';
 import { describeKind } from './safe-path.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
-import { OPENING } from './token-matcher.js';
+import { TokenScanner } from './token-scanner.js';
 import { openVerifiedResult, verifyResult, type ResultVolume } from './verified-result.js';
 
 /** Creates the writable for a new script at `path` (a file that does not exist yet). Injectable for tests. */
@@ -24,9 +30,13 @@ export type OutputFactory = (path: string) => Writable;
 export interface SubstituteOptions extends ResultVolume {
   /** Tekton's scripts directory, /tekton/scripts. */
   readonly scriptsDir: string;
-  /** References used by path (`--refs`, env TLR_REFS): verified even when no script names them. */
+  /** The references this task uses (`--refs`, env TLR_REFS): the only ones acted on, each verified. */
   readonly refs?: string;
+  /** Most bytes of values written into this pod's scripts, all scripts together (config key maxSubstitutedSize). */
+  readonly maxSubstituted: number;
   readonly log?: Logger;
+  /** Where warnings go (a value substituted where nothing checks it); stdout JSON lines by default. */
+  readonly warn?: Logger;
   readonly createOutput?: OutputFactory;
 }
 
@@ -37,20 +47,53 @@ export interface SubstituteReport {
   readonly verified: readonly string[];
 }
 
+/** A script and the declared tokens it holds (token -> how many times). */
+interface PlannedScript {
+  readonly script: string;
+  readonly stats: Stats;
+  readonly uses: ReadonlyMap<string, number>;
+  readonly firstLine: string;
+}
+
 const SCRIPT_CHUNK = 64 * 1024;
+export const SUBSTITUTION_LIMIT_KEY = 'maxSubstitutedSize';
 
 export function defaultOutput(path: string): Writable {
   return createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: CHUNK_SIZE });
 }
 
-/** Substitutes every script, then verifies the remaining `--refs`. Throws a TlrError on the first refusal. */
+/** Verifies every declared reference and substitutes the scripts. Throws a TlrError on the first refusal. */
 export async function substituteScripts(options: SubstituteOptions): Promise<SubstituteReport> {
   const log = options.log ?? logInfo;
-  const refs = parseRefsText(options.refs ?? '');
-  const verified = new Map<string, string>();
-  const scripts: Array<{ script: string; substitutions: number }> = [];
-  for (const name of (await readdir(options.scriptsDir)).sort()) {
-    const script = join(options.scriptsDir, name);
+  const declared = new Map(parseRefsText(options.refs ?? '').map((d) => [d.token, d.reference]));
+  const planned = await planScripts(options.scriptsDir, declared);
+  requireWithinLimit(planned, declared, options.maxSubstituted);
+  const verified = new Set<string>();
+  const inScripts = new Set(planned.flatMap((p) => [...p.uses.keys()]));
+  for (const [token, reference] of declared) {
+    if (inScripts.has(token)) continue;
+    const digest = await verifyResult(reference, options);
+    verified.add(reference.path);
+    log('Verified result', { path: reference.path, file: digest.path, bytes: digest.bytes, sha256: digest.sha256 });
+  }
+  const written: Array<{ temp: string; script: string; substitutions: number }> = [];
+  try {
+    for (const plan of planned) {
+      written.push({ ...(await substituteToTemp(plan, declared, options, verified)), script: plan.script });
+    }
+    for (const w of written) await rename(w.temp, w.script);
+  } catch (error) {
+    await Promise.all(written.map((w) => unlink(w.temp).catch(() => undefined)));
+    throw error;
+  }
+  return { scripts: written.map(({ script, substitutions }) => ({ script, substitutions })), verified: [...verified] };
+}
+
+/** The scripts that hold a declared token, in name order; refuses anything in the directory but regular files. */
+async function planScripts(dir: string, declared: ReadonlyMap<string, Reference>): Promise<PlannedScript[]> {
+  const planned: PlannedScript[] = [];
+  for (const name of (await readdir(dir)).sort()) {
+    const script = join(dir, name);
     const stats = await lstat(script);
     if (!stats.isFile()) {
       throw new TlrError(
@@ -59,49 +102,81 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
           'refusing to substitute through it',
       );
     }
-    if (!(await containsOpening(script))) continue;
-    const open: ReferenceOpener = (reference, token) =>
-      openVerifiedResult(reference, options, (path, digest) => {
-        verified.set(token, reference.path);
-        const { bytes, sha256 } = digest;
-        log('Substituted result', { script, path: reference.path, file: path, bytes, sha256 });
-      });
-    const substitutions = await substituteScript(script, stats, open, options.createOutput ?? defaultOutput);
-    if (substitutions > 0) scripts.push({ script, substitutions });
+    if (declared.size === 0) continue;
+    const { uses, firstLine } = await scanScript(script, declared);
+    if (uses.size > 0) planned.push({ script, stats, uses, firstLine });
   }
-  for (const { reference, token } of refs) {
-    if (verified.has(token)) continue;
-    const digest = await verifyResult(reference, options);
-    verified.set(token, reference.path);
-    log('Verified result', { path: reference.path, file: digest.path, bytes: digest.bytes, sha256: digest.sha256 });
-  }
-  return { scripts, verified: [...new Set(verified.values())] };
+  return planned;
 }
 
-/**
- * Rewrites one script through a temp file; the original stays intact unless everything succeeded. A script in
- * which nothing was substituted is left untouched. Returns the number of substitutions.
- */
-export async function substituteScript(
-  script: string,
-  stats: Stats,
-  openReference: ReferenceOpener,
-  createOutput: OutputFactory = defaultOutput,
-): Promise<number> {
+async function scanScript(script: string, declared: ReadonlyMap<string, Reference>): Promise<{ uses: Map<string, number>; firstLine: string }> {
+  const scanner = new TokenScanner(declared);
+  const uses = new Map<string, number>();
+  let firstLine: string | undefined;
+  const handle = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    for await (const chunk of readChunks(handle, { chunkSize: SCRIPT_CHUNK, ring: 2 })) {
+      firstLine ??= chunk.toString('utf8', 0, 512).trimStart().split('\n')[0] ?? '';
+      for (const s of scanner.push(chunk)) if (s.kind === 'reference') uses.set(s.token, (uses.get(s.token) ?? 0) + 1);
+    }
+    for (const s of scanner.end()) if (s.kind === 'reference') uses.set(s.token, (uses.get(s.token) ?? 0) + 1);
+  } finally {
+    await handle.close();
+  }
+  return { uses, firstLine: firstLine ?? '' };
+}
+
+/** Refuses, before anything is written, scripts that would take more than the limit all together. */
+function requireWithinLimit(planned: readonly PlannedScript[], declared: ReadonlyMap<string, Reference>, limit: number): void {
+  let total = 0;
+  const parts: string[] = [];
+  for (const plan of planned) {
+    for (const [token, count] of plan.uses) {
+      const size = declared.get(token)?.size ?? 0;
+      total += count * size;
+      parts.push(`${count} × ${size} bytes of ${declared.get(token)?.path ?? '?'} in ${plan.script}`);
+    }
+  }
+  if (total <= limit) return;
+  const shown = parts.length > 4 ? [...parts.slice(0, 4), `${parts.length - 4} more`] : parts;
+  throw new TlrError(
+    'E_RESULT_TOO_LARGE',
+    `Substituting the results this pod uses by value would write ${total} bytes into its scripts (${shown.join('; ')}), ` +
+      `over the limit of ${limit} bytes (config key ${SUBSTITUTION_LIMIT_KEY}); nothing was written. Use a large ` +
+      'result by path ($(tasks.<task>.results.<result>.path): the step reads the file and nothing is copied), or ask ' +
+      `your admin to raise ${SUBSTITUTION_LIMIT_KEY}`,
+  );
+}
+
+/** Writes the substituted script next to the original; returns the temp file (the caller renames it). */
+async function substituteToTemp(
+  plan: PlannedScript,
+  declared: ReadonlyMap<string, Reference>,
+  options: SubstituteOptions,
+  verified: Set<string>,
+): Promise<{ temp: string; substitutions: number }> {
+  const { script, stats } = plan;
+  const log = options.log ?? logInfo;
+  const warn = options.warn ?? logWarning;
+  const openReference: ReferenceOpener = (reference, _token, context) => {
+    if (!context.checked) {
+      warn('Substituted result outside a quoted here-document', { script, path: reference.path, context: context.description });
+    }
+    return openVerifiedResult(reference, options, (path, digest) => {
+      verified.add(reference.path);
+      log('Substituted result', { script, path: reference.path, file: path, bytes: digest.bytes, sha256: digest.sha256, context: context.description });
+    });
+  };
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    const output = createOutput(temp);
+    const output = (options.createOutput ?? defaultOutput)(temp);
     const chunks = readChunks(input, { chunkSize: SCRIPT_CHUNK });
-    const { substitutions } = await substituteStream(chunks, output, openReference, `Script ${script}`);
-    if (substitutions === 0) {
-      await unlink(temp);
-      return 0;
-    }
+    const guard = guardFor(plan.firstLine, script);
+    const { substitutions } = await substituteStream(chunks, output, { declared, open: openReference, guard });
     await chmod(temp, stats.mode & 0o7777);
     await keepOwner(temp, stats);
-    await rename(temp, script);
-    return substitutions;
+    return { temp, substitutions };
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw isNoSpace(error)
@@ -116,20 +191,4 @@ export async function substituteScript(
 async function keepOwner(path: string, stats: Stats): Promise<void> {
   if (process.getuid?.() === stats.uid && process.getgid?.() === stats.gid) return;
   await chown(path, stats.uid, stats.gid).catch(() => undefined);
-}
-
-/** Whether the file contains `[[tlr:` anywhere (read in chunks, keeping a few bytes across boundaries). */
-async function containsOpening(path: string): Promise<boolean> {
-  const handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    let tail = Buffer.alloc(0);
-    for await (const chunk of readChunks(handle, { chunkSize: SCRIPT_CHUNK, ring: 2 })) {
-      const data = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
-      if (data.indexOf(OPENING) !== -1) return true;
-      tail = Buffer.from(data.subarray(Math.max(0, data.length - OPENING.length + 1)));
-    }
-    return false;
-  } finally {
-    await handle.close();
-  }
 }

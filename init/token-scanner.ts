@@ -1,24 +1,37 @@
 /**
- * Splits a byte stream into plain bytes and reference tokens, chunk by chunk, whatever the chunk boundaries.
- * Works on Buffers only (Buffer.indexOf for `[[tlr:`); holds back at most REFERENCE_MAX_LENGTH bytes when a token
- * may continue in the next chunk, so memory does not grow with the input.
+ * Splits a byte stream into plain bytes and the reference tokens this task declared (its `tlr-refs`), chunk by
+ * chunk, whatever the chunk boundaries. Everything else is plain bytes, whatever it looks like: a token that was not
+ * declared, a malformed `[[tlr:v1:…`, an unknown version — a commit message in a param may hold any of them, and
+ * acting on it would let text choose what gets substituted (or fail the pod). Never throws on its input.
+ * Works on Buffers only (Buffer.indexOf for `[[tlr:`); holds back at most the longest declared token when one may
+ * continue in the next chunk, so memory does not grow with the input.
  */
-import { parseReference, REFERENCE_MAX_LENGTH, type Reference } from '../src/core/reference.js';
-import { TlrError } from '../src/errors.js';
-import { matchToken, OPENING } from './token-matcher.js';
+import { REFERENCE_OPENING, type Reference } from '../src/core/reference.js';
+
+export const OPENING = Buffer.from(REFERENCE_OPENING, 'latin1');
 
 export type Segment =
   | { readonly kind: 'bytes'; readonly data: Buffer }
   | { readonly kind: 'reference'; readonly reference: Reference; readonly token: string; readonly offset: number };
+
+/** A declared token: its bytes, for matching, and what it refers to. */
+interface Declared {
+  readonly bytes: Buffer;
+  readonly token: string;
+  readonly reference: Reference;
+}
 
 export class TokenScanner {
   /** Bytes held back from the previous chunk (a possible token start). */
   private carry: Buffer = Buffer.alloc(0);
   /** Offset in the whole input of carry[0]. */
   private offset = 0;
+  private readonly declared: readonly Declared[];
 
-  /** `source` names the input in error messages (e.g. `Script /tekton/scripts/script-0-abcde`). */
-  constructor(private readonly source: string) {}
+  /** `declared`: token text -> reference, the only tokens acted on. */
+  constructor(declared: ReadonlyMap<string, Reference>) {
+    this.declared = [...declared].map(([token, reference]) => ({ bytes: Buffer.from(token, 'latin1'), token, reference }));
+  }
 
   /** Feeds one chunk; returns the segments that are complete. */
   push(chunk: Buffer): Segment[] {
@@ -26,7 +39,7 @@ export class TokenScanner {
     return this.scan(data, false);
   }
 
-  /** Ends the input; returns the remaining segments. Throws when the input ends inside a v1 reference. */
+  /** Ends the input; returns the remaining segments. */
   end(): Segment[] {
     return this.scan(this.carry, true);
   }
@@ -39,61 +52,36 @@ export class TokenScanner {
       pos = to;
     };
     for (;;) {
-      const at = data.indexOf(OPENING, pos);
+      const at = this.declared.length === 0 ? -1 : data.indexOf(OPENING, pos);
       if (at === -1) {
         emit(eof ? data.length : data.length - partialOpeningLength(data, pos));
         break;
       }
       emit(at);
-      const match = matchToken(data, at);
-      if (match.kind === 'reference') {
-        const token = data.toString('latin1', at, at + match.length);
-        out.push({ kind: 'reference', reference: this.parse(token, at), token, offset: this.offset + at });
-        pos = at + match.length;
-      } else if (match.kind === 'need-more' && !(eof && !match.inBody)) {
-        if (eof) throw this.malformed(data, at);
-        break;
-      } else if (match.kind === 'unknown-version') {
-        throw new TlrError(
-          'E_INPUT',
-          `${this.source} contains a reference of unknown version ${match.version} at byte ${this.offset + at}: ` +
-            'this tlr-init understands only v1 references; ' +
-            'use the tlr-init image of the same release as the controller',
-        );
-      } else if (match.kind === 'malformed') {
-        throw this.malformed(data, at);
-      } else {
-        emit(at + OPENING.length); // not a reference (or an unfinished opening at the end): plain text
+      const match = this.match(data, at, eof);
+      if (match === 'need-more') break;
+      if (match === undefined) {
+        emit(at + OPENING.length); // not a declared token: plain text
+        continue;
       }
+      out.push({ kind: 'reference', reference: match.reference, token: match.token, offset: this.offset + at });
+      pos = at + match.bytes.length;
     }
     this.carry = Buffer.from(data.subarray(pos));
     this.offset += pos;
-    if (this.carry.length > REFERENCE_MAX_LENGTH) throw new Error('token scanner held back too much'); // invariant
     return out;
   }
 
-  private parse(token: string, at: number): Reference {
-    let reference: Reference | undefined;
-    try {
-      reference = parseReference(token);
-    } catch (error) {
-      throw new TlrError(
-        'E_RESULT_UNSAFE',
-        `${this.source} contains a reference with an unsafe path at byte ${this.offset + at}: ${token}: ` +
-          `${(error as Error).message}`,
-      );
+  /** The declared token at `at`, `need-more` when the data ends inside what may still become one. */
+  private match(data: Buffer, at: number, eof: boolean): Declared | 'need-more' | undefined {
+    let partial = false;
+    for (const candidate of this.declared) {
+      const available = Math.min(candidate.bytes.length, data.length - at);
+      if (data.compare(candidate.bytes, 0, available, at, at + available) !== 0) continue;
+      if (available === candidate.bytes.length) return candidate;
+      partial = true;
     }
-    if (reference === undefined) throw this.malformed(Buffer.from(token, 'latin1'), 0);
-    return reference;
-  }
-
-  private malformed(data: Buffer, at: number): TlrError {
-    const snippet = data.toString('latin1', at, Math.min(data.length, at + 120)).replace(/[^\x20-\x7e]/g, '?');
-    return new TlrError(
-      'E_INPUT',
-      `${this.source} contains a malformed reference at byte ${this.offset + at}: "${snippet}"; expected ` +
-        '[[tlr:v1:sha256=<64 hex digits>:size=<bytes>:path=<run-dir>/<producer>/<result>]]',
-    );
+    return partial && !eof ? 'need-more' : undefined;
   }
 }
 

@@ -1,14 +1,15 @@
 /**
  * Opening the file a reference names, for a consumer: every check before the first byte (path inside this run's
  * directory, no symlink from the volume root down, a regular file with one link, the right size), then sha256 and
- * byte count while the bytes flow, compared with the reference after the last byte. The file is read once.
+ * byte count while the bytes flow, compared with the reference after the last byte. The file is read once, and never
+ * past the reference's size: a file that grows after the check is refused, not copied to its end.
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
-import { hashHandle, readChunks, type Digest } from './hash-file.js';
+import { hasByteAt, hashHandle, readChunks, type Digest } from './hash-file.js';
 import { WRITES_IN_FLIGHT } from './stream-substitute.js';
 import { lstatBelowRoot, openChecked, requireInside, requireSingleRegularFile } from './safe-path.js';
 
@@ -62,12 +63,13 @@ export async function openVerifiedResult(
     try {
       const hash = createHash('sha256');
       let bytes = 0;
-      for await (const chunk of readChunks(handle, { ring: WRITES_IN_FLIGHT + 2 })) {
+      for await (const chunk of readChunks(handle, { ring: WRITES_IN_FLIGHT + 2, length: reference.size })) {
         hash.update(chunk);
         bytes += chunk.length;
         yield chunk;
       }
       const digest = { sha256: hash.digest('hex'), bytes };
+      await requireNoMore(handle, path, reference);
       requireMatch(path, reference, digest);
       onVerified?.(path, digest);
     } finally {
@@ -80,12 +82,24 @@ export async function openVerifiedResult(
 export async function verifyResult(reference: Reference, volume: ResultVolume): Promise<{ path: string } & Digest> {
   const { path, handle } = await openReferencedFile(reference, volume);
   try {
-    const digest = await hashHandle(handle);
+    const digest = await hashHandle(handle, reference.size);
+    await requireNoMore(handle, path, reference);
     requireMatch(path, reference, digest);
     return { path, ...digest };
   } finally {
     await handle.close();
   }
+}
+
+/** Refuses a file that has bytes past the reference's size (it grew after it was checked). */
+async function requireNoMore(handle: FileHandle, path: string, reference: Reference): Promise<void> {
+  if (!(await hasByteAt(handle, reference.size))) return;
+  throw new TlrError(
+    'E_DIGEST_MISMATCH',
+    `Result file ${path} does not match its reference: expected ${reference.size} bytes, found more (it grew while ` +
+      'it was being read); only the expected bytes were read. Something still writes to it after the producing ' +
+      'task sealed it',
+  );
 }
 
 function requireMatch(path: string, reference: Reference, found: Digest): void {

@@ -37,6 +37,12 @@ export const PARAM_REFS = 'tlr-refs';
 export const ENV_REFS = 'TLR_REFS';
 export const ENV_RUN_DIR = 'TLR_RUN_DIR';
 
+/**
+ * Start of what `tlr-seal` writes as a result's value instead of a reference when it did not seal it (not produced,
+ * or refused): consumers and `tlr fetch` recognise it and say so (init/seal-notice.ts).
+ */
+export const SEAL_NOTICE_PREFIX = 'tlr-seal: ';
+
 /** The rewrite format version. Bump when the shape of rewritten objects changes. */
 export const REWRITE_VERSION = 'v1';
 

@@ -5,6 +5,7 @@ import { parseFeatureFlags, type FeatureFlags } from '../core/feature-flags.js';
 import { TlrError } from '../errors.js';
 import { parseDocument } from 'yaml';
 import { parseYamlDocuments, readYamlFile, type YamlDocument } from '../yaml/documents.js';
+import { KUBECTL_PARSE } from '../yaml/kubectl-yaml.js';
 
 /** Reads every document of every file (`-` is standard input), in order. */
 export async function readObjects(files: readonly string[], stdin: () => Promise<string>): Promise<YamlDocument[]> {
@@ -48,7 +49,7 @@ async function readMapFile(file: string, what: string): Promise<string> {
 
 /** The YAML document in `text` as plain data (an empty document is `{}`); E_YAML on a syntax error. */
 function parseYamlMapping(text: string, file: string): Record<string, unknown> {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = parseDocument(text, { ...KUBECTL_PARSE, prettyErrors: true }); // scalars typed as kubectl types them
   if (doc.errors.length > 0) {
     throw new TlrError('E_YAML', doc.errors.map((e) => `${file}:${e.linePos?.[0].line ?? 0}:${e.linePos?.[0].col ?? 0}: ${e.message.split('\n')[0]}`).join('\n'));
   }

@@ -15,6 +15,8 @@ export interface Config {
   readonly size: string;
   /** Largest reference result the seal step accepts, in bytes. */
   readonly maxResultSize: number;
+  /** Most bytes of result values the init container substitutes into one consumer pod's scripts, all together. */
+  readonly maxSubstitutedSize: number;
   readonly retention: Retention;
   /** Image of `tlr-init` (prepare, seal, substitute). */
   readonly initImage: string;
@@ -39,6 +41,7 @@ export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
   accessModes: 'ReadWriteOnce',
   size: '1Gi',
   maxResultSize: '1Gi',
+  maxSubstitutedSize: '1Gi',
   retention: 'with-run',
   initImage: DEFAULT_INIT_IMAGE,
   mountPath: DEFAULT_MOUNT_PATH,
@@ -50,6 +53,7 @@ export type ConfigKey =
   | 'accessModes'
   | 'size'
   | 'maxResultSize'
+  | 'maxSubstitutedSize'
   | 'retention'
   | 'initImage'
   | 'mountPath'
@@ -57,7 +61,7 @@ export type ConfigKey =
 
 const KEYS = Object.keys(CONFIG_DEFAULTS) as ConfigKey[];
 /** Keys a namespace may override (`namespace.<ns>.<key>`); images and mount paths are cluster-wide. */
-const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'retention', 'fsGroup'];
+const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup'];
 const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteMany'];
 
 /**
@@ -102,6 +106,7 @@ function build(values: Record<string, string>, namespace: string | undefined): C
     accessModes,
     size: (values.size ?? '').trim(),
     maxResultSize: parseQuantity(values.maxResultSize ?? '', keyName('maxResultSize')),
+    maxSubstitutedSize: parseQuantity(values.maxSubstitutedSize ?? '', keyName('maxSubstitutedSize')),
     retention: parseRetention(values.retention ?? '', keyName('retention')),
     initImage,
     mountPath: mountPath.replace(/\/+$/, '') || '/',

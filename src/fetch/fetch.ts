@@ -6,14 +6,14 @@
  * Needs, in the run's namespace: get pipelineruns, list taskruns, create/get/delete pods, create pods/exec.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
-import { recordedReferences, selectReferences, type NamedReference } from './references.js';
+import { recordedReferences, selectReferences, type NamedReference, type UnusableReference } from './references.js';
 import { verifiedFile } from './verified-file.js';
 
 export interface FetchOptions {
@@ -37,7 +37,12 @@ export interface Fetched {
 }
 
 /** What to fetch and from which claim: everything that needs no pod, so it can be checked first. */
-export async function planFetch(clients: Clients, namespace: string, runName: string, names: readonly string[]): Promise<{ claim: string; refs: NamedReference[] }> {
+export async function planFetch(
+  clients: Clients,
+  namespace: string,
+  runName: string,
+  names: readonly string[],
+): Promise<{ claim: string; refs: NamedReference[]; skipped: UnusableReference[] }> {
   const what = `PipelineRun ${namespace}/${runName}`;
   let run: PipelineRun;
   try {
@@ -57,12 +62,14 @@ export async function planFetch(clients: Clients, namespace: string, runName: st
   const taskRuns = (await clients.custom.listNamespacedCustomObject({ ...TEKTON, namespace, plural: 'taskruns', labelSelector: `tekton.dev/pipelineRun=${runName}` })) as {
     items: Array<{ metadata?: { labels?: Record<string, string> }; status?: { results?: Array<{ name?: string; value?: unknown }> } }>;
   };
-  return { claim, refs: selectReferences(recordedReferences(run, taskRuns.items), names, what) };
+  const recorded = recordedReferences(run, taskRuns.items);
+  return { claim, refs: selectReferences(recorded, names, what), skipped: names.length === 0 ? recorded.unusable : [] };
 }
 
 export async function fetchResults(options: FetchOptions): Promise<Fetched[]> {
   const clients = makeClients(options.kubeConfig);
-  const { claim, refs } = await planFetch(clients, options.namespace, options.run, options.names);
+  const { claim, refs, skipped } = await planFetch(clients, options.namespace, options.run, options.names);
+  for (const s of skipped) options.log(`skipped result ${s.name}: ${s.problem}`);
   const pod = await startReader(clients, options, claim);
   try {
     await waitRunning(clients, options, pod);
@@ -130,6 +137,10 @@ function notReadyReasons(pod: V1Pod): string[] {
 
 async function fetchOne(options: FetchOptions, pod: string, ref: NamedReference): Promise<Fetched> {
   const file = join(options.outDir, ref.name);
+  if (dirname(resolve(file)) !== resolve(options.outDir)) {
+    // references.ts admits only plain file names; this keeps it so whatever changes there.
+    throw new TlrError('E_FETCH', `result ${JSON.stringify(ref.name)}: expected a file directly in ${options.outDir}, found ${file}; nothing was written`);
+  }
   let last = 0;
   const sink = verifiedFile(file, ref.reference, (bytes) => {
     if (bytes - last >= 64 * 1024 * 1024 || bytes === ref.reference.size) {

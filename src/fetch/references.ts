@@ -1,16 +1,32 @@
 /**
  * Which references a finished (or running) PipelineRun recorded, by name: `<pipeline task>.<result>` for task results
  * (from its child TaskRuns' status) and `<result>` for pipeline results (from the run's status). Pure.
+ *
+ * Status is written by whoever may write it (a producer's step chooses what its result holds), so nothing from it is
+ * trusted: a name becomes a file name under the output directory only when it is one plain file name, and a
+ * reference-shaped value whose path is unsafe is reported, never fetched.
  */
-import { findReferences, type Reference } from '../core/reference.js';
+import { SEAL_NOTICE_PREFIX } from '../api/names.js';
+import { REFERENCE_PATTERN, checkRelativePath, type Reference } from '../core/reference.js';
 import { TlrError } from '../errors.js';
 
 export interface NamedReference {
-  /** `<pipeline task>.<result>` or, for a pipeline result, `<result>`. */
+  /** `<pipeline task>.<result>` or, for a pipeline result, `<result>`: also the file name it is written to. */
   readonly name: string;
   readonly reference: Reference;
   /** The token as recorded (what `tlr-init export` takes). */
   readonly token: string;
+}
+
+/** A result that looks like a reference but cannot be fetched, and why. */
+export interface UnusableReference {
+  readonly name: string;
+  readonly problem: string;
+}
+
+export interface RecordedReferences {
+  readonly usable: NamedReference[];
+  readonly unusable: UnusableReference[];
 }
 
 interface RunStatus {
@@ -22,43 +38,61 @@ interface TaskRunLike {
   status?: { results?: Array<{ name?: string; value?: unknown }> };
 }
 
+/** One file name: starts with a letter or digit, then [A-Za-z0-9._-], an optional `[i]`; no `/`, never `.` or `..`. */
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,250}(\[[0-9]{1,3}\])?$/;
+
 /** Every reference the run and its TaskRuns recorded; a value holding several references yields each. */
-export function recordedReferences(run: { status?: unknown; [key: string]: unknown }, taskRuns: readonly TaskRunLike[]): NamedReference[] {
-  const out: NamedReference[] = [];
+export function recordedReferences(run: { status?: unknown; [key: string]: unknown }, taskRuns: readonly TaskRunLike[]): RecordedReferences {
+  const out: RecordedReferences = { usable: [], unusable: [] };
   for (const tr of taskRuns) {
     const task = tr.metadata?.labels?.['tekton.dev/pipelineTask'];
     if (task === undefined) continue;
-    for (const r of tr.status?.results ?? []) out.push(...named(`${task}.${r.name ?? ''}`, r.value));
+    for (const r of tr.status?.results ?? []) collect(out, `${task}.${String(r.name ?? '')}`, r.value);
   }
-  for (const r of (run.status as RunStatus | undefined)?.results ?? []) out.push(...named(r.name ?? '', r.value));
+  for (const r of (run.status as RunStatus | undefined)?.results ?? []) collect(out, String(r.name ?? ''), r.value);
   return out;
 }
 
-function named(name: string, value: unknown): NamedReference[] {
-  if (typeof value !== 'string') return [];
-  const found = findReferences(value);
-  return found.map((f, i) => ({
-    name: found.length > 1 ? `${name}[${i}]` : name,
-    reference: f.reference,
-    token: value.slice(f.index, f.index + f.length),
-  }));
+function collect(out: RecordedReferences, name: string, value: unknown): void {
+  if (typeof value !== 'string') return;
+  if (value.startsWith(SEAL_NOTICE_PREFIX) && FILE_NAME.test(name)) {
+    out.unusable.push({ name, problem: `its producer did not seal it: ${value.slice(0, 200)}` });
+    return;
+  }
+  const matches = [...value.matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))];
+  for (const [i, match] of matches.entries()) {
+    const entry = matches.length > 1 ? `${name}[${i}]` : name;
+    const [token, sha256, size, path] = match as unknown as [string, string, string, string];
+    if (!FILE_NAME.test(entry)) {
+      out.unusable.push({ name: entry, problem: `its name ${JSON.stringify(entry)} is not a plain file name ([A-Za-z0-9._-], no "/")` });
+      continue;
+    }
+    try {
+      out.usable.push({ name: entry, token, reference: { version: 'v1', sha256, size: Number(size), path: checkRelativePath(path) } });
+    } catch (error) {
+      out.unusable.push({ name: entry, problem: `its reference is unsafe: ${(error as Error).message}` });
+    }
+  }
 }
 
 /**
- * The references the user asked for (all when `wanted` is empty). An unknown name is an error that lists what the
- * run has, so a typo is never a silent empty fetch.
+ * The references the user asked for (all usable ones when `wanted` is empty). An unknown name is an error that lists
+ * what the run has, so a typo is never a silent empty fetch; asking for an unusable one says why it cannot be.
  */
-export function selectReferences(all: readonly NamedReference[], wanted: readonly string[], run: string): NamedReference[] {
+export function selectReferences(all: RecordedReferences, wanted: readonly string[], run: string): NamedReference[] {
   if (wanted.length === 0) {
-    if (all.length === 0) throw new TlrError('E_FETCH', `${run} recorded no results stored by reference (has it run yet?)`);
-    return [...all];
+    if (all.usable.length === 0) {
+      const why = all.unusable.map((u) => `; ${u.name}: ${u.problem}`).join('');
+      throw new TlrError('E_FETCH', `${run} recorded no results stored by reference that can be fetched (has it run yet?)${why}`);
+    }
+    return [...all.usable];
   }
   return wanted.map((name) => {
-    const hit = all.find((r) => r.name === name);
-    if (!hit) {
-      const known = all.map((r) => r.name).join(', ') || 'none';
-      throw new TlrError('E_FETCH', `${run}: expected one of its results stored by reference (${known}), found "${name}"`);
-    }
-    return hit;
+    const hit = all.usable.find((r) => r.name === name);
+    if (hit) return hit;
+    const unusable = all.unusable.find((u) => u.name === name);
+    if (unusable) throw new TlrError('E_FETCH', `${run}: result ${name} cannot be fetched: ${unusable.problem}; nothing was written`);
+    const known = all.usable.map((r) => r.name).join(', ') || 'none';
+    throw new TlrError('E_FETCH', `${run}: expected one of its results stored by reference (${known}), found "${name}"`);
   });
 }

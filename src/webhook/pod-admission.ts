@@ -106,7 +106,7 @@ export function substituteContainer(consumer: ConsumerPod, scriptsVolume: string
     name: INIT_CONTAINER_SUBSTITUTE,
     image: config.initImage,
     command: ['tlr-init'],
-    args: ['substitute', '--root', config.mountPath, '--scripts', SCRIPTS_DIR],
+    args: ['substitute', '--root', config.mountPath, '--scripts', SCRIPTS_DIR, '--max-substituted', String(config.maxSubstitutedSize)],
     env: consumer.env.map((e) => ({ ...e })),
     volumeMounts: [
       { name, mountPath, ...(subPath !== undefined ? { subPath } : {}), ...(subPathExpr !== undefined ? { subPathExpr } : {}), readOnly: true },

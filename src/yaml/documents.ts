@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, isCollection, isSeq, parseAllDocuments, stringify, visit, type Document, type YAMLError } from 'yaml';
 import { TlrError } from '../errors.js';
-import { KUBECTL_PARSE, KUBECTL_STRINGIFY } from './kubectl-yaml.js';
+import { KUBECTL_PARSE, KUBECTL_STRINGIFY, kubectlProblems } from './kubectl-yaml.js';
 
 export interface YamlDocument {
   /** The document as plain JSON-like data: a mapping with string `apiVersion` and `kind`. */
@@ -31,6 +31,12 @@ export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
       ...doc.errors.map((error) => formatYamlError(error, file, lineCounter)),
       ...collectionKeys(doc, file, lineCounter),
     ];
+    if (errors.length === 0) {
+      for (const p of kubectlProblems(doc)) {
+        const { line, col } = lineCounter.linePos(p.offset);
+        errors.push(`${file}:${line}:${col}: ${p.message}`);
+      }
+    }
     if (errors.length > 0) {
       problems.push(...errors);
       continue;

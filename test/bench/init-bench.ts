@@ -56,7 +56,8 @@ export async function runInitBenchmarks(opts: { sizeBytes: number; dir: string }
     const reference = await readFile(join(layout.results, 'out'), 'utf8');
     const script = join(layout.scripts, 'script-0-bench');
     const substitute = ['substitute', '--root', layout.root, '--run-dir', RUN_DIR, '--scripts', layout.scripts];
-    const substituteArgs = [CLI, ...substitute];
+    // As the Pod webhook runs it: the task's declared references and the per-pod limit.
+    const substituteArgs = [CLI, ...substitute, '--refs', reference, '--max-substituted', String(opts.sizeBytes)];
 
     const cat = { base: [] as Measured[], subject: [] as Measured[] };
     const hash = { base: [] as Measured[], subject: [] as Measured[] };

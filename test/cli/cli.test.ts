@@ -105,3 +105,12 @@ test('an unknown command is a usage error, exit 2', async (t) => {
   const r = await tlr('frobnicate');
   t.is(r.code, 2);
 });
+
+test("convert leaves kubectl's scalars alone: `default: .` stays a dot, a quoted \"0o17\" stays quoted", async (t) => {
+  const file = await tempFile('task.yaml', 'apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\n  annotations:\n    mode: "0o17"\nspec:\n  params:\n  - name: CONTEXT\n    default: .\n  steps: []\n');
+  const r = await tlr('convert', file);
+  t.is(r.code, 0, r.err);
+  t.regex(r.out, /\n {6}default: \.\n/);
+  t.regex(r.out, /\n {4}mode: "0o17"\n/);
+  t.notRegex(r.out, /nan/i);
+});

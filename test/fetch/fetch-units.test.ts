@@ -46,8 +46,33 @@ test('references are named <pipeline task>.<result> and pipeline results by name
     { metadata: { labels: {} as Record<string, string> }, status: { results: [{ name: 'x', value: a }] } },
   ];
   const all = recordedReferences(run, taskRuns);
-  t.deepEqual(all.map((r) => [r.name, r.token]), [['build.sbom', a], ['changelog', b]]);
+  t.deepEqual(all.usable.map((r) => [r.name, r.token]), [['build.sbom', a], ['changelog', b]]);
+  t.deepEqual(all.unusable, []);
   t.deepEqual(selectReferences(all, ['changelog'], 'PipelineRun demo/r').map((r) => r.name), ['changelog']);
   t.throws(() => selectReferences(all, ['build.sbmo'], 'PipelineRun demo/r'), { message: 'PipelineRun demo/r: expected one of its results stored by reference (build.sbom, changelog), found "build.sbmo"' });
-  t.throws(() => selectReferences([], [], 'PipelineRun demo/r'), { message: /recorded no results stored by reference/ });
+  t.throws(() => selectReferences({ usable: [], unusable: [] }, [], 'PipelineRun demo/r'), { message: /recorded no results stored by reference/ });
+});
+
+// The attack: a producer chooses what its results hold, and status can be written by whoever may write it.
+test('names and references from status never reach outside the output directory, nor crash the fetch', (t) => {
+  const good = ref(Buffer.from('g'), 'uid/build/sbom');
+  const dotdot = `[[tlr:v1:sha256=${'a'.repeat(64)}:size=1:path=uid/../../etc/passwd]]`;
+  const taskRuns = [
+    {
+      metadata: { labels: { 'tekton.dev/pipelineTask': 'build' } },
+      status: { results: [{ name: 'sbom', value: good }, { name: '../../../../tmp/evil', value: good }, { name: 'notice', value: 'tlr-seal: result "x" was not produced' }] },
+    },
+    { metadata: { labels: { 'tekton.dev/pipelineTask': 'forger' } }, status: { results: [{ name: 'payload', value: dotdot }] } },
+  ];
+  const run = { status: { results: [{ name: '..', value: good }, { name: '/etc/cron.d/x', value: good }, { name: '.hidden', value: good }] } };
+  const all = recordedReferences(run, taskRuns);
+  t.deepEqual(all.usable.map((r) => r.name), ['build.sbom']);
+  t.deepEqual(all.unusable.map((u) => u.name), ['build.../../../../tmp/evil', 'build.notice', 'forger.payload', '..', '/etc/cron.d/x', '.hidden']);
+  t.regex(all.unusable[0]?.problem ?? '', /is not a plain file name/);
+  t.is(all.unusable[1]?.problem, 'its producer did not seal it: tlr-seal: result "x" was not produced');
+  t.regex(all.unusable[2]?.problem ?? '', /^its reference is unsafe: reference path must be relative/);
+  t.deepEqual(selectReferences(all, [], 'PipelineRun demo/r').map((r) => r.name), ['build.sbom'], 'fetching all skips them');
+  t.throws(() => selectReferences(all, ['forger.payload'], 'PipelineRun demo/r'), {
+    message: /^PipelineRun demo\/r: result forger.payload cannot be fetched: its reference is unsafe: .*; nothing was written$/,
+  });
 });

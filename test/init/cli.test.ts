@@ -39,17 +39,18 @@ test('prepare, seal and substitute end to end through the built binary', async (
   t.is(
     sealed.stderr,
     `Result "absent" was not produced: ${join(d.root, 'uid-1', 'build', 'absent')} does not exist; its consumers ` +
-      'will not start (Tekton treats a missing result the same way)\n',
+      `will fail in their tlr-substitute init container, saying so; ${join(d.results, 'absent')} holds a notice ` +
+      'instead of a reference\n',
   );
   const reference = await readFile(join(d.results, 'out'), 'utf8');
   t.is(reference, referenceFor('uid-1/build/out', value));
-  t.deepEqual(await readdir(d.results), ['out']);
+  t.deepEqual((await readdir(d.results)).sort(), ['absent', 'out']);
   t.like(jsonLines(sealed.stdout)[0], { level: 'info', msg: 'Sealed result', result: 'out' });
 
   const script = join(d.scripts, 'script-0-abcde');
   await writeFile(script, `#!/bin/sh\ncat <<'EOF'\n${reference}EOF\n`);
   await chmod(script, 0o755);
-  const substituted = await runCli(['substitute', '--root', d.root, '--scripts', d.scripts], {
+  const substituted = await runCli(['substitute', '--root', d.root, '--scripts', d.scripts, '--max-substituted', '1000'], {
     TLR_RUN_DIR: 'uid-1',
     TLR_REFS: reference,
     TLR_TERMINATION_LOG: d.termLog,
@@ -72,9 +73,10 @@ test('seal: an oversized result fails with exit code 1 and lists the failure', a
   t.is(
     run.stderr,
     'Sealing failed for 1 of 2 results:\n- Result "big" is 2000 bytes, over the limit of 1000 bytes (config key ' +
-      'maxResultSize); write less or ask your admin to raise the limit\n',
+      `maxResultSize); write less or ask your admin to raise the limit; ${join(d.results, 'big')} holds a notice ` +
+      'instead of a reference\n',
   );
-  t.deepEqual(await readdir(d.results), ['ok']);
+  t.deepEqual((await readdir(d.results)).sort(), ['big', 'ok']);
 });
 
 test('substitute: a tampered file exits 1, reports to stderr and the termination log', async (t) => {
@@ -85,8 +87,9 @@ test('substitute: a tampered file exits 1, reports to stderr and the termination
   await writeFile(file, 'tampered');
   const script = join(d.scripts, 'script-0');
   await writeFile(script, `echo ${reference}\n`);
-  const run = await runCli(['substitute', '--root', d.root, '--run-dir', 'uid-1', '--scripts', d.scripts], {
+  const run = await runCli(['substitute', '--root', d.root, '--run-dir', 'uid-1', '--scripts', d.scripts, '--max-substituted', '100'], {
     TLR_TERMINATION_LOG: d.termLog,
+    TLR_REFS: reference,
   });
   t.is(run.code, 1);
   const message =
@@ -107,7 +110,7 @@ test('usage errors exit with 2', async (t) => {
   t.regex(badDir.stderr, /reference path must be relative/);
   t.is((await runCli(['nonsense'])).code, 2);
   const d = await tempDirs(t);
-  const noRunDir = await runCli(['substitute', '--root', d.root], { TLR_RUN_DIR: '', TLR_TERMINATION_LOG: d.termLog });
+  const noRunDir = await runCli(['substitute', '--root', d.root, '--max-substituted', '1'], { TLR_RUN_DIR: '', TLR_TERMINATION_LOG: d.termLog });
   t.is(noRunDir.code, 2);
   t.is(
     await readFile(d.termLog, 'utf8'),
@@ -115,6 +118,9 @@ test('usage errors exit with 2', async (t) => {
       '--run-dir must be a name of ' +
       '[A-Za-z0-9._-] other than "." and "..", got ""',
   );
+  const noLimit = await runCli(['substitute', '--run-dir', 'uid-1'], { TLR_TERMINATION_LOG: d.termLog });
+  t.is(noLimit.code, 2);
+  t.regex(noLimit.stderr, /required option '--max-substituted <bytes>' not specified/);
   t.is((await runCli(['--help'])).code, 0);
 });
 

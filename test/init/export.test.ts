@@ -47,9 +47,30 @@ test('export of something that is not a reference is a usage error', async (t) =
   t.regex(out.stderr, /expected a reference/);
 });
 
+test('export reports every refusal as one line, without a stack trace', async (t) => {
+  const volume = await makeVolume(t);
+  const dotdot = `[[tlr:v1:sha256=${'a'.repeat(64)}:size=3:path=${RUN_DIR}/../../etc/passwd]]`;
+  const outside = referenceFor(`other-run/${PRODUCER}/x`, 'x');
+  for (const [token, code] of [[dotdot, 1], [outside, 1], ['[[tlr:v1:broken', 2]] as const) {
+    const out = await exportBytes(['--root', volume.root, token]);
+    t.is(out.code, code, out.stderr);
+    t.is(out.stderr.trim().split('\n').length, 1, out.stderr);
+    t.notRegex(out.stderr, /\n\s+at |TypeError|unexpected error/);
+    t.is(out.stdout.length, 0);
+  }
+  const refused = await exportBytes(['--root', volume.root, dotdot]);
+  t.is(
+    refused.stderr,
+    `tlr-init export: refusing the reference "${dotdot}": reference path must be relative, made of [A-Za-z0-9._-] ` +
+      `segments without "." or "..", got "${RUN_DIR}/../../etc/passwd"\n`,
+  );
+});
+
 test('idle waits and exits 0 on SIGTERM (the reader pod of tlr fetch)', async (t) => {
-  const child = spawn(process.execPath, [CLI, 'idle', '--seconds', '60'], { stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 300));
+  const child = spawn(process.execPath, [CLI, 'idle', '--seconds', '60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // Wait for its "Waiting" line (its signal handlers are in place then), not for a guessed time.
+  const line = await new Promise<string>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(c.toString())));
+  t.like(JSON.parse(line) as object, { level: 'info', msg: 'Waiting for tlr fetch', seconds: 60 });
   t.is(child.exitCode, null, 'still waiting');
   child.kill('SIGTERM');
   t.is(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);

@@ -2,6 +2,7 @@ import test from 'ava';
 import { link, mkdir, readFile, readdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealResult, sealResults, type SealOptions } from '../../init/seal.js';
+import { notProducedNotice, refusedNotice } from '../../init/seal-notice.js';
 import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, type TempVolume } from './temp-volume.js';
 
 const DIR = `${RUN_DIR}/${PRODUCER}`;
@@ -34,17 +35,18 @@ test('seal of an empty file gives a reference of size 0', async (t) => {
   t.is(outcome.status === 'sealed' && outcome.reference, referenceFor(`${DIR}/empty`, ''));
 });
 
-test('a missing result is reported, nothing is written, and it is not a failure', async (t) => {
+test('a missing result is reported, gets a notice (no reference), and it is not a failure', async (t) => {
   const volume = await makeVolume(t);
   const outcome = await sealResult('absent', optionsFor(volume));
+  const classic = join(volume.resultsDir, 'absent');
   t.deepEqual(outcome, {
     name: 'absent',
     status: 'missing',
     message:
       `Result "absent" was not produced: ${join(volume.producerDir, 'absent')} does not exist; its consumers will ` +
-      'not start (Tekton treats a missing result the same way)',
+      `fail in their tlr-substitute init container, saying so; ${classic} holds a notice instead of a reference`,
   });
-  t.deepEqual(await readdir(volume.resultsDir), []);
+  t.is(await readFile(classic, 'utf8'), notProducedNotice('absent'));
 });
 
 test('a small value written the classic way is moved onto the volume and sealed', async (t) => {
@@ -62,27 +64,18 @@ test('a small value written the classic way is moved onto the volume and sealed'
   );
 });
 
-test('a classic file that already holds a reference is not moved: the result is missing', async (t) => {
-  const volume = await makeVolume(t);
-  const stale = referenceFor(`${DIR}/r`, 'old');
-  await writeFile(join(volume.resultsDir, 'r'), stale);
-  const outcome = await sealResult('r', optionsFor(volume));
-  t.is(outcome.status, 'missing');
-  t.is(await readFile(join(volume.resultsDir, 'r'), 'utf8'), stale);
-  t.deepEqual(await readdir(volume.producerDir), []);
-});
-
 test('a result over the limit is refused with both sizes', async (t) => {
   const volume = await makeVolume(t);
   await writeFile(join(volume.producerDir, 'big'), Buffer.alloc(2048));
   const error = await t.throwsAsync(sealResult('big', optionsFor(volume, 1000)));
+  const classic = join(volume.resultsDir, 'big');
   t.is(
     error.message,
     'Result "big" is 2048 bytes, over the limit of 1000 bytes (config key maxResultSize); write less or ask your ' +
-      'admin to raise the limit',
+      `admin to raise the limit; ${classic} holds a notice instead of a reference`,
   );
   t.like(error, { code: 'E_RESULT_TOO_LARGE' });
-  t.deepEqual(await readdir(volume.resultsDir), []);
+  t.is(await readFile(classic, 'utf8'), refusedNotice('big'));
 });
 
 test('a symlink to /etc/passwd as the result file is refused', async (t) => {
@@ -93,10 +86,10 @@ test('a symlink to /etc/passwd as the result file is refused', async (t) => {
   t.is(
     error.message,
     `Result "out": ${path} is a symbolic link (to /etc/passwd), expected a regular file; write the content into ` +
-      'the file itself, not a link to it',
+      `the file itself, not a link to it; ${join(volume.resultsDir, 'out')} holds a notice instead of a reference`,
   );
   t.like(error, { code: 'E_RESULT_UNSAFE' });
-  t.deepEqual(await readdir(volume.resultsDir), []);
+  t.deepEqual(await readdir(volume.resultsDir), ['out']);
 });
 
 test('a hard-linked result file is refused', async (t) => {
@@ -108,7 +101,7 @@ test('a hard-linked result file is refused', async (t) => {
   t.is(
     error.message,
     `Result "out": ${path} has 2 hard links, expected 1; a hard-linked file can be changed through its other ` +
-      'names, so copy the content instead of linking it',
+      `names, so copy the content instead of linking it; ${join(volume.resultsDir, 'out')} holds a notice instead of a reference`,
   );
 });
 
@@ -117,7 +110,7 @@ test('a directory as the result file is refused', async (t) => {
   const path = join(volume.producerDir, 'out');
   await mkdir(path);
   const error = await t.throwsAsync(sealResult('out', optionsFor(volume)));
-  t.is(error.message, `Result "out": ${path} is a directory, expected a regular file`);
+  t.is(error.message, `Result "out": ${path} is a directory, expected a regular file; ${join(volume.resultsDir, 'out')} holds a notice instead of a reference`);
 });
 
 test('a producer directory that is a symlink is refused', async (t) => {
@@ -130,7 +123,7 @@ test('a producer directory that is a symlink is refused', async (t) => {
   t.is(
     error.message,
     `Result "out": ${volume.producerDir} is a symbolic link, expected a directory; the directories on the result ` +
-      'volume must be real directories, not links',
+      `volume must be real directories, not links; ${join(volume.resultsDir, 'out')} holds a notice instead of a reference`,
   );
 });
 
@@ -149,7 +142,9 @@ test('every result is processed; the failures are listed, the good ones sealed',
       ['good', 'sealed'],
     ],
   );
-  t.deepEqual((await readdir(volume.resultsDir)).sort(), ['good']);
+  t.deepEqual((await readdir(volume.resultsDir)).sort(), ['absent', 'big', 'good', 'link']);
+  t.is(await readFile(join(volume.resultsDir, 'big'), 'utf8'), refusedNotice('big'));
+  t.is(await readFile(join(volume.resultsDir, 'absent'), 'utf8'), notProducedNotice('absent'));
 });
 
 test('an invalid result name is refused', async (t) => {

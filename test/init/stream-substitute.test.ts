@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/require-await -- async generators here stand in for asynchronous file reads */
 import test from 'ava';
 import { Writable } from 'node:stream';
-import { REFERENCE_MAX_LENGTH, type Reference } from '../../src/core/reference.js';
+import { parseReference, REFERENCE_MAX_LENGTH, type Reference } from '../../src/core/reference.js';
 import { substituteStream, WRITES_IN_FLIGHT, type ReferenceOpener } from '../../init/stream-substitute.js';
 import { referenceFor } from './temp-volume.js';
 
@@ -26,10 +26,11 @@ function sink(): { stream: Writable; data: () => Buffer } {
 }
 
 const open: ReferenceOpener = async (reference: Reference) => chunked(Buffer.from(VALUES[reference.path]!), 3);
+const declared = new Map([A, B].map((token) => [token, parseReference(token)!]));
 
-async function run(text: string, chunkSize: number): Promise<string> {
+async function run(text: string, chunkSize: number, only: ReadonlyMap<string, Reference> = declared): Promise<string> {
   const out = sink();
-  await substituteStream(chunked(Buffer.from(text, 'latin1'), chunkSize), out.stream, open, 'Script s');
+  await substituteStream(chunked(Buffer.from(text, 'latin1'), chunkSize), out.stream, { declared: only, open });
   return out.data().toString('latin1');
 }
 
@@ -48,7 +49,7 @@ test('every chunk size gives the same output', async (t) => {
 
 test('counts substitutions and bytes written', async (t) => {
   const out = sink();
-  const result = await substituteStream(chunked(Buffer.from(`${A}-${A}-${B}`), 7), out.stream, open, 'Script s');
+  const result = await substituteStream(chunked(Buffer.from(`${A}-${A}-${B}`), 7), out.stream, { declared, open });
   t.deepEqual(result, { substitutions: 3, bytesWritten: 2 * VA.length + 2 });
 });
 
@@ -58,37 +59,35 @@ test('text that merely starts like a reference passes through, also at the very 
   }
 });
 
-test('a v1 reference cut off by the end of the script is refused', async (t) => {
-  const error = await t.throwsAsync(run(`echo ${A.slice(0, 40)}`, 1));
-  t.is(
-    error.message,
-    `Script s contains a malformed reference at byte 5: "${A.slice(0, 40)}"; expected ` +
-      '[[tlr:v1:sha256=<64 hex digits>:size=<bytes>:path=<run-dir>/<producer>/<result>]]',
-  );
-});
-
-test('a malformed v1 reference is refused (uppercase hex, size with a leading zero, path too long)', async (t) => {
+// The attack: a commit message (or any param) in a script that holds token-shaped text. Only declared tokens are
+// acted on; anything else passes through byte for byte and never fails the pod.
+test('token-shaped text that was not declared passes through untouched, whatever its shape', async (t) => {
   const sha = 'a'.repeat(64);
-  const bad = [
-    `[[tlr:v1:sha256=${'A'.repeat(64)}:size=1:path=r/p/x]]`,
-    `[[tlr:v1:sha256=${sha}:size=01:path=r/p/x]]`,
+  const texts = [
+    `echo ${A.slice(0, 40)}`, // cut off by the end of the script
+    `[[tlr:v1:sha256=${'A'.repeat(64)}:size=1:path=r/p/x]]\n`, // uppercase hex
+    `[[tlr:v1:sha256=${sha}:size=01:path=r/p/x]]`, // size with a leading zero
     `[[tlr:v1:sha256=${sha}:size=12345678901234567:path=r/p/x]]`,
     `[[tlr:v1:sha256=${sha}:size=1:path=${'x'.repeat(1025)}]]`,
     `[[tlr:v1:sha256=${sha}:size=1:path=r/p/x]`,
+    'abc[[tlr:v23:sha256=...]]', // unknown version
+    `fix: handle [[tlr:v1:sha256=${sha}:size=3:path=run-1/../etc/passwd]] in the parser`, // a ".." path
+    referenceFor('run-1/p/undeclared', 'x'), // a valid reference, not declared for this task
+    `${A.slice(0, -1)}`, // a declared token missing its last byte
   ];
-  for (const token of bad) {
-    const error = await t.throwsAsync(run(`${token}\n`, 5));
-    t.regex(error.message, /^Script s contains a malformed reference at byte 0/);
+  for (const text of texts) {
+    for (const size of [1, 5, 64]) t.is(await run(text, size), text, `${text.slice(0, 30)}… in chunks of ${size}`);
   }
 });
 
-test('an unknown version is refused even when split across chunks', async (t) => {
-  const error = await t.throwsAsync(run('abc[[tlr:v23:sha256=...]]', 1));
-  t.is(
-    error.message,
-    'Script s contains a reference of unknown version v23 at byte 3: this tlr-init understands only v1 references; ' +
-      'use the tlr-init image of the same release as the controller',
-  );
+test('with nothing declared, nothing is substituted, not even valid references', async (t) => {
+  t.is(await run(SCRIPT, 7, new Map()), SCRIPT);
+});
+
+test('a declared token next to undeclared look-alikes is the only one replaced', async (t) => {
+  const other = referenceFor('run-1/p/other', 'y');
+  const text = `${other}${A}[[tlr:v1:${A}`;
+  t.is(await run(text, 3), `${other}${VA}[[tlr:v1:${VA}`);
 });
 
 test('a failing reference stream (digest mismatch) rejects and destroys the output', async (t) => {
@@ -98,7 +97,7 @@ test('a failing reference stream (digest mismatch) rejects and destroys the outp
       yield Buffer.from('partial');
       throw new Error('mismatch');
     })();
-  await t.throwsAsync(substituteStream(chunked(Buffer.from(`x${A}y`), 4), out.stream, failing, 'Script s'), {
+  await t.throwsAsync(substituteStream(chunked(Buffer.from(`x${A}y`), 4), out.stream, { declared, open: failing }), {
     message: 'mismatch',
   });
   t.true(out.stream.destroyed);
@@ -126,7 +125,7 @@ test('backpressure: chunk k is asked for only once chunks up to k-1-WRITES_IN_FL
       });
     },
   });
-  const result = await substituteStream(chunked(Buffer.from(A), 1000), slow, big, 'Script s');
+  const result = await substituteStream(chunked(Buffer.from(A), 1000), slow, { declared, open: big });
   t.is(result.bytesWritten, 64 << 20);
   t.is(violations, 0);
   t.is(maxAhead, WRITES_IN_FLIGHT, 'memory is bounded: the producer never runs further ahead');

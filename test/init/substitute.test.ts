@@ -4,14 +4,16 @@ import { createWriteStream } from 'node:fs';
 import { chmod, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { refusedNotice } from '../../init/seal-notice.js';
 import { substituteScripts, type SubstituteOptions } from '../../init/substitute.js';
 import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, writeResult } from './temp-volume.js';
 import type { TempVolume } from './temp-volume.js';
 
 const SHA_A = 'a'.repeat(64);
 
+/** Substitute's options; `refs` are what the task declared (TLR_REFS). */
 function optionsFor(volume: TempVolume, extra: Partial<SubstituteOptions> = {}): SubstituteOptions {
-  return { root: volume.root, runDir: RUN_DIR, scriptsDir: volume.scriptsDir, log: () => undefined, ...extra };
+  return { root: volume.root, runDir: RUN_DIR, scriptsDir: volume.scriptsDir, maxSubstituted: 1 << 30, log: () => undefined, warn: () => undefined, ...extra };
 }
 
 async function writeScript(volume: TempVolume, name: string, text: string, mode = 0o755): Promise<string> {
@@ -43,7 +45,7 @@ test('substitutes every token, the same token twice, keeps the mode, leaves othe
   const plain = await writeScript(volume, 'script-1-y', '#!/bin/sh\necho plain [[tl\n', 0o700);
   const plainBefore = await stat(plain);
   const { lines, log } = collectLog();
-  const report = await substituteScripts(optionsFor(volume, { log }));
+  const report = await substituteScripts(optionsFor(volume, { log, refs: `${a} ${b}` }));
   const expected = Buffer.concat([
     Buffer.from("#!/bin/sh\necho 'AAA\nline2\n'\n"),
     Buffer.from([0, 1, 2, 255]),
@@ -83,7 +85,7 @@ test('a result of several chunks arrives intact through a slow output (buffers a
       },
     });
   };
-  await substituteScripts(optionsFor(volume, { createOutput: slow }));
+  await substituteScripts(optionsFor(volume, { createOutput: slow, refs: ref }));
   const expected = Buffer.concat([Buffer.from('A'), content, Buffer.from('B'), content, Buffer.from('C')]);
   t.true((await readFile(script)).equals(expected)); // not deepEqual: slow on 10 MiB
 });
@@ -106,7 +108,7 @@ test('a full disk after some chunks were written: the original script is intact'
       },
     });
   };
-  const error = await refused(t, volume, script, optionsFor(volume, { createOutput: fillsUp }));
+  const error = await refused(t, volume, script, optionsFor(volume, { createOutput: fillsUp, refs: ref }));
   t.like(error, { code: 'E_NO_SPACE' });
 });
 
@@ -125,7 +127,7 @@ test('a symlink to /etc/passwd as a result file is refused', async (t) => {
   await symlink('/etc/passwd', path);
   const ref = referenceFor(`${RUN_DIR}/${PRODUCER}/out`, await readFile('/etc/passwd'));
   const script = await writeScript(volume, 's', `cat <<'E'\n${ref}\nE\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: ref }));
   t.is(
     error.message,
     `Reference to ${RUN_DIR}/${PRODUCER}/out: ${path} is a symbolic link (to /etc/passwd), expected a regular ` +
@@ -134,16 +136,17 @@ test('a symlink to /etc/passwd as a result file is refused', async (t) => {
   t.like(error, { code: 'E_RESULT_UNSAFE' });
 });
 
-test('a reference path with ../ is refused', async (t) => {
+test('a declared reference with ../ in its path is refused before any file is read', async (t) => {
   const volume = await makeVolume(t);
   const token = `[[tlr:v1:sha256=${SHA_A}:size=3:path=${RUN_DIR}/../etc/passwd]]`;
   const script = await writeScript(volume, 's', `echo ${token}\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: token }));
   t.is(
     error.message,
-    `Script ${script} contains a reference with an unsafe path at byte 5: ${token}: reference path must be ` +
-      `relative, made of [A-Za-z0-9._-] segments without "." or "..", got "${RUN_DIR}/../etc/passwd"`,
+    `the references this task uses (--refs, env TLR_REFS): ${token}: reference path must be relative, made of ` +
+      `[A-Za-z0-9._-] segments without "." or "..", got "${RUN_DIR}/../etc/passwd"; refusing to read it`,
   );
+  t.like(error, { code: 'E_RESULT_UNSAFE' });
 });
 
 test("a reference to another run's directory is refused", async (t) => {
@@ -152,7 +155,7 @@ test("a reference to another run's directory is refused", async (t) => {
   await writeFile(join(volume.root, 'run-2', PRODUCER, 'out'), 'secret');
   const ref = referenceFor(`run-2/${PRODUCER}/out`, 'secret');
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: ref }));
   t.is(
     error.message,
     `Reference to run-2/${PRODUCER}/out points outside this run's directory: expected a path starting with ` +
@@ -165,7 +168,7 @@ test('a hard-linked result file is refused', async (t) => {
   const ref = await writeResult(volume, 'out', 'data');
   await link(join(volume.producerDir, 'out'), join(volume.producerDir, 'other'));
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: ref }));
   t.regex(error.message, /out has 2 hard links, expected 1;/);
 });
 
@@ -175,7 +178,7 @@ test('a tampered result file (same size) fails the digest check; the script stay
   const path = join(volume.producerDir, 'out');
   await writeFile(path, 'evil content');
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: ref }));
   t.is(
     error.message,
     `Result file ${path} does not match its reference: expected sha256 ${referenceSha(ref)} and 12 bytes, found ` +
@@ -191,7 +194,7 @@ test('a result file of another size is refused before reading it', async (t) => 
   const path = join(volume.producerDir, 'out');
   await writeFile(path, 'much longer');
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: ref }));
   t.is(
     error.message,
     `Result file ${path} does not match its reference: expected sha256 ${referenceSha(ref)} and 5 bytes, found 11 ` +
@@ -203,7 +206,7 @@ test('a missing result file is refused', async (t) => {
   const volume = await makeVolume(t);
   const ref = referenceFor(`${RUN_DIR}/${PRODUCER}/gone`, 'x');
   const script = await writeScript(volume, 's', `echo ${ref}\n`);
-  const error = await refused(t, volume, script);
+  const error = await refused(t, volume, script, optionsFor(volume, { refs: ref }));
   t.like(error, { code: 'E_RESULT_MISSING' });
 });
 
@@ -217,7 +220,7 @@ test('a full disk while writing the new script: clear message, original script i
         callback(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
       },
     });
-  const error = await refused(t, volume, script, optionsFor(volume, { createOutput: full }));
+  const error = await refused(t, volume, script, optionsFor(volume, { createOutput: full, refs: ref }));
   t.is(
     error.message,
     `No space left while writing ${script}: the volume holding it (an emptyDir of the pod) is full; a script with ` +
@@ -250,21 +253,17 @@ test('a tampered --refs file is refused', async (t) => {
   t.like(error, { code: 'E_DIGEST_MISMATCH' });
 });
 
-test('--refs with anything but references is refused', async (t) => {
+test('--refs with anything but references is refused, saying where such text comes from', async (t) => {
   const volume = await makeVolume(t);
-  const error = await t.throwsAsync(substituteScripts(optionsFor(volume, { refs: 'hello' })));
-  t.is(error.message, '--refs must hold only references separated by whitespace, found "hello"');
-});
-
-test('an unknown reference version in a script is refused', async (t) => {
-  const volume = await makeVolume(t);
-  const script = await writeScript(volume, 's', 'x=[[tlr:v9:whatever]]\n');
-  const error = await refused(t, volume, script);
-  t.is(
-    error.message,
-    `Script ${script} contains a reference of unknown version v9 at byte 2: this tlr-init understands only v1 ` +
-      'references; use the tlr-init image of the same release as the controller',
-  );
+  const cases: Array<[string, string]> = [
+    ['hello', 'a producing task published something else than its reference, or this task was not rewritten by Tekton Large Results'],
+    ['[[tlr:v9:whatever]]', 'a malformed reference, or one of another version: the producing task must be sealed by the tlr-init image of the same release as the controller'],
+    [refusedNotice('x'), "a producing task's tlr-seal step did not seal that result: see that step's log"],
+  ];
+  for (const [refs, why] of cases) {
+    const error = await t.throwsAsync(substituteScripts(optionsFor(volume, { refs })));
+    t.is(error.message, `the references this task uses (--refs, env TLR_REFS) must be references [[tlr:v1:…]] separated by whitespace, found "${refs}": ${why}`);
+  }
 });
 
 test('a symlink in the scripts directory is refused', async (t) => {

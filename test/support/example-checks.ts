@@ -13,7 +13,14 @@ import type { LocalRunResult } from './local-tekton.js';
 export interface Example {
   files: string[];
   check: (t: ExecutionContext, run: LocalRunResult, volume: string) => Promise<void> | void;
+  /**
+   * What the example does when its producers write a hostile value (test/e2e/hostile-values.test.ts): consumers
+   * that take the value in a heredoc are refused by tlr-substitute; consumers by path read the value as data.
+   */
+  hostile: { readonly kind: 'refused' } | { readonly kind: 'by-path'; value: (pwned: string) => string; check: (t: ExecutionContext, run: LocalRunResult) => void };
 }
+
+const REFUSED = { kind: 'refused' } as const;
 
 export const EXAMPLES: Record<string, Example> = {
   'large-json': {
@@ -24,6 +31,7 @@ export const EXAMPLES: Record<string, Example> = {
       t.truthy(ref, 'the producer recorded a reference, not the value');
       t.true((ref?.size ?? 0) > 4 * 1024 * 1024, `payload is ${ref?.size} bytes`);
     },
+    hostile: REFUSED,
   },
   'sbom-by-path': {
     files: ['pipelinerun.yaml'],
@@ -31,12 +39,20 @@ export const EXAMPLES: Record<string, Example> = {
       t.is(run.results.licenses?.['mit-count'], String(Math.ceil(20000 / 3)));
       t.true((parseReference(run.results.build?.sbom ?? "")?.size ?? 0) > 2 * 1024 * 1024);
     },
+    hostile: {
+      kind: 'by-path',
+      // Valid JSON whose strings hold shell, quotes and heredoc delimiters: jq reads it from the file as data.
+      value: (pwned) =>
+        JSON.stringify({ components: [{ name: `x'\nEOF\nTLR_END\n$(touch ${pwned})\`touch ${pwned}\``, licenses: [{ license: { id: 'MIT' } }] }] }),
+      check: (t, run) => t.is(run.results.licenses?.['mit-count'], '1'),
+    },
   },
   'stdout-capture': {
     files: ['pipelinerun.yaml'],
     check: (t, run) => {
       t.is(run.results.summary?.warnings, '100000');
     },
+    hostile: REFUSED,
   },
   'pipeline-results-finally': {
     files: ['pipelinerun.yaml'],
@@ -48,12 +64,14 @@ export const EXAMPLES: Record<string, Example> = {
       t.is(createHash('sha256').update(bytes).digest('hex'), ref?.sha256 ?? 'missing');
       t.true(bytes.toString().startsWith('* change 1: fixed a thing in component 1\n'));
     },
+    hostile: REFUSED,
   },
   'taskref-files': {
     files: ['pipelinerun.yaml', 'pipeline.yaml', 'task-produce.yaml', 'task-consume.yaml'],
     check: (t, run) => {
       t.is(run.results.sign?.signed, '3000');
     },
+    hostile: REFUSED,
   },
 };
 

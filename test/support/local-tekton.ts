@@ -125,10 +125,21 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
   const steps = (spec.steps ?? []).map((s) => ({ ...s, script: s.script !== undefined ? task.local(s.script) : undefined }));
   const scripts = await writeScripts(steps, scriptsDir);
   if (spec.metadata?.labels?.[LABEL_CONSUMER] === 'true') await runSubstitute(task, steps[0] ?? {}, ctx);
-  for (const [i, step] of steps.entries()) await runStep(task, step, i, scripts[i], ctx);
-  const out: Record<string, string> = {};
-  for (const file of await readdir(resultsDir)) out[file] = await readFile(join(resultsDir, file), 'utf8');
-  return out;
+  // As Tekton: each step's entrypoint records every declared result file it finds after the step; for each result
+  // the last step that found one wins (a later step that finds none does not remove what an earlier one recorded).
+  const recorded: Record<string, string> = {};
+  for (const [i, step] of steps.entries()) {
+    await runStep(task, step, i, scripts[i], ctx);
+    Object.assign(recorded, await declaredResultFiles(spec, resultsDir));
+  }
+  return recorded;
+}
+
+async function declaredResultFiles(spec: EmbeddedTask, resultsDir: string): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  const present = new Set(await readdir(resultsDir));
+  for (const { name } of spec.results ?? []) if (present.has(name)) found[name] = await readFile(join(resultsDir, name), 'utf8');
+  return found;
 }
 
 /** The variables Tekton substitutes in a task: earlier results, context, params (defaults, then values) and result paths. */

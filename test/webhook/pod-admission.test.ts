@@ -48,7 +48,7 @@ const EXPECTED_CONTAINER = {
   name: 'tlr-substitute',
   image: 'registry.example/tlr-init:v9',
   command: ['tlr-init'],
-  args: ['substitute', '--root', '/tlr/results', '--scripts', '/tekton/scripts'],
+  args: ['substitute', '--root', '/tlr/results', '--scripts', '/tekton/scripts', '--max-substituted', String(1024 ** 3)],
   env: [
     { name: 'TLR_REFS', value: REFS },
     { name: 'TLR_RUN_DIR', value: RUN_DIR },
@@ -127,7 +127,14 @@ test('the result mount keeps its volume and subPath, read-only, at the configure
   const [add] = patchOf(admitPod(request(pod), custom));
   const container = (add as { value: Container }).value;
   t.deepEqual(container.volumeMounts?.[0], { name: 'ws-4hbdk', mountPath: '/results/', subPath: 'runs', readOnly: true });
-  t.deepEqual(container.args, ['substitute', '--root', '/results', '--scripts', '/tekton/scripts']);
+  t.deepEqual(container.args, ['substitute', '--root', '/results', '--scripts', '/tekton/scripts', '--max-substituted', String(1024 ** 3)]);
+});
+
+test('the per-pod substitution limit (config key maxSubstitutedSize, per namespace too) reaches the init container', (t) => {
+  const custom = { config: (ns: string): Config => parseConfig({ maxSubstitutedSize: '256Mi', 'namespace.ci.maxSubstitutedSize': '64Mi' }, ns) };
+  const [add] = patchOf(admitPod(request(POD), custom));
+  const args = (add as { value: Container }).value.args ?? [];
+  t.is(args[args.indexOf('--max-substituted') + 1], String(64 * 1024 ** 2));
 });
 
 test('a consumer without scripts (results used by path only) gets an empty scripts directory, so its references are still verified', (t) => {
