@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER } from '../../src/api/names.js';
 import { parseConfig } from '../../src/core/config.js';
 import { substituteContainer } from '../../src/webhook/pod-admission.js';
@@ -197,11 +197,15 @@ async function runStep(task: LocalTask, step: Step, i: number, script: string | 
   const name = step.name ?? `step-${i}`;
   if (step.command?.[0] === 'tlr-init') {
     await exec(task.name, name, process.execPath, [INIT_MAIN, ...(step.args ?? []).map(task.local)], stepEnv(task, step), ctx);
-  } else if (script !== undefined) {
+  } else if (script !== undefined || step.command?.[0] !== undefined) {
+    // A `command` runs the program of that name from this machine's PATH (the image's /jq is the host's jq): local
+    // runs check the data path, not images; the real cluster (test/e2e-cluster) runs the images.
+    const program = script ?? basename(step.command?.[0] ?? '');
+    const args = [...(script === undefined ? (step.command ?? []).slice(1) : []), ...(step.args ?? [])].map(task.local);
     const stdoutFile = step.stdoutConfig?.path !== undefined ? task.local(step.stdoutConfig.path) : undefined;
-    await exec(task.name, name, script, (step.args ?? []).map(task.local), stepEnv(task, step), ctx, stdoutFile);
+    await exec(task.name, name, program, args, stepEnv(task, step), ctx, stdoutFile);
   } else {
-    throw new LocalRunError(`pipeline task ${task.name} step ${name}: only scripts and tlr-init steps run locally`, ctx.outputs);
+    throw new LocalRunError(`pipeline task ${task.name} step ${name}: a step needs a script or a command to run locally`, ctx.outputs);
   }
   await checkTerminationMessage(task.name, name, task.resultsDir, ctx);
 }
