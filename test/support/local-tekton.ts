@@ -200,14 +200,20 @@ async function runStep(task: LocalTask, step: Step, i: number, script: string | 
   } else if (script !== undefined || step.command?.[0] !== undefined) {
     // A `command` runs the program of that name from this machine's PATH (the image's /jq is the host's jq): local
     // runs check the data path, not images; the real cluster (test/e2e-cluster) runs the images.
-    const program = script ?? basename(step.command?.[0] ?? '');
-    const args = [...(script === undefined ? (step.command ?? []).slice(1) : []), ...(step.args ?? [])].map(task.local);
+    const [program, args] = programOf(task, step, script);
     const stdoutFile = step.stdoutConfig?.path !== undefined ? task.local(step.stdoutConfig.path) : undefined;
     await exec(task.name, name, program, args, stepEnv(task, step), ctx, stdoutFile);
   } else {
     throw new LocalRunError(`pipeline task ${task.name} step ${name}: a step needs a script or a command to run locally`, ctx.outputs);
   }
   await checkTerminationMessage(task.name, name, task.resultsDir, ctx);
+}
+
+/** What a step runs locally: its script file, or its command's program from PATH; with its arguments. */
+function programOf(task: LocalTask, step: Step, script: string | undefined): [string, string[]] {
+  if (script !== undefined) return [script, (step.args ?? []).map(task.local)];
+  const [command = '', ...rest] = step.command ?? [];
+  return [basename(command), [...rest, ...(step.args ?? [])].map(task.local)];
 }
 
 /** Tekton's entrypoint writes every result file into the step's termination message, limited to 4 KiB. */
