@@ -1,0 +1,100 @@
+/**
+ * Every example, created with kubectl as a user would, run by stock Tekton v1.15.0 on the real cluster to Succeeded;
+ * each consumer records the sha256 of the value (or file) it received, which must equal the sha256 the producer's
+ * seal step put in its reference: the consumer saw exactly the bytes produced. And the control: the same pipeline
+ * with plain Tekton results fails as Tekton says it does, which proves the example exercises the limit.
+ */
+import test from 'ava';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { create, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
+import { enableAlphaFields } from '../support/node/tekton-flags.js';
+
+interface ExampleCase {
+  readonly dir: string;
+  /** Files applied before the run (stored Pipelines and Tasks). */
+  readonly stored?: readonly string[];
+  readonly producer: { readonly task: string; readonly result: string };
+  readonly consumer: { readonly task: string; readonly values: Readonly<Record<string, string>> };
+  /** What Tekton says when the same run stores its results the classic way. */
+  readonly control: RegExp;
+}
+
+const TOO_LARGE = /termination message is above max allowed size|exceeded the maximum allowed size|too large/i;
+
+const EXAMPLES: readonly ExampleCase[] = [
+  { dir: 'large-json', producer: { task: 'generate', result: 'payload' }, consumer: { task: 'summarise', values: { count: '70000' } }, control: TOO_LARGE },
+  { dir: 'sbom-by-path', producer: { task: 'build', result: 'sbom' }, consumer: { task: 'licenses', values: { 'mit-count': '6667' } }, control: TOO_LARGE },
+  { dir: 'stdout-capture', producer: { task: 'lint', result: 'report' }, consumer: { task: 'summary', values: { warnings: '100000' } }, control: TOO_LARGE },
+  { dir: 'pipeline-results-finally', producer: { task: 'changelog', result: 'text' }, consumer: { task: 'notify', values: { lines: '20000' } }, control: TOO_LARGE },
+  {
+    dir: 'taskref-files', stored: ['pipeline.yaml', 'task-produce.yaml', 'task-consume.yaml'],
+    producer: { task: 'build', result: 'images' }, consumer: { task: 'sign', values: { signed: '3000' } }, control: TOO_LARGE,
+  },
+];
+
+let cluster: E2eCluster;
+
+test.before(async () => {
+  cluster = await connectCluster();
+  await enableAlphaFields(cluster); // stdoutConfig (two examples), as an admin sets it
+});
+
+test.after.always(async () => {
+  await cluster?.release();
+});
+
+const file = (dir: string, name: string): Promise<string> => readFile(join('examples', dir, name), 'utf8');
+
+for (const example of EXAMPLES) {
+  test(`example ${example.dir}: Succeeded on Tekton v1.15.0, the consumer got exactly the producer's bytes`, async (t) => {
+    const ns = await testNamespace(t, cluster, 'ex');
+    for (const stored of example.stored ?? []) await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: await file(example.dir, stored) });
+    const name = await create(cluster, ns, await file(example.dir, 'pipelinerun.yaml'));
+    const run = await waitDone(cluster, ns, 'pipelinerun', name);
+    t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+
+    const producer = await taskRunOf(cluster, ns, run, example.producer.task);
+    const reference = referenceOf(producer, example.producer.result);
+    t.truthy(reference, `the producer's result ${example.producer.result} is a reference: ${resultOf(producer, example.producer.result)}`);
+    t.true((resultOf(producer, example.producer.result) ?? '').length < 400, 'Tekton carried only the small reference');
+    const consumer = await taskRunOf(cluster, ns, run, example.consumer.task);
+    t.is(resultOf(consumer, 'sha256'), reference?.sha256, 'the consumer hashed exactly the bytes the producer sealed');
+    for (const [result, value] of Object.entries(example.consumer.values)) t.is(resultOf(consumer, result), value, result);
+  });
+
+  test(`example ${example.dir} with plain Tekton results: fails as Tekton says (the limit is real)`, async (t) => {
+    const ns = await testNamespace(t, cluster, 'ctl');
+    for (const stored of example.stored ?? []) {
+      await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: plainTekton(await file(example.dir, stored)) });
+    }
+    const name = await create(cluster, ns, plainTekton(await file(example.dir, 'pipelinerun.yaml')));
+    const run = await waitDone(cluster, ns, 'pipelinerun', name);
+    t.is(succeeded(run)?.status, 'False', 'without references the run fails');
+    const producer = await taskRunOf(cluster, ns, run, example.producer.task);
+    t.regex(`${succeeded(producer)?.message ?? ''}`, example.control, await report(cluster, ns));
+  });
+}
+
+/** The same YAML without any opt-in: no result workspace, no reference results, no tlr.dev annotations. */
+function plainTekton(yaml: string): string {
+  return parseAllDocuments(yaml).map((doc) => stringify(strip(doc.toJS()))).join('---\n');
+}
+
+function strip(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(strip);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (key === 'resultWorkspace' || key === 'storage') continue;
+    if (key === 'annotations' && v && typeof v === 'object') {
+      const kept = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([k]) => !k.startsWith('tlr.dev/')));
+      if (Object.keys(kept).length > 0) out[key] = kept;
+      continue;
+    }
+    out[key] = key === 'type' && v === 'stringReference' ? 'string' : strip(v);
+  }
+  return out;
+}
