@@ -8,9 +8,9 @@
  * failed attempt of that task (Tekton `retries`: a new pod, the same run and task): it is removed, so the seal step
  * can never seal a stale value the new attempt did not write.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { chmod, lstat, readdir, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { TlrError } from '../src/errors.js';
 import { isNoSpace, resultVolumeFull } from './no-space.js';
 import { describeKind, lstatOrUndefined, splitProducerDir } from './safe-path.js';
@@ -87,13 +87,41 @@ function mkdirWithMode(path: string, mode: number): boolean {
     return true;
   } catch (error) {
     if (isNoSpace(error)) throw resultVolumeFull(path, error);
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw notWritable(path, error);
+    if (code !== 'EEXIST') throw error;
     return false;
   } finally {
     process.umask(previous);
   }
 }
 
+/**
+ * The result volume (or the run directory) is not writable by this step's user: say whose it is and why that
+ * happens (the kubelet applies a pod's fsGroup to a volume only when its CSI driver's fsGroupPolicy allows), and the
+ * ways out.
+ */
+function notWritable(path: string, cause: unknown): TlrError {
+  const parent = dirname(path);
+  let owner = '';
+  try {
+    const st = statSync(parent);
+    owner = ` is owned by uid ${st.uid} gid ${st.gid} with mode ${octal(st.mode)}, and`;
+  } catch {
+    // described without it
+  }
+  const groups = process.getgroups?.().join(',') ?? '';
+  return new TlrError(
+    'E_VOLUME_NOT_WRITABLE',
+    `cannot create ${path}: ${parent}${owner} this step runs as uid ${process.getuid?.()} gid ${process.getgid?.()} ` +
+      `(groups ${groups || 'none'}). A new volume's root belongs to root; the kubelet makes it writable for the pod's ` +
+      'fsGroup (tlr-config fsGroup) only if the volume\'s CSI driver applies fsGroup (its CSIDriver fsGroupPolicy: ' +
+      'File, or ReadWriteOnceWithFSType for ReadWriteOnce volumes with an fsType). Use a StorageClass whose driver ' +
+      'does, or set prepareRunAsRoot: "true" in tlr-config (this step then runs as root without capabilities) where ' +
+      'the namespace allows root containers; see docs/install.md, "A writable volume root".',
+    { cause },
+  );
+}
 
 function octal(mode: number): string {
   return `0${(mode & 0o7777).toString(8)}`;

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'E_RESULT_UNSAFE'
   | 'E_DIGEST_MISMATCH'
   | 'E_NO_SPACE'
+  | 'E_VOLUME_NOT_WRITABLE'
   | 'E_SCHEMA'
   | 'E_KUBECONFIG'
   | 'E_FETCH';
