@@ -215,7 +215,10 @@ export function isTektonKind(value: unknown, kind: string): value is KubeObject 
 
 /** `Kind namespace/name` (or `Kind name`), the way messages name an object. */
 export function describeObject(obj: KubeObject): string {
-  const meta = obj.metadata ?? {};
-  const name = meta.name ?? (meta.generateName ? `${meta.generateName}*` : '<unnamed>');
-  return `${obj.kind} ${meta.namespace ? `${meta.namespace}/` : ''}${name}`;
+  const meta: Record<string, unknown> = typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {};
+  const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+  const generateName = text(meta.generateName);
+  const name = text(meta.name) ?? (generateName !== undefined ? `${generateName}*` : '<unnamed>');
+  const namespace = text(meta.namespace);
+  return `${typeof obj.kind === 'string' ? obj.kind : 'object'} ${namespace !== undefined ? `${namespace}/` : ''}${name}`;
 }

@@ -15,7 +15,7 @@ import {
 import { describeObject, type PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
-import { admissionOptIn } from '../core/opt-in.js';
+import { admissionOptIn } from '../core/admission-opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
 import { RewriteError, TlrError } from '../errors.js';
 import type { Resolver } from '../core/resolver.js';
