@@ -220,5 +220,5 @@ export function describeObject(obj: KubeObject): string {
   const generateName = text(meta.generateName);
   const name = text(meta.name) ?? (generateName !== undefined ? `${generateName}*` : '<unnamed>');
   const namespace = text(meta.namespace);
-  return `${typeof obj.kind === 'string' ? obj.kind : 'object'} ${namespace !== undefined ? `${namespace}/` : ''}${name}`;
+  return `${text(obj.kind) ?? 'object'} ${namespace !== undefined ? `${namespace}/` : ''}${name}`;
 }
