@@ -15,6 +15,8 @@ export interface AdmissionPoolOptions {
   /** V8 old-generation heap limit of each thread, in MiB. */
   readonly heapMb: number;
   readonly logger: Logger;
+  /** The worker's script; default admission-worker.js (tests give one that misbehaves). */
+  readonly workerUrl?: URL;
 }
 
 /** The task was aborted (its deadline passed) before it was answered. */
@@ -73,7 +75,7 @@ export class AdmissionPool {
   }
 
   private spawn(): Worker {
-    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.options.heapMb } });
+    const worker = new Worker(this.options.workerUrl ?? WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.options.heapMb } });
     worker.unref();
     worker.on('message', (message: { id: number; answer: AdmissionAnswer }) => {
       const job = this.running.get(worker);

@@ -44,6 +44,8 @@ export interface WebhookServerOptions {
   readonly certPollIntervalMs?: number;
   /** Admission worker threads; default DEFAULT_ADMISSION_WORKERS. */
   readonly admissionWorkers?: number;
+  /** The admission worker's script (tests only: one that misbehaves on purpose). */
+  readonly admissionWorkerUrl?: URL;
 }
 
 export interface WebhookServer {
@@ -71,7 +73,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     metrics: createWebhookMetrics(options.metrics),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     timeoutMs: options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
-    pool: new AdmissionPool({ size: options.admissionWorkers ?? DEFAULT_ADMISSION_WORKERS, heapMb: WORKER_HEAP_MB, logger: options.logger }),
+    pool: new AdmissionPool({
+      size: options.admissionWorkers ?? DEFAULT_ADMISSION_WORKERS,
+      heapMb: WORKER_HEAP_MB,
+      logger: options.logger,
+      ...(options.admissionWorkerUrl ? { workerUrl: options.admissionWorkerUrl } : {}),
+    }),
     closing: false,
   };
   const cert: ServingCert = watchServingCert({
