@@ -48,8 +48,14 @@ export interface PipelineAnalysis {
   readonly entries: readonly Entry[];
 }
 
-/** Finds the producers of a pipeline spec (resolving taskRefs through the resolver). Reports to diags. */
+/**
+ * Finds the producers of a pipeline spec (resolving taskRefs through the resolver). Reports to diags, and throws
+ * when the pipeline's own names (its tasks', params', workspaces') are not what Tekton accepts: a duplicate task name
+ * would make the resolver give two tasks one Task.
+ */
 export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis {
+  checkPipelineSpecNames(input.spec, input.path, input.diags);
+  input.diags.throwIfErrors();
   const entries: Entry[] = [];
   const unresolved: string[] = [];
   for (const list of ['tasks', 'finally'] as const) {
@@ -84,9 +90,11 @@ function resolvedEntry(entry: Entry, found: Task, diags: Diagnostics): void {
   entry.results = referenceResultNames(task.metadata, task.spec.results, { meta: `${where} metadata`, results: `${where} spec.results` }, diags);
 }
 
-/** Every name of an opted-in pipeline spec and of its tasks, checked as Tekton checks them. */
+/**
+ * The names of an opted-in pipeline's tasks (results, params, workspaces), checked as Tekton checks them. (Pipeline
+ * task names are checked before the analysis, by `analysePipelineSpec`: it resolves Tasks by them.)
+ */
 export function checkSpecNames(input: PipelineSpecInput, analysis: PipelineAnalysis): void {
-  checkPipelineSpecNames(input.spec, input.path, input.diags);
   for (const e of analysis.entries) {
     const references = new Set(e.results);
     if (e.pt.taskSpec) checkTaskSpecNames(e.pt.taskSpec, childPath(e.path, 'taskSpec'), references, input.diags);

@@ -3,7 +3,8 @@
  * (src/core/limits.ts) and shaped as the rewrite reads it (tekton-shapes.ts). Problems become diagnostics naming the
  * field path, what was expected and what was found; the rewrite refuses the object instead of failing on it.
  */
-import type { Diagnostics } from '../diagnostics.js';
+import type { Diagnostic, RewriteError } from '../../errors.js';
+import { Diagnostics } from '../diagnostics.js';
 import { MAX_NESTING_DEPTH, MAX_OBJECT_BYTES } from '../limits.js';
 import { measure } from './measure.js';
 import { checkShape, describeValue, isMapping } from './shape.js';
@@ -38,4 +39,19 @@ export function checkObjectShape(object: unknown, kind: string, diags: Diagnosti
     else checkShape(object.spec, shape.spec, 'spec', report);
   }
   return diags.errorCount === before;
+}
+
+/**
+ * The shape problems of an object the controller fetched or was given (errors, with the count of those not listed
+ * when there are many); empty when it can be read. `object` names it in the diagnostics (`PipelineRun demo/x`).
+ */
+export function shapeProblems(value: unknown, kind: string, object: string, where = ''): readonly Diagnostic[] {
+  const diags = new Diagnostics(object);
+  if (checkObjectShape(value, kind, diags, where)) return [];
+  try {
+    diags.throwIfErrors();
+  } catch (error) {
+    return (error as RewriteError).diagnostics;
+  }
+  return [];
 }
