@@ -155,7 +155,23 @@ function rewriteProducerTask(
   checkPipelineParamPaths(pt, new Set(entry.results), paramPaths, diags);
   const label = `pipeline task "${pt.name}"`;
   if (pt.params) pt.params = [...pt.params];
+  const defaults = new Map((pt.taskSpec.params ?? []).map((p) => [p.name, p.default]));
   rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label }, layout, config, diags);
+  passRewrittenDefaults(pt, defaults);
+}
+
+/**
+ * A param default that named a result path now names it on the volume, under `$(context.pipelineRun.uid)`; but
+ * Tekton substitutes PipelineRun context variables into the pipeline tasks' params and steps only, never into param
+ * defaults (and a TaskRun knows no `context.pipelineRun.*`), so the default would reach the step with the variable
+ * unresolved. The pipeline task passes the rewritten default as the param's value instead (unless it passes one).
+ */
+function passRewrittenDefaults(pt: PipelineTask & { taskSpec: EmbeddedTask }, before: ReadonlyMap<string, unknown>): void {
+  const passed = new Set((pt.params ?? []).map((p) => p.name));
+  for (const p of pt.taskSpec.params ?? []) {
+    if (p.default === undefined || p.default === before.get(p.name) || passed.has(p.name)) continue;
+    pt.params = [...(pt.params ?? []), { name: p.name, value: p.default }];
+  }
 }
 
 /**

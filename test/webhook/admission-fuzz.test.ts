@@ -62,9 +62,9 @@ function wellAnswered(req: AdmissionRequest, review: AdmissionReviewResponse, op
   return 'patched';
 }
 
-/** `error: <Kind> <ns/name>: <field path>: <what was expected, what was found>`, one per line. */
+/** `error: <Kind> <ns/name>: <field path>: <what was expected, what was found>`, one per line (odd names are quoted). */
 function refusalLinesNamePaths(message: string): boolean {
-  return message.split('\n').every((l) => /^(error: )?\S+ \S+: (\S+: )?.{20,}/.test(l));
+  return message.split('\n').every((l) => /^(error: )?\S+ .+?: (\S+: )?.{20,}/.test(l));
 }
 
 /** Every opt-in of a generated run removed (its annotations and the TEP fields). */
