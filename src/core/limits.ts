@@ -5,12 +5,12 @@
  */
 
 /**
- * Largest object the rewrite takes, as JSON text (about: string lengths, keys and punctuation counted while walking).
- * kube-apiserver refuses write request bodies over 3 MiB (`MaxRequestBodyBytes` of k8s.io/apiserver, not a flag), so
- * no object reaching admission is much larger; the controller's inputs (a stored run, its Pipeline, its Tasks) are each
- * smaller still (etcd stores at most 1.5 MiB).
+ * Largest object the rewrite takes, as JSON text (counted while walking it, escapes aside). kube-apiserver refuses
+ * write request bodies over 3 MiB (`MaxRequestBodyBytes` of k8s.io/apiserver, not a flag); the object it sends to
+ * admission also carries what it adds (managedFields, defaults), hence the extra MiB. The controller's inputs (a stored
+ * run, its Pipeline, its Tasks) are each smaller still (etcd stores at most 1.5 MiB).
  */
-export const MAX_OBJECT_BYTES = 3 * 1024 * 1024;
+export const MAX_OBJECT_BYTES = 4 * 1024 * 1024;
 
 /**
  * Largest rewritten run the rewrite returns. etcd refuses objects over 1.5 MiB (its `--max-request-bytes`), so a

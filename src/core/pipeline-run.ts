@@ -24,7 +24,8 @@ import { NO_RESOLVER } from './resolver.js';
 import { withFsGroup } from './pod-template.js';
 import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
-import { checkRewrittenSize, isRewritten } from './rewritten.js';
+import { checkGrowth, checkRewrittenSize, checkStorable, isRewritten } from './rewritten.js';
+import { producerGrowth } from './producer.js';
 import { checkObjectShape } from './shape/check-object.js';
 
 /**
@@ -35,6 +36,7 @@ import { checkObjectShape } from './shape/check-object.js';
 export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions): RewriteResult<PipelineRun> {
   if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
+  const bytes = checkStorable(input, diags);
   checkObjectShape(input, 'PipelineRun', diags);
   diags.throwIfErrors();
   const run = convertObject(input, diags);
@@ -49,6 +51,8 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
   if (workspace === undefined) return convertedOnly(input, run, diags);
   checkSpecNames(specInput, analysis);
   diags.throwIfErrors();
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  checkGrowth(bytes, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
 
   const { inlined, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
   run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };

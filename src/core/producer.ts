@@ -160,3 +160,13 @@ function sealStep(config: Config, dir: string, results: readonly string[]): Step
     ],
   };
 }
+
+/**
+ * What rewriting a producer adds to the run at the least, as JSON bytes (its prepare and seal steps and its workspace
+ * declaration), so a run that cannot fit once rewritten is refused before the work.
+ */
+export function producerGrowth(layout: Layout, config: Config, producer: string, results: readonly string[]): number {
+  const dir = producerDir(layout, producer);
+  const workspace = { name: TASK_WORKSPACE, description: 'Results stored by reference (added by Tekton Large Results).', mountPath: layout.mountPath };
+  return JSON.stringify([prepareStep(config, dir), sealStep(config, dir, results), workspace]).length;
+}

@@ -18,7 +18,7 @@ import { isTektonTaskKind } from './resolver.js';
 import { bindResultWorkspace, describeVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withFsGroup } from './pod-template.js';
-import { checkRewrittenSize, isRewritten } from './rewritten.js';
+import { checkRewrittenSize, checkStorable, isRewritten } from './rewritten.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { checkTaskSpecNames } from './tekton-names.js';
 
@@ -30,6 +30,7 @@ import { checkTaskSpecNames } from './tekton-names.js';
 export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): RewriteResult<TaskRun> {
   if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
+  checkStorable(input, diags);
   checkObjectShape(input, 'TaskRun', diags);
   diags.throwIfErrors();
   const run = convertObject(input, diags);

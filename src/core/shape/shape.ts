@@ -16,7 +16,7 @@ export type Shape =
   | { readonly type: 'any' }
   | { readonly type: 'list'; readonly of: Shape; readonly what: string }
   | { readonly type: 'map'; readonly of: Shape; readonly what: string }
-  | { readonly type: 'object'; readonly what: string; readonly fields: Readonly<Record<string, Shape>> };
+  | { readonly type: 'object'; readonly what: string; readonly fields: ReadonlyArray<readonly [string, Shape]> };
 
 export const STRING: Shape = { type: 'string' };
 export const BOOLEAN: Shape = { type: 'boolean' };
@@ -31,7 +31,7 @@ export function mapOf(of: Shape, what: string): Shape {
 }
 
 export function object(what: string, fields: Record<string, Shape>): Shape {
-  return { type: 'object', what, fields };
+  return { type: 'object', what, fields: Object.entries(fields) };
 }
 
 /** Where mismatches go: the field path and the message (expected ..., found ...). */
@@ -64,8 +64,8 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
 }
 
 /** Each described field that is there (and not `null`) against its shape. */
-function checkFields(value: Record<string, unknown>, fields: Readonly<Record<string, Shape>>, path: string, report: Report): void {
-  for (const [key, field] of Object.entries(fields)) {
+function checkFields(value: Record<string, unknown>, fields: ReadonlyArray<readonly [string, Shape]>, path: string, report: Report): void {
+  for (const [key, field] of fields) {
     const child = Object.hasOwn(value, key) ? value[key] : undefined;
     if (child !== undefined && child !== null) checkShape(child, field, childPath(path, key), report);
   }

@@ -1,0 +1,100 @@
+/**
+ * The webhook under the most costly requests the API server can send (worst-case.ts, ~3 MiB each): the round trip of
+ * each (p50/p99 over TLR_BENCH_WORST_ITERATIONS requests, default 20, one at a time over a keep-alive connection) and,
+ * measured at the same time over a second connection, the latency of GET /healthz (what the kubelet's probe and every
+ * other admission request wait for while the event loop is busy). The webhook runs in this process, as `tlr webhook`
+ * does, with its defaults (worker threads, 4 s deadline).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { startWebhookServer } from '../../src/webhook/server.js';
+import { makePair } from '../webhook/https-support.js';
+import type { BenchResult } from './init-bench.js';
+import { percentile } from './rewrite-bench.js';
+import { worstCases } from './worst-case.js';
+
+function call(agent: Agent, port: number, path: string, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', agent, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(`${res.statusCode ?? 0} ${Buffer.concat(chunks).toString()}`));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** How the webhook answered: allowed, patched, denied 422, error 500 (e.g. the deadline), or the HTTP status. */
+function outcome(answer: string): string {
+  const [status, ...rest] = answer.split(' ');
+  if (status !== '200') return `HTTP ${status}`;
+  const response = (JSON.parse(rest.join(' ')) as { response: { allowed: boolean; patch?: string; status?: { code: number } } }).response;
+  if (response.allowed) return response.patch !== undefined ? 'patched' : 'allowed';
+  return `denied ${response.status?.code ?? '?'}`;
+}
+
+export async function runWorstCaseBenchmark(iterations = Number(process.env.TLR_BENCH_WORST_ITERATIONS ?? 20)): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'tlr-bench-worst-'));
+  const pair = await makePair(dir, 'bench');
+  const server = await startWebhookServer({
+    port: 0,
+    host: '127.0.0.1',
+    certFile: pair.certFile,
+    keyFile: pair.keyFile,
+    settings: { config: () => parseConfig({}), featureFlags: () => parseFeatureFlags({}) },
+    logger: pino({ level: 'silent' }),
+  });
+  const reviews = new Agent({ keepAlive: true, maxSockets: 1, ca: pair.cert });
+  const probes = new Agent({ keepAlive: true, maxSockets: 1, ca: pair.cert });
+  const results: BenchResult[] = [];
+  try {
+    await call(probes, server.port, '/healthz');
+    for (const { name, run } of worstCases()) {
+      const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'bench', kind: { group: 'tekton.dev', version: 'v1', kind: 'PipelineRun' }, namespace: 'default', operation: 'CREATE', object: run } });
+      const health: number[] = [];
+      let done = false;
+      const probing = (async (): Promise<void> => {
+        while (!done) {
+          const t0 = performance.now();
+          await call(probes, server.port, '/healthz');
+          health.push(performance.now() - t0);
+        }
+      })();
+      const times: number[] = [];
+      const outcomes = new Set<string>();
+      for (let i = 0; i < iterations; i++) {
+        const t0 = performance.now();
+        outcomes.add(outcome(await call(reviews, server.port, '/mutate/pipelineruns', body)));
+        times.push(performance.now() - t0);
+      }
+      done = true;
+      await probing;
+      times.sort((a, b) => a - b);
+      health.sort((a, b) => a - b);
+      const note = `${(body.length / 1024 / 1024).toFixed(2)} MiB review, ${[...outcomes].join('/')}, ${iterations} requests`;
+      results.push(
+        { name: `${name}: round trip p50`, value: percentile(times, 50), unit: 'ms', note },
+        { name: `${name}: round trip p99`, value: percentile(times, 99), unit: 'ms' },
+        { name: `${name}: /healthz meanwhile p50`, value: percentile(health, 50), unit: 'ms', note: `${health.length} probes` },
+        { name: `${name}: /healthz meanwhile p99`, value: percentile(health, 99), unit: 'ms' },
+        { name: `${name}: /healthz meanwhile max`, value: health.at(-1) ?? NaN, unit: 'ms' },
+      );
+    }
+  } finally {
+    reviews.destroy();
+    probes.destroy();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
