@@ -19,7 +19,12 @@ import type { BenchResult } from './init-bench.js';
 import { percentile } from './rewrite-bench.js';
 import { worstCases } from './worst-case.js';
 
+/** One request; a failed connection (the server resetting it) is an answer too: `000 <error code>`. */
 function call(agent: Agent, port: number, path: string, body?: string): Promise<string> {
+  return send(agent, port, path, body).catch((error: unknown) => `000 ${(error as { code?: string }).code ?? String(error)}`);
+}
+
+function send(agent: Agent, port: number, path: string, body?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(
       { host: '127.0.0.1', port, path, method: body === undefined ? 'GET' : 'POST', agent, headers: body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
@@ -37,6 +42,7 @@ function call(agent: Agent, port: number, path: string, body?: string): Promise<
 /** How the webhook answered: allowed, patched, denied 422, error 500 (e.g. the deadline), or the HTTP status. */
 function outcome(answer: string): string {
   const [status, ...rest] = answer.split(' ');
+  if (status === '000') return `connection failed (${rest.join(' ')})`;
   if (status !== '200') return `HTTP ${status}`;
   const response = (JSON.parse(rest.join(' ')) as { response: { allowed: boolean; patch?: string; status?: { code: number } } }).response;
   if (response.allowed) return response.patch !== undefined ? 'patched' : 'allowed';
@@ -90,6 +96,7 @@ export async function runWorstCaseBenchmark(iterations = Number(process.env.TLR_
         { name: `${name}: /healthz meanwhile max`, value: health.at(-1) ?? NaN, unit: 'ms' },
       );
     }
+    results.push({ name: 'peak RSS of this process (webhook, its workers and the client)', value: process.resourceUsage().maxRSS / 1024, unit: 'MiB' });
   } finally {
     reviews.destroy();
     probes.destroy();
