@@ -24,7 +24,7 @@ export function checkObjectShape(object: unknown, kind: string, diags: Diagnosti
     return false;
   }
   if (size.exceeded) {
-    diags.error(at(''), `expected an object of at most ${MAX_OBJECT_BYTES} bytes as JSON (the API server's request limit), found more than ${size.bytes}`);
+    diags.error(at(''), `expected an object of at most ${MAX_OBJECT_BYTES} bytes as JSON (what the API server's 3 MiB request limit lets through), found more than ${size.bytes}`);
     return false;
   }
   if (!isMapping(object)) {
