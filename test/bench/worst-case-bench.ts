@@ -2,18 +2,18 @@
  * The webhook under the most costly requests the API server can send (worst-case.ts, ~3 MiB each): the round trip of
  * each (p50/p99 over TLR_BENCH_WORST_ITERATIONS requests, default 20, one at a time over a keep-alive connection) and,
  * measured at the same time over a second connection, the latency of GET /healthz (what the kubelet's probe and every
- * other admission request wait for while the event loop is busy). The webhook runs in this process, as `tlr webhook`
- * does, with its defaults (worker threads, 4 s deadline). TLR_BENCH_WORST_CASES=0,2 runs only those cases (by index).
+ * other admission request wait for while the event loop is busy). The webhook runs alone in a child process
+ * (webhook-process.ts) with its defaults (worker threads, 4 s deadline), whose peak RSS is reported.
+ * TLR_BENCH_WORST_CASES=0,2 runs only those cases (by index).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pino } from 'pino';
-import { parseConfig } from '../../src/core/config.js';
-import { parseFeatureFlags } from '../../src/core/feature-flags.js';
-import { startWebhookServer } from '../../src/webhook/server.js';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { makePair } from '../webhook/https-support.js';
 import type { BenchResult } from './init-bench.js';
 import { percentile } from './rewrite-bench.js';
@@ -52,13 +52,10 @@ function outcome(answer: string): string {
 export async function runWorstCaseBenchmark(iterations = Number(process.env.TLR_BENCH_WORST_ITERATIONS ?? 20)): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tlr-bench-worst-'));
   const pair = await makePair(dir, 'bench');
-  const server = await startWebhookServer({
-    port: 0,
-    host: '127.0.0.1',
-    certFile: pair.certFile,
-    keyFile: pair.keyFile,
-    settings: { config: () => parseConfig({}), featureFlags: () => parseFeatureFlags({}) },
-    logger: pino({ level: 'silent' }),
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-process.js', import.meta.url)), pair.certFile, pair.keyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = await new Promise<{ port: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line) as { port: number }));
+    child.once('exit', (code) => reject(new Error(`the webhook process exited with ${code}`)));
   });
   const reviews = new Agent({ keepAlive: true, maxSockets: 1, ca: pair.cert });
   const probes = new Agent({ keepAlive: true, maxSockets: 1, ca: pair.cert });
@@ -98,11 +95,13 @@ export async function runWorstCaseBenchmark(iterations = Number(process.env.TLR_
         { name: `${name}: /healthz meanwhile max`, value: health.at(-1) ?? NaN, unit: 'ms' },
       );
     }
-    results.push({ name: 'peak RSS of this process (webhook, its workers and the client)', value: process.resourceUsage().maxRSS / 1024, unit: 'MiB' });
+    const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+    results.push({ name: 'webhook process peak RSS (VmHWM)', value: peak, unit: 'MiB', note: 'main thread and worker threads' });
   } finally {
     reviews.destroy();
     probes.destroy();
-    await server.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
   }
   return results;
