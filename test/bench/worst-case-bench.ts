@@ -52,7 +52,12 @@ function outcome(answer: string): string {
 export async function runWorstCaseBenchmark(iterations = Number(process.env.TLR_BENCH_WORST_ITERATIONS ?? 20)): Promise<BenchResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tlr-bench-worst-'));
   const pair = await makePair(dir, 'bench');
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-process.js', import.meta.url)), pair.certFile, pair.keyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // With the NODE_OPTIONS of the shipped Deployment (its heap cap), as in the cluster.
+  const nodeOptions = /name: NODE_OPTIONS\s+value: "?([^"\n]+)"?/.exec(readFileSync('config/400-webhook.yaml', 'utf8'))?.[1]?.trim() ?? '';
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-process.js', import.meta.url)), pair.certFile, pair.keyFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  });
   const server = await new Promise<{ port: number }>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line) as { port: number }));
     child.once('exit', (code) => reject(new Error(`the webhook process exited with ${code}`)));
@@ -96,7 +101,7 @@ export async function runWorstCaseBenchmark(iterations = Number(process.env.TLR_
       );
     }
     const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
-    results.push({ name: 'webhook process peak RSS (VmHWM)', value: peak, unit: 'MiB', note: 'main thread and worker threads' });
+    results.push({ name: 'webhook process peak RSS (VmHWM)', value: peak, unit: 'MiB', note: `main thread and worker threads; NODE_OPTIONS=${nodeOptions}` });
   } finally {
     reviews.destroy();
     probes.destroy();
