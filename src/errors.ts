@@ -38,7 +38,7 @@ export interface Diagnostic {
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.severity}: ${d.object}: ${d.path}: ${d.message}`;
+  return d.path === '' ? `${d.severity}: ${d.object}: ${d.message}` : `${d.severity}: ${d.object}: ${d.path}: ${d.message}`;
 }
 
 /** Thrown by the rewrite when it refuses an object; carries every diagnostic, not just the first. */

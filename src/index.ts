@@ -9,4 +9,4 @@ export { resolverFromObjects, NO_RESOLVER, type Resolver } from './core/resolver
 export type { RewriteOptions, RewriteResult } from './core/options.js';
 export { formatReference, parseReference, findReferences, type Reference } from './core/reference.js';
 export { TlrError, RewriteError, type Diagnostic } from './errors.js';
-export { admissionOptIn, type AdmissionOptIn } from './core/opt-in.js';
+export { admissionOptIn, type AdmissionOptIn } from './core/admission-opt-in.js';

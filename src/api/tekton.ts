@@ -215,7 +215,11 @@ export function isTektonKind(value: unknown, kind: string): value is KubeObject 
 
 /** `Kind namespace/name` (or `Kind name`), the way messages name an object. */
 export function describeObject(obj: KubeObject): string {
-  const meta = obj.metadata ?? {};
-  const name = meta.name ?? (meta.generateName ? `${meta.generateName}*` : '<unnamed>');
-  return `${obj.kind} ${meta.namespace ? `${meta.namespace}/` : ''}${name}`;
+  const meta: Record<string, unknown> = typeof obj.metadata === 'object' && obj.metadata !== null ? obj.metadata : {};
+  // A name Kubernetes would refuse (spaces, slashes...) is quoted, so the message still reads as "Kind namespace/name".
+  const text = (value: unknown): string | undefined => (typeof value !== 'string' || value === '' ? undefined : /^[A-Za-z0-9._-]+$/.test(value) ? value : JSON.stringify(value));
+  const generateName = text(meta.generateName);
+  const name = text(meta.name) ?? (generateName !== undefined ? `${generateName}*` : '<unnamed>');
+  const namespace = text(meta.namespace);
+  return `${text(obj.kind) ?? 'object'} ${namespace !== undefined ? `${namespace}/` : ''}${name}`;
 }

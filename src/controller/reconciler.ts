@@ -15,11 +15,12 @@ import {
 import { describeObject, type PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
-import { admissionOptIn } from '../core/opt-in.js';
+import { admissionOptIn } from '../core/admission-opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
-import { RewriteError, TlrError } from '../errors.js';
+import { formatDiagnostic, RewriteError, TlrError } from '../errors.js';
 import type { Resolver } from '../core/resolver.js';
-import { apiMessage, isConflict, isNotFound, TEKTON, type Clients } from '../k8s/api.js';
+import { apiMessage, isConflict, isNotFound, isRefusedObject, TEKTON, type Clients } from '../k8s/api.js';
+import { shapeProblems } from '../core/shape/check-object.js';
 import type { EventRecorder } from './events.js';
 import type { ControllerMetrics } from './metrics.js';
 import { ownerReference, RefFetcher } from './refs.js';
@@ -72,6 +73,8 @@ export class Reconciler {
     try {
       const settings = await this.configFor(run);
       if (!settings) return { result: 'waiting' };
+      const malformed = shapeProblems(run, 'PipelineRun', describeObject(run));
+      if (malformed.length > 0) return await this.refuse(run, malformed.map(formatDiagnostic).join('\n'));
       const fetched = await this.refs.fetch(run);
       if (fetched.kind === 'waiting') return { result: 'waiting', requeueAfterMs: 30_000 };
       if (fetched.kind === 'failed') return this.refuse(run, `${describeObject(run)}: ${fetched.field}: ${fetched.message}`);
@@ -108,7 +111,9 @@ export class Reconciler {
       rewritten = rewritePipelineRun(run, { config, featureFlags, resolver, provisionedClaim: claim }).object;
     } catch (err) {
       if (err instanceof RewriteError) return this.refuse(run, err.message);
-      throw err;
+      // The rewrite is pure: the same run gives the same failure however often it is retried.
+      this.deps.logger.error({ pipelineRun: describeObject(run), err }, 'Failed rewriting run');
+      return this.refuse(run, `${describeObject(run)}: the rewrite failed on this run (an internal error, logged by the controller: ${(err as Error).message}); report it to the cluster's admin`);
     }
     const provisioned = rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] === `provisioned:${claim}`;
     if (provisioned) {
@@ -116,27 +121,35 @@ export class Reconciler {
       if (problem !== undefined) return this.refuse(run, `${describeObject(run)}: ${problem}`);
     }
     const updated = release(rewritten);
-    await this.replace(updated, 'updating');
+    const refused = await this.replace(updated, 'updating');
+    if (refused !== undefined) return this.refuse(run, `${describeObject(run)}: the API server refused the rewritten run: ${refused}`);
     const released = run.spec.status === PIPELINE_RUN_PENDING && updated.spec.status === undefined;
     const where = provisioned ? `PVC ${claim} (class ${config.storageClassName || '(default)'}, ${config.size})` : rewritten.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? 'the result volume';
     await this.deps.events.record(run, 'Normal', 'Rewritten', `results stored by reference on ${where}${released ? '; hold released' : '; the run stays pending (held by its author)'}`);
     return { result: 'rewritten' };
   }
 
-  /** Replaces the run (spec and metadata), guarded by its resourceVersion; a conflict is retried from fresh state. */
-  private async replace(run: PipelineRun, what: string): Promise<void> {
+  /**
+   * Replaces the run (spec and metadata), guarded by its resourceVersion; a conflict is retried from fresh state.
+   * Returns the API server's message when it refused the object itself (validation, Tekton's webhook, a policy): the
+   * run's fault, which no retry changes.
+   */
+  private async replace(run: PipelineRun, what: string): Promise<string | undefined> {
     const { namespace = 'default', name = '' } = run.metadata ?? {};
     try {
       await this.deps.clients.custom.replaceNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name, body: run });
+      return undefined;
     } catch (err) {
       if (isConflict(err) || isNotFound(err)) throw new RetryableError(`${what} ${namespace}/${name}: ${apiMessage(err)}`);
+      if (isRefusedObject(err)) return apiMessage(err);
       throw err;
     }
   }
 
   /** A run admitted already rewritten (e.g. the output of `tlr render` applied as is): nothing to do but release. */
   private async releaseOnly(run: PipelineRun): Promise<Outcome> {
-    await this.replace(release(run), 'releasing');
+    const refused = await this.replace(release(run), 'releasing');
+    if (refused !== undefined) return this.refuse(run, `${describeObject(run)}: the API server refused the released run: ${refused}`);
     await this.deps.events.record(run, 'Normal', 'Released', 'the run was admitted already rewritten; hold released');
     return { result: 'rewritten' };
   }
@@ -273,7 +286,7 @@ export function isDone(run: PipelineRun): boolean {
 /** A run the controller must rewrite: pending (held by us or by its author), opted in, not yet rewritten. */
 export function needsRewrite(run: PipelineRun): boolean {
   if (run.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return false;
-  if (run.spec.status !== PIPELINE_RUN_PENDING) return false;
+  if (run.spec?.status !== PIPELINE_RUN_PENDING) return false;
   return run.metadata?.annotations?.[ANNOTATION_HOLD] === HOLD_CONTROLLER || admissionOptIn(run).optedIn;
 }
 
@@ -282,7 +295,7 @@ export function isHeldRewritten(run: PipelineRun): boolean {
   return (
     run.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined &&
     run.metadata.annotations[ANNOTATION_HOLD] === HOLD_CONTROLLER &&
-    run.spec.status === PIPELINE_RUN_PENDING
+    run.spec?.status === PIPELINE_RUN_PENDING
   );
 }
 

@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { LABEL_MANAGED_BY, MANAGED_BY, LABEL_PIPELINE_RUN_UID } from '../api/names.js';
 import type { Pipeline, PipelineRun, PipelineTask, Task, TaskRef } from '../api/tekton.js';
 import { isTektonTaskKind, type Resolver } from '../core/resolver.js';
+import { shapeProblems } from '../core/shape/check-object.js';
 import { apiMessage, isConflict, isNotFound, RESOLUTION, TEKTON, type Clients } from '../k8s/api.js';
 
 /** What fetching a run's refs came to. */
@@ -36,6 +37,11 @@ export class RefFetcher {
     if (!spec && ref) {
       const got = await this.get<Pipeline>(run, 'Pipeline', 'pipelines', ref, 'spec.pipelineRef', 'pipeline');
       if (got.kind !== 'ok') return got;
+      // A remote Pipeline was never validated by any API server: read it only if it is shaped as Tekton's.
+      const problems = shapeProblems(got.object, 'Pipeline', 'Pipeline');
+      if (problems.length > 0) {
+        return { kind: 'failed', field: 'spec.pipelineRef', message: `the Pipeline it names cannot be read: ${problems.map((d) => (d.path === '' ? d.message : `${d.path}: ${d.message}`)).join('; ')}` };
+      }
       pipeline = got.object;
       spec = pipeline.spec;
     }

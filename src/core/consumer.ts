@@ -75,6 +75,7 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
 
 class Scan {
   readonly used = new Map<string, UsedReference>();
+  private readonly sources = new Map<string, UsedReference>();
   carried = false;
 
   constructor(
@@ -83,34 +84,41 @@ class Scan {
     private readonly diags: Diagnostics,
   ) {}
 
+  /** `value` with every by-path reference replaced by its file path, in one pass over each string. */
   rewrite<T>(value: T, path: string, site: Site, carrying: ReadonlySet<string> = new Set()): T {
     return mapStrings(value, path, (text, lazyAt) => {
       if (!text.includes('$(')) return text; // every expression this looks for starts so
       const at = lazyAt();
-      for (const p of findParamExpressions(text)) {
-        if (carrying.has(p.name) && !SCRIPT_FIELD.test(at)) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
+      if (carrying.size > 0 && !SCRIPT_FIELD.test(at)) {
+        for (const p of findParamExpressions(text)) {
+          if (carrying.has(p.name)) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
+        }
       }
-      let out = text;
-      for (const e of findTaskResultExpressions(text).filter((x) => isReference(x, this.input.producers))) {
-        out = this.expression(e, out, at, site);
+      let out = '';
+      let last = 0;
+      for (const e of findTaskResultExpressions(text)) {
+        if (!isReference(e, this.input.producers)) continue;
+        out += text.slice(last, e.index) + this.expression(e, at, site);
+        last = e.index + e.text.length;
       }
-      return out;
+      return last === 0 ? text : out + text.slice(last);
     });
   }
 
-  private expression(e: TaskResultExpression, text: string, at: string, site: Site): string {
+  /** What one reference expression becomes (itself, unless it is a by-path reference), reporting misuse. */
+  private expression(e: TaskResultExpression, at: string, site: Site): string {
     const source = { task: e.task, result: e.result };
     if (site === 'forbidden') {
       this.refuseForbidden(at, e);
-      return text;
+      return e.text;
     }
     if (e.suffix === '.path') {
       if (/\.image$/.test(at)) {
         this.refuseValue(at, e.text, source);
-        return text;
+        return e.text;
       }
       this.use(source);
-      return text.replace(e.text, resultFilePath(this.layout, e.task, e.result));
+      return resultFilePath(this.layout, e.task, e.result);
     }
     if (e.suffix !== '') {
       this.diags.error(
@@ -118,22 +126,28 @@ class Scan {
         `${this.label()}: result "${e.result}" of task "${e.task}" is a string stored by reference; expected ` +
           `$(tasks.${e.task}.results.${e.result}) or $(tasks.${e.task}.results.${e.result}.path), found ${e.text}`,
       );
-      return text;
+      return e.text;
     }
     this.use(source);
     if (site === 'param') this.carried = true;
     else if (!SCRIPT_FIELD.test(at)) this.refuseValue(at, e.text, source);
-    return text;
+    return e.text;
   }
 
   private use(ref: UsedReference): void {
     this.used.set(`${ref.task}\u0000${ref.result}`, ref);
   }
 
+  /** The reference a carrying param holds (computed once per param: a script may name it many times). */
   private paramSource(name: string): UsedReference {
-    const param = this.input.pipelineTask.params?.find((p) => p.name === name);
-    const e = findTaskResultExpressions(JSON.stringify(param?.value ?? '')).find((x) => isReference(x, this.input.producers));
-    return { task: e?.task ?? '?', result: e?.result ?? '?' };
+    let found = this.sources.get(name);
+    if (found === undefined) {
+      const param = this.input.pipelineTask.params?.find((p) => p.name === name);
+      const e = findTaskResultExpressions(JSON.stringify(param?.value ?? '')).find((x) => isReference(x, this.input.producers));
+      found = { task: e?.task ?? '?', result: e?.result ?? '?' };
+      this.sources.set(name, found);
+    }
+    return found;
   }
 
   private label(): string {

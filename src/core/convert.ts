@@ -98,8 +98,8 @@ export function convertTaskSpec(
       changed = true;
     }
   }
-  const existing = splitNames(meta.annotations?.[ANNOTATION_REFERENCE_RESULTS]);
-  if (changed || names.some((n) => !existing.includes(n))) {
+  const existing = new Set(splitNames(meta.annotations?.[ANNOTATION_REFERENCE_RESULTS]));
+  if (changed || names.some((n) => !existing.has(n))) {
     setAnnotation(meta, ANNOTATION_REFERENCE_RESULTS, names.join(','));
   }
 }

@@ -1,26 +1,42 @@
 import type { Diagnostic } from '../errors.js';
 import { RewriteError } from '../errors.js';
+import { MAX_REPORTED_ERRORS } from './limits.js';
 
-/** Collects the diagnostics of one object's rewrite; `fail()` throws them all at once. */
+/**
+ * Collects the diagnostics of one object's rewrite; `throwIfErrors()` throws them all at once. At most
+ * MAX_REPORTED_ERRORS errors (and as many warnings) are kept; the rest are counted, and the refusal says how many.
+ */
 export class Diagnostics {
   readonly items: Diagnostic[] = [];
+  private errors = 0;
+  private warnings = 0;
 
   constructor(readonly object: string) {}
 
   error(path: string, message: string): void {
-    this.items.push({ severity: 'error', object: this.object, path, message });
+    this.errors += 1;
+    if (this.errors <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'error', object: this.object, path, message });
   }
 
   warn(path: string, message: string): void {
-    this.items.push({ severity: 'warning', object: this.object, path, message });
+    this.warnings += 1;
+    if (this.warnings <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'warning', object: this.object, path, message });
   }
 
   get hasErrors(): boolean {
-    return this.items.some((d) => d.severity === 'error');
+    return this.errors > 0;
+  }
+
+  /** Every error reported so far, listed or not. */
+  get errorCount(): number {
+    return this.errors;
   }
 
   /** Throws a RewriteError carrying every diagnostic when any is an error. */
   throwIfErrors(): void {
-    if (this.hasErrors) throw new RewriteError(this.items);
+    if (!this.hasErrors) return;
+    const omitted = this.errors - MAX_REPORTED_ERRORS;
+    const items = omitted > 0 ? [...this.items, { severity: 'error' as const, object: this.object, path: '', message: `and ${omitted} more errors (the first ${MAX_REPORTED_ERRORS} are listed)` }] : this.items;
+    throw new RewriteError(items);
   }
 }

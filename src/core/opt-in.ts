@@ -1,16 +1,19 @@
 import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_RESULT_WORKSPACE } from '../api/names.js';
-import type { ObjectMeta, PipelineSpec, TaskResult } from '../api/tekton.js';
+import type { ObjectMeta, TaskResult } from '../api/tekton.js';
 import { childPath } from './json-walk.js';
 import type { Diagnostics } from './diagnostics.js';
+import { MAX_REFERENCE_RESULTS_PER_TASK } from './limits.js';
+import { quoteName } from './tekton-names.js';
 
 /** Splits an annotation list (`a, b c`) into names. */
 export function splitNames(value: string | undefined): string[] {
-  return (value ?? '').split(/[\s,]+/).filter(Boolean);
+  return (typeof value === 'string' ? value : '').split(/[\s,]+/).filter(Boolean);
 }
 
 /** The result workspace an object's annotations name, if any. */
 export function annotatedResultWorkspace(meta: Pick<ObjectMeta, 'annotations'> | undefined): string | undefined {
-  const value = meta?.annotations?.[ANNOTATION_RESULT_WORKSPACE]?.trim();
+  const raw: unknown = meta?.annotations?.[ANNOTATION_RESULT_WORKSPACE];
+  const value = typeof raw === 'string' ? raw.trim() : '';
   return value === '' ? undefined : value;
 }
 
@@ -25,15 +28,12 @@ export function referenceResultNames(
   diags: Diagnostics,
 ): string[] {
   const declared = results ?? [];
+  const declaredNames = new Set(declared.map((r) => r.name));
   const names = new Set<string>();
   const annotationPath = childPath(childPath(paths.meta, 'annotations'), ANNOTATION_REFERENCE_RESULTS);
   for (const name of splitNames(meta?.annotations?.[ANNOTATION_REFERENCE_RESULTS])) {
-    if (!declared.some((r) => r.name === name)) {
-      const list = declared.map((r) => r.name).join(', ') || 'none';
-      diags.error(
-        annotationPath,
-        `result "${name}" is not declared by the task; expected one of its results (${list}), found "${name}"`,
-      );
+    if (!declaredNames.has(name)) {
+      diags.error(annotationPath, `result ${quoteName(name)} is not declared by the task; expected one of its results (${listNames(declared)}), found ${quoteName(name)}`);
       continue;
     }
     names.add(name);
@@ -44,14 +44,24 @@ export function referenceResultNames(
     if (!names.has(result.name)) return;
     checkReferenceable(result, path, diags);
   });
+  if (names.size > MAX_REFERENCE_RESULTS_PER_TASK) {
+    diags.error(paths.results, `expected at most ${MAX_REFERENCE_RESULTS_PER_TASK} results stored by reference in one task, found ${names.size}; keep the others classic results, or split the task`);
+  }
   return [...names];
+}
+
+/** The declared result names for a message: the first few, and how many more. */
+function listNames(declared: readonly TaskResult[]): string {
+  if (declared.length === 0) return 'none';
+  const shown = declared.slice(0, 10).map((r) => r.name).join(', ');
+  return declared.length > 10 ? `${shown} and ${declared.length - 10} more` : shown;
 }
 
 function isTepReference(result: TaskResult, path: string, diags: Diagnostics): boolean {
   if (result.type === 'stringReference') return true;
-  if (result.storage === undefined) return false;
+  if (result.storage === undefined || result.storage === null) return false;
   if (result.storage === 'reference') return true;
-  diags.error(childPath(path, 'storage'), `expected "reference" (or no storage field), found "${String(result.storage)}"`);
+  diags.error(childPath(path, 'storage'), `expected "reference" (or no storage field), found ${quoteName(result.storage)}`);
   return false;
 }
 
@@ -64,37 +74,11 @@ function checkReferenceable(result: TaskResult, path: string, diags: Diagnostics
         `Write the ${type} as JSON text into a string result, or keep this result a classic one`,
     );
   }
-  if (result.value !== undefined) {
+  if (result.value !== undefined && result.value !== null) {
     diags.error(
       childPath(path, 'value'),
       `result "${result.name}" is stored by reference, so its value must be written to $(results.${result.name}.path); ` +
         `found a value taken from step results, which Tekton carries in termination messages`,
     );
   }
-}
-
-/** What can be told about a run from the object alone (the webhook adds its stored Pipeline's annotation). */
-export interface AdmissionOptIn {
-  /** The run stores results by reference: hold it for the controller. */
-  readonly optedIn: boolean;
-  /** Its pipeline and every task are embedded, so the rewrite can be checked at admission with no lookups. */
-  readonly selfContained: boolean;
-}
-
-/**
- * Whether a PipelineRun (already converted to the annotation form) opts in, judged from the object alone: the run's
- * own `tlr.dev/result-workspace` annotation, or an embedded taskSpec naming reference results. The webhook also
- * reads a local `pipelineRef`'s stored Pipeline; a run of a remote Pipeline opts in through the annotation on the
- * run (docs/design.md, "Opting in").
- */
-export function admissionOptIn(run: {
-  metadata?: Pick<ObjectMeta, 'annotations'>;
-  spec?: { pipelineSpec?: PipelineSpec; pipelineRef?: unknown };
-}): AdmissionOptIn {
-  const spec = run.spec?.pipelineSpec;
-  const tasks = [...(spec?.tasks ?? []), ...(spec?.finally ?? [])];
-  const embeddedProducer = tasks.some((pt) => splitNames(pt.taskSpec?.metadata?.annotations?.[ANNOTATION_REFERENCE_RESULTS]).length > 0);
-  const optedIn = annotatedResultWorkspace(run.metadata) !== undefined || embeddedProducer;
-  const selfContained = spec !== undefined && tasks.every((pt) => pt.taskSpec !== undefined);
-  return { optedIn, selfContained };
 }

@@ -14,6 +14,7 @@ import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
 import {
   analysePipelineSpec,
+  checkSpecNames,
   declareResultWorkspace,
   rewritePipelineSpec,
   type PipelineAnalysis,
@@ -23,6 +24,9 @@ import { NO_RESOLVER } from './resolver.js';
 import { withFsGroup } from './pod-template.js';
 import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
+import { checkGrowth, checkRewrittenSize, checkStorable, isRewritten } from './rewritten.js';
+import { producerGrowth } from './producer.js';
+import { checkObjectShape } from './shape/check-object.js';
 
 /**
  * The rewrite of a PipelineRun: the heart of the project, shared by the CLI (`tlr render`), the admission webhook and
@@ -30,24 +34,34 @@ import { isDeepStrictEqual } from 'node:util';
  * same object; a rewritten run comes back unchanged (idempotent). Throws a RewriteError listing every refusal.
  */
 export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions): RewriteResult<PipelineRun> {
-  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return { object: input, changed: false, diagnostics: [] };
+  if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
+  const bytes = checkStorable(input, diags);
+  checkObjectShape(input, 'PipelineRun', diags);
+  diags.throwIfErrors();
   const run = convertObject(input, diags);
   diags.throwIfErrors();
 
   const source = pipelineSource(run, options, diags);
   if (!source) return convertedOnly(input, run, diags);
-  const specInput: PipelineSpecInput = { spec: source.spec, path: SPEC_PATH, resolver: options.resolver ?? NO_RESOLVER, diags };
+  const specInput: PipelineSpecInput = { spec: source.spec, path: SPEC_PATH, resolver: options.resolver ?? NO_RESOLVER, diags, runParams: run.spec.params ?? [] };
   const analysis = analysePipelineSpec(specInput);
+  diags.throwIfErrors();
   const workspace = chooseResultWorkspace(run, source, analysis, diags);
   if (workspace === undefined) return convertedOnly(input, run, diags);
+  checkSpecNames(specInput, analysis);
+  diags.throwIfErrors();
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  checkGrowth(bytes, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
 
   const { inlined, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
   run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };
   applyFsGroup(run, options.config.fsGroup);
   run.metadata = rewrittenMetadata(run, source, inlined, bound.volume);
+  checkRewrittenSize(run, diags);
   return { object: run, changed: true, diagnostics: diags.items };
 }
+
 
 const SPEC_PATH = 'spec.pipelineSpec';
 
@@ -147,6 +161,9 @@ function pipelineSource(run: PipelineRun, options: RewriteOptions, diags: Diagno
     }
     return undefined;
   }
+  const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;
+  checkObjectShape(found, 'Pipeline', diags, `spec.pipelineRef (Pipeline "${typeof name === 'string' ? name : ''}")`);
+  diags.throwIfErrors();
   const pipeline = convertObject(found, diags);
   diags.throwIfErrors();
   return { spec: clone(pipeline.spec), pipeline, ref };

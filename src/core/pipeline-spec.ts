@@ -1,17 +1,21 @@
 import { TASK_WORKSPACE } from '../api/names.js';
-import type { EmbeddedTask, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
+import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers } from './consumer.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
-import { childPath } from './json-walk.js';
+import { childPath, forEachString } from './json-walk.js';
 import type { Layout } from './layout.js';
+import { MAX_REWRITTEN_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
+import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
 import { rewriteProducer } from './producer.js';
 import { isTektonTaskKind, type Resolver } from './resolver.js';
+import { checkObjectShape } from './shape/check-object.js';
+import { measure } from './shape/measure.js';
+import { checkPipelineSpecNames, checkTaskSpecNames } from './tekton-names.js';
 import { findTaskResultExpressions } from './variables.js';
-import { forEachString } from './json-walk.js';
 
 export interface PipelineSpecInput {
   /** A private copy of the pipeline spec: edited in place. */
@@ -20,13 +24,19 @@ export interface PipelineSpecInput {
   readonly path: string;
   readonly resolver: Resolver;
   readonly diags: Diagnostics;
+  /** The run's own params (`spec.params`), which Tekton substitutes into the pipeline's tasks. */
+  readonly runParams?: readonly Param[];
 }
 
 interface Entry {
   pt: PipelineTask;
   path: string;
-  /** The Task behind a taskRef, when resolved. */
+  /** Which list of the spec holds it, and where. */
+  list: 'tasks' | 'finally';
+  index: number;
+  /** The Task behind a taskRef, when resolved, and how its paths are named (`<path>.taskRef (Task "x")`). */
   task?: Task;
+  where?: string;
   /** Reference results this pipeline task produces. */
   results: string[];
 }
@@ -38,28 +48,28 @@ export interface PipelineAnalysis {
   readonly entries: readonly Entry[];
 }
 
-/** Finds the producers of a pipeline spec (resolving taskRefs through the resolver). Reports to diags. */
+/**
+ * Finds the producers of a pipeline spec (resolving taskRefs through the resolver). Reports to diags, and throws
+ * when the pipeline's own names (its tasks', params', workspaces') are not what Tekton accepts: a duplicate task name
+ * would make the resolver give two tasks one Task.
+ */
 export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis {
+  checkPipelineSpecNames(input.spec, input.path, input.diags);
+  input.diags.throwIfErrors();
   const entries: Entry[] = [];
   const unresolved: string[] = [];
   for (const list of ['tasks', 'finally'] as const) {
-    (input.spec[list] ?? []).forEach((pt, i) => {
-      const path = childPath(childPath(input.path, list), i);
-      const entry: Entry = { pt, path, results: [] };
+    (input.spec[list] ?? []).forEach((pt, index) => {
+      const path = childPath(childPath(input.path, list), index);
+      const entry: Entry = { pt, path, list, index, results: [] };
       if (pt.taskSpec) {
         const base = childPath(path, 'taskSpec');
         const paths = { meta: childPath(base, 'metadata'), results: childPath(base, 'results') };
         entry.results = referenceResultNames(pt.taskSpec.metadata, pt.taskSpec.results, paths, input.diags);
       } else if (pt.taskRef && isTektonTaskKind(pt.taskRef)) {
         const found = input.resolver.task(pt.taskRef, pt.name);
-        if (found) {
-          const task = convertObject(found, input.diags);
-          const where = `${childPath(path, 'taskRef')} (Task "${task.metadata?.name ?? ''}")`;
-          entry.task = task;
-          entry.results = referenceResultNames(task.metadata, task.spec.results, { meta: `${where} metadata`, results: `${where} spec.results` }, input.diags);
-        } else {
-          unresolved.push(path);
-        }
+        if (found) resolvedEntry(entry, found, input.diags);
+        else unresolved.push(path);
       }
       entries.push(entry);
     });
@@ -67,6 +77,29 @@ export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis 
   const producers = new Map<string, Set<string>>();
   for (const e of entries) if (e.results.length > 0) producers.set(e.pt.name, new Set(e.results));
   return { producers, unresolved, entries };
+}
+
+/** A pipeline task whose Task the resolver supplied: the Task checked, converted and read. */
+function resolvedEntry(entry: Entry, found: Task, diags: Diagnostics): void {
+  const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;
+  const where = `${childPath(entry.path, 'taskRef')} (Task "${typeof name === 'string' ? name : ''}")`;
+  if (!checkObjectShape(found, 'Task', diags, where)) return;
+  const task = convertObject(found, diags);
+  entry.task = task;
+  entry.where = where;
+  entry.results = referenceResultNames(task.metadata, task.spec.results, { meta: `${where} metadata`, results: `${where} spec.results` }, diags);
+}
+
+/**
+ * The names of an opted-in pipeline's tasks (results, params, workspaces), checked as Tekton checks them. (Pipeline
+ * task names are checked before the analysis, by `analysePipelineSpec`: it resolves Tasks by them.)
+ */
+export function checkSpecNames(input: PipelineSpecInput, analysis: PipelineAnalysis): void {
+  for (const e of analysis.entries) {
+    const references = new Set(e.results);
+    if (e.pt.taskSpec) checkTaskSpecNames(e.pt.taskSpec, childPath(e.path, 'taskSpec'), references, input.diags);
+    else if (e.task) checkTaskSpecNames(e.task.spec, `${e.where ?? e.path} spec`, references, input.diags);
+  }
 }
 
 /**
@@ -82,44 +115,102 @@ export function rewritePipelineSpec(
 ): { touched: string[]; inlined: Record<string, unknown> } {
   const { diags } = input;
   const touched: string[] = [];
-  const inlined: Record<string, unknown> = {};
+  const inlining = new InlineBudget(input);
+  const paramPaths = pipelineParamPaths(input.runParams, 'spec.params', input.spec.params, childPath(input.path, 'params'));
   for (const entry of analysis.entries) {
-    const { path } = entry;
     const isProducer = entry.results.length > 0;
     const consumes = mentionsReference(entry.pt, analysis.producers);
     if (!isProducer && !consumes) continue;
-    const pt = embed(entry, inlined, diags);
+    const pt = embed(entry, inlining, diags);
     if (!pt) continue;
-    if (isProducer) {
-      if (pt.matrix !== undefined) {
-        diags.error(
-          childPath(path, 'matrix'),
-          `pipeline task "${pt.name}" stores results by reference (${entry.results.join(', ')}) and fans out with a matrix; ` +
-            `Tekton aggregates matrixed results into arrays, which cannot be stored by reference. Remove the matrix or keep these results classic ones`,
-        );
-        continue;
-      }
-      const label = `pipeline task "${pt.name}"`;
-      rewriteProducer({ taskSpec: pt.taskSpec, results: entry.results, producer: pt.name, path: childPath(path, 'taskSpec'), label }, layout, config, diags);
-    }
-    if (consumes) rewriteConsumer({ pipelineTask: pt, path, producers: analysis.producers, isProducer }, layout, diags);
+    if (isProducer) rewriteProducerTask(pt, entry, paramPaths, layout, config, diags);
+    if (consumes) rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers, isProducer }, layout, diags);
     if (!(pt.workspaces ?? []).some((w) => w.name === TASK_WORKSPACE)) {
       pt.workspaces = [...(pt.workspaces ?? []), { name: TASK_WORKSPACE, workspace: resultWorkspace }];
     }
-    replaceEntry(input.spec, entry.pt, pt);
+    const items = input.spec[entry.list];
+    if (items) items[entry.index] = pt;
     touched.push(pt.name);
   }
   checkPipelineResults(input, analysis.producers);
-  return { touched, inlined };
+  return { touched, inlined: inlining.inlined };
 }
 
-function embed(entry: Entry, inlined: Record<string, unknown>, diags: Diagnostics): (PipelineTask & { taskSpec: EmbeddedTask }) | undefined {
+function rewriteProducerTask(
+  pt: PipelineTask & { taskSpec: EmbeddedTask },
+  entry: Entry,
+  paramPaths: ReturnType<typeof pipelineParamPaths>,
+  layout: Layout,
+  config: Config,
+  diags: Diagnostics,
+): void {
+  if (pt.matrix !== undefined && pt.matrix !== null) {
+    diags.error(
+      childPath(entry.path, 'matrix'),
+      `pipeline task "${pt.name}" stores results by reference (${entry.results.join(', ')}) and fans out with a matrix; ` +
+        `Tekton aggregates matrixed results into arrays, which cannot be stored by reference. Remove the matrix or keep these results classic ones`,
+    );
+    return;
+  }
+  checkPipelineParamPaths(pt, new Set(entry.results), paramPaths, diags);
+  const label = `pipeline task "${pt.name}"`;
+  if (pt.params) pt.params = [...pt.params];
+  const defaults = new Map((pt.taskSpec.params ?? []).map((p) => [p.name, p.default]));
+  rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label }, layout, config, diags);
+  passRewrittenDefaults(pt, defaults);
+}
+
+/**
+ * A param default that named a result path now names it on the volume, under `$(context.pipelineRun.uid)`; but
+ * Tekton substitutes PipelineRun context variables into the pipeline tasks' params and steps only, never into param
+ * defaults (and a TaskRun knows no `context.pipelineRun.*`), so the default would reach the step with the variable
+ * unresolved. The pipeline task passes the rewritten default as the param's value instead (unless it passes one).
+ */
+function passRewrittenDefaults(pt: PipelineTask & { taskSpec: EmbeddedTask }, before: ReadonlyMap<string, unknown>): void {
+  const passed = new Set((pt.params ?? []).map((p) => p.name));
+  for (const p of pt.taskSpec.params ?? []) {
+    if (p.default === undefined || p.default === before.get(p.name) || passed.has(p.name)) continue;
+    pt.params = [...(pt.params ?? []), { name: p.name, value: p.default }];
+  }
+}
+
+/**
+ * Inlined Tasks, and how large they make the run: a Pipeline whose thousand tasks all name one large Task would
+ * otherwise be inlined into an object no API server stores. Past MAX_REWRITTEN_BYTES the rewrite refuses, once.
+ */
+class InlineBudget {
+  readonly inlined: Record<string, unknown> = {};
+  private bytes: number | undefined;
+  private refused = false;
+  private readonly sizes = new WeakMap<Task, number>();
+
+  constructor(private readonly input: PipelineSpecInput) {}
+
+  /** Records inlining `task` for `pt`; false when the run would grow too large (reported once). */
+  take(pt: PipelineTask, task: Task, path: string): boolean {
+    if (this.refused) return false;
+    this.bytes ??= measure(this.input.spec, { maxBytes: MAX_REWRITTEN_BYTES, maxDepth: Infinity }).bytes;
+    let size = this.sizes.get(task);
+    if (size === undefined) this.sizes.set(task, (size = measure(task.spec, { maxBytes: MAX_REWRITTEN_BYTES, maxDepth: Infinity }).bytes));
+    this.bytes += size;
+    if (this.bytes > MAX_REWRITTEN_BYTES) {
+      this.refused = true;
+      this.input.diags.error(
+        childPath(path, 'taskRef'),
+        `inlining the Tasks of the run (this one and those before it) makes the pipeline spec more than ${MAX_REWRITTEN_BYTES} bytes, ` +
+          `more than an API server stores; expected the rewritten run to fit. Use fewer or smaller Tasks that store results by reference`,
+      );
+      return false;
+    }
+    this.inlined[pt.name] = pt.taskRef;
+    return true;
+  }
+}
+
+function embed(entry: Entry, inlining: InlineBudget, diags: Diagnostics): (PipelineTask & { taskSpec: EmbeddedTask }) | undefined {
   const { pt, path } = entry;
   if (pt.taskSpec) return pt as PipelineTask & { taskSpec: EmbeddedTask };
-  if (entry.task) {
-    inlined[pt.name] = pt.taskRef;
-    return inlineTask(pt, entry.task);
-  }
+  if (entry.task) return inlining.take(pt, entry.task, path) ? inlineTask(pt, entry.task) : undefined;
   const what = pt.taskRef ? (isTektonTaskKind(pt.taskRef) ? 'its Task was not supplied' : 'it runs a custom task') : 'it runs a child pipeline';
   diags.error(
     path,
@@ -127,14 +218,6 @@ function embed(entry: Entry, inlined: Record<string, unknown>, diags: Diagnostic
       `the steps of a Tekton Task. Supply the Task (tlr render -f task.yaml) or keep the result a classic one`,
   );
   return undefined;
-}
-
-function replaceEntry(spec: PipelineSpec, from: PipelineTask, to: PipelineTask): void {
-  for (const list of ['tasks', 'finally'] as const) {
-    const items = spec[list];
-    const i = items?.indexOf(from) ?? -1;
-    if (items && i >= 0) items[i] = to;
-  }
 }
 
 function checkPipelineResults(input: PipelineSpecInput, producers: Producers): void {

@@ -5,7 +5,9 @@ import { Diagnostics } from './diagnostics.js';
 import { layoutFor, PIPELINE_RUN_DIR } from './layout.js';
 import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
-import { analysePipelineSpec, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
+import { analysePipelineSpec, checkSpecNames, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
+import { checkRewrittenSize, isRewritten } from './rewritten.js';
+import { checkObjectShape } from './shape/check-object.js';
 import { NO_RESOLVER } from './resolver.js';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -15,12 +17,16 @@ import { isDeepStrictEqual } from 'node:util';
  * works from the PipelineRun.
  */
 export function rewritePipeline(input: Pipeline, options: RewriteOptions): RewriteResult<Pipeline> {
-  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return { object: input, changed: false, diagnostics: [] };
+  if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
+  checkObjectShape(input, 'Pipeline', diags);
+  diags.throwIfErrors();
   const pipeline = convertObject(input, diags);
   diags.throwIfErrors();
   const resolver = options.resolver ?? NO_RESOLVER;
-  const analysis = analysePipelineSpec({ spec: pipeline.spec, path: 'spec', resolver, diags });
+  const specInput = { spec: pipeline.spec, path: 'spec', resolver, diags };
+  const analysis = analysePipelineSpec(specInput);
+  diags.throwIfErrors();
   const named = annotatedResultWorkspace(pipeline.metadata);
   if (analysis.producers.size === 0 || analysis.unresolved.length > 0) {
     for (const path of analysis.unresolved) {
@@ -30,10 +36,13 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions): Rewri
     return isDeepStrictEqual(pipeline, input) ? { object: input, changed: false, diagnostics: diags.items } : { object: pipeline, changed: true, diagnostics: diags.items };
   }
   const workspace = named ?? TASK_WORKSPACE;
+  checkSpecNames(specInput, analysis);
+  diags.throwIfErrors();
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
-  rewritePipelineSpec({ spec: pipeline.spec, path: 'spec', resolver, diags }, analysis, workspace, layout, options.config);
+  rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
   declareResultWorkspace(pipeline.spec, workspace);
   diags.throwIfErrors();
   pipeline.metadata = { ...pipeline.metadata, annotations: { ...pipeline.metadata?.annotations, [ANNOTATION_REWRITTEN]: REWRITE_VERSION } };
+  checkRewrittenSize(pipeline, diags);
   return { object: pipeline, changed: true, diagnostics: diags.items };
 }

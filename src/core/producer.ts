@@ -4,16 +4,21 @@ import {
   STEP_SEAL,
   TASK_WORKSPACE,
 } from '../api/names.js';
-import type { EmbeddedTask, Step } from '../api/tekton.js';
+import type { EmbeddedTask, Param, Step } from '../api/tekton.js';
 import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapText } from './json-walk.js';
 import { type Layout, producerDir, resultFilePath } from './layout.js';
-import { mayNameResultPath, resultPathPattern } from './variables.js';
+import { forEachResultPath, replaceResultPaths } from './variables.js';
 
 export interface ProducerInput {
   /** The embedded task spec to rewrite, already a private copy: it is edited in place. */
   readonly taskSpec: EmbeddedTask;
+  /**
+   * The values Tekton substitutes into this task's params (the pipeline task's or the TaskRun's `params`), a
+   * private copy edited in place: a path named there reaches the steps as it is.
+   */
+  readonly params?: Param[];
   /** Reference results of this task (validated by opt-in). */
   readonly results: readonly string[];
   /** The producer's directory name under the run directory (the pipeline task name). */
@@ -25,9 +30,11 @@ export interface ProducerInput {
 }
 
 /**
- * Rewrites a producing task: every way a step names a reference result's path now points at the result volume; a
- * first step prepares the directory (so steps of any UID can write), a last step seals each result (size + sha256
- * reference into /tekton/results/<name>). Idempotent: a task that already has the seal step is left as is.
+ * Rewrites a producing task: every way a step names a reference result's path now points at the result volume,
+ * wherever Tekton substitutes it into the steps (the steps, the stepTemplate, the task's param defaults and the
+ * param values it is given); a first step prepares the directory (so steps of any UID can write), a last step seals
+ * each result (size + sha256 reference into /tekton/results/<name>). One pass over the task's text whatever the
+ * number of results. Idempotent: a task that already has the seal step is left as is.
  */
 export function rewriteProducer(input: ProducerInput, layout: Layout, config: Config, diags: Diagnostics): void {
   const spec = input.taskSpec;
@@ -35,17 +42,22 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   if (steps.some(isSealStep)) return;
   if (!checkReserved(input, diags)) return;
 
-  const replace = (text: string): string => {
-    if (!mayNameResultPath(text)) return text;
-    let out = text;
-    for (const name of input.results) {
-      out = out.replace(resultPathPattern(name), resultFilePath(layout, input.producer, name));
-    }
-    return out;
-  };
+  const names = new Set(input.results);
+  const path = (name: string): string => resultFilePath(layout, input.producer, name);
+  const replace = (text: string): string => replaceResultPaths(text, names, path);
   reportUnwritten(input, diags);
   spec.steps = steps.map((step) => rewriteStep(step, replace));
   if (spec.stepTemplate) spec.stepTemplate = mapText(spec.stepTemplate, replace);
+  if (spec.params) {
+    spec.params = spec.params.map((p) => {
+      const value = p.default === undefined ? undefined : mapText(p.default, replace);
+      return value === p.default ? p : { ...p, default: value };
+    });
+  }
+  input.params?.forEach((p, i, params) => {
+    const value = mapText(p.value, replace);
+    if (value !== p.value) params[i] = { ...p, value };
+  });
 
   const dir = producerDir(layout, input.producer);
   spec.steps = [prepareStep(config, dir), ...spec.steps, sealStep(config, dir, input.results)];
@@ -83,12 +95,14 @@ function checkReserved(input: ProducerInput, diags: Diagnostics): boolean {
 }
 
 function reportUnwritten(input: ProducerInput, diags: Diagnostics): void {
+  const seen = new Set<string>();
+  const collect = (text: string): void => forEachResultPath(text, (name) => seen.add(name));
+  forEachText(input.taskSpec.steps ?? [], collect);
+  forEachText(input.taskSpec.stepTemplate ?? {}, collect);
+  forEachText((input.taskSpec.params ?? []).map((p) => p.default ?? ''), collect);
+  forEachText((input.params ?? []).map((p) => p.value), collect);
   for (const name of input.results) {
-    let seen = false;
-    forEachText(input.taskSpec.steps ?? [], (text) => {
-      seen ||= mayNameResultPath(text) && resultPathPattern(name).test(text);
-    });
-    if (!seen) {
+    if (!seen.has(name)) {
       diags.warn(
         childPath(input.path, 'steps'),
         `${input.label}: no step names $(results.${name}.path); a step that finds the path another way writes to ` +
@@ -145,4 +159,14 @@ function sealStep(config: Config, dir: string, results: readonly string[]): Step
       ...results,
     ],
   };
+}
+
+/**
+ * What rewriting a producer adds to the run at the least, as JSON bytes (its prepare and seal steps and its workspace
+ * declaration), so a run that cannot fit once rewritten is refused before the work.
+ */
+export function producerGrowth(layout: Layout, config: Config, producer: string, results: readonly string[]): number {
+  const dir = producerDir(layout, producer);
+  const workspace = { name: TASK_WORKSPACE, description: 'Results stored by reference (added by Tekton Large Results).', mountPath: layout.mountPath };
+  return JSON.stringify([prepareStep(config, dir), sealStep(config, dir, results), workspace]).length;
 }

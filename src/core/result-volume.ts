@@ -82,15 +82,18 @@ export function checkCoschedule(
   diags: Diagnostics,
 ): void {
   if (flags.coschedule !== 'workspaces') return;
+  const byName = new Map<string, WorkspaceBinding>();
+  for (const b of bindings) if (!byName.has(b.name)) byName.set(b.name, b);
+  const rewritten = new Set(touched);
   const identity = (workspace: string): string | undefined => {
-    const b = bindings.find((x) => x.name === workspace);
+    const b = byName.get(workspace);
     if (b?.persistentVolumeClaim) return `claim "${b.persistentVolumeClaim.claimName}"`;
     if (b?.volumeClaimTemplate) return `a volumeClaimTemplate`;
     return undefined;
   };
   for (const list of ['tasks', 'finally'] as const) {
     (spec[list] ?? []).forEach((pt, i) => {
-      if (!touched.includes(pt.name)) return;
+      if (!rewritten.has(pt.name)) return;
       const claims = new Map<string, string[]>();
       for (const w of pt.workspaces ?? []) {
         const ws = w.workspace ?? w.name;

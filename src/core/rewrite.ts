@@ -7,6 +7,8 @@ import { rewritePipeline } from './pipeline.js';
 import { rewritePipelineRun } from './pipeline-run.js';
 import { rewriteTaskRun } from './task-run.js';
 import { isDeepStrictEqual } from 'node:util';
+import { checkStorable } from './rewritten.js';
+import { checkObjectShape } from './shape/check-object.js';
 
 /**
  * Rewrites any object the way the cluster would: PipelineRuns, TaskRuns and Pipelines through their rewrites; Tasks
@@ -30,6 +32,9 @@ export function rewriteObject(object: KubeObject, options: RewriteOptions): Rewr
 export function convertOnly(object: KubeObject): RewriteResult<KubeObject> {
   if (!isTektonApiVersion(object.apiVersion)) return { object, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(object));
+  checkStorable(object, diags);
+  checkObjectShape(object, object.kind, diags);
+  diags.throwIfErrors();
   const out = convertObject(object, diags);
   diags.throwIfErrors();
   const changed = !isDeepStrictEqual(out, object);

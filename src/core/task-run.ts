@@ -18,6 +18,9 @@ import { isTektonTaskKind } from './resolver.js';
 import { bindResultWorkspace, describeVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withFsGroup } from './pod-template.js';
+import { checkRewrittenSize, checkStorable, isRewritten } from './rewritten.js';
+import { checkObjectShape } from './shape/check-object.js';
+import { checkTaskSpecNames } from './tekton-names.js';
 
 /**
  * The rewrite of a standalone TaskRun whose Task stores results by reference. The results land under
@@ -25,8 +28,11 @@ import { withFsGroup } from './pod-template.js';
  * consumers, so only the producer side applies.
  */
 export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): RewriteResult<TaskRun> {
-  if (input.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined) return { object: input, changed: false, diagnostics: [] };
+  if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
+  checkStorable(input, diags);
+  checkObjectShape(input, 'TaskRun', diags);
+  diags.throwIfErrors();
   const run = convertObject(input, diags);
   diags.throwIfErrors();
 
@@ -38,15 +44,18 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
       : { object: run, changed: true, diagnostics: diags.items };
   }
 
+  checkTaskSpecNames(source.spec, source.path, new Set(source.names), diags);
+  diags.throwIfErrors();
   const layout = layoutFor(options.config, TASK_RUN_DIR);
   const embedded = { ...source.spec };
-  rewriteProducer({ taskSpec: embedded, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);
+  const params = run.spec.params ? [...run.spec.params] : undefined;
+  rewriteProducer({ taskSpec: embedded, params, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);
   const taskSpec = withoutMetadata(embedded);
   const bindings = reuseNamedClaim(run, diags);
   const bound = bindResultWorkspace(bindings, TASK_WORKSPACE, options.provisionedClaim, options.config, 'spec', diags);
   diags.throwIfErrors();
 
-  run.spec = { ...withoutTaskRef(run.spec), taskSpec, workspaces: bound.bindings };
+  run.spec = { ...withoutTaskRef(run.spec), taskSpec, workspaces: bound.bindings, ...(params ? { params } : {}) };
   const podTemplate = withFsGroup(run.spec.podTemplate as Record<string, unknown> | undefined, options.config.fsGroup);
   if (podTemplate !== undefined) run.spec.podTemplate = podTemplate;
   run.metadata = {
@@ -58,6 +67,7 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
       ...(source.inlinedRef !== undefined ? { [ANNOTATION_ORIGINAL_REFS]: JSON.stringify({ taskRef: source.inlinedRef }) } : {}),
     },
   };
+  checkRewrittenSize(run, diags);
   return { object: run, changed: true, diagnostics: diags.items };
 }
 
@@ -67,6 +77,8 @@ interface TaskSource {
   names: string[];
   /** The taskRef the rewrite inlines, kept in the original-refs annotation. */
   inlinedRef?: unknown;
+  /** How messages name the spec: `spec.taskSpec`, or `spec.taskRef (Task "x") spec`. */
+  path: string;
 }
 
 /**
@@ -76,7 +88,7 @@ interface TaskSource {
 function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): TaskSource | undefined {
   const embedded = run.spec.taskSpec;
   if (embedded) {
-    return { spec: embedded, names: referenceResultNames(run.metadata, embedded.results, { meta: 'metadata', results: 'spec.taskSpec.results' }, diags) };
+    return { spec: embedded, path: 'spec.taskSpec', names: referenceResultNames(run.metadata, embedded.results, { meta: 'metadata', results: 'spec.taskSpec.results' }, diags) };
   }
   const ref = run.spec.taskRef;
   if (!ref || !isTektonTaskKind(ref)) return undefined;
@@ -87,15 +99,17 @@ function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): 
     }
     return undefined;
   }
+  const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;
+  const where = `spec.taskRef (Task "${typeof name === 'string' ? name : ''}")`;
+  if (!checkObjectShape(found, 'Task', diags, where)) return undefined;
   const task = convertObject(found, diags);
-  const where = `spec.taskRef (Task "${task.metadata?.name ?? ''}")`;
   const names = referenceResultNames(
     { annotations: { ...task.metadata?.annotations, ...run.metadata?.annotations } },
     task.spec.results,
     { meta: `${where} metadata`, results: `${where} spec.results` },
     diags,
   );
-  return { spec: clone(task.spec), names, inlinedRef: ref };
+  return { spec: clone(task.spec), names, inlinedRef: ref, path: `${where} spec` };
 }
 
 /** A TaskRun's taskSpec has no `metadata` (unlike a Pipeline's embedded task): drops the one the producer rewrite adds. */

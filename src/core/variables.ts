@@ -53,30 +53,37 @@ export function findParamExpressions(text: string): ParamExpression[] {
   return [...text.matchAll(PARAM)].map((m) => ({ text: m[0], name: m[1] ?? m[3] ?? '', suffix: m[4] ?? '' }));
 }
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+/** Characters of a Tekton result name (its `ResultNameFormat`), which also end the literal `/tekton/results/<name>`. */
+const RESULT_CHARS = '[-A-Za-z0-9_.]+';
 
 /**
- * Matches every way a step can name the path of result `name`: `$(results.name.path)`, `$(results["name"].path)`,
- * `$(results['name'].path)`, and the literal `/tekton/results/name` when not followed by another name character.
+ * Every way a step can name the path of a result, for any result name, in one pattern: `$(results.<name>.path)`,
+ * `$(results["<name>"].path)`, `$(results['<name>'].path)`, and the literal `/tekton/results/<name>` (the name being
+ * the longest run of name characters, so `/tekton/results/out.txt` names `out.txt`, not `out`). Group 1, 3 or 4 is
+ * the name. No nested quantifiers, and every match starts at `$(results` or `/tekton/results/`: one linear pass.
  */
-export function resultPathPattern(name: string): RegExp {
-  const cached = RESULT_PATH_PATTERNS.get(name);
-  if (cached) {
-    cached.lastIndex = 0;
-    return cached;
-  }
-  const n = escape(name);
-  const pattern = new RegExp(
-    `\\$\\(results(?:\\.${n}|\\[(["'])${n}\\1\\])\\.path\\)|/tekton/results/${n}(?![-A-Za-z0-9_.])`,
-    'g',
-  );
-  RESULT_PATH_PATTERNS.set(name, pattern);
-  return pattern;
+const RESULT_PATH = new RegExp(
+  `\\$\\(results(?:\\.(${RESULT_CHARS})|\\[(["'])(${RESULT_CHARS})\\2\\])\\.path\\)|/tekton/results/(${RESULT_CHARS})`,
+  'g',
+);
+
+/**
+ * `text` with every path of a result in `names` replaced by `replacement(name)`, in one pass whatever the number of
+ * names (the matcher is the same for all; each match's name is looked up in the set).
+ */
+export function replaceResultPaths(text: string, names: ReadonlySet<string>, replacement: (name: string) => string): string {
+  if (!mayNameResultPath(text)) return text;
+  return text.replace(RESULT_PATH, (match: string, dot?: string, _q?: string, bracket?: string, literal?: string) => {
+    const name = dot ?? bracket ?? literal ?? '';
+    return names.has(name) ? replacement(name) : match;
+  });
 }
 
-const RESULT_PATH_PATTERNS = new Map<string, RegExp>();
+/** Calls `found(name)` for every result path named in `text` (any result name), in one pass. */
+export function forEachResultPath(text: string, found: (name: string) => void): void {
+  if (!mayNameResultPath(text)) return;
+  for (const m of text.matchAll(RESULT_PATH)) found(m[1] ?? m[3] ?? m[4] ?? '');
+}
 
 /** Cheap test before the regex: can this text name any result path at all? */
 export function mayNameResultPath(text: string): boolean {

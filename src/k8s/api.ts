@@ -62,6 +62,11 @@ export function statusCode(err: unknown): number | undefined {
 
 export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
 export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
+/**
+ * The API server (its validation, or an admission webhook or policy) refused the object written, as written: 400 Bad
+ * Request, 413 Request Entity Too Large, 422 Invalid. Writing the same object again gets the same answer.
+ */
+export const isRefusedObject = (err: unknown): boolean => [400, 413, 422].includes(statusCode(err) ?? 0);
 
 /** The API server's message for an error (the Status body's `message`), else the error's own. */
 export function apiMessage(err: unknown): string {

@@ -13,7 +13,8 @@
 import type { KubeObject, PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
-import { admissionOptIn, annotatedResultWorkspace } from '../core/opt-in.js';
+import { admissionOptIn } from '../core/admission-opt-in.js';
+import { annotatedResultWorkspace } from '../core/opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
 import { convertOnly } from '../core/rewrite.js';
 import { describeObject, isTektonKind } from '../api/tekton.js';
@@ -33,13 +34,15 @@ import type { WebhookSettings } from './settings.js';
 /** What the server looked up before the (pure) decision: the annotations of the stored Pipeline a run refers to. */
 export interface Lookups {
   readonly pipelineAnnotations?: Record<string, string>;
-  /** Why the stored Pipeline could not be read (the run is then admitted as not opted in, with a warning). */
-  readonly pipelineLookupError?: string;
+  /** Set when the stored Pipeline could not be read (the run is then admitted as not opted in, with a warning). */
+  readonly pipelineLookupFailed?: string;
 }
 
 /**
  * The lookups a PipelineRun needs: its stored Pipeline's annotations, only for a run that names a local Pipeline and
- * does not opt in by itself (so runs that opt in, embed their spec, or use a resolver cost no API call).
+ * does not opt in by itself (so runs that opt in, embed their spec, or use a resolver cost no API call). The reason a
+ * lookup failed is logged by the settings, never put in the answer: the caller learns nothing about the Pipeline but
+ * what the decision needs.
  */
 export async function pipelineRunLookups(request: AdmissionRequest, settings: WebhookSettings): Promise<Lookups> {
   const pipeline = storedPipelineOf(request);
@@ -48,26 +51,60 @@ export async function pipelineRunLookups(request: AdmissionRequest, settings: We
   try {
     const pipelineAnnotations = await settings.pipelineAnnotations(namespace, name);
     return pipelineAnnotations ? { pipelineAnnotations } : {};
-  } catch (err) {
-    return { pipelineLookupError: `could not read Pipeline ${namespace}/${name} (${(err as Error).message})` };
+  } catch {
+    return { pipelineLookupFailed: `${namespace}/${name}` };
   }
 }
 
-/** The stored Pipeline a new run names by a local pipelineRef, when the run does not opt in by itself. */
+/**
+ * The stored Pipeline a new run names by a local pipelineRef, when the run does not opt in by itself; in the
+ * request's namespace (the API server's, which it authorized the caller for), whatever the object says.
+ */
 function storedPipelineOf(request: AdmissionRequest): { namespace: string; name: string } | undefined {
-  const run = request.object as Partial<PipelineRun> | null | undefined;
-  const ref = run?.spec?.pipelineRef;
-  if (request.operation !== 'CREATE' || ref?.name === undefined || ref.resolver !== undefined) return undefined;
-  if (annotatedResultWorkspace(run?.metadata) !== undefined) return undefined;
-  return { namespace: run?.metadata?.namespace ?? request.namespace ?? 'default', name: ref.name };
+  if (request.operation !== 'CREATE' || !isTektonKind(request.object, 'PipelineRun')) return undefined;
+  const run = request.object as { metadata?: unknown; spec?: unknown };
+  const name = localPipelineName(run.spec);
+  if (name === undefined || admissionOptIn(run).optedIn) return undefined;
+  const objectNamespace: unknown = (run.metadata as { namespace?: unknown } | null | undefined)?.namespace;
+  const namespace = request.namespace ?? (typeof objectNamespace === 'string' ? objectNamespace : 'default');
+  return { namespace, name };
 }
 
-/** Answers one AdmissionReview request for a PipelineRun. */
-export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSettings, lookups: Lookups = {}): AdmissionReviewResponse {
+/** `spec.pipelineRef.name` of a run whose pipelineRef names a stored Pipeline (no resolver), read tolerantly. */
+function localPipelineName(spec: unknown): string | undefined {
+  const ref: unknown = typeof spec === 'object' && spec !== null ? (spec as { pipelineRef?: unknown }).pipelineRef : undefined;
+  if (typeof ref !== 'object' || ref === null) return undefined;
+  const { name, resolver } = ref as { name?: unknown; resolver?: unknown };
+  return typeof name === 'string' && name !== '' && (resolver === undefined || resolver === null) ? name : undefined;
+}
+
+/**
+ * The answer when no rewrite is needed, cheaply (a few shallow reads, whatever the object's size or shape): not a
+ * PipelineRun CREATE, or a run that does not opt in. Undefined when the run opts in: `admitPipelineRun` decides.
+ */
+export function quickPipelineRunAnswer(request: AdmissionRequest, lookups: Lookups = {}): AdmissionReviewResponse | undefined {
   const { uid } = request;
   const raw = request.object;
   if (request.operation !== 'CREATE' || request.kind.group !== 'tekton.dev' || request.kind.kind !== 'PipelineRun' || !isTektonKind(raw, 'PipelineRun')) return allow(uid);
+  // A run of a stored Pipeline that names a result workspace opts in through that Pipeline.
+  const byPipeline = annotatedResultWorkspace({ annotations: lookups.pipelineAnnotations }) !== undefined;
+  if (admissionOptIn(raw).optedIn || byPipeline) return undefined;
+  if (lookups.pipelineLookupFailed === undefined) return allow(uid);
+  return allow(uid, [
+    `${describeObject(withNamespace(raw, request.namespace))}: spec.pipelineRef: Pipeline ${lookups.pipelineLookupFailed} could not be read, so it is not known whether the run stores ` +
+      `results by reference; it runs as plain Tekton would. If it does, annotate the run with ${ANNOTATION_RESULT_WORKSPACE}: <workspace>`,
+  ]);
+}
 
+/**
+ * Answers one AdmissionReview request for a PipelineRun. A run that does not opt in is allowed untouched, whatever
+ * it contains (Tekton's own validation judges it); an opted-in run that is malformed is refused with the field path.
+ */
+export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSettings, lookups: Lookups = {}): AdmissionReviewResponse {
+  const quick = quickPipelineRunAnswer(request, lookups);
+  if (quick) return quick;
+  const { uid } = request;
+  const raw = request.object as KubeObject;
   let converted: KubeObject;
   const warnings = new Set<string>();
   try {
@@ -78,18 +115,7 @@ export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSet
     return refusal(uid, error);
   }
   const run = withNamespace(converted as PipelineRun, request.namespace);
-  const optIn = admissionOptIn(run);
-  // A run of a stored Pipeline that names a result workspace opts in through that Pipeline.
-  const byPipeline = annotatedResultWorkspace({ annotations: lookups.pipelineAnnotations }) !== undefined;
-  if (!optIn.optedIn && !byPipeline) {
-    if (lookups.pipelineLookupError === undefined) return allow(uid);
-    return allow(uid, [
-      `${describeObject(run)}: spec.pipelineRef: ${lookups.pipelineLookupError}, so it is not known whether the run stores ` +
-        `results by reference; it runs as plain Tekton would. If it does, annotate the run with ${ANNOTATION_RESULT_WORKSPACE}: <workspace>`,
-    ]);
-  }
-
-  if (optIn.selfContained) {
+  if (admissionOptIn(run).selfContained) {
     const loaded = loadSettings(settings, run);
     if ('failure' in loaded) return internalError(uid, loaded.failure);
     try {

@@ -22,6 +22,7 @@ import {
   type AdmissionReviewResponse,
   type PatchOperation,
 } from './admission-review.js';
+import { podShapeProblems } from './pod-shape.js';
 import { readConsumerPod, SCRIPTS_DIR, type ConsumerPod, type Container, type Pod, type SecurityContext } from './tekton-pod.js';
 
 /** Our emptyDir standing in for /tekton/scripts in pods without scripts (consumers using results by path only). */
@@ -37,11 +38,18 @@ export const SUBSTITUTE_RESOURCES = {
   limits: { cpu: '1', memory: '256Mi' },
 } as const;
 
+/** The answer when the pod needs nothing (not a labelled consumer pod, or already equipped); undefined otherwise. */
+export function quickPodAnswer(request: AdmissionRequest): AdmissionReviewResponse | undefined {
+  return consumerPodToEquip(request) ? undefined : allow(request.uid);
+}
+
 /** Answers one AdmissionReview request for a Pod. */
 export function admitPod(request: AdmissionRequest, settings: { config(namespace: string): Config }): AdmissionReviewResponse {
   const { uid } = request;
   const pod = consumerPodToEquip(request);
   if (!pod) return allow(uid);
+  const problems = podShapeProblems(pod);
+  if (problems.length > 0) return deny(uid, `${describePod(pod, request.namespace ?? 'default')}: ${problems.join('; ')}`);
 
   const namespace = request.namespace ?? pod.metadata?.namespace ?? 'default';
   let config: Config;
@@ -72,8 +80,11 @@ export function admitPod(request: AdmissionRequest, settings: { config(namespace
 function consumerPodToEquip(request: AdmissionRequest): Pod | undefined {
   const pod = request.object as Pod | null | undefined;
   if (request.operation !== 'CREATE' || request.kind.group !== '' || request.kind.kind !== 'Pod') return undefined;
-  if (typeof pod !== 'object' || pod === null || pod.metadata?.labels?.[LABEL_CONSUMER] === undefined) return undefined;
-  if ((pod.spec?.initContainers ?? []).some((c) => c?.name === INIT_CONTAINER_SUBSTITUTE)) return undefined;
+  if (typeof pod !== 'object' || pod === null) return undefined;
+  const labels: unknown = pod.metadata?.labels;
+  if (typeof labels !== 'object' || labels === null || (labels as Record<string, unknown>)[LABEL_CONSUMER] === undefined) return undefined;
+  const initContainers: unknown = pod.spec?.initContainers;
+  if (Array.isArray(initContainers) && initContainers.some((c: unknown) => (c as Container | null)?.name === INIT_CONTAINER_SUBSTITUTE)) return undefined;
   return pod;
 }
 

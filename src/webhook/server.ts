@@ -10,25 +10,23 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import {
-  decisionOf,
-  internalError,
-  MalformedReviewError,
-  parseAdmissionReview,
-  type AdmissionRequest,
-  type AdmissionReviewResponse,
-} from './admission-review.js';
-import { createWebhookMetrics, type WebhookMetrics, type WebhookName } from './metrics.js';
-import { admitPipelineRun, pipelineRunLookups, type Lookups } from './pipelinerun-admission.js';
-import { admitTaskRun } from './taskrun-admission.js';
-import { admitPod } from './pod-admission.js';
+import { AdmissionPool } from './admission-pool.js';
+import { decisionOf, internalError, MalformedReviewError, parseAdmissionReview, type AdmissionRequest, type Decision } from './admission-review.js';
+import { internalFailureMessage, type AdmissionAnswer } from './admission-task.js';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.js';
 import { BodyTooLargeError, readBody } from './request-body.js';
+import { ROUTES, type Route } from './routes.js';
 import { watchServingCert, type ServingCert } from './serving-cert.js';
 import type { WebhookSettings } from './settings.js';
+import { namespacesOf, snapshotSettings } from './settings-snapshot.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024;
 /** Well inside the API server's longest webhook timeout (10 s). */
 export const DEFAULT_HANDLER_TIMEOUT_MS = 4000;
+/** Admission worker threads (`tlr webhook --admission-workers`). */
+export const DEFAULT_ADMISSION_WORKERS = 2;
+/** V8 heap limit of each admission worker thread, in MiB: about 30 times the largest object, in its largest form. */
+export const WORKER_HEAP_MB = 96;
 
 export interface WebhookServerOptions {
   /** 0 picks a free port (tests). */
@@ -44,6 +42,10 @@ export interface WebhookServerOptions {
   readonly metrics?: Registry;
   /** Fallback poll of the certificate files; default 10 s. */
   readonly certPollIntervalMs?: number;
+  /** Admission worker threads; default DEFAULT_ADMISSION_WORKERS. */
+  readonly admissionWorkers?: number;
+  /** The admission worker's script (tests only: one that misbehaves on purpose). */
+  readonly admissionWorkerUrl?: URL;
 }
 
 export interface WebhookServer {
@@ -54,25 +56,12 @@ export interface WebhookServer {
   reloadCerts(): void;
 }
 
-type Admit = (request: AdmissionRequest, settings: WebhookSettings, lookups: Lookups) => AdmissionReviewResponse;
-interface Route {
-  readonly webhook: WebhookName;
-  readonly admit: Admit;
-  /** API reads the decision needs, done before it (the decision itself stays pure). */
-  readonly lookups?: (request: AdmissionRequest, settings: WebhookSettings) => Promise<Lookups>;
-}
-
-const ROUTES: Readonly<Record<string, Route>> = {
-  '/mutate/pipelineruns': { webhook: 'pipelineruns', admit: admitPipelineRun, lookups: pipelineRunLookups },
-  '/mutate/pods': { webhook: 'pods', admit: admitPod },
-  '/mutate/taskruns': { webhook: 'taskruns', admit: admitTaskRun },
-};
-
 interface Context {
   readonly options: WebhookServerOptions;
   readonly metrics: WebhookMetrics;
   readonly maxBodyBytes: number;
   readonly timeoutMs: number;
+  readonly pool: AdmissionPool;
   closing: boolean;
   server?: Server;
 }
@@ -84,6 +73,12 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     metrics: createWebhookMetrics(options.metrics),
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     timeoutMs: options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS,
+    pool: new AdmissionPool({
+      size: options.admissionWorkers ?? DEFAULT_ADMISSION_WORKERS,
+      heapMb: WORKER_HEAP_MB,
+      logger: options.logger,
+      ...(options.admissionWorkerUrl ? { workerUrl: options.admissionWorkerUrl } : {}),
+    }),
     closing: false,
   };
   const cert: ServingCert = watchServingCert({
@@ -97,7 +92,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   const server = createServer({ cert: certPem, key, minVersion: 'TLSv1.2' }, (req, res) => {
     handle(context, req, res).catch((error: unknown) => {
       options.logger.error({ err: error, url: req.url }, 'Failed request');
-      if (!res.headersSent && !res.destroyed) sendStatus(context, res, 500, 'InternalError', `the webhook failed: ${(error as Error).message}`);
+      if (!res.headersSent && !res.destroyed) sendStatus(context, res, 500, 'InternalError', 'the webhook failed on this request (logged)');
     });
   });
   context.server = server;
@@ -105,6 +100,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     await listen(server, options.port, options.host);
   } catch (error) {
     cert.close();
+    await context.pool.close();
     throw error;
   }
   server.on('error', (error) => options.logger.error({ err: error }, 'Failed serving'));
@@ -135,6 +131,7 @@ async function closeServer(context: Context, server: Server, cert: ServingCert):
   force.unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   clearTimeout(force);
+  await context.pool.close();
   context.options.logger.info({}, 'Stopped webhook server');
 }
 
@@ -145,47 +142,102 @@ async function handle(context: Context, req: IncomingMessage, res: ServerRespons
     const ready = path === '/healthz' || !context.closing;
     return sendJson(context, res, ready ? 200 : 503, { status: ready ? 'ok' : 'closing' });
   }
-  const route = ROUTES[path];
+  const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
   if (!route) return sendStatus(context, res, 404, 'NotFound', `expected one of ${Object.keys(ROUTES).join(', ')}, /healthz, /readyz; found ${path}`);
   if (req.method !== 'POST') return sendStatus(context, res, 405, 'MethodNotAllowed', `expected POST ${path}, found ${req.method}`, 'POST');
   await admit(context, route, req, res);
 }
 
+/** One admission request, from its arrival to its answer (within `timeoutMs`, whatever happens). */
+interface Exchange {
+  readonly context: Context;
+  readonly route: Route;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly started: number;
+  readonly abort: AbortController;
+  /** Once the body is parsed: the request (so even a timeout answers with an AdmissionReview echoing its uid). */
+  request?: AdmissionRequest;
+}
+
 async function admit(context: Context, route: Route, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const started = performance.now();
-  const { logger } = context.options;
-  const seconds = (): number => (performance.now() - started) / 1000;
-  guardDeadline(context, route, req, res, seconds);
+  const exchange: Exchange = { context, route, req, res, started: performance.now(), abort: new AbortController() };
+  guardDeadline(exchange);
+  let body: Buffer;
   try {
-    const request = await readRequest(req, context.maxBodyBytes);
-    const lookups = (await route.lookups?.(request, context.options.settings)) ?? {};
-    const answer = answerReview(context, route, request, lookups);
-    sendJson(context, res, 200, answer.review);
-    const decision = decisionOf(answer.review.response);
-    const durationMs = Math.round(seconds() * 100_000) / 100;
-    const fields = { webhook: route.webhook, ...describeRequest(request), decision, code: answer.review.response.status?.code, durationMs };
-    if (answer.failure !== undefined) logger.error({ ...fields, err: answer.failure }, 'Failed admission request');
-    else logger.info(fields, 'Answered admission request');
-    context.metrics.observe(route.webhook, decision, seconds());
+    body = await readBody(req, context.maxBodyBytes);
+    exchange.request = parseRequest(body);
   } catch (error) {
     if (res.headersSent || res.destroyed) return;
     const [code, reason] = error instanceof BodyTooLargeError ? [413, 'RequestEntityTooLarge'] : [400, 'BadRequest'];
     sendStatus(context, res, code, reason, (error as Error).message);
-    logger.warn({ webhook: route.webhook, code, message: (error as Error).message }, 'Rejected admission request');
-    context.metrics.observe(route.webhook, 'error', seconds());
+    context.options.logger.warn({ webhook: route.webhook, code, message: (error as Error).message }, 'Rejected admission request');
+    context.metrics.observe(route.webhook, 'error', seconds(exchange));
+    return;
   }
+  const answer = await decideRequest(exchange, exchange.request, body);
+  if (answer === undefined || res.headersSent || res.destroyed) return; // answered by the deadline
+  sendText(context, res, 200, answer.text);
+  finish(exchange, answer.decision, answer.code, answer.failure);
 }
 
 /**
- * Bounds the request: a body still arriving after the deadline gets 408 (or, when already answered, e.g. 413 while
- * the rest of an oversize body is being discarded, the connection is closed). Cleared once both sides are done.
+ * Lookups and the cheap answer on this thread; the decision itself on an admission worker. Undefined when the
+ * deadline passed first (the deadline has answered).
  */
-function guardDeadline(context: Context, route: Route, req: IncomingMessage, res: ServerResponse, seconds: () => number): void {
+async function decideRequest(exchange: Exchange, request: AdmissionRequest, body: Buffer): Promise<AdmissionAnswer | undefined> {
+  const { context, route } = exchange;
+  const settings = context.options.settings;
+  try {
+    const lookups = (await route.lookups?.(request, settings)) ?? {};
+    const quick = route.quick(request, lookups);
+    if (quick) return { text: JSON.stringify(quick), decision: decisionOf(quick.response), ...(quick.response.status ? { code: quick.response.status.code } : {}) };
+    if (exchange.abort.signal.aborted) return undefined;
+    const task = { webhook: route.webhook, body, settings: snapshotSettings(settings, namespacesOf(request)), lookups };
+    return await context.pool.run(task, exchange.abort.signal);
+  } catch (error) {
+    if (exchange.abort.signal.aborted) return undefined;
+    const failure = error instanceof Error ? error : new Error(String(error));
+    const review = internalError(request.uid, internalFailureMessage(request.uid));
+    return { text: JSON.stringify(review), decision: 'error', code: 500, failure: { message: failure.message, ...(failure.stack ? { stack: failure.stack } : {}) } };
+  }
+}
+
+function seconds(exchange: Exchange): number {
+  return (performance.now() - exchange.started) / 1000;
+}
+
+/** Logs and counts an answered request. */
+function finish(exchange: Exchange, decision: Decision, code: number | undefined, failure?: AdmissionAnswer['failure']): void {
+  const { context, route, request } = exchange;
+  const durationMs = Math.round(seconds(exchange) * 100_000) / 100;
+  const fields = { webhook: route.webhook, ...(request ? describeRequest(request) : {}), decision, code, durationMs };
+  if (failure !== undefined) context.options.logger.error({ ...fields, err: failure }, 'Failed admission request');
+  else context.options.logger.info(fields, 'Answered admission request');
+  context.metrics.observe(route.webhook, decision, seconds(exchange));
+}
+
+/**
+ * Bounds the request: at the deadline, a request whose body was read gets an AdmissionReview refusing it (500,
+ * echoing its uid) and its decision is aborted (its worker thread terminated); a body still arriving gets 408 (or,
+ * when already answered, e.g. 413 while the rest of an oversize body is being discarded, the connection is closed).
+ * Cleared once both sides are done.
+ */
+function guardDeadline(exchange: Exchange): void {
+  const { context, route, req, res } = exchange;
   const timer = setTimeout(() => {
+    exchange.abort.abort();
     if (!res.headersSent) {
-      sendStatus(context, res, 408, 'Timeout', `expected the whole request within ${context.timeoutMs} ms`, undefined, true);
-      context.options.logger.warn({ webhook: route.webhook, code: 408, durationMs: Math.round(seconds() * 1000) }, 'Timed out admission request');
-      context.metrics.observe(route.webhook, 'error', seconds());
+      const { request } = exchange;
+      if (request) {
+        const review = internalError(request.uid, `Tekton Large Results webhook did not decide within ${context.timeoutMs} ms (the webhook is overloaded, or the object too costly to check); the object was not admitted. Try again`);
+        sendText(context, res, 200, JSON.stringify(review), true);
+        finish(exchange, 'error', 500);
+      } else {
+        sendStatus(context, res, 408, 'Timeout', `expected the whole request within ${context.timeoutMs} ms`, undefined, true);
+        context.metrics.observe(route.webhook, 'error', seconds(exchange));
+      }
+      context.options.logger.warn({ webhook: route.webhook, uid: exchange.request?.uid, durationMs: Math.round(seconds(exchange) * 1000) }, 'Timed out admission request');
       res.once('finish', () => req.destroy());
     } else if (!req.complete) {
       req.destroy();
@@ -201,8 +253,7 @@ function guardDeadline(context: Context, route: Route, req: IncomingMessage, res
   res.once('close', settle);
 }
 
-async function readRequest(req: IncomingMessage, maxBytes: number): Promise<AdmissionRequest> {
-  const body = await readBody(req, maxBytes);
+function parseRequest(body: Buffer): AdmissionRequest {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -210,16 +261,6 @@ async function readRequest(req: IncomingMessage, maxBytes: number): Promise<Admi
     throw new MalformedReviewError(`expected a JSON AdmissionReview, found malformed JSON: ${(error as Error).message}`);
   }
   return parseAdmissionReview(parsed).request;
-}
-
-/** Runs the webhook; an exception becomes a 500 AdmissionReview echoing the uid (and is logged with its stack). */
-function answerReview(context: Context, route: Route, request: AdmissionRequest, lookups: Lookups): { review: AdmissionReviewResponse; failure?: Error } {
-  try {
-    return { review: route.admit(request, context.options.settings, lookups) };
-  } catch (error) {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    return { review: internalError(request.uid, `Tekton Large Results webhook failed: ${failure.message}`), failure };
-  }
 }
 
 function describeRequest(request: AdmissionRequest): Record<string, unknown> {
@@ -236,7 +277,10 @@ function describeRequest(request: AdmissionRequest): Record<string, unknown> {
 }
 
 function sendJson(context: Context, res: ServerResponse, code: number, body: unknown, closeAfter = false): void {
-  const text = JSON.stringify(body);
+  sendText(context, res, code, JSON.stringify(body), closeAfter);
+}
+
+function sendText(context: Context, res: ServerResponse, code: number, text: string, closeAfter = false): void {
   res.statusCode = code;
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', Buffer.byteLength(text));

@@ -9,21 +9,33 @@
  * 3. Opted in with a taskRef -> denied with the way out: embed the Task (`tlr render` does it), or run it in a
  *    PipelineRun. Letting it through would half-work: the large value would hit the termination-message limit.
  */
-import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_REWRITTEN } from '../api/names.js';
-import { annotatedResultWorkspace, splitNames } from '../core/opt-in.js';
+import { taskRunOptsIn } from '../core/admission-opt-in.js';
 import { describeObject, isTektonKind, type KubeObject, type TaskRun } from '../api/tekton.js';
 import { rewriteTaskRun } from '../core/task-run.js';
 import { convertOnly } from '../core/rewrite.js';
+import { isRewritten } from '../core/rewritten.js';
 import { allow, allowWithPatch, deny, internalError, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
 import { diffPatch } from './json-patch.js';
 import { addWarnings, loadSettings, refusal, withNamespace } from './pipelinerun-admission.js';
 import type { WebhookSettings } from './settings.js';
 
-export function admitTaskRun(request: AdmissionRequest, settings: WebhookSettings): AdmissionReviewResponse {
+/**
+ * The answer when no rewrite is needed, cheaply, whatever the object's shape: not a standalone TaskRun CREATE,
+ * already rewritten, or not opted in. Undefined when `admitTaskRun` must decide.
+ */
+export function quickTaskRunAnswer(request: AdmissionRequest): AdmissionReviewResponse | undefined {
   const { uid } = request;
-  const raw = request.object as Partial<KubeObject> | null | undefined;
+  const raw = request.object;
   if (request.operation !== 'CREATE' || request.kind.group !== 'tekton.dev' || request.kind.kind !== 'TaskRun' || !isTektonKind(raw, 'TaskRun')) return allow(uid);
-  if (ownedByPipelineRun(raw)) return allow(uid);
+  if (ownedByPipelineRun(raw) || isRewritten(raw) || !taskRunOptsIn(raw)) return allow(uid);
+  return undefined;
+}
+
+export function admitTaskRun(request: AdmissionRequest, settings: WebhookSettings): AdmissionReviewResponse {
+  const quick = quickTaskRunAnswer(request);
+  if (quick) return quick;
+  const { uid } = request;
+  const raw = request.object as KubeObject;
   const warnings = new Set<string>();
   let run: TaskRun;
   try {
@@ -33,11 +45,7 @@ export function admitTaskRun(request: AdmissionRequest, settings: WebhookSetting
   } catch (error) {
     return refusal(uid, error);
   }
-  const annotations = run.metadata?.annotations ?? {};
-  if (annotations[ANNOTATION_REWRITTEN] !== undefined) return allow(uid);
-  // The same reading of the annotations as the rewrite's (an empty value does not opt in).
-  if (annotatedResultWorkspace(run.metadata) === undefined && splitNames(annotations[ANNOTATION_REFERENCE_RESULTS]).length === 0) return allow(uid);
-  if (run.spec.taskSpec === undefined) {
+  if (run.spec.taskSpec === undefined || run.spec.taskSpec === null) {
     return deny(
       uid,
       `${describeObject(run)}: spec.taskRef: stores results by reference, so its Task must be rewritten before the run starts, ` +
@@ -56,8 +64,11 @@ export function admitTaskRun(request: AdmissionRequest, settings: WebhookSetting
   }
 }
 
-/** Tekton's own TaskRuns for a PipelineRun (also kept out by the configuration's objectSelector). */
+/** Tekton's own TaskRuns for a PipelineRun (also kept out by the configuration's objectSelector), read tolerantly. */
 function ownedByPipelineRun(run: KubeObject): boolean {
-  const owners = (run.metadata?.ownerReferences ?? []) as Array<{ kind?: string }>;
-  return owners.some((o) => o.kind === 'PipelineRun') || run.metadata?.labels?.['tekton.dev/pipelineRun'] !== undefined;
+  const meta: unknown = run.metadata;
+  if (typeof meta !== 'object' || meta === null) return false;
+  const { ownerReferences, labels } = meta as { ownerReferences?: unknown; labels?: unknown };
+  const owned = Array.isArray(ownerReferences) && ownerReferences.some((o: unknown) => (o as { kind?: unknown } | null)?.kind === 'PipelineRun');
+  return owned || (typeof labels === 'object' && labels !== null && (labels as Record<string, unknown>)['tekton.dev/pipelineRun'] !== undefined);
 }

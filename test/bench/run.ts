@@ -2,8 +2,9 @@
  * `npm run bench`: the project's speed and memory targets, measured (never asserted in tests).
  *   - tlr-init substitute of a 1 GiB result vs cat of the same file; seal vs sha256sum; peak RSS of each;
  *   - the rewrite of a 100-task pipeline (p50/p99);
- *   - on the real API server: the webhook's HTTPS round trip, and 1,000 runs provisioned and released by the controller.
- * TLR_BENCH_ONLY=init|rewrite|cluster runs one group.
+ *   - admission: the webhook's HTTPS round trip, and the most costly ~3 MiB requests with /healthz latency meanwhile;
+ *   - on the real API server: 1,000 runs provisioned and released by the controller.
+ * TLR_BENCH_ONLY=init|rewrite|admission|cluster runs one group (cluster: admission and the controller).
  * TLR_BENCH_SIZE (bytes) and TLR_BENCH_DIR (a directory on the disk to measure) change the defaults.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { runInitBenchmarks, type BenchResult } from './init-bench.js';
 import { runRewriteBenchmark } from './rewrite-bench.js';
 import { runControllerBenchmark, runWebhookBenchmark } from './cluster-bench.js';
+import { runWorstCaseBenchmark } from './worst-case-bench.js';
 
 function print(title: string, results: BenchResult[]): void {
   console.log(`\n${title}`);
@@ -27,10 +29,11 @@ try {
   const only = process.env.TLR_BENCH_ONLY;
   if (!only || only === 'rewrite') print('rewrite (pure core)', runRewriteBenchmark());
   if (!only || only === 'init') print(`tlr-init on ${(size / 1024 ** 2).toFixed(0)} MiB (${dir})`, await runInitBenchmarks({ sizeBytes: size, dir }));
-  if (!only || only === 'cluster') {
+  if (!only || only === 'cluster' || only === 'admission') {
     print('admission webhook (HTTPS, in-process server, keep-alive client)', await runWebhookBenchmark());
-    print('controller on the real API server', await runControllerBenchmark(Number(process.env.TLR_BENCH_RUNS ?? 1000)));
+    print('admission webhook, worst cases the API server accepts (~3 MiB), /healthz probed meanwhile', await runWorstCaseBenchmark());
   }
+  if (!only || only === 'cluster') print('controller on the real API server', await runControllerBenchmark(Number(process.env.TLR_BENCH_RUNS ?? 1000)));
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -35,6 +35,27 @@ test('every file config/kustomization.yaml lists applies again, server-side and 
   await t.throwsAsync(env.cluster.serverSideApply([{ ...config, bogus: true } as never], { strict: true, fieldManager: 'tlr-test' }));
 });
 
+test('config/network-policy applies strict and admits only an ipBlock on the admission port and labelled scrapers on the metrics port', async (t) => {
+  const { env } = t.context;
+  const objects = await loadConfigManifests('config/network-policy');
+  t.deepEqual(objects.map((o) => `${o.kind} ${o.metadata?.namespace}/${o.metadata?.name}`), ['NetworkPolicy tlr-system/tlr-webhook']);
+  await t.notThrowsAsync(env.cluster.serverSideApply(objects, { strict: true, fieldManager: 'tlr-test' }));
+  type Rule = { from?: Array<{ ipBlock?: { cidr: string }; podSelector?: unknown; namespaceSelector?: { matchLabels?: Record<string, string> } }>; ports?: Array<{ port: number }> };
+  const policy = objects[0] as unknown as { spec: { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Rule[] } };
+  // It selects exactly the webhook's pods (the Deployment's pod template labels).
+  const deployment = (await loadConfigManifests()).find((o) => o.kind === 'Deployment' && o.metadata?.name === 'tlr-webhook') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+  for (const [k, v] of Object.entries(policy.spec.podSelector.matchLabels)) t.is(deployment.spec.template.metadata.labels[k], v, k);
+  t.deepEqual(policy.spec.policyTypes, ['Ingress']);
+  // 8443 from an ipBlock only (the API server is not a pod); 9090 from labelled namespaces; no rule lets pods in
+  // generally (an empty `from`, or a bare podSelector, would).
+  const [admission, metrics] = policy.spec.ingress;
+  t.deepEqual(admission?.ports?.map((p) => p.port), [8443]);
+  t.true((admission?.from ?? []).length > 0 && (admission?.from ?? []).every((f) => f.ipBlock !== undefined && f.podSelector === undefined && f.namespaceSelector === undefined));
+  t.deepEqual(metrics?.ports?.map((p) => p.port), [9090]);
+  t.deepEqual(metrics?.from, [{ namespaceSelector: { matchLabels: { 'tlr.dev/metrics-scraper': 'true' } } }]);
+  t.is(policy.spec.ingress.length, 2);
+});
+
 test("our PipelineRun webhook configuration is called before Tekton's (the API server sorts them by name)", async (t) => {
   const { env } = t.context;
   const tekton = parseAllDocuments(await readFile('../shared/tekton/v1.15.0/config/500-webhooks.yaml', 'utf8'))

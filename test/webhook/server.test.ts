@@ -107,7 +107,7 @@ test('a consumer Pod review gets the init container; an unlabelled one passes', 
   t.is(await counter(registry, 'pods', 'allowed'), 1);
 });
 
-test('a failing handler answers an AdmissionReview with 500 and the uid, logged with its stack', async (t) => {
+test('a failing handler answers an AdmissionReview with 500 and the uid (not its error), logged with its stack', async (t) => {
   const failing: WebhookSettings = {
     config: () => {
       throw new TypeError('boom');
@@ -122,7 +122,11 @@ test('a failing handler answers an AdmissionReview with 500 and the uid, logged 
   t.deepEqual((answer.json as AdmissionReviewResponse).response, {
     uid: (body.request as { uid: string }).uid,
     allowed: false,
-    status: { code: 500, reason: 'InternalError', message: 'Tekton Large Results webhook failed: boom' },
+    status: {
+      code: 500,
+      reason: 'InternalError',
+      message: `Tekton Large Results webhook failed on this request (an internal error, logged with request uid ${(body.request as { uid: string }).uid}); the object was not admitted. Try again, or report it to the cluster's admin`,
+    },
   });
   const line = lines.find((l) => l.msg === 'Failed admission request');
   t.like(line, { level: 50, decision: 'error', code: 500 });

@@ -6,7 +6,7 @@ import { TlrError } from '../../errors.js';
 import { makeClients } from '../../k8s/api.js';
 import { startProbeServer } from '../../k8s/http.js';
 import { SettingsSource } from '../../k8s/settings.js';
-import { DEFAULT_HANDLER_TIMEOUT_MS, startWebhookServer } from '../../webhook/server.js';
+import { DEFAULT_ADMISSION_WORKERS, DEFAULT_HANDLER_TIMEOUT_MS, startWebhookServer } from '../../webhook/server.js';
 import { Registry } from 'prom-client';
 
 /** Options shared by the long-running processes. */
@@ -113,7 +113,8 @@ export function webhookCommand(program: Command): void {
     .option('--tls-key-file <path>', 'serving key (reloaded when it changes)', '/etc/tlr/tls/tls.key')
     .option('--metrics-port <port>', 'plain-HTTP port of /metrics, /healthz, /readyz', (v) => parsePort(v, '--metrics-port'), 9090)
     .option('--timeout-ms <ms>', "time to answer one review; keep it under the configuration's timeoutSeconds", (v) => parsePositive(v, '--timeout-ms'), DEFAULT_HANDLER_TIMEOUT_MS)
-    .action(async (opts: ServeOptions & { port: number; tlsCertFile: string; tlsKeyFile: string; metricsPort: number; timeoutMs: number }) => {
+    .option('--admission-workers <n>', 'worker threads that decide admission requests (the event loop only does I/O)', (v) => parsePositive(v, '--admission-workers'), DEFAULT_ADMISSION_WORKERS)
+    .action(async (opts: ServeOptions & { port: number; tlsCertFile: string; tlsKeyFile: string; metricsPort: number; timeoutMs: number; admissionWorkers: number }) => {
       const logger = makeLogger('tlr-webhook', opts.logLevel);
       const registry = new Registry();
       const settings = new SettingsSource({
@@ -135,6 +136,7 @@ export function webhookCommand(program: Command): void {
         logger,
         metrics: registry,
         handlerTimeoutMs: opts.timeoutMs,
+        admissionWorkers: opts.admissionWorkers,
       });
       logger.info({ port: server.port, metricsPort: probes.port }, 'webhook started');
       await untilSignal(logger);

@@ -1,0 +1,69 @@
+/**
+ * Whether a run opts in, judged from the object alone, whatever its shape: what the webhooks decide before anything
+ * else (a run that does not opt in is let through untouched, for Tekton's own validation to judge) and what the
+ * controller's informer filter asks. Reads only the few fields that can opt a run in, never assuming their types: a
+ * `tlr.dev/*` annotation or TEP field that is there but malformed counts as opting in, so the rewrite refuses it
+ * with its field path instead of it being ignored.
+ */
+import { ANNOTATION_REFERENCE_RESULTS, ANNOTATION_RESULT_WORKSPACE } from '../api/names.js';
+import { splitNames } from './opt-in.js';
+
+/** What can be told about a PipelineRun from the object alone (the webhook adds its stored Pipeline's annotation). */
+export interface AdmissionOptIn {
+  /** The run stores results by reference: hold it for the controller. */
+  readonly optedIn: boolean;
+  /** Its pipeline and every task are embedded, so the rewrite can be checked at admission with no lookups. */
+  readonly selfContained: boolean;
+}
+
+/**
+ * A PipelineRun opts in by the run's own `tlr.dev/result-workspace` annotation, a `resultWorkspace` in its embedded
+ * pipelineSpec, or an embedded taskSpec marking a result (annotation or TEP field). The webhook also reads a local
+ * `pipelineRef`'s stored Pipeline; a run of a remote Pipeline opts in through the annotation on the run
+ * (docs/design.md, "Opting in").
+ */
+export function admissionOptIn(run: unknown): AdmissionOptIn {
+  const object = mapping(run);
+  const spec = mapping(mapping(object?.spec)?.pipelineSpec);
+  const tasks = [...list(spec?.tasks), ...list(spec?.finally)];
+  const optedIn =
+    annotationOptsIn(object?.metadata, ANNOTATION_RESULT_WORKSPACE) ||
+    (spec?.resultWorkspace !== undefined && spec.resultWorkspace !== null) ||
+    tasks.some((pt) => taskSpecOptsIn(mapping(pt)?.taskSpec, mapping(mapping(pt)?.taskSpec)?.metadata));
+  const selfContained = spec !== undefined && tasks.every((pt) => mapping(mapping(pt)?.taskSpec) !== undefined);
+  return { optedIn, selfContained };
+}
+
+/** A standalone TaskRun opts in by either annotation on the run, or its embedded taskSpec's TEP result fields. */
+export function taskRunOptsIn(run: unknown): boolean {
+  const object = mapping(run);
+  return (
+    annotationOptsIn(object?.metadata, ANNOTATION_RESULT_WORKSPACE) ||
+    taskSpecOptsIn(mapping(object?.spec)?.taskSpec, object?.metadata)
+  );
+}
+
+/** A task spec's `tlr.dev/reference-results` (on `meta`) or a result with `storage` or `type: stringReference`. */
+function taskSpecOptsIn(taskSpec: unknown, meta: unknown): boolean {
+  if (annotationOptsIn(meta, ANNOTATION_REFERENCE_RESULTS)) return true;
+  return list(mapping(taskSpec)?.results).some((r) => {
+    const result = mapping(r);
+    return (result?.storage !== undefined && result.storage !== null) || result?.type === 'stringReference';
+  });
+}
+
+/** The annotation is there and names something, or is there and is not a string (malformed: the rewrite says so). */
+function annotationOptsIn(meta: unknown, key: string): boolean {
+  const value = mapping(mapping(meta)?.annotations)?.[key];
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'string') return true;
+  return splitNames(value).length > 0;
+}
+
+function mapping(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+function list(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
