@@ -46,21 +46,11 @@ export const SEAL_NOTICE_PREFIX = 'tlr-seal: ';
 /** The rewrite format version. Bump when the shape of rewritten objects changes. */
 export const REWRITE_VERSION = 'v1';
 
-/**
- * On a PipelineRun the admission webhook held (`spec.status: PipelineRunPending`) for the controller: the controller
- * releases only holds it finds this annotation on, never a user's own `PipelineRunPending`.
- */
-export const ANNOTATION_HOLD = `${PREFIX}/hold`;
-export const HOLD_CONTROLLER = 'controller';
-/** On a PVC or ResolutionRequest the controller created: the uid of the PipelineRun it was created for. */
+/** On a PVC an earlier version's controller provisioned: the uid of the PipelineRun it was created for. */
 export const LABEL_PIPELINE_RUN_UID = `${PREFIX}/pipeline-run-uid`;
 /** On everything the controller creates. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'tekton-large-results';
-/** Reason of the Succeeded=False condition on a run the rewrite refused. */
-export const REASON_REFUSED = 'ResultReferenceRefused';
-/** Tekton's `spec.status` that keeps a PipelineRun from being resolved or started. */
-export const PIPELINE_RUN_PENDING = 'PipelineRunPending';
 /**
  * Label the admission webhook puts on every PipelineRun that opts in: the controller watches only runs carrying it, so
  * its cache holds our runs, not every PipelineRun of the cluster's history.

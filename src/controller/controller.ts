@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { LABEL_MANAGED_BY, LABEL_OPTED_IN, MANAGED_BY } from '../api/names.js';
+import { LABEL_OPTED_IN } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
-import { makeClients, RESOLUTION, TEKTON, type Clients } from '../k8s/api.js';
+import { makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { startProbeServer, type ProbeServer } from '../k8s/http.js';
 import { startInformer, type RunningInformer } from '../k8s/informer.js';
 import { SettingsSource } from '../k8s/settings.js';
@@ -48,8 +48,9 @@ export interface RunningController {
 }
 
 /**
- * `tlr controller`: watches PipelineRuns in every namespace and reconciles the opted-in ones. All replicas serve
- * probes; only the Lease holder reconciles.
+ * `tlr controller`: watches the PipelineRuns the webhook rewrote (labelled `tlr.dev/opted-in`) in every namespace and
+ * applies the retention of their result volumes when they finish. All replicas serve probes; only the Lease holder
+ * reconciles.
  */
 export async function startController(options: ControllerOptions): Promise<RunningController> {
   const logger = options.logger;
@@ -58,7 +59,6 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const metrics = new ControllerMetrics(options.registry ?? new Registry());
   const queue = new WorkQueue();
   let runs: RunningInformer<PipelineRun> | undefined;
-  let requests: RunningInformer<ResolutionRequestLike> | undefined;
   const settings = new SettingsSource({
     clients,
     namespace: options.namespace,
@@ -117,11 +117,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (!won) return;
     metrics.leader.set(1);
     runs = watchRuns(clients, logger, enqueue);
-    requests = watchResolutionRequests(clients, logger, (rr) => {
-      const owner = rr.metadata?.labels?.['tekton.dev/pipelineRun'];
-      if (owner) add(`${rr.metadata?.namespace ?? ''}/${owner}`);
-    });
-    await Promise.all([runs.synced, requests.synced, settings.synced]);
+    await Promise.all([runs.synced, settings.synced]);
     synced = true;
     logger.info({ identity, workers: options.workers }, 'caches synced; reconciling');
     for (let i = 0; i < options.workers; i++) workers.push(work(queue, reconciler, metrics, logger));
@@ -144,7 +140,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       queue.shutDown();
       await Promise.allSettled(workers);
       await elector.stop();
-      await Promise.allSettled([runs?.stop(), requests?.stop(), settings.stop()]);
+      await Promise.allSettled([runs?.stop(), settings.stop()]);
       await probes.close();
     },
   };
@@ -175,12 +171,6 @@ async function work(queue: WorkQueue, reconciler: Reconciler, metrics: Controlle
   }
 }
 
-interface ResolutionRequestLike {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: { name?: string; namespace?: string; labels?: Record<string, string> };
-}
-
 /** Only the runs the webhook labelled as opted in: the cache never holds the cluster's other PipelineRuns. */
 function watchRuns(clients: Clients, logger: Logger, onChange: (run: PipelineRun) => void): RunningInformer<PipelineRun> {
   const labelSelector = LABEL_OPTED_IN;
@@ -192,21 +182,6 @@ function watchRuns(clients: Clients, logger: Logger, onChange: (run: PipelineRun
     logger,
     onChange: (run, event) => {
       if (event !== 'delete') onChange(run);
-    },
-  });
-}
-
-function watchResolutionRequests(clients: Clients, logger: Logger, onChange: (rr: ResolutionRequestLike) => void): RunningInformer<ResolutionRequestLike> {
-  const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
-  return startInformer<ResolutionRequestLike>({
-    kubeConfig: clients.kubeConfig,
-    path: `/apis/${RESOLUTION.group}/${RESOLUTION.version}/${RESOLUTION.plural}`,
-    labelSelector,
-    list: async () =>
-      (await clients.custom.listClusterCustomObject({ group: RESOLUTION.group, version: RESOLUTION.version, plural: RESOLUTION.plural, labelSelector })) as KubernetesListObject<ResolutionRequestLike>,
-    logger,
-    onChange: (rr, event) => {
-      if (event !== 'delete') onChange(rr);
     },
   });
 }

@@ -153,16 +153,22 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     const { clients, namespace, name, identity } = this.options;
-    try {
-      const lease = await clients.coordination.readNamespacedLease({ name, namespace });
-      if (lease.spec?.holderIdentity !== identity) return;
-      await clients.coordination.replaceNamespacedLease({
-        name,
-        namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } },
-      });
-    } catch (err) {
-      this.options.logger.warn({ lease: name, err: String(err) }, 'could not release the lease');
+    // A renewal already on its way may land first and make this update conflict: read again and retry.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await clients.coordination.readNamespacedLease({ name, namespace });
+        if (lease.spec?.holderIdentity !== identity) return;
+        await clients.coordination.replaceNamespacedLease({
+          name,
+          namespace,
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(new Date()) } },
+        });
+        return;
+      } catch (err) {
+        if (isConflict(err) && attempt < 5) continue;
+        this.options.logger.warn({ lease: name, err: String(err) }, 'could not release the lease');
+        return;
+      }
     }
   }
 }

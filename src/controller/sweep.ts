@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ANNOTATION_HOLD, ANNOTATION_RESULT_VOLUME, HOLD_CONTROLLER, LABEL_OPTED_IN } from '../api/names.js';
+import { ANNOTATION_REWRITTEN, LABEL_OPTED_IN } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, TEKTON, type Clients } from '../k8s/api.js';
 import { pointerToken } from '../core/json-walk.js';
@@ -34,8 +34,8 @@ export async function relabelDetachedRuns(clients: Clients, logger: Logger, page
 
 function isDetached(run: PipelineRun): boolean {
   if (run.metadata?.labels?.[LABEL_OPTED_IN] !== undefined) return false;
-  const annotations = run.metadata?.annotations ?? {};
-  return annotations[ANNOTATION_HOLD] === HOLD_CONTROLLER || annotations[ANNOTATION_RESULT_VOLUME]?.startsWith('provisioned:') === true;
+  // Rewritten at admission (the webhook also labels it): ours, whatever became of its labels since.
+  return run.metadata?.annotations?.[ANNOTATION_REWRITTEN] !== undefined;
 }
 
 async function relabel(clients: Clients, run: PipelineRun, logger: Logger): Promise<boolean> {

@@ -67,3 +67,59 @@ function mapping(value: unknown): Record<string, unknown> | undefined {
 function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
 }
+
+/**
+ * Whether stored objects a run names opt it in: its Pipeline by `tlr.dev/result-workspace`, a Task by
+ * `tlr.dev/reference-results` (stored objects carry only annotations: the API server prunes TEP fields).
+ */
+export function storedObjectsOptIn(objects: readonly unknown[]): boolean {
+  return objects.some((o) => {
+    const object = mapping(o);
+    if (object?.kind === 'Pipeline') return annotationOptsIn(object.metadata, ANNOTATION_RESULT_WORKSPACE);
+    if (object?.kind === 'Task') return annotationOptsIn(object.metadata, ANNOTATION_REFERENCE_RESULTS) || taskSpecOptsIn(object.spec, object.metadata);
+    return false;
+  });
+}
+
+/** A ref a run makes, read tolerantly: where it is, what it names. */
+export interface RunRef {
+  /** Field path, e.g. `spec.pipelineRef` or `spec.pipelineSpec.tasks[1].taskRef`. */
+  readonly path: string;
+  readonly kind: 'Pipeline' | 'Task';
+  /** A stored object of the run's namespace, by name; undefined for a remote (resolver) ref. */
+  readonly name?: string;
+  /** `git`, `bundles`, `hub`, `http`, `cluster`… for a remote ref. */
+  readonly resolver?: string;
+}
+
+/** The run's pipelineRef (if any), read tolerantly. */
+export function pipelineRefOf(run: unknown): RunRef | undefined {
+  const ref = mapping(mapping(mapping(run)?.spec)?.pipelineRef);
+  return ref ? refOf(ref, 'Pipeline', 'spec.pipelineRef') : undefined;
+}
+
+/**
+ * The taskRefs of a pipeline spec (`spec.pipelineSpec` of a run, or `spec` of a stored Pipeline at `base`): Tekton
+ * Tasks only, not custom tasks; each with its field path.
+ */
+export function taskRefsOf(pipelineSpec: unknown, base: string): RunRef[] {
+  const spec = mapping(pipelineSpec);
+  const refs: RunRef[] = [];
+  for (const field of ['tasks', 'finally'] as const) {
+    for (const [i, pt] of list(spec?.[field]).entries()) {
+      const ref = mapping(mapping(pt)?.taskRef);
+      if (!ref) continue;
+      const kind = ref.kind;
+      const apiVersion = ref.apiVersion;
+      const tektonTask = (kind === undefined || kind === 'Task') && (apiVersion === undefined || (typeof apiVersion === 'string' && apiVersion.startsWith('tekton.dev/')));
+      if (tektonTask) refs.push(refOf(ref, 'Task', `${base}.${field}[${i}].taskRef`));
+    }
+  }
+  return refs;
+}
+
+function refOf(ref: Record<string, unknown>, kind: RunRef['kind'], path: string): RunRef {
+  const resolver = typeof ref.resolver === 'string' && ref.resolver !== '' ? ref.resolver : undefined;
+  const name = resolver === undefined && typeof ref.name === 'string' && ref.name !== '' ? ref.name : undefined;
+  return { path, kind, ...(name !== undefined ? { name } : {}), ...(resolver !== undefined ? { resolver } : {}) };
+}

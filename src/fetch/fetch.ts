@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
-import { ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
+import { TASK_WORKSPACE, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
@@ -50,20 +50,41 @@ export async function planFetch(
   } catch (err) {
     throw new TlrError('E_FETCH', isNotFound(err) ? `${what}: not found` : `${what}: ${apiMessage(err)}`, { cause: err });
   }
-  const volume = run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? '';
-  const claim = /^(?:provisioned|user-claim):(.+)$/.exec(volume)?.[1];
-  if (claim === undefined) {
-    throw new TlrError(
-      'E_FETCH',
-      `${what}: metadata.annotations[${ANNOTATION_RESULT_VOLUME}]: expected provisioned:<pvc> or user-claim:<pvc> ` +
-        `(a run rewritten by the controller), found ${volume === '' ? 'none' : `"${volume}"`}`,
-    );
-  }
   const taskRuns = (await clients.custom.listNamespacedCustomObject({ ...TEKTON, namespace, plural: 'taskruns', labelSelector: `tekton.dev/pipelineRun=${runName}` })) as {
-    items: Array<{ metadata?: { labels?: Record<string, string> }; status?: { results?: Array<{ name?: string; value?: unknown }> } }>;
+    items: TaskRunLike[];
   };
+  const claim = claimOf(run, taskRuns.items, what);
   const recorded = recordedReferences(run, taskRuns.items);
   return { claim, refs: selectReferences(recorded, names, what), skipped: names.length === 0 ? recorded.unusable : [] };
+}
+
+interface TaskRunLike {
+  metadata?: { labels?: Record<string, string> };
+  spec?: { workspaces?: Array<{ name?: string; persistentVolumeClaim?: { claimName?: string } }> };
+  status?: { results?: Array<{ name?: string; value?: unknown }> };
+}
+
+/**
+ * The run's result PVC: the one it names (`user-claim:<pvc>`, or `provisioned:<pvc>` by an earlier version), or, for
+ * a volumeClaimTemplate (`template`), the PVC Tekton made from it, which Tekton names in each TaskRun's binding of the
+ * tasks' `tlr-results` workspace.
+ */
+function claimOf(run: PipelineRun, taskRuns: readonly TaskRunLike[], what: string): string {
+  const volume = run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? '';
+  const named = /^(?:provisioned|user-claim):(.+)$/.exec(volume)?.[1];
+  if (named !== undefined) return named;
+  if (volume === 'template') {
+    for (const taskRun of taskRuns) {
+      const claim = taskRun.spec?.workspaces?.find((w) => w.name === TASK_WORKSPACE)?.persistentVolumeClaim?.claimName;
+      if (claim) return claim;
+    }
+    throw new TlrError('E_FETCH', `${what}: no TaskRun of the run binds its result volume yet (its ${TASK_WORKSPACE} workspace); try again once a task ran`);
+  }
+  throw new TlrError(
+    'E_FETCH',
+    `${what}: metadata.annotations[${ANNOTATION_RESULT_VOLUME}]: expected template, provisioned:<pvc> or user-claim:<pvc> ` +
+      `(a run rewritten by Tekton Large Results), found ${volume === '' ? 'none' : `"${volume}"`}`,
+  );
 }
 
 export async function fetchResults(options: FetchOptions): Promise<Fetched[]> {

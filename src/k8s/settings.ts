@@ -1,3 +1,4 @@
+import type { KubeObject } from '../api/tekton.js';
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from '../core/config.js';
@@ -68,20 +69,18 @@ export class SettingsSource {
   }
 
   /**
-   * The stored Pipeline's annotations (GET by name, 2 s at most); undefined when there is no such Pipeline. Throws
-   * (with the reason) when it could not be read: a timeout, a missing permission, the API server failing.
+   * A stored Pipeline or Task (GET by name, 2 s at most); undefined when there is no such object. Throws when it could
+   * not be read (a timeout, a missing permission, the API server failing): the reason is logged here.
    */
-  async pipelineAnnotations(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  async storedObject(kind: 'Pipeline' | 'Task', namespace: string, name: string): Promise<KubeObject | undefined> {
+    const plural = kind === 'Pipeline' ? 'pipelines' : 'tasks';
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error('no answer within 2 s')), 2000)));
     try {
-      const pipeline = (await Promise.race([this.options.clients.custom.getNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelines', name }), timeout])) as {
-        metadata?: { annotations?: Record<string, string> };
-      };
-      return pipeline.metadata?.annotations ?? {};
+      return (await Promise.race([this.options.clients.custom.getNamespacedCustomObject({ ...TEKTON, namespace, plural, name }), timeout])) as KubeObject;
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      this.options.logger.warn({ pipeline: `${namespace}/${name}`, err: apiMessage(err) }, 'could not read the stored Pipeline');
+      this.options.logger.warn({ [kind.toLowerCase()]: `${namespace}/${name}`, err: apiMessage(err) }, `Could not read the stored ${kind}`);
       throw new Error(apiMessage(err), { cause: err });
     } finally {
       clearTimeout(timer);

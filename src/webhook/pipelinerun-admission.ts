@@ -1,98 +1,57 @@
 /**
  * Admission of PipelineRuns (mutating, CREATE only; its configuration is named to run before Tekton's own webhook).
- * Pure: request in, AdmissionReview out; no I/O, never mutates the request.
+ * Pure: request and lookups in, AdmissionReview out; no I/O, never mutates the request.
+ *
+ * Tekton v1 refuses any change to a PipelineRun's spec after it is created but `spec.status` ("Once the PipelineRun
+ * has started, only status updates are allowed", pkg/apis/pipeline/v1/pipelinerun_validation.go), so an opted-in run
+ * is rewritten here, in the create request, or never:
  *
  * 1. TEP form -> annotation form (`convertOnly`); a malformed TEP field is refused (422) with the rewrite's message.
- * 2. A run that does not opt in is allowed untouched: no patch, whatever it contains.
- * 3. An opted-in run whose pipeline and tasks are all embedded is rewritten here just to check it, so a refusal
- *    reaches its author at `kubectl create` (422); the rewrite's warnings become admission warnings.
- * 4. An opted-in run is patched into the annotation form, labelled `tlr.dev/opted-in: "true"` (the controller
- *    watches only such runs) and held for the controller (`spec.status: PipelineRunPending` + annotation
- *    `tlr.dev/hold: controller`), unless its author already set `spec.status`.
+ * 2. A run that does not opt in (by itself, its stored Pipeline or a stored Task: ./run-lookups.ts) is allowed
+ *    untouched: no patch, whatever it contains.
+ * 3. An opted-in run is rewritten by the pure `rewritePipelineRun` over the stored objects the server read (inlined,
+ *    as `tlr render` prints it), its result volume a `volumeClaimTemplate` from the config (Tekton creates the PVC,
+ *    owned by the run), and labelled `tlr.dev/opted-in` (the controller watches such runs for retention). A refusal
+ *    reaches its author at `kubectl create` (422) with the rewrite's field-path messages; warnings become admission
+ *    warnings.
+ * 4. An opted-in run naming a remote Pipeline or Task (`resolver: git|bundles|hub|http|cluster`) is refused: what it
+ *    names is not known at creation, and the spec cannot be changed later.
  */
 import type { KubeObject, PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
-import { admissionOptIn } from '../core/admission-opt-in.js';
-import { annotatedResultWorkspace } from '../core/opt-in.js';
+import { admissionOptIn, pipelineRefOf, storedObjectsOptIn, taskRefsOf, type RunRef } from '../core/admission-opt-in.js';
 import { rewritePipelineRun } from '../core/pipeline-run.js';
+import { resolverFromObjects } from '../core/resolver.js';
 import { convertOnly } from '../core/rewrite.js';
 import { describeObject, isTektonKind } from '../api/tekton.js';
 import { formatDiagnostic, RewriteError, TlrError, type Diagnostic } from '../errors.js';
-import {
-  allow,
-  allowWithPatch,
-  deny,
-  internalError,
-  type AdmissionRequest,
-  type AdmissionReviewResponse,
-} from './admission-review.js';
-import { ANNOTATION_HOLD, ANNOTATION_RESULT_WORKSPACE, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../api/names.js';
+import { allow, allowWithPatch, deny, internalError, type AdmissionRequest, type AdmissionReviewResponse } from './admission-review.js';
+import { ANNOTATION_RESULT_WORKSPACE, LABEL_OPTED_IN } from '../api/names.js';
 import { diffPatch } from './json-patch.js';
+import type { Lookups } from './run-lookups.js';
 import type { WebhookSettings } from './settings.js';
 
-/** What the server looked up before the (pure) decision: the annotations of the stored Pipeline a run refers to. */
-export interface Lookups {
-  readonly pipelineAnnotations?: Record<string, string>;
-  /** Set when the stored Pipeline could not be read (the run is then admitted as not opted in, with a warning). */
-  readonly pipelineLookupFailed?: string;
-}
+export { pipelineRunLookups, type Lookups } from './run-lookups.js';
 
-/**
- * The lookups a PipelineRun needs: its stored Pipeline's annotations, only for a run that names a local Pipeline and
- * does not opt in by itself (so runs that opt in, embed their spec, or use a resolver cost no API call). The reason a
- * lookup failed is logged by the settings, never put in the answer: the caller learns nothing about the Pipeline but
- * what the decision needs.
- */
-export async function pipelineRunLookups(request: AdmissionRequest, settings: WebhookSettings): Promise<Lookups> {
-  const pipeline = storedPipelineOf(request);
-  if (!pipeline || !settings.pipelineAnnotations) return {};
-  const { namespace, name } = pipeline;
-  try {
-    const pipelineAnnotations = await settings.pipelineAnnotations(namespace, name);
-    return pipelineAnnotations ? { pipelineAnnotations } : {};
-  } catch {
-    return { pipelineLookupFailed: `${namespace}/${name}` };
-  }
-}
-
-/**
- * The stored Pipeline a new run names by a local pipelineRef, when the run does not opt in by itself; in the
- * request's namespace (the API server's, which it authorized the caller for), whatever the object says.
- */
-function storedPipelineOf(request: AdmissionRequest): { namespace: string; name: string } | undefined {
-  if (request.operation !== 'CREATE' || !isTektonKind(request.object, 'PipelineRun')) return undefined;
-  const run = request.object as { metadata?: unknown; spec?: unknown };
-  const name = localPipelineName(run.spec);
-  if (name === undefined || admissionOptIn(run).optedIn) return undefined;
-  const objectNamespace: unknown = (run.metadata as { namespace?: unknown } | null | undefined)?.namespace;
-  const namespace = request.namespace ?? (typeof objectNamespace === 'string' ? objectNamespace : 'default');
-  return { namespace, name };
-}
-
-/** `spec.pipelineRef.name` of a run whose pipelineRef names a stored Pipeline (no resolver), read tolerantly. */
-function localPipelineName(spec: unknown): string | undefined {
-  const ref: unknown = typeof spec === 'object' && spec !== null ? (spec as { pipelineRef?: unknown }).pipelineRef : undefined;
-  if (typeof ref !== 'object' || ref === null) return undefined;
-  const { name, resolver } = ref as { name?: unknown; resolver?: unknown };
-  return typeof name === 'string' && name !== '' && (resolver === undefined || resolver === null) ? name : undefined;
+function isPipelineRunCreate(request: AdmissionRequest): boolean {
+  return request.operation === 'CREATE' && request.kind.group === 'tekton.dev' && request.kind.kind === 'PipelineRun' && isTektonKind(request.object, 'PipelineRun');
 }
 
 /**
  * The answer when no rewrite is needed, cheaply (a few shallow reads, whatever the object's size or shape): not a
- * PipelineRun CREATE, or a run that does not opt in. Undefined when the run opts in: `admitPipelineRun` decides.
+ * PipelineRun CREATE, or a run that opts in neither by itself nor through what the lookups read. Undefined when the
+ * run opts in: `admitPipelineRun` decides.
  */
 export function quickPipelineRunAnswer(request: AdmissionRequest, lookups: Lookups = {}): AdmissionReviewResponse | undefined {
   const { uid } = request;
-  const raw = request.object;
-  if (request.operation !== 'CREATE' || request.kind.group !== 'tekton.dev' || request.kind.kind !== 'PipelineRun' || !isTektonKind(raw, 'PipelineRun')) return allow(uid);
-  // A run of a stored Pipeline that names a result workspace opts in through that Pipeline.
-  const byPipeline = annotatedResultWorkspace({ annotations: lookups.pipelineAnnotations }) !== undefined;
-  if (admissionOptIn(raw).optedIn || byPipeline) return undefined;
-  if (lookups.pipelineLookupFailed === undefined) return allow(uid);
+  if (!isPipelineRunCreate(request)) return allow(uid);
+  if (admissionOptIn(request.object).optedIn || storedObjectsOptIn(lookups.objects ?? [])) return undefined;
+  if (!lookups.unreadable?.length) return allow(uid);
   return allow(uid, [
-    `${describeObject(withNamespace(raw, request.namespace))}: spec.pipelineRef: Pipeline ${lookups.pipelineLookupFailed} could not be read, so it is not known whether the run stores ` +
-      `results by reference; it runs as plain Tekton would. If it does, annotate the run with ${ANNOTATION_RESULT_WORKSPACE}: <workspace>`,
+    `${describeObject(withNamespace(request.object as KubeObject, request.namespace))}: ${lookups.unreadable.join(', ')} could not be read, so it ` +
+      'is not known whether the run stores results by reference; it runs as plain Tekton would. If it does, annotate the run ' +
+      `with ${ANNOTATION_RESULT_WORKSPACE}: <workspace>`,
   ]);
 }
 
@@ -105,26 +64,57 @@ export function admitPipelineRun(request: AdmissionRequest, settings: WebhookSet
   if (quick) return quick;
   const { uid } = request;
   const raw = request.object as KubeObject;
-  let converted: KubeObject;
   const warnings = new Set<string>();
+  let run: PipelineRun;
   try {
-    const result = convertOnly(raw);
-    converted = result.object;
-    addWarnings(warnings, result.diagnostics);
+    const converted = convertOnly(raw);
+    addWarnings(warnings, converted.diagnostics);
+    run = withNamespace(converted.object as PipelineRun, request.namespace);
   } catch (error) {
     return refusal(uid, error);
   }
-  const run = withNamespace(converted as PipelineRun, request.namespace);
-  if (admissionOptIn(run).selfContained) {
-    const loaded = loadSettings(settings, run);
-    if ('failure' in loaded) return internalError(uid, loaded.failure);
-    try {
-      addWarnings(warnings, rewritePipelineRun(run, loaded).diagnostics);
-    } catch (error) {
-      return refusal(uid, error, warnings);
-    }
+  const unusable = unusableRefs(run, lookups);
+  if (unusable.length > 0) return deny(uid, unusable.join('\n'), [...warnings]);
+  const loaded = loadSettings(settings, run);
+  if ('failure' in loaded) return internalError(uid, loaded.failure);
+  let rewritten: PipelineRun;
+  try {
+    const result = rewritePipelineRun(run, { ...loaded, resolver: resolverFromObjects(lookups.objects ?? []) });
+    addWarnings(warnings, result.diagnostics);
+    rewritten = result.object;
+  } catch (error) {
+    return refusal(uid, error, warnings);
   }
-  return allowWithPatch(uid, diffPatch(raw, held(converted), 2), [...warnings]);
+  return allowWithPatch(uid, diffPatch(raw, labelled(rewritten), 2), [...warnings]);
+}
+
+/**
+ * Refs the rewrite cannot follow at admission, as messages: remote refs (their content is not known before Tekton
+ * resolves them, after creation, when the spec can no longer change), and stored objects that could not be read.
+ */
+function unusableRefs(run: PipelineRun, lookups: Lookups): string[] {
+  const who = describeObject(run);
+  const pipelineRef = pipelineRefOf(run);
+  const stored = (lookups.objects ?? []).find((o) => o.kind === 'Pipeline');
+  const refs: RunRef[] = [
+    ...(pipelineRef ? [pipelineRef] : []),
+    ...(pipelineRef ? taskRefsOf(stored?.spec, `Pipeline ${run.metadata?.namespace ?? 'default'}/${pipelineRef.name ?? ''}: spec`) : taskRefsOf(run.spec.pipelineSpec, 'spec.pipelineSpec')),
+  ];
+  const messages = refs
+    .filter((r) => r.resolver !== undefined)
+    .map((r) =>
+      `${who}: ${r.path}: a run that stores results by reference cannot name a remote ${r.kind} (resolver "${r.resolver}"): ` +
+      'Tekton resolves it only after the run is created, and a created run\'s spec cannot be changed. Use a stored ' +
+      `${r.kind} in the run's namespace (kubectl apply it there), or embed it (tlr render inlines it)`);
+  for (const what of lookups.unreadable ?? []) {
+    messages.push(`${who}: ${what} could not be read by the Tekton Large Results webhook (see its log); the run stores results by reference and cannot be rewritten without it. Try again, or report it to the cluster's admin`);
+  }
+  return messages;
+}
+
+/** The rewritten run, labelled for the controller's informer. */
+function labelled(run: PipelineRun): PipelineRun {
+  return { ...run, metadata: { ...run.metadata, labels: { ...run.metadata?.labels, [LABEL_OPTED_IN]: 'true' } } };
 }
 
 /** The object as the rewrite should name it: the API server may leave `metadata.namespace` to the request. */
@@ -158,20 +148,4 @@ export function loadSettings(settings: WebhookSettings, run: KubeObject): { conf
         `is invalid: ${error.message}. Fix the ConfigMap and create the run again`,
     };
   }
-}
-
-/**
- * The run labelled for the controller's informer (`tlr.dev/opted-in`) and held: `spec.status: PipelineRunPending`
- * and the hold annotation. A run its author created with `spec.status` set keeps it, without the annotation (the
- * controller must not release a user's hold).
- */
-function held(run: KubeObject): KubeObject {
-  const labelled = { ...run, metadata: { ...run.metadata, labels: { ...run.metadata?.labels, [LABEL_OPTED_IN]: 'true' } } };
-  const spec = run.spec ?? {};
-  if (spec.status !== undefined && spec.status !== '') return labelled;
-  return {
-    ...labelled,
-    metadata: { ...labelled.metadata, annotations: { ...run.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
-    spec: { ...spec, status: PIPELINE_RUN_PENDING },
-  };
 }

@@ -33,7 +33,7 @@ export function snapshotSettings(settings: WebhookSettings, namespaces: readonly
   };
 }
 
-/** Settings answering from a snapshot (no `pipelineAnnotations`: lookups are done before, by the server). */
+/** Settings answering from a snapshot (no `storedObject`: lookups are done before, by the server). */
 export function settingsFromSnapshot(snapshot: SettingsSnapshot): WebhookSettings {
   const configs = new Map(snapshot.configs);
   const unwrap = <T>(entry: Read<T> | undefined, what: string): T => {

@@ -1,5 +1,6 @@
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
+import type { KubeObject } from '../api/tekton.js';
 
 /**
  * What the webhooks read from the cluster, provided by the process that runs them (kept current from the `tlr-config`
@@ -11,9 +12,9 @@ export interface WebhookSettings {
   config(namespace: string): Config;
   featureFlags(): FeatureFlags;
   /**
-   * The annotations of a stored Pipeline (a run's local `pipelineRef`); undefined when there is no such Pipeline;
-   * rejects with the reason when it cannot be read. Optional: without it, only the run's own annotations and
-   * embedded specs opt a run in.
+   * A stored Pipeline or Task of `namespace` (a run's local `pipelineRef` / `taskRef`), read by name; undefined when
+   * there is no such object; rejects (the reason logged, never answered) when it cannot be read. Optional: without
+   * it, only what a run embeds opts it in and can be rewritten.
    */
-  pipelineAnnotations?(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  storedObject?(kind: 'Pipeline' | 'Task', namespace: string, name: string): Promise<KubeObject | undefined>;
 }

@@ -1,5 +1,5 @@
-// The whole path for every example: the run is created on the real API server (webhook, then controller as its
-// ServiceAccount), and what the API server then stores is run end to end on this machine by the local Tekton
+// The whole path for every example: the run is created on the real API server (rewritten by the webhook at
+// admission), and what the API server then stores is run end to end on this machine by the local Tekton
 // stand-in: the real seal step on the producers, the real tlr-substitute init container on the consumers, the
 // consumers' scripts checked. The result volume is a temporary directory set as the cluster's `mountPath`.
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,10 +11,9 @@ import { ANNOTATION_REWRITTEN } from '../../src/api/names.js';
 import type { KubeObject, PipelineRun } from '../../src/api/tekton.js';
 import { convertOnly } from '../../src/core/rewrite.js';
 import { runCli } from '../../src/cli/program.js';
-import { claimName } from '../../src/controller/reconciler.js';
 import { EXAMPLES } from '../support/example-checks.js';
 import { runPipelineRunLocally } from '../support/local-tekton.js';
-import { createRun, eventually, getRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
+import { createRun, startTlrEnvironment, type TlrEnvironment } from '../support/tlr-env.js';
 
 const test = anyTest as TestFn<{ env: TlrEnvironment; volume: string }>;
 
@@ -44,11 +43,8 @@ for (const [name, example] of Object.entries(EXAMPLES)) {
       await env.cluster.serverSideApply(stored.map((o) => ({ ...o, metadata: { ...o.metadata, namespace: 'demo' } })), { strict: true, fieldManager: 'user' });
     }
     const input = all.find((o) => o.kind === 'PipelineRun') as PipelineRun;
-    const created = await createRun(env, input);
-    const run = await eventually(async () => {
-      const r = await getRun(env, 'demo', created.metadata?.name ?? '');
-      return r.metadata?.annotations?.[ANNOTATION_REWRITTEN] && r.spec.status === undefined ? r : undefined;
-    }, 'the run to be rewritten and released');
+    const run = await createRun(env, input);
+    t.is(run.metadata?.annotations?.[ANNOTATION_REWRITTEN], 'v1', 'rewritten at admission');
     const work = await mkdtemp(join(tmpdir(), `tlr-work-${name}-`));
     try {
       const result = await runPipelineRunLocally(run, { volume, workDir: work, uid: run.metadata?.uid ?? '' });
@@ -63,20 +59,17 @@ test.serial('tlr fetch: finds the references the run recorded, starts a read-onl
   const { env } = t.context;
   const [input] = (await objects('examples/large-json/pipelinerun.yaml')) as PipelineRun[];
   if (!input) throw new Error('no run');
-  const created = await createRun(env, input);
-  const name = created.metadata?.name ?? '';
-  const run = await eventually(async () => {
-    const r = await getRun(env, 'demo', name);
-    return r.spec.status === undefined ? r : undefined;
-  }, 'the run to be released');
-  // What Tekton's controller records once the producer ran: a child TaskRun with the reference as its result.
+  const run = await createRun(env, input);
+  const name = run.metadata?.name ?? '';
+  // What Tekton's controller records once the producer ran: a child TaskRun bound to the PVC it made from the run's
+  // volumeClaimTemplate, with the reference as its result.
   const token = '[[tlr:v1:sha256=' + 'a'.repeat(64) + `:size=5:path=${run.metadata?.uid ?? ''}/generate/payload]]`;
   const taskRun = (await env.custom.createNamespacedCustomObject({
     group: 'tekton.dev', version: 'v1', namespace: 'demo', plural: 'taskruns',
     body: {
       apiVersion: 'tekton.dev/v1', kind: 'TaskRun',
       metadata: { name: `${name}-generate`, labels: { 'tekton.dev/pipelineRun': name, 'tekton.dev/pipelineTask': 'generate' } },
-      spec: { taskRef: { name: 'x' } },
+      spec: { taskRef: { name: 'x' }, workspaces: [{ name: 'tlr-results', persistentVolumeClaim: { claimName: 'pvc-0123456789' } }] },
     },
   })) as KubeObject;
   await env.custom.replaceNamespacedCustomObjectStatus({
@@ -108,7 +101,7 @@ test.serial('tlr fetch: finds the references the run recorded, starts a read-onl
   t.regex(err, /reader pod demo\/tlr-fetch-[0-9a-f]+: expected it Running within 2 s, found phase/);
   const seen = [...pods].map((p) => JSON.parse(p) as { volumes: Array<{ persistentVolumeClaim?: { claimName: string; readOnly: boolean } }>; mounts: Array<{ readOnly: boolean }>; nonRoot: boolean });
   t.true(seen.length >= 1, 'the reader pod was created');
-  t.is(seen[0]?.volumes[0]?.persistentVolumeClaim?.claimName, claimName(run));
+  t.is(seen[0]?.volumes[0]?.persistentVolumeClaim?.claimName, 'pvc-0123456789');
   t.true(seen[0]?.volumes[0]?.persistentVolumeClaim?.readOnly);
   t.true(seen[0]?.mounts[0]?.readOnly);
   t.true(seen[0]?.nonRoot);

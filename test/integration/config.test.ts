@@ -85,12 +85,15 @@ interface Check {
 const CHECKS: readonly Check[] = [
   // What the controller needs.
   { user: CONTROLLER_SA, verb: 'watch', resource: 'pipelineruns', group: 'tekton.dev', allowed: true },
-  { user: CONTROLLER_SA, verb: 'update', resource: 'pipelineruns', group: 'tekton.dev', namespace: 'demo', allowed: true },
-  { user: CONTROLLER_SA, verb: 'update', resource: 'pipelineruns', subresource: 'status', group: 'tekton.dev', namespace: 'demo', allowed: true },
-  { user: CONTROLLER_SA, verb: 'create', resource: 'persistentvolumeclaims', namespace: 'demo', allowed: true },
-  { user: CONTROLLER_SA, verb: 'create', resource: 'resolutionrequests', group: 'resolution.tekton.dev', namespace: 'demo', allowed: true },
+  { user: CONTROLLER_SA, verb: 'patch', resource: 'pipelineruns', group: 'tekton.dev', namespace: 'demo', allowed: true },
+  { user: CONTROLLER_SA, verb: 'list', resource: 'persistentvolumeclaims', namespace: 'demo', allowed: true },
+  { user: CONTROLLER_SA, verb: 'delete', resource: 'persistentvolumeclaims', namespace: 'demo', allowed: true },
   { user: CONTROLLER_SA, verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: 'tlr-system', name: 'tlr-controller', allowed: true },
-  // And nothing more.
+  // And nothing more: the rewrite happens at admission, so no spec writes, no PVC creates, no ResolutionRequests.
+  { user: CONTROLLER_SA, verb: 'update', resource: 'pipelineruns', group: 'tekton.dev', namespace: 'demo', allowed: false },
+  { user: CONTROLLER_SA, verb: 'update', resource: 'pipelineruns', subresource: 'status', group: 'tekton.dev', namespace: 'demo', allowed: false },
+  { user: CONTROLLER_SA, verb: 'create', resource: 'persistentvolumeclaims', namespace: 'demo', allowed: false },
+  { user: CONTROLLER_SA, verb: 'create', resource: 'resolutionrequests', group: 'resolution.tekton.dev', namespace: 'demo', allowed: false },
   { user: CONTROLLER_SA, verb: 'get', resource: 'pods', subresource: 'log', namespace: 'demo', allowed: false },
   { user: CONTROLLER_SA, verb: 'get', resource: 'secrets', namespace: 'demo', allowed: false },
   { user: CONTROLLER_SA, verb: 'create', resource: 'roles', group: 'rbac.authorization.k8s.io', namespace: 'demo', allowed: false },
@@ -107,7 +110,8 @@ const CHECKS: readonly Check[] = [
   { user: WEBHOOK_SA, verb: 'list', resource: 'pipelineruns', group: 'tekton.dev', allowed: false },
   { user: WEBHOOK_SA, verb: 'get', resource: 'pipelines', group: 'tekton.dev', namespace: 'demo', allowed: true },
   { user: WEBHOOK_SA, verb: 'list', resource: 'pipelines', group: 'tekton.dev', namespace: 'demo', allowed: false },
-  { user: WEBHOOK_SA, verb: 'get', resource: 'tasks', group: 'tekton.dev', namespace: 'demo', allowed: false },
+  { user: WEBHOOK_SA, verb: 'get', resource: 'tasks', group: 'tekton.dev', namespace: 'demo', allowed: true },
+  { user: WEBHOOK_SA, verb: 'list', resource: 'tasks', group: 'tekton.dev', namespace: 'demo', allowed: false },
   { user: WEBHOOK_SA, verb: 'create', resource: 'persistentvolumeclaims', namespace: 'demo', allowed: false },
 ];
 
@@ -165,7 +169,7 @@ test('tlr webhook as a process: answers AdmissionReviews over HTTPS as its Servi
       const response = (JSON.parse(answer) as { response: { uid: string; allowed: boolean; patch?: string } }).response;
       t.is(response.uid, 'uid-123');
       t.true(response.allowed);
-      t.regex(Buffer.from(response.patch ?? '', 'base64').toString(), /PipelineRunPending/);
+      t.regex(Buffer.from(response.patch ?? '', 'base64').toString(), /"tlr.dev\/rewritten":"v1"/);
       t.regex(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(), /tlr_webhook_requests_total\{[^}]*webhook="pipelineruns"[^}]*\} 1/);
       child.kill('SIGTERM');
       t.is(await exited, 0);

@@ -8,11 +8,11 @@ import type { KubeObject, PipelineRun } from '../../src/api/tekton.js';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
-import { convertOnly } from '../../src/core/rewrite.js';
 import { TlrError } from '../../src/errors.js';
 import type { AdmissionRequest, Operation } from '../../src/webhook/admission-review.js';
-import { ANNOTATION_HOLD, HOLD_CONTROLLER, LABEL_OPTED_IN, PIPELINE_RUN_PENDING } from '../../src/api/names.js';
-import { admitPipelineRun, pipelineRunLookups } from '../../src/webhook/pipelinerun-admission.js';
+import { ANNOTATION_REWRITTEN, LABEL_OPTED_IN } from '../../src/api/names.js';
+import { resolverFromObjects } from '../../src/core/resolver.js';
+import { admitPipelineRun, pipelineRunLookups, withNamespace } from '../../src/webhook/pipelinerun-admission.js';
 import type { WebhookSettings } from '../../src/webhook/settings.js';
 import { applyPatch, deepFreeze, patchOf } from './apply-patch.js';
 
@@ -75,30 +75,13 @@ spec:
   unknownField: kept
 `) as PipelineRun;
 
-/** What the API server stores: the converted run plus the hold (expected = input + this change). */
-function heldForm(run: PipelineRun): PipelineRun {
-  const converted = convertOnly(run).object as PipelineRun;
-  return {
-    ...converted,
-    metadata: {
-      ...converted.metadata,
-      labels: { ...converted.metadata?.labels, [LABEL_OPTED_IN]: 'true' },
-      annotations: { ...converted.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER },
-    },
-    spec: { ...converted.spec, status: PIPELINE_RUN_PENDING },
-  };
+/** What the API server stores: the run as the rewrite makes it, labelled for the controller (expected = input + this change). */
+function storedForm(run: PipelineRun, objects: readonly KubeObject[] = []): PipelineRun {
+  const rewritten = rewritePipelineRun(run, { ...rewriteOptions, resolver: resolverFromObjects(objects) }).object;
+  return { ...rewritten, metadata: { ...rewritten.metadata, labels: { ...rewritten.metadata?.labels, [LABEL_OPTED_IN]: 'true' } } };
 }
 
-/** The run without what the webhook adds to hold it (hold annotation, opted-in label, pending status). */
-function withoutHold(run: PipelineRun): PipelineRun {
-  const { [ANNOTATION_HOLD]: _hold, ...annotations } = run.metadata?.annotations ?? {};
-  const { [LABEL_OPTED_IN]: _label, ...labels } = run.metadata?.labels ?? {};
-  const { status: _status, ...spec } = run.spec;
-  const { labels: _all, ...metadata } = { ...run.metadata, annotations };
-  return { ...run, metadata: Object.keys(labels).length > 0 ? { ...metadata, labels } : metadata, spec };
-}
-
-test('a TEP-form embedded run is converted and held, and what is stored is what the rewrite accepts', (t) => {
+test('a TEP-form embedded run is rewritten at admission, exactly as the pure rewrite (tlr render) makes it', (t) => {
   const req = request(TEP_RUN);
   const review = admitPipelineRun(req, settings);
   t.is(review.apiVersion, 'admission.k8s.io/v1');
@@ -107,21 +90,15 @@ test('a TEP-form embedded run is converted and held, and what is stored is what 
   t.true(review.response.allowed);
   t.is(review.response.status, undefined);
 
-  const ops = patchOf(review);
-  t.deepEqual(ops.map((op) => `${op.op} ${op.path}`).sort(), ['add /metadata/annotations', 'add /metadata/labels', 'add /spec/pipelineSpec', 'add /spec/status']);
-  const stored = applyPatch(req.object as PipelineRun, ops);
-  t.deepEqual(stored, heldForm(TEP_RUN));
+  const stored = applyPatch(req.object as PipelineRun, patchOf(review));
+  t.deepEqual(stored, storedForm(TEP_RUN));
   t.is(stored.metadata?.annotations?.[ANNOTATION_RESULT_WORKSPACE], 'results');
+  t.is(stored.metadata?.annotations?.[ANNOTATION_REWRITTEN], 'v1');
   t.is(stored.spec.pipelineSpec?.tasks?.[0]?.taskSpec?.metadata?.annotations?.[ANNOTATION_REFERENCE_RESULTS], 'sbom');
   t.false('resultWorkspace' in (stored.spec.pipelineSpec ?? {}));
-  t.is(stored.spec.status, PIPELINE_RUN_PENDING);
-  t.is(stored.metadata?.annotations?.[ANNOTATION_HOLD], 'controller');
+  t.is(stored.spec.status, undefined, 'not held: Tekton starts it as is');
   t.is((stored.spec as Record<string, unknown>).unknownField, 'kept');
-
-  // The controller's rewrite accepts it, and rewrites it as it would have rewritten the original.
-  const rewritten = rewritePipelineRun(stored, rewriteOptions);
-  t.true(rewritten.changed);
-  t.deepEqual(withoutHold(rewritten.object), rewritePipelineRun(TEP_RUN, rewriteOptions).object);
+  t.truthy(stored.spec.workspaces?.find((w) => w.name === 'results')?.volumeClaimTemplate, 'the result volume is a volumeClaimTemplate');
 });
 
 test('admitting what the webhook stored changes nothing (reinvocation)', (t) => {
@@ -132,46 +109,109 @@ test('admitting what the webhook stored changes nothing (reinvocation)', (t) => 
   t.is(again.response.patch, undefined);
 });
 
-test('an opted-in run already in annotation form only gets the hold', (t) => {
-  const run = convertOnly(TEP_RUN).object;
-  const req = request(run);
-  const review = admitPipelineRun(req, settings);
-  t.deepEqual(patchOf(review), [
-    { op: 'add', path: '/metadata/labels', value: { ...run.metadata?.labels, [LABEL_OPTED_IN]: 'true' } },
-    { op: 'add', path: '/metadata/annotations', value: { ...run.metadata?.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
-    { op: 'add', path: '/spec/status', value: PIPELINE_RUN_PENDING },
-  ]);
-});
+const STORED_PIPELINE = {
+  apiVersion: 'tekton.dev/v1', kind: 'Pipeline',
+  metadata: { name: 'release', namespace: 'ci', annotations: { [ANNOTATION_RESULT_WORKSPACE]: 'results' } },
+  spec: {
+    workspaces: [{ name: 'results' }],
+    tasks: [
+      { name: 'build', taskRef: { name: 'list-images' } },
+      { name: 'sign', taskRef: { name: 'sign-images' }, params: [{ name: 'images', value: '$(tasks.build.results.images)' }] },
+    ],
+  },
+} as KubeObject;
+const STORED_TASKS = [
+  {
+    apiVersion: 'tekton.dev/v1', kind: 'Task', metadata: { name: 'list-images', namespace: 'ci', annotations: { [ANNOTATION_REFERENCE_RESULTS]: 'images' } },
+    spec: { results: [{ name: 'images' }], steps: [{ name: 'list', image: 'bash', script: 'seq 1 3000 > $(results.images.path)' }] },
+  },
+  {
+    apiVersion: 'tekton.dev/v1', kind: 'Task', metadata: { name: 'sign-images', namespace: 'ci' },
+    spec: { params: [{ name: 'images' }], steps: [{ name: 'sign', image: 'bash', script: "cat <<'E'\n$(params.images)\nE" }] },
+  },
+] as KubeObject[];
+const RELEASE_RUN = { apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { generateName: 'release-' }, spec: { pipelineRef: { name: 'release' } } };
 
-test('a run of a stored Pipeline that opts in by annotation is held without consulting the configuration', (t) => {
-  const run = {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { generateName: 'release-', annotations: { [ANNOTATION_RESULT_WORKSPACE]: 'results' } },
-    spec: { pipelineRef: { resolver: 'git', params: [{ name: 'url', value: 'https://example.com/p.git' }] } },
+function storedObjects(objects: readonly KubeObject[], asked: string[] = []): WebhookSettings {
+  return {
+    ...settings,
+    storedObject: (kind, namespace, name) => {
+      asked.push(`${kind} ${namespace}/${name}`);
+      return Promise.resolve(objects.find((o) => o.kind === kind && o.metadata?.name === name && o.metadata.namespace === namespace));
+    },
   };
-  const req = request(run);
-  const review = admitPipelineRun(req, brokenSettings);
-  t.true(review.response.allowed);
-  t.deepEqual(applyPatch(run, patchOf(review)), {
-    ...run,
-    metadata: { ...run.metadata, labels: { [LABEL_OPTED_IN]: 'true' }, annotations: { ...run.metadata.annotations, [ANNOTATION_HOLD]: HOLD_CONTROLLER } },
-    spec: { ...run.spec, status: PIPELINE_RUN_PENDING },
-  });
+}
+
+test('a run of a stored Pipeline: the Pipeline and its Tasks are read in the request namespace and inlined as tlr render inlines them', async (t) => {
+  const asked: string[] = [];
+  const reading = storedObjects([STORED_PIPELINE, ...STORED_TASKS], asked);
+  const req = request({ ...RELEASE_RUN, metadata: { ...RELEASE_RUN.metadata, namespace: 'kube-system' } }, 'CREATE', 'ci');
+  const lookups = await pipelineRunLookups(req, reading);
+  t.deepEqual(asked, ['Pipeline ci/release', 'Task ci/list-images', 'Task ci/sign-images']);
+  const stored = applyPatch(req.object as PipelineRun, patchOf(admitPipelineRun(req, reading, lookups)));
+  t.deepEqual(stored, storedForm(withNamespace(req.object as PipelineRun, 'ci'), [STORED_PIPELINE, ...STORED_TASKS]));
+  t.is(stored.spec.pipelineRef, undefined, 'inlined');
+  t.is(stored.metadata?.labels?.[LABEL_OPTED_IN], 'true');
 });
 
-test('a run created pending by its user keeps its status and gets no hold annotation', (t) => {
-  const run = { ...TEP_RUN, spec: { ...TEP_RUN.spec, status: PIPELINE_RUN_PENDING } };
-  const stored = applyPatch(run, patchOf(admitPipelineRun(request(run), settings)));
-  t.is(stored.spec.status, PIPELINE_RUN_PENDING);
-  t.false(ANNOTATION_HOLD in (stored.metadata?.annotations ?? {}));
-  const converted = convertOnly(run).object;
-  t.deepEqual(stored, { ...converted, metadata: { ...converted.metadata, labels: { ...converted.metadata?.labels, [LABEL_OPTED_IN]: 'true' } } });
+test('a stored Task alone can opt a run in (its reference-results annotation), as tlr render says', async (t) => {
+  const { annotations: _a, ...metadata } = STORED_PIPELINE.metadata ?? {};
+  const reading = storedObjects([{ ...STORED_PIPELINE, metadata }, ...STORED_TASKS]);
+  const req = request(RELEASE_RUN);
+  const stored = applyPatch(req.object as PipelineRun, patchOf(admitPipelineRun(req, reading, await pipelineRunLookups(req, reading))));
+  t.is(stored.metadata?.annotations?.[ANNOTATION_REWRITTEN], 'v1');
+  t.regex(JSON.stringify(stored.spec.pipelineSpec), /tlr-seal/);
+});
 
-  // Already in annotation form: nothing to change at all.
-  const review = admitPipelineRun(request(stored), settings);
+test('a run naming no stored object that opts in is allowed untouched, and costs only the reads its refs need', async (t) => {
+  const asked: string[] = [];
+  const reading = storedObjects([], asked);
+  const req = request({ ...RELEASE_RUN, spec: { pipelineRef: { name: 'other' } } });
+  t.deepEqual(admitPipelineRun(req, reading, await pipelineRunLookups(req, reading)).response, { uid: req.uid, allowed: true });
+  t.deepEqual(asked, ['Pipeline ci/other']);
+  asked.length = 0;
+  await pipelineRunLookups(request({ ...RELEASE_RUN, spec: { pipelineRef: { resolver: 'git', params: [] } } }), reading);
+  await pipelineRunLookups(request(TEP_RUN), reading);
+  t.deepEqual(asked, [], 'no call for a remote ref or an embedded spec without taskRefs');
+});
+
+test('an opted-in run naming a remote Pipeline or Task is refused, naming the field and the way out', (t) => {
+  const remote = { ...RELEASE_RUN, metadata: { name: 'r', annotations: { [ANNOTATION_RESULT_WORKSPACE]: 'results' } }, spec: { pipelineRef: { resolver: 'git', params: [] } } };
+  const review = admitPipelineRun(request(remote), settings, {});
+  t.false(review.response.allowed);
+  t.is(review.response.status?.code, 422);
+  t.regex(review.response.status?.message ?? '', /^PipelineRun ci\/r: spec\.pipelineRef: a run that stores results by reference cannot name a remote Pipeline \(resolver "git"\): .*Use a stored Pipeline in the run's namespace/);
+  const embedded = structuredClone(TEP_RUN);
+  const tasks = embedded.spec.pipelineSpec?.tasks ?? [];
+  tasks.push({ name: 'lint', taskRef: { resolver: 'hub', params: [] } });
+  const refused = admitPipelineRun(request(embedded), settings, {});
+  t.regex(refused.response.status?.message ?? '', /spec\.pipelineSpec\.tasks\[2\]\.taskRef: a run that stores results by reference cannot name a remote Task \(resolver "hub"\)/);
+});
+
+test('a stored object that cannot be read: a run it would opt in is admitted untouched with a warning; one that opts in is refused; never why', async (t) => {
+  const apiText = 'pipelines.tekton.dev "release" is forbidden: User "system:serviceaccount:tlr-system:tlr-webhook" cannot get resource';
+  const failing: WebhookSettings = { ...settings, storedObject: () => Promise.reject(new Error(apiText)) };
+  const req = request({ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { name: 'r' }, spec: { pipelineRef: { name: 'release' } } });
+  const review = admitPipelineRun(req, failing, await pipelineRunLookups(req, failing));
   t.true(review.response.allowed);
   t.is(review.response.patch, undefined);
+  t.deepEqual(review.response.warnings, [
+    'PipelineRun ci/r: Pipeline ci/release could not be read, so it is not known whether the run stores results by reference; ' +
+      'it runs as plain Tekton would. If it does, annotate the run with tlr.dev/result-workspace: <workspace>',
+  ]);
+  const optedIn = request({ ...(req.object as object), metadata: { name: 'r', annotations: { [ANNOTATION_RESULT_WORKSPACE]: 'results' } } });
+  const refused = admitPipelineRun(optedIn, failing, await pipelineRunLookups(optedIn, failing));
+  t.false(refused.response.allowed);
+  t.regex(refused.response.status?.message ?? '', /Pipeline ci\/release could not be read by the Tekton Large Results webhook \(see its log\)/);
+  // The API server's error text never reaches the caller (it would tell them about Pipelines they may not read).
+  for (const answer of [review, refused]) t.false(JSON.stringify(answer).includes('forbidden'));
+});
+
+test('a run created pending by its user is rewritten and keeps its status', (t) => {
+  const run = { ...TEP_RUN, spec: { ...TEP_RUN.spec, status: 'PipelineRunPending' } } as PipelineRun;
+  const stored = applyPatch(run, patchOf(admitPipelineRun(request(run), settings)));
+  t.is(stored.spec.status, 'PipelineRunPending');
+  t.deepEqual(stored, storedForm(run));
 });
 
 test('a self-contained run the rewrite refuses is denied with the rewrite message (422)', (t) => {
@@ -263,58 +303,3 @@ for (const { name, run } of exampleRuns) {
     t.deepEqual(admitPipelineRun(req, brokenSettings).response, { uid: req.uid, allowed: true });
   });
 }
-
-test('a run of a stored Pipeline that names a result workspace is held through that Pipeline', async (t) => {
-  const run = { apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { generateName: 'release-' }, spec: { pipelineRef: { name: 'release' } } };
-  const asked: string[] = [];
-  const withLookup: WebhookSettings = {
-    ...settings,
-    pipelineAnnotations: (namespace, name) => {
-      asked.push(`${namespace}/${name}`);
-      const found: Record<string, string> = name === 'release' ? { [ANNOTATION_RESULT_WORKSPACE]: 'results' } : {};
-      return Promise.resolve(found);
-    },
-  };
-  const req = request(run);
-  const lookups = await pipelineRunLookups(req, withLookup);
-  t.deepEqual(asked, ['ci/release']);
-  const stored = applyPatch(run as unknown as PipelineRun, patchOf(admitPipelineRun(req, withLookup, lookups)));
-  t.is(stored.spec.status, PIPELINE_RUN_PENDING);
-  t.is(stored.metadata?.annotations?.[ANNOTATION_HOLD], HOLD_CONTROLLER);
-  t.is(stored.metadata?.labels?.[LABEL_OPTED_IN], 'true');
-
-  // A Pipeline without the annotation (or one that cannot be read): the run is not ours.
-  const other = request({ ...run, spec: { pipelineRef: { name: 'other' } } });
-  t.deepEqual(admitPipelineRun(other, withLookup, await pipelineRunLookups(other, withLookup)).response, { uid: other.uid, allowed: true });
-  t.deepEqual(admitPipelineRun(other, withLookup, {}).response, { uid: other.uid, allowed: true });
-
-  // No API call for runs that opt in themselves, embed their spec, or use a resolver.
-  asked.length = 0;
-  await pipelineRunLookups(request({ ...run, metadata: { annotations: { [ANNOTATION_RESULT_WORKSPACE]: 'r' } } }), withLookup);
-  await pipelineRunLookups(request(TEP_RUN), withLookup);
-  await pipelineRunLookups(request({ ...run, spec: { pipelineRef: { resolver: 'git', params: [] } } }), withLookup);
-  t.deepEqual(asked, []);
-});
-
-test('a stored Pipeline that cannot be read: the run is admitted untouched, with a warning saying what to do, and not why', async (t) => {
-  const apiText = 'pipelines.tekton.dev "release" is forbidden: User "system:serviceaccount:tlr-system:tlr-webhook" cannot get resource';
-  const failing: WebhookSettings = { ...settings, pipelineAnnotations: () => Promise.reject(new Error(apiText)) };
-  const req = request({ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { name: 'r' }, spec: { pipelineRef: { name: 'release' } } });
-  const review = admitPipelineRun(req, failing, await pipelineRunLookups(req, failing));
-  t.true(review.response.allowed);
-  t.is(review.response.patch, undefined);
-  t.deepEqual(review.response.warnings, [
-    'PipelineRun ci/r: spec.pipelineRef: Pipeline ci/release could not be read, so it is not known whether ' +
-      'the run stores results by reference; it runs as plain Tekton would. If it does, annotate the run with tlr.dev/result-workspace: <workspace>',
-  ]);
-  // The API server's error text never reaches the caller (it would tell them about Pipelines they may not read).
-  t.false(JSON.stringify(review).includes('forbidden'));
-});
-
-test('the stored Pipeline is read in the request namespace, whatever namespace the object names', async (t) => {
-  const asked: string[] = [];
-  const reading: WebhookSettings = { ...settings, pipelineAnnotations: (ns, name) => (asked.push(`${ns}/${name}`), Promise.resolve(undefined)) };
-  const req = request({ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { name: 'r', namespace: 'kube-system' }, spec: { pipelineRef: { name: 'release' } } }, 'CREATE', 'ci');
-  await pipelineRunLookups(req, reading);
-  t.deepEqual(asked, ['ci/release']);
-});

@@ -82,8 +82,9 @@ test('a PipelineRun review is answered over verified TLS with a patch, counted a
   const result = answer.json as AdmissionReviewResponse;
   t.is(result.response.uid, uid);
   t.true(result.response.allowed);
-  const stored = applyPatch(RUN, patchOf(result)) as { spec: { status?: string } };
-  t.is(stored.spec.status, 'PipelineRunPending');
+  const stored = applyPatch(RUN, patchOf(result)) as { metadata: { annotations?: Record<string, string> }; spec: { status?: string } };
+  t.is(stored.metadata.annotations?.['tlr.dev/rewritten'], 'v1', 'rewritten at admission');
+  t.is(stored.spec.status, undefined, 'and not held');
 
   t.is(await counter(registry, 'pipelineruns', 'patched'), 1);
   const histogram = await registry.getSingleMetricAsString('tlr_webhook_duration_seconds');
