@@ -23,10 +23,16 @@ export interface Config {
   /** Where the result workspace is mounted in producer and consumer steps. */
   readonly mountPath: string;
   /**
-   * When set, the pods of opted-in runs get this `fsGroup` (unless the run sets one), so the kubelet makes a new
-   * result volume group-writable for `tlr-prepare` (which runs as a non-root user). Undefined: pods are left alone.
+   * When set (default 65532), the pods of opted-in runs get this `fsGroup` (unless the run sets one), so the kubelet
+   * makes a new result volume group-writable for `tlr-prepare` (which runs as a non-root user), where the volume's CSI
+   * driver applies fsGroup. Undefined (the key set empty): pods are left alone.
    */
   readonly fsGroup: number | undefined;
+  /**
+   * `tlr-prepare` runs as root (uid 0, every capability dropped, no privilege escalation): for volumes whose driver
+   * ignores fsGroup, in namespaces that allow root containers. Default false.
+   */
+  readonly prepareRunAsRoot: boolean;
 }
 
 export type Retention =
@@ -45,7 +51,8 @@ export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
   retention: 'with-run',
   initImage: DEFAULT_INIT_IMAGE,
   mountPath: DEFAULT_MOUNT_PATH,
-  fsGroup: '',
+  fsGroup: '65532',
+  prepareRunAsRoot: 'false',
 };
 
 export type ConfigKey =
@@ -57,11 +64,12 @@ export type ConfigKey =
   | 'retention'
   | 'initImage'
   | 'mountPath'
-  | 'fsGroup';
+  | 'fsGroup'
+  | 'prepareRunAsRoot';
 
 const KEYS = Object.keys(CONFIG_DEFAULTS) as ConfigKey[];
 /** Keys a namespace may override (`namespace.<ns>.<key>`); images and mount paths are cluster-wide. */
-const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup'];
+const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup', 'prepareRunAsRoot'];
 const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteMany'];
 
 /**
@@ -111,7 +119,14 @@ function build(values: Record<string, string>, namespace: string | undefined): C
     initImage,
     mountPath: mountPath.replace(/\/+$/, '') || '/',
     fsGroup: parseFsGroup(values.fsGroup ?? '', keyName('fsGroup')),
+    prepareRunAsRoot: parseBoolean(values.prepareRunAsRoot ?? '', keyName('prepareRunAsRoot')),
   };
+}
+
+function parseBoolean(text: string, key: string): boolean {
+  const value = text.trim();
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new TlrError('E_CONFIG', `config key "${key}": expected "true" or "false", found "${text}"`);
 }
 
 /** Empty (the cluster's default class) or a StorageClass name (DNS-1123 subdomain), checked before any PVC is made. */

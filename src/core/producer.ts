@@ -132,12 +132,19 @@ export function addWorkspace(spec: EmbeddedTask, layout: Layout, readOnly: boole
   ];
 }
 
+const PREPARE_AS_ROOT = {
+  runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
+};
+
 function prepareStep(config: Config, dir: string): Step {
   return {
     name: STEP_PREPARE,
     image: config.initImage,
     command: ['tlr-init'],
     args: ['prepare', '--root', config.mountPath, '--dir', dir],
+    // Config prepareRunAsRoot: root, but with nothing a root process could otherwise do beyond its own files (no
+    // capabilities, no privilege escalation): enough to create directories in a root-owned volume root.
+    ...(config.prepareRunAsRoot ? { securityContext: PREPARE_AS_ROOT } : {}),
   };
 }
 

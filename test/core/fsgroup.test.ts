@@ -1,12 +1,19 @@
 import test from 'ava';
 import { parseConfig } from '../../src/core/config.js';
 import { withFsGroup } from '../../src/core/pod-template.js';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { PipelineRun } from '../../src/api/tekton.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 
-test('fsGroup: off by default, a group id when set, per namespace too, and a clear error otherwise', (t) => {
-  t.is(parseConfig({}).fsGroup, undefined);
-  t.is(parseConfig({ fsGroup: '65532' }).fsGroup, 65532);
+test('fsGroup: 65532 by default (the tlr-init user), another group id when set, off when empty, per namespace too, and a clear error otherwise', (t) => {
+  t.is(parseConfig({}).fsGroup, 65532);
+  t.is(parseConfig({ fsGroup: '' }).fsGroup, undefined);
+  t.is(parseConfig({ fsGroup: '1000' }).fsGroup, 1000);
   t.is(parseConfig({ 'namespace.ci.fsGroup': '1001' }, 'ci').fsGroup, 1001);
-  t.is(parseConfig({ 'namespace.ci.fsGroup': '1001' }, 'other').fsGroup, undefined);
+  t.is(parseConfig({ 'namespace.ci.fsGroup': '' }, 'ci').fsGroup, undefined);
+  t.is(parseConfig({ 'namespace.ci.fsGroup': '1001' }, 'other').fsGroup, 65532);
   t.throws(() => parseConfig({ fsGroup: 'staff' }), { message: 'config key "fsGroup": expected a group id (a whole number, e.g. 65532) or empty, found "staff"' });
 });
 
@@ -26,4 +33,23 @@ test('storageClassName: empty for the default class, or a valid StorageClass nam
   t.throws(() => parseConfig({ storageClassName: 'Fast_SSD' }), {
     message: `config key "storageClassName": expected a StorageClass name (lowercase letters, digits, '-' and '.') or empty for the default class, found "Fast_SSD"`,
   });
+});
+
+test('prepareRunAsRoot: off by default; on, tlr-prepare runs as root with every capability dropped, and nothing else changes', (t) => {
+  t.false(parseConfig({}).prepareRunAsRoot);
+  t.true(parseConfig({ 'namespace.ci.prepareRunAsRoot': 'true' }, 'ci').prepareRunAsRoot);
+  t.throws(() => parseConfig({ prepareRunAsRoot: 'yes' }), { message: 'config key "prepareRunAsRoot": expected "true" or "false", found "yes"' });
+  const run = parse(readFileSync('test/fixtures/rewrite/annotation-form-value-in-script/input.yaml', 'utf8')) as PipelineRun;
+  const flags = parseFeatureFlags({});
+  const plain = rewritePipelineRun(run, { config: parseConfig({}), featureFlags: flags }).object;
+  const root = rewritePipelineRun(run, { config: parseConfig({ prepareRunAsRoot: 'true' }), featureFlags: flags }).object;
+  const steps = (r: PipelineRun): Array<{ name?: string; securityContext?: unknown }> => (r.spec.pipelineSpec?.tasks ?? []).flatMap((pt) => pt.taskSpec?.steps ?? []);
+  const prepares = steps(root).filter((s) => s.name === 'tlr-prepare');
+  t.true(prepares.length > 0);
+  for (const step of prepares) {
+    t.deepEqual(step.securityContext, { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  }
+  t.true(steps(plain).every((s) => s.securityContext === undefined));
+  const strip = (r: PipelineRun): unknown => JSON.parse(JSON.stringify(r, (k, v: unknown) => (k === 'securityContext' && typeof v === 'object' && v !== null && 'runAsUser' in v ? undefined : v)));
+  t.deepEqual(strip(root), strip(plain), 'the only difference is the prepare steps\' securityContext');
 });
