@@ -278,6 +278,7 @@ function run(file: string, args: readonly string[], options: { input?: string; e
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', (error) => resolve({ code: -1, stdout: '', stderr: String(error) }));
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.on('error', () => undefined); // the program may exit without reading it
     child.stdin.end(options.input ?? '');
   });
 }

@@ -24,11 +24,14 @@ export async function hierarchies(): Promise<string[]> {
   return [...found].sort();
 }
 
-/** Creates `/<name>` and `/<name>/system` in every hierarchy; returns the `cgroup.procs` files of `system`. */
-export async function createClusterCgroup(name: string): Promise<string[]> {
+/**
+ * Creates `/<name>`, `/<name>/system` and a root for each node's kubelet (`/<name>/<node>`) in every hierarchy;
+ * returns the `cgroup.procs` files of `system`.
+ */
+export async function createClusterCgroup(name: string, nodes: readonly string[] = []): Promise<string[]> {
   const procs: string[] = [];
   for (const h of await hierarchies()) {
-    for (const dir of [join(h, name), join(h, name, 'system')]) {
+    for (const dir of [join(h, name), join(h, name, 'system'), ...nodes.map((n) => join(h, name, n))]) {
       await mkdir(dir, { recursive: true });
       await inheritCpuset(dir);
     }

@@ -71,7 +71,9 @@ export function kubeletConfig(layout: ClusterLayout, node: NodeLayout, cgroupRoo
 kind: KubeletConfiguration
 failCgroupV1: false
 cgroupDriver: cgroupfs
-cgroupRoot: /${cgroupRoot}
+# One cgroup root per node: a kubelet removes pod cgroups under its root that it does not know, so two kubelets
+# sharing one would kill each other's pods.
+cgroupRoot: /${cgroupRoot}/${node.name}
 containerRuntimeEndpoint: unix://${node.containerdSocket}
 address: ${node.ip}
 port: 10250

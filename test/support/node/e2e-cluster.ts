@@ -41,6 +41,7 @@ function execIn(holderPid: number) {
       child.stderr.on('data', (d: Buffer) => err.push(d));
       child.on('error', (e) => resolve({ code: -1, stdout: '', stderr: String(e) }));
       child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+      child.stdin.on('error', () => undefined); // the program may exit without reading it
       child.stdin.end(input ?? '');
     });
 }

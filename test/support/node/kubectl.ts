@@ -52,6 +52,7 @@ export function kubectlFor(binary: string, kubeconfig: string): Kubectl {
           resolve(result);
         }
       });
+      child.stdin.on('error', () => undefined); // the program may exit without reading it
       child.stdin.end(options.input ?? '');
     });
 }

@@ -48,7 +48,7 @@ export async function startNodeCluster(options: NodeClusterOptions = {}): Promis
   try {
     await up.step('network namespace', async () => {
       await createNetns(record.netns, nodes);
-      up.cgroupProcs = await createClusterCgroup(record.cgroup);
+      up.cgroupProcs = await createClusterCgroup(record.cgroup, layout.nodes.map((n) => n.name));
     });
     return await up.run();
   } catch (error) {
