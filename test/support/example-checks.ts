@@ -57,7 +57,7 @@ export const EXAMPLES: Record<string, Example> = {
   'pipeline-results-finally': {
     files: ['pipelinerun.yaml'],
     check: async (t, run, volume) => {
-      t.is(run.results.notify?.lines, '20001');
+      t.is(run.results.notify?.lines, '20000');
       const ref = parseReference(run.pipelineResults.changelog ?? '');
       t.truthy(ref, 'the pipeline result carries the reference');
       const bytes = await readFile(join(volume, ref?.path ?? ''));

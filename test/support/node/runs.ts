@@ -23,6 +23,8 @@ export interface RunObject {
     readonly childReferences?: readonly { name: string; pipelineTaskName: string; kind: string }[];
     readonly startTime?: string;
     readonly completionTime?: string;
+    readonly podName?: string;
+    readonly steps?: readonly { name: string; container: string; terminated?: { exitCode: number; reason?: string; message?: string } }[];
   };
 }
 
@@ -70,6 +72,15 @@ export function resultOf(run: RunObject, name: string): string | undefined {
 export function referenceOf(run: RunObject, name: string): Reference | undefined {
   const value = resultOf(run, name);
   return value === undefined ? undefined : parseReference(value);
+}
+
+/** The log of a TaskRun's first step that exited non-zero (`kubectl logs <pod> -c step-…`), with its name. */
+export async function failedStepLog(cluster: E2eCluster, namespace: string, taskRun: RunObject): Promise<{ step: string; log: string }> {
+  const step = taskRun.status?.steps?.find((s) => (s.terminated?.exitCode ?? 0) !== 0);
+  const pod = taskRun.status?.podName;
+  if (!step || !pod) throw new Error(`TaskRun ${namespace}/${taskRun.metadata.name} has no failed step\n${await report(cluster, namespace)}`);
+  const { stdout, stderr } = await cluster.kubectl(['-n', namespace, 'logs', pod, '-c', step.container], { allowFailure: true });
+  return { step: step.name, log: stdout + stderr };
 }
 
 /** What a user would look at: the runs' conditions, `kubectl describe` of runs and pods, the events. */
