@@ -41,6 +41,25 @@ export async function resolvedTektonConfig(configDir = TEKTON_CONFIG_DIR): Promi
   return resolved;
 }
 
+/** The pods of a namespace, the events and the last log lines of containers that are not ready: why a wait failed. */
+export async function podReport(kubectl: Kubectl, namespace: string): Promise<string> {
+  const parts: string[] = [];
+  const show = async (args: string[]): Promise<string> => {
+    const r = await kubectl(['-n', namespace, ...args], { allowFailure: true });
+    const text = (r.stdout + r.stderr).trim();
+    parts.push(`$ kubectl -n ${namespace} ${args.join(' ')}\n${text}`);
+    return r.stdout;
+  };
+  await show(['get', 'pods', '-o', 'wide']);
+  await show(['get', 'events', '--sort-by=.lastTimestamp']);
+  const pods = await kubectl(['-n', namespace, 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.metadata.name}{" "}{.status.containerStatuses[*].ready}{"\\n"}{end}'], { allowFailure: true });
+  for (const line of pods.stdout.split('\n')) {
+    const [pod, ...ready] = line.trim().split(' ');
+    if (pod && ready.some((r) => r !== 'true')) await show(['logs', pod, '--all-containers', '--tail=30']);
+  }
+  return parts.join('\n\n').slice(-8000);
+}
+
 /** kubectl apply of the CRDs, then of the resolved config; waits until every Tekton Deployment is Available. */
 export async function installTekton(kubectl: Kubectl, log: (line: string) => void): Promise<void> {
   await kubectl(['apply', '--server-side', '--force-conflicts', '-f', CRD_DIR]);
@@ -48,7 +67,10 @@ export async function installTekton(kubectl: Kubectl, log: (line: string) => voi
   await kubectl(['apply', '-f', '-'], { input: await resolvedTektonConfig() });
   log('applied Tekton v1.15.0\'s release config; waiting for its Deployments');
   for (const namespace of [TEKTON_NAMESPACE, TEKTON_RESOLVERS_NAMESPACE]) {
-    await kubectl(['-n', namespace, 'wait', '--for=condition=Available', 'deployment', '--all', '--timeout=300s'], { timeoutMs: 310_000 });
+    const wait = await kubectl(['-n', namespace, 'wait', '--for=condition=Available', 'deployment', '--all', '--timeout=300s'], {
+      timeoutMs: 310_000, allowFailure: true,
+    });
+    if (wait.code !== 0) throw new Error(`Tekton's Deployments in ${namespace} did not become Available: ${(wait.stdout + wait.stderr).trim()}\n${await podReport(kubectl, namespace)}`);
   }
   // Tekton's webhook writes its own CA into its webhook configurations; until then every Tekton create fails.
   for (const config of ['validatingwebhookconfiguration/validation.webhook.pipeline.tekton.dev', 'mutatingwebhookconfiguration/webhook.pipeline.tekton.dev']) {
