@@ -1,0 +1,131 @@
+/**
+ * When a reference result goes wrong on the real cluster, the run fails and says what went wrong where a user looks
+ * (`kubectl describe`, `tkn pr describe`, the step's log): a file changed after it was sealed (by another task that
+ * binds the result workspace), a result over maxResultSize, a result the producer never wrote.
+ */
+import test from 'ava';
+import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { create, failedStepLog, get, report, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
+import { setNamespaceConfig } from '../support/node/tlr-config.js';
+
+let cluster: E2eCluster;
+
+test.before(async () => {
+  cluster = await connectCluster();
+});
+
+test.after.always(async () => {
+  await cluster?.release();
+});
+
+/** produce (writes `$WRITE` to the result) → meddle (optional, binds the result workspace) → consume. */
+function pipelineRun(options: { write: string; meddle?: string }): string {
+  const meddle = options.meddle === undefined ? '' : `
+      - name: meddle
+        runAfter: [produce]
+        workspaces:
+          - name: vol
+            workspace: results
+        taskSpec:
+          workspaces:
+            - name: vol
+          steps:
+            - name: meddle
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                set -eu
+                ${options.meddle}`;
+  return `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  generateName: fail-
+spec:
+  pipelineSpec:
+    resultWorkspace:
+      name: results
+    tasks:
+      - name: produce
+        taskSpec:
+          results:
+            - name: blob
+              type: stringReference
+          steps:
+            - name: write
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                set -eu
+                ${options.write}${meddle}
+      - name: consume
+        runAfter: [${options.meddle === undefined ? 'produce' : 'meddle'}]
+        params:
+          - name: blob
+            value: $(tasks.produce.results.blob)
+        taskSpec:
+          params:
+            - name: blob
+          steps:
+            - name: use
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                printf '%s' "$(params.blob)" | wc -c
+`;
+}
+
+interface PodStatus {
+  readonly status: { readonly initContainerStatuses?: readonly { name: string; state: { terminated?: { exitCode: number; message?: string } } }[] };
+}
+
+async function runToEnd(ns: string, yaml: string): Promise<RunObject> {
+  const name = await create(cluster, ns, yaml);
+  return waitDone(cluster, ns, 'pipelinerun', name);
+}
+
+test("a result file changed after it was sealed: the consumer's init container refuses it (InitContainerFailed, both digests)", async (t) => {
+  const ns = await testNamespace(t, cluster, 'fail');
+  const run = await runToEnd(ns, pipelineRun({
+    write: 'seq 1 20000 > "$(results.blob.path)"',
+    meddle: 'find "$(workspaces.vol.path)" -type f -name blob -print -exec sh -c \'echo tampered >> "$1"\' _ {} \\;',
+  }));
+  t.is(succeeded(run)?.status, 'False', 'the run fails');
+  const consumer = await taskRunOf(cluster, ns, run, 'consume');
+  const condition = succeeded(consumer);
+  t.is(condition?.reason, 'InitContainerFailed', await report(cluster, ns));
+  t.regex(condition?.message ?? '', /"tlr-substitute" exited with code 1/);
+  const message = await initContainerMessage(ns, consumer);
+  t.regex(message, /does not match its reference: expected sha256 [0-9a-f]{64}/, `the init container's termination message: ${message}`);
+  const described = await cluster.kubectl(['-n', ns, 'describe', 'pod', consumer.status?.podName ?? '']);
+  t.regex(described.stdout, /does not match its reference/, 'kubectl describe pod shows it');
+});
+
+test('a result over maxResultSize: the producer fails, its log has both sizes and the config key', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fail');
+  await setNamespaceConfig(t, cluster, ns, { maxResultSize: '64Ki' });
+  const run = await runToEnd(ns, pipelineRun({ write: 'head -c 100000 /dev/zero | tr "\\\\0" x > "$(results.blob.path)"' }));
+  t.is(succeeded(run)?.status, 'False', 'the run fails');
+  const producer = await taskRunOf(cluster, ns, run, 'produce');
+  t.regex(succeeded(producer)?.message ?? '', /exited with code 1/, await report(cluster, ns));
+  const { step, log } = await failedStepLog(cluster, ns, producer);
+  t.is(step, 'tlr-seal');
+  t.regex(log, /Result "blob" is 100000 bytes, over the limit of 65536 bytes \(config key maxResultSize\)/, log);
+  t.falsy(run.status?.childReferences?.find((c) => c.pipelineTaskName === 'consume'), 'the consumer never ran');
+});
+
+test('a reference result the producer never wrote: the consumer fails naming it, never runs with a missing value', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fail');
+  const run = await runToEnd(ns, pipelineRun({ write: 'echo "forgot to write the result"' }));
+  t.is(succeeded(run)?.status, 'False', 'the run fails');
+  const producer = await taskRunOf(cluster, ns, run, 'produce');
+  t.is(succeeded(producer)?.status, 'True', 'the producer itself succeeded (Tekton lets a result go unwritten)');
+  const consumer = await taskRunOf(cluster, ns, run, 'consume');
+  t.is(succeeded(consumer)?.reason, 'InitContainerFailed', await report(cluster, ns));
+  const message = await initContainerMessage(ns, consumer);
+  t.regex(message, /result "blob" was not produced/, `the init container's termination message: ${message}`);
+});
+
+async function initContainerMessage(ns: string, taskRun: RunObject): Promise<string> {
+  const pod = await get<PodStatus>(cluster, ns, 'pod', taskRun.status?.podName ?? '');
+  return pod.status.initContainerStatuses?.find((s) => s.name === 'tlr-substitute')?.state.terminated?.message ?? '';
+}
