@@ -3,7 +3,7 @@
  * a pod, so this starts a short-lived reader pod (the tlr-init image, the volume mounted read-only, restricted
  * securityContext), execs `tlr-init export <reference>` in it for each result (the same path and symlink checks as the
  * consumer's init container), verifies size and sha256 locally while writing, and deletes the pod afterwards.
- * Needs, in the run's namespace: get pipelineruns, list taskruns, create/get/delete pods, create pods/exec.
+ * Needs, in the run's namespace: get pipelineruns, list taskruns, create/get/delete pods, get and create pods/exec.
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
@@ -180,7 +180,7 @@ async function fetchOne(options: FetchOptions, pod: string, ref: NamedReference)
     const status = await new Promise<V1Status>((resolve, reject) => {
       new Exec(options.kubeConfig)
         .exec(options.namespace, pod, 'reader', ['tlr-init', 'export', '--root', options.mountPath, ref.token], sink.stream, errors, null, false, resolve)
-        .catch(reject);
+        .catch((err: unknown) => reject(execFailure(err, `PipelineRun ${options.namespace}/${options.run}: result ${ref.name}`, `${options.namespace}/${pod}`)));
     });
     if (status.status !== 'Success') {
       throw new TlrError(
@@ -203,6 +203,23 @@ async function fetchOne(options: FetchOptions, pod: string, ref: NamedReference)
     await sink.abort();
     throw err;
   }
+}
+
+/**
+ * The WebSocket client rejects with an ErrorEvent, not an Error ("Unexpected server response: 403"): made a TlrError
+ * that says what was refused. Since Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) a WebSocket exec
+ * needs create on pods/exec as well as get.
+ */
+function execFailure(err: unknown, what: string, pod: string): TlrError {
+  const message = err instanceof Error ? err.message
+    : typeof (err as { message?: unknown } | null)?.message === 'string' ? (err as { message: string }).message : String(err);
+  const forbidden = /\b403\b/.test(message);
+  return new TlrError(
+    'E_FETCH',
+    `${what}: exec into reader pod ${pod} failed: ${message || 'no message'}` +
+      (forbidden ? '; exec over WebSocket needs get and create on pods/exec in the namespace (Kubernetes 1.35 checks both)' : ''),
+    { cause: err instanceof Error ? err : undefined },
+  );
 }
 
 function mib(bytes: number): string {

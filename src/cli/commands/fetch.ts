@@ -12,7 +12,7 @@ export function fetchCommand(program: Command, io: CliIo): void {
     .description(
       "Copy results stored by reference out of a run's result volume, each verified against its recorded size and\n" +
         'sha256 before it appears under its name. Starts a short-lived reader pod (the tlr-init image, the volume\n' +
-        'mounted read-only) and execs into it; needs get on pipelineruns, list on taskruns, create/get/delete on pods and create on\n' +
+        'mounted read-only) and execs into it; needs get on pipelineruns, list on taskruns, create/get/delete on pods and get and create on\n' +
         'pods/exec in the namespace.',
     )
     .argument('<pipelinerun>', 'name of the PipelineRun')

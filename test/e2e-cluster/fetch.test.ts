@@ -1,0 +1,174 @@
+/**
+ * `tlr fetch` on the real cluster, as a user runs it: from this machine (the API server through loopback), as a
+ * ServiceAccount holding exactly the permissions the README lists, against a run Tekton ran. The reader pod starts
+ * on the node holding the volume, the files arrive verified (sha256 equal to the producer's sealed reference), the
+ * pod is gone afterwards; a file changed after sealing is refused and nothing is written under its name.
+ */
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { create, referenceOf, report, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
+
+let cluster: E2eCluster;
+
+test.before(async () => {
+  cluster = await connectCluster();
+});
+
+test.after.always(async () => {
+  await cluster?.release();
+});
+
+const MIB = 1024 * 1024;
+
+function pipelineRun(sizeMiB: number, meddle: boolean): string {
+  return `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  generateName: fetch-
+spec:
+  pipelineSpec:
+    resultWorkspace:
+      name: results
+    results:
+      - name: artifact
+        value: $(tasks.build.results.artifact)
+    tasks:
+      - name: build
+        taskSpec:
+          results:
+            - name: artifact
+              type: stringReference
+            - name: notes
+              type: stringReference
+          steps:
+            - name: write
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                set -eu
+                head -c ${sizeMiB * MIB} /dev/urandom > "$(results.artifact.path)"
+                seq 1 1000 > "$(results.notes.path)"
+${meddle ? `      - name: meddle
+        runAfter: [build]
+        workspaces:
+          - name: vol
+            workspace: results
+        taskSpec:
+          workspaces:
+            - name: vol
+          steps:
+            - name: meddle
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                find "$(workspaces.vol.path)" -type f -name artifact -exec sh -c 'echo x >> "$1"' _ {} \\;
+` : ''}`;
+}
+
+/** The README's permissions for `tlr fetch`, in a Role bound to a fresh ServiceAccount; a kubeconfig with its token. */
+async function fetcherKubeconfig(ns: string, dir: string, execVerbs: readonly string[] = ['get', 'create']): Promise<string> {
+  const role = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'tlr-fetch', namespace: ns },
+    rules: [
+      { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get'] },
+      { apiGroups: ['tekton.dev'], resources: ['taskruns'], verbs: ['list'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'delete'] },
+      { apiGroups: [''], resources: ['pods/exec'], verbs: execVerbs },
+    ],
+  };
+  await cluster.kubectl(['-n', ns, 'create', 'serviceaccount', 'fetcher']);
+  await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(role) });
+  await cluster.kubectl(['-n', ns, 'create', 'rolebinding', 'tlr-fetch', '--role=tlr-fetch', `--serviceaccount=${ns}:fetcher`]);
+  const token = (await cluster.kubectl(['-n', ns, 'create', 'token', 'fetcher'])).stdout.trim();
+  const current = cluster.kubeConfig.getCurrentCluster();
+  if (!current) throw new Error('the admin kubeconfig names no cluster');
+  const file = join(dir, 'fetcher.kubeconfig');
+  await writeFile(file, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'fetcher',
+    clusters: [{ name: 'c', cluster: { server: current.server, ...(current.caData ? { 'certificate-authority-data': current.caData } : { 'certificate-authority': current.caFile }) } }],
+    users: [{ name: 'fetcher', user: { token } }],
+    contexts: [{ name: 'fetcher', context: { cluster: 'c', user: 'fetcher', namespace: ns } }],
+  }));
+  return file;
+}
+
+function tlr(args: readonly string[], kubeconfig: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+test('tlr fetch as a ServiceAccount with the documented permissions: every result arrives verified, the reader pod is gone', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const name = await create(cluster, ns, pipelineRun(256, false));
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const build = await taskRunOf(cluster, ns, run, 'build');
+
+  const kubeconfig = await fetcherKubeconfig(ns, dir);
+  const out = join(dir, 'out');
+  const fetched = await tlr(['fetch', name, '-n', ns, '-o', out], kubeconfig);
+  t.is(fetched.code, 0, fetched.stderr);
+  t.deepEqual((await readdir(out)).sort(), ['artifact', 'build.artifact', 'build.notes'], fetched.stdout);
+  for (const [file, result] of [['build.artifact', 'artifact'], ['artifact', 'artifact'], ['build.notes', 'notes']] as const) {
+    const reference = referenceOf(build, result);
+    t.is((await stat(join(out, file))).size, reference?.size ?? -1, file);
+    t.is(await sha256Of(join(out, file)), reference?.sha256 ?? 'no reference', file);
+  }
+  t.is((await stat(join(out, 'build.artifact'))).size, 256 * MIB);
+  const pods = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);
+  t.is(pods.stdout.trim(), '', 'the reader pod was deleted');
+});
+
+test('tlr fetch of a result changed after sealing: refused with both digests, nothing written under its name', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const name = await create(cluster, ns, pipelineRun(1, true));
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+
+  const out = join(dir, 'out');
+  const fetched = await tlr(['fetch', name, 'build.artifact', '-n', ns, '-o', out], cluster.kubeConfigPath);
+  t.is(fetched.code, 1, fetched.stdout + fetched.stderr);
+  t.regex(fetched.stderr, /build\.artifact/);
+  t.regex(fetched.stderr, /sha256|size/i);
+  t.deepEqual(await readdir(out).catch(() => []), [], 'no file, not even a partial one');
+});
+
+test('tlr fetch without get on pods/exec (the pre-1.35 habit): a clear refusal naming the permission, no stack trace, no file', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const name = await create(cluster, ns, pipelineRun(1, false));
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const kubeconfig = await fetcherKubeconfig(ns, dir, ['create']);
+  const out = join(dir, 'out');
+  const fetched = await tlr(['fetch', name, 'build.notes', '-n', ns, '-o', out], kubeconfig);
+  t.is(fetched.code, 1, fetched.stdout + fetched.stderr);
+  t.regex(fetched.stderr, /result build\.notes: exec into reader pod .* failed: .*403.*get and create on pods\/exec/, fetched.stderr);
+  t.notRegex(fetched.stderr, /\n\s+at /, 'no stack trace');
+  t.deepEqual(await readdir(out).catch(() => []), []);
+  const pods = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);
+  t.is(pods.stdout.trim(), '', 'the reader pod was deleted');
+});
