@@ -1,10 +1,10 @@
-import type { V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { V1PersistentVolumeClaim, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { ANNOTATION_RESULT_VOLUME, LABEL_PIPELINE_RUN_UID, PREFIX } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import type { FeatureFlags } from '../core/feature-flags.js';
-import { isConflict, isNotFound, type Clients } from '../k8s/api.js';
+import { isConflict, isNotFound, statusCode, type Clients } from '../k8s/api.js';
 import type { EventRecorder } from './events.js';
 import type { ControllerMetrics } from './metrics.js';
 
@@ -53,24 +53,71 @@ export class Reconciler {
       const wait = completionTime(cached, this.now()) + policy.seconds * 1000 - this.now().getTime();
       if (wait > 0) return { result: 'retention', requeueAfterMs: wait };
     }
+    const claims = await this.resultClaims(cached);
     const deleted: string[] = [];
-    for (const pvc of await this.resultClaims(cached)) {
+    for (const pvc of claims.filter((c) => c.metadata?.deletionTimestamp === undefined)) {
       if (await this.deleteClaim(pvc)) deleted.push(pvc.metadata?.name ?? '');
     }
-    if (deleted.length === 0) return { result: 'skipped' };
     const how = policy.kind === 'keep' ? `keep ${policy.seconds}s` : policy.kind;
-    await this.deps.events.record(cached, 'Normal', 'ResultVolumeDeleted', `deleted PVC ${deleted.join(', ')} (retention: ${how})`);
-    return { result: 'retention' };
+    if (deleted.length > 0) await this.deps.events.record(cached, 'Normal', 'ResultVolumeDeleted', `deleted PVC ${deleted.join(', ')} (retention: ${how})`);
+    // A deleted PVC stays Terminating while any pod names it, finished ones too (the pvc-protection controller counts
+    // every scheduled pod), and Tekton keeps a run's pods: release the ones no running pod uses.
+    const held = await this.release(cached, namespace, await this.resultClaims(cached, { terminating: true }));
+    if (held.length > 0) return { result: 'retention', requeueAfterMs: RELEASE_RETRY_MS };
+    return deleted.length > 0 ? { result: 'retention' } : { result: 'skipped' };
   }
 
-  /** The run's result PVCs that exist, are ours for this run and are not already going. */
-  private async resultClaims(run: PipelineRun): Promise<V1PersistentVolumeClaim[]> {
+  /**
+   * For each deleted result PVC still held by `kubernetes.io/pvc-protection`: when no pod that names it is still
+   * running (pending or running: a `tlr fetch` reader, a task retried late), the finalizer is removed — what Tekton does
+   * for its own volumeClaimTemplate PVCs with `coschedule: pipelineruns` — so the PVC and, through the provisioner, its
+   * volume go now rather than when the run's pods are deleted. Returns the claims still in use.
+   */
+  private async release(run: PipelineRun, namespace: string, terminating: readonly V1PersistentVolumeClaim[]): Promise<string[]> {
+    const protectedClaims = terminating.filter((pvc) => pvc.metadata?.finalizers?.includes(PVC_PROTECTION));
+    if (protectedClaims.length === 0) return [];
+    const pods = (await this.deps.clients.core.listNamespacedPod({ namespace })).items;
+    const held: string[] = [];
+    for (const pvc of protectedClaims) {
+      const name = pvc.metadata?.name ?? '';
+      const users = pods.filter((pod) => !isTerminal(pod) && pod.spec?.volumes?.some((v) => v.persistentVolumeClaim?.claimName === name));
+      if (users.length > 0) {
+        held.push(name);
+        this.deps.logger.info({ run: `${namespace}/${run.metadata?.name ?? ''}`, pvc: name, pods: users.map((p) => p.metadata?.name) }, 'deleted PVC still used by a running pod; waiting');
+        continue;
+      }
+      const finalizers = pvc.metadata?.finalizers ?? [];
+      try {
+        await this.deps.clients.core.patchNamespacedPersistentVolumeClaim({
+          namespace, name,
+          body: [
+            { op: 'test', path: '/metadata/uid', value: pvc.metadata?.uid },
+            { op: 'test', path: '/metadata/finalizers', value: finalizers },
+            { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => f !== PVC_PROTECTION) },
+          ],
+        });
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        // Changed meanwhile (a JSON patch test failing is 422; a conflict 409): look again shortly.
+        if (isConflict(err) || statusCode(err) === 422) {
+          held.push(name);
+          continue;
+        }
+        throw err;
+      }
+      await this.deps.events.record(run, 'Normal', 'ResultVolumeReleased', `released PVC ${name}: no running pod uses it (removed the ${PVC_PROTECTION} finalizer)`);
+    }
+    return held;
+  }
+
+  /** The run's result PVCs that exist and are ours for this run: those not already going, or (terminating) those going. */
+  private async resultClaims(run: PipelineRun, options: { terminating?: boolean } = {}): Promise<V1PersistentVolumeClaim[]> {
     const namespace = run.metadata?.namespace ?? 'default';
     const uid = run.metadata?.uid ?? '';
     const list = await this.deps.clients.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: LABEL_RESULT_VOLUME });
     const fromTemplate = list.items.filter((pvc) => pvc.metadata?.ownerReferences?.some((o) => o.uid === uid && o.kind === 'PipelineRun'));
     const provisioned = await this.provisionedClaim(run);
-    return [...fromTemplate, ...(provisioned ? [provisioned] : [])].filter((pvc) => pvc.metadata?.deletionTimestamp === undefined);
+    return [...fromTemplate, ...(provisioned ? [provisioned] : [])].filter((pvc) => (pvc.metadata?.deletionTimestamp !== undefined) === (options.terminating === true));
   }
 
   /** A claim an earlier version provisioned (`provisioned:<name>`), if it is still there and labelled with the run's uid. */
@@ -107,6 +154,15 @@ export class Reconciler {
       return undefined;
     }
   }
+}
+
+/** The finalizer the API server puts on every PVC; the pvc-protection controller removes it once no scheduled pod names the claim. */
+export const PVC_PROTECTION = 'kubernetes.io/pvc-protection';
+/** How soon to look again at a deleted PVC a running pod still uses. */
+export const RELEASE_RETRY_MS = 15_000;
+
+function isTerminal(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
 }
 
 /** When the run completed (Tekton's status.completionTime), or now if Tekton did not record it. */

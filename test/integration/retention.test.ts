@@ -130,3 +130,47 @@ test.serial('an invalid tlr-config: opted-in runs are refused at admission sayin
   await eventually(async () => ((await isDeleted(env, pvc)) ? true : undefined), 'the PVC to be deleted once the config is fixed');
   t.pass();
 });
+
+/** Gone for good: the PVC is no longer there at all. */
+async function isGone(env: TlrEnvironment, name: string): Promise<boolean> {
+  try {
+    await env.core.readNamespacedPersistentVolumeClaim({ namespace: 'demo', name });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+async function setPodPhase(env: TlrEnvironment, name: string, phase: 'Running' | 'Succeeded'): Promise<void> {
+  const pod = await env.core.readNamespacedPod({ namespace: 'demo', name });
+  await env.core.replaceNamespacedPodStatus({ namespace: 'demo', name, body: { ...pod, status: { ...pod.status, phase } } });
+}
+
+test.serial('a deleted result PVC is held while a running pod names it, and released (pvc-protection removed) once none runs', async (t) => {
+  const { env } = t.context;
+  await env.setConfig({ retention: 'on-completion' });
+  const r = await createRun(env, run('held'));
+  const pvc = await tektonMakesPvc(env, r);
+  const finalizers = (await env.core.readNamespacedPersistentVolumeClaim({ namespace: 'demo', name: pvc })).metadata?.finalizers ?? [];
+  t.true(finalizers.includes('kubernetes.io/pvc-protection'), 'the API server protects every PVC');
+  // A pod that names the PVC (a tlr fetch reader, say), scheduled and running; another, finished, that also names it.
+  for (const [name, phase] of [['reader', 'Running'], ['finished-task', 'Succeeded']] as const) {
+    await env.core.createNamespacedPod({
+      namespace: 'demo',
+      body: {
+        metadata: { name: `${name}-${pvc}` },
+        spec: { nodeName: 'node-x', containers: [{ name: 'c', image: 'busybox' }], volumes: [{ name: 'v', persistentVolumeClaim: { claimName: pvc } }] },
+      },
+    });
+    await setPodPhase(env, `${name}-${pvc}`, phase);
+  }
+  await complete(env, r);
+  await eventually(async () => ((await isDeleted(env, pvc)) ? true : undefined), 'the PVC to be deleted');
+  await new Promise((res) => setTimeout(res, 1500));
+  t.false(await isGone(env, pvc), 'held while the reader runs (Terminating, finalizer kept)');
+  await setPodPhase(env, `reader-${pvc}`, 'Succeeded');
+  // The controller looks again within RELEASE_RETRY_MS (15 s).
+  await eventually(async () => ((await isGone(env, pvc)) ? true : undefined), 'the PVC to go once no pod runs', 40_000);
+  const events = await env.core.listNamespacedEvent({ namespace: 'demo', fieldSelector: `involvedObject.name=${r.metadata?.name}` });
+  t.true(events.items.some((e) => e.reason === 'ResultVolumeReleased' && (e.message ?? '').includes(pvc)));
+});

@@ -1,0 +1,111 @@
+/**
+ * Retention of result volumes on the real cluster, with Tekton making the PVC from the run's volumeClaimTemplate,
+ * the garbage collector of kube-controller-manager, the CSI provisioner deleting the volume, and our controller:
+ * - `with-run` (default): the PVC outlives the run's completion and goes with the run (ownerReference, GC);
+ * - `on-completion`: the controller deletes it once the run is done;
+ * - a duration: kept that long after completion, then deleted.
+ * In every case the PersistentVolume goes too (reclaimPolicy Delete), so nothing is left on the node.
+ */
+import test from 'ava';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { create, report, succeeded, waitDone } from '../support/node/runs.js';
+import { setNamespaceConfig } from '../support/node/tlr-config.js';
+
+let cluster: E2eCluster;
+
+test.before(async () => {
+  cluster = await connectCluster();
+});
+
+test.after.always(async () => {
+  await cluster?.release();
+});
+
+const RUN = `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  generateName: keep-
+spec:
+  pipelineSpec:
+    resultWorkspace:
+      name: results
+    tasks:
+      - name: make
+        taskSpec:
+          results:
+            - name: blob
+              type: stringReference
+          steps:
+            - name: write
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                seq 1 10000 > "$(results.blob.path)"
+`;
+
+interface Claim { readonly name: string; readonly volume: string }
+
+async function claims(ns: string): Promise<Claim[]> {
+  const { stdout } = await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.volumeName}{"\\n"}{end}']);
+  return stdout.split('\n').filter(Boolean).map((line) => {
+    const [name = '', volume = ''] = line.split(' ');
+    return { name, volume };
+  });
+}
+
+async function volumeExists(pv: string): Promise<boolean> {
+  const r = await cluster.kubectl(['get', 'pv', pv, '-o', 'name'], { allowFailure: true });
+  return r.code === 0;
+}
+
+/** Polls `check` until it holds or `ms` pass; returns whether it held. */
+async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(1000);
+  }
+}
+
+async function completedRun(ns: string): Promise<{ name: string; claim: Claim }> {
+  const name = await create(cluster, ns, RUN);
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  if (succeeded(run)?.status !== 'True') throw new Error(`run ${ns}/${name} did not succeed\n${await report(cluster, ns)}`);
+  const [claim] = await claims(ns);
+  if (!claim?.volume) throw new Error(`run ${ns}/${name} left no bound PVC\n${await report(cluster, ns)}`);
+  return { name, claim };
+}
+
+test('with-run: the volume outlives completion and goes with the run (garbage collector, then the provisioner)', async (t) => {
+  const ns = await testNamespace(t, cluster, 'keep');
+  const { name, claim } = await completedRun(ns);
+  await sleep(5000); // the controller has seen the completion by now
+  t.deepEqual((await claims(ns)).map((c) => c.name), [claim.name], 'kept after completion');
+  await cluster.kubectl(['-n', ns, 'delete', 'pipelinerun', name, '--wait=false']);
+  t.true(await within(120_000, async () => (await claims(ns)).length === 0), 'the PVC goes with the run');
+  t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
+});
+
+test('on-completion: the controller deletes the volume once the run is done; the run stays', async (t) => {
+  const ns = await testNamespace(t, cluster, 'keep');
+  await setNamespaceConfig(t, cluster, ns, { retention: 'on-completion' });
+  const { name, claim } = await completedRun(ns);
+  t.true(await within(120_000, async () => (await claims(ns)).length === 0), `the PVC is deleted\n${await report(cluster, ns)}`);
+  t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
+  const kept = await cluster.kubectl(['-n', ns, 'get', 'pipelinerun', name, '-o', 'name'], { allowFailure: true });
+  t.is(kept.code, 0, 'the PipelineRun is left alone');
+});
+
+test('a duration (20s): kept that long after completion, then deleted', async (t) => {
+  const ns = await testNamespace(t, cluster, 'keep');
+  await setNamespaceConfig(t, cluster, ns, { retention: '20s' });
+  const { claim } = await completedRun(ns);
+  const done = Date.now();
+  await sleep(8000);
+  t.deepEqual((await claims(ns)).map((c) => c.name), [claim.name], 'still there 8 s after completion');
+  t.true(await within(120_000, async () => (await claims(ns)).length === 0), `the PVC is deleted\n${await report(cluster, ns)}`);
+  t.true(Date.now() - done >= 20_000, 'not before the duration passed');
+  t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
+});
