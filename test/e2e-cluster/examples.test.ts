@@ -103,16 +103,20 @@ function strip(value: unknown, workspace: string | undefined): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     if (key === 'resultWorkspace' || key === 'storage') continue;
-    if (key === 'workspaces' && Array.isArray(v) && workspace) {
-      out[key] = v.filter((w) => (w as { name?: unknown }).name !== workspace).map((w) => strip(w, workspace));
-      continue;
-    }
-    if (key === 'annotations' && v && typeof v === 'object') {
-      const kept = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([k]) => !k.startsWith('tlr.dev/')));
-      if (Object.keys(kept).length > 0) out[key] = kept;
-      continue;
-    }
-    out[key] = key === 'type' && v === 'stringReference' ? 'string' : strip(v, workspace);
+    const kept = stripField(key, v, workspace);
+    if (kept !== undefined) out[key] = kept;
   }
   return out;
+}
+
+/** One field without the opt-in: the result workspace's declaration, tlr.dev annotations, the stringReference type. */
+function stripField(key: string, v: unknown, workspace: string | undefined): unknown {
+  if (key === 'workspaces' && Array.isArray(v) && workspace) {
+    return v.filter((w) => (w as { name?: unknown }).name !== workspace).map((w) => strip(w, workspace));
+  }
+  if (key === 'annotations' && v && typeof v === 'object') {
+    const kept = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([k]) => !k.startsWith('tlr.dev/')));
+    return Object.keys(kept).length > 0 ? kept : undefined;
+  }
+  return key === 'type' && v === 'stringReference' ? 'string' : strip(v, workspace);
 }

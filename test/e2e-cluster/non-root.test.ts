@@ -10,7 +10,7 @@
  */
 import test from 'ava';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
-import { create, failedStepLog, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
+import { create, failedStepLog, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
 
 let cluster: E2eCluster;
@@ -75,7 +75,7 @@ spec:
                 sha256sum /tmp/value | cut -d' ' -f1 | tr -d '\\n' > "$(results.sha256.path)"
 `;
 
-async function runIt(namespace: string) {
+async function runIt(namespace: string): Promise<RunObject> {
   const name = await create(cluster, namespace, RUN);
   return waitDone(cluster, namespace, 'pipelinerun', name);
 }
