@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { KubeConfig, KubernetesListObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesListObject, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { LABEL_OPTED_IN } from '../api/names.js';
+import { LABEL_CONSUMER, LABEL_OPTED_IN } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { startProbeServer, type ProbeServer } from '../k8s/http.js';
 import { startInformer, type RunningInformer } from '../k8s/informer.js';
 import { SettingsSource } from '../k8s/settings.js';
+import { ConsumerFailureReporter } from './consumer-failures.js';
 import { EventRecorder } from './events.js';
 import { LeaderElector } from './leader.js';
 import { ControllerMetrics } from './metrics.js';
@@ -95,15 +96,18 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const enqueue = (run: PipelineRun): void => {
     if (isInteresting(run)) add(`${run.metadata?.namespace ?? ''}/${run.metadata?.name ?? ''}`);
   };
+  const events = new EventRecorder(clients, 'controller', identity, logger);
   const reconciler = new Reconciler({
     clients,
     settings,
     getRun: (namespace, name) => runs?.get(name, namespace),
-    events: new EventRecorder(clients, 'controller', identity, logger),
+    events,
     metrics,
     logger,
   });
 
+  const consumerFailures = new ConsumerFailureReporter(events, logger);
+  let consumers: RunningInformer<V1Pod> | undefined;
   const workers: Array<Promise<void>> = [];
   let sweeper: NodeJS.Timeout | undefined;
   const leading = (async (): Promise<void> => {
@@ -117,7 +121,10 @@ export async function startController(options: ControllerOptions): Promise<Runni
     if (!won) return;
     metrics.leader.set(1);
     runs = watchRuns(clients, logger, enqueue);
-    await Promise.all([runs.synced, settings.synced]);
+    consumers = watchConsumerPods(clients, logger, (pod) => {
+      consumerFailures.onPod(pod).catch((err: unknown) => logger.warn({ err: String(err) }, 'could not report a consumer failure'));
+    });
+    await Promise.all([runs.synced, consumers.synced, settings.synced]);
     synced = true;
     logger.info({ identity, workers: options.workers }, 'caches synced; reconciling');
     for (let i = 0; i < options.workers; i++) workers.push(work(queue, reconciler, metrics, logger));
@@ -140,7 +147,7 @@ export async function startController(options: ControllerOptions): Promise<Runni
       queue.shutDown();
       await Promise.allSettled(workers);
       await elector.stop();
-      await Promise.allSettled([runs?.stop(), settings.stop()]);
+      await Promise.allSettled([runs?.stop(), consumers?.stop(), settings.stop()]);
       await probes.close();
     },
   };
@@ -182,6 +189,21 @@ function watchRuns(clients: Clients, logger: Logger, onChange: (run: PipelineRun
     logger,
     onChange: (run, event) => {
       if (event !== 'delete') onChange(run);
+    },
+  });
+}
+
+/** Consumer pods only (label tlr.dev/consumer, which only pods of rewritten runs carry): for their init container's failures. */
+function watchConsumerPods(clients: Clients, logger: Logger, onChange: (pod: V1Pod) => void): RunningInformer<V1Pod> {
+  const labelSelector = LABEL_CONSUMER;
+  return startInformer<V1Pod>({
+    kubeConfig: clients.kubeConfig,
+    path: '/api/v1/pods',
+    labelSelector,
+    list: () => clients.core.listPodForAllNamespaces({ labelSelector }),
+    logger,
+    onChange: (pod, event) => {
+      if (event !== 'delete') onChange(pod);
     },
   });
 }

@@ -4,7 +4,6 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export class ControllerMetrics {
   readonly reconciles: Counter<'result'>;
   readonly errors: Counter;
-  readonly provisioned: Counter;
   readonly deleted: Counter;
   readonly duration: Histogram;
   readonly queueDepth: Gauge;
@@ -13,12 +12,11 @@ export class ControllerMetrics {
   constructor(readonly registry: Registry = new Registry()) {
     this.reconciles = new Counter({
       name: 'tlr_controller_reconciles_total',
-      help: 'Reconciles of PipelineRuns, by outcome (rewritten, refused, waiting, retention, skipped).',
+      help: 'Reconciles of finished PipelineRuns, by outcome (retention: deleted, released or requeued a result PVC; skipped: nothing to do).',
       labelNames: ['result'],
       registers: [registry],
     });
     this.errors = new Counter({ name: 'tlr_controller_reconcile_errors_total', help: 'Reconciles that failed and were retried.', registers: [registry] });
-    this.provisioned = new Counter({ name: 'tlr_controller_provisioned_volumes_total', help: 'Result PVCs created.', registers: [registry] });
     this.deleted = new Counter({ name: 'tlr_controller_deleted_volumes_total', help: 'Result PVCs deleted by the retention policy.', registers: [registry] });
     this.duration = new Histogram({
       name: 'tlr_controller_reconcile_duration_seconds',

@@ -3,8 +3,9 @@
  *   - tlr-init substitute of a 1 GiB result vs cat of the same file; seal vs sha256sum; peak RSS of each;
  *   - the rewrite of a 100-task pipeline (p50/p99);
  *   - admission: the webhook's HTTPS round trip, and the most costly ~3 MiB requests with /healthz latency meanwhile;
- *   - on the real API server: 1,000 runs provisioned and released by the controller.
- * TLR_BENCH_ONLY=init|rewrite|admission|cluster runs one group (cluster: admission and the controller).
+ *   - on the real API server: 1,000 runs provisioned and released by the controller;
+ *   - on the real cluster (needs root): runs passing 1 KiB, 16 MiB and 1 GiB vs baselines, tlr fetch vs kubectl exec cat.
+ * TLR_BENCH_ONLY=init|rewrite|admission|cluster|node runs one group (cluster: admission and the controller).
  * TLR_BENCH_SIZE (bytes) and TLR_BENCH_DIR (a directory on the disk to measure) change the defaults.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { runInitBenchmarks, type BenchResult } from './init-bench.js';
 import { runRewriteBenchmark } from './rewrite-bench.js';
 import { runControllerBenchmark, runWebhookBenchmark } from './cluster-bench.js';
 import { runWorstCaseBenchmark } from './worst-case-bench.js';
+import { runNodeBenchmarks } from './node-bench.js';
 
 function print(title: string, results: BenchResult[]): void {
   console.log(`\n${title}`);
@@ -34,6 +36,7 @@ try {
     print('admission webhook, worst cases the API server accepts (~3 MiB), /healthz probed meanwhile', await runWorstCaseBenchmark());
   }
   if (!only || only === 'cluster') print('controller on the real API server', await runControllerBenchmark(Number(process.env.TLR_BENCH_RUNS ?? 1000)));
+  if (!only || only === 'node') print('on the real cluster (kubelet, containerd, Tekton v1.15.0; wall time create -> done)', await runNodeBenchmarks());
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -67,6 +67,12 @@ for (const example of EXAMPLES) {
     const consumer = await taskRunOf(cluster, ns, run, example.consumer.task);
     t.is(resultOf(consumer, 'sha256'), reference?.sha256, 'the consumer hashed exactly the bytes the producer sealed');
     for (const [result, value] of Object.entries(example.consumer.values)) t.is(resultOf(consumer, result), value, result);
+
+    // Tekton's affinity assistant (coschedule: workspaces, a ReadWriteOnce volume): every pod of the run on the
+    // node holding the volume, on a cluster of several nodes.
+    const nodes = await podNodes(ns, name);
+    t.true(nodes.length >= 2, `the run's pods: ${nodes.join(', ')}`);
+    t.deepEqual([...new Set(nodes)], [await volumeNode(ns)], 'every TaskRun pod on the volume\'s node');
   });
 
   test(`example ${example.dir} with plain Tekton results: fails as Tekton says (the limit is real)`, async (t) => {
@@ -82,6 +88,18 @@ for (const example of EXAMPLES) {
     const { log } = await failedStepLog(cluster, ns, producer);
     t.regex(log, example.control, `the producer's failed step logged:\n${log.slice(-2000)}`);
   });
+}
+
+async function podNodes(ns: string, run: string): Promise<string[]> {
+  const { stdout } = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', `tekton.dev/pipelineRun=${run}`, '-o', 'jsonpath={.items[*].spec.nodeName}']);
+  return stdout.split(' ').filter(Boolean);
+}
+
+/** The node of the run's one result PV (its node affinity, which the CSI driver's topology gives it). */
+async function volumeNode(ns: string): Promise<string> {
+  const pv = (await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'jsonpath={.items[0].spec.volumeName}'])).stdout.trim();
+  const { stdout } = await cluster.kubectl(['get', 'pv', pv, '-o', 'jsonpath={.spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]}']);
+  return stdout.trim();
 }
 
 /**

@@ -98,6 +98,13 @@ test("a result file changed after it was sealed: the consumer's init container r
   t.regex(message, /does not match its reference: expected sha256 [0-9a-f]{64}/, `the init container's termination message: ${message}`);
   const described = await cluster.kubectl(['-n', ns, 'describe', 'pod', consumer.status?.podName ?? '']);
   t.regex(described.stdout, /does not match its reference/, 'kubectl describe pod shows it');
+  // ...and where users look first: an Event on the TaskRun and on the PipelineRun (our controller).
+  for (const [kind, name] of [['taskrun', consumer.metadata.name], ['pipelinerun', run.metadata.name]] as const) {
+    const events = await eventsOf(ns, kind, name, 'ResultUnusable');
+    t.regex(events, /tlr-substitute refused a result: .*does not match its reference/, `${kind} events: ${events}`);
+    const describedRun = await cluster.kubectl(['-n', ns, 'describe', kind, name]);
+    t.regex(describedRun.stdout, /ResultUnusable/, `kubectl describe ${kind}`);
+  }
 });
 
 test('a result over maxResultSize: the producer fails, its log has both sizes and the config key', async (t) => {
@@ -123,9 +130,47 @@ test('a reference result the producer never wrote: the consumer fails naming it,
   t.is(succeeded(consumer)?.reason, 'InitContainerFailed', await report(cluster, ns));
   const message = await initContainerMessage(ns, consumer);
   t.regex(message, /result "blob" was not produced/, `the init container's termination message: ${message}`);
+  t.regex(await eventsOf(ns, 'pipelinerun', run.metadata.name, 'ResultUnusable'), /was not produced/, 'an Event on the PipelineRun says so');
 });
+
+/** The messages of the Events with this reason on the object (waits a little: the controller records them). */
+async function eventsOf(ns: string, kind: string, name: string, reason: string): Promise<string> {
+  for (let i = 0; i < 30; i++) {
+    const { stdout } = await cluster.kubectl(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.name=${name},reason=${reason}`, '-o', 'jsonpath={.items[*].message}']);
+    if (stdout.trim() !== '' || i === 29) return stdout;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return '';
+}
 
 async function initContainerMessage(ns: string, taskRun: RunObject): Promise<string> {
   const pod = await get<PodStatus>(cluster, ns, 'pod', taskRun.status?.podName ?? '');
   return pod.status.initContainerStatuses?.find((s) => s.name === 'tlr-substitute')?.state.terminated?.message ?? '';
 }
+
+test("a consumer whose producer failed never starts; the run's status names the producer's failure", async (t) => {
+  const ns = await testNamespace(t, cluster, 'fail');
+  const run = await runToEnd(ns, pipelineRun({ write: 'seq 1 20000 > "$(results.blob.path)"; echo "compiler crashed" >&2; exit 3' }));
+  t.is(succeeded(run)?.status, 'False');
+  const producer = await taskRunOf(cluster, ns, run, 'produce');
+  t.is(succeeded(producer)?.reason, 'Failed', await report(cluster, ns));
+  t.regex(succeeded(producer)?.message ?? '', /"step-write" exited with code 3/);
+  t.falsy(run.status?.childReferences?.find((c) => c.pipelineTaskName === 'consume'), 'no consumer TaskRun');
+  t.regex(succeeded(run)?.message ?? '', /Failed: 1/);
+});
+
+test('a producer retried by Tekton (retries: 1): the consumer gets the successful attempt\'s value, not the failed one\'s', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fail');
+  const yaml = pipelineRun({
+    // Attempt 0 writes a value and fails; attempt 1 writes another and succeeds.
+    write: 'if [ "$(context.task.retry-count)" = 0 ]; then seq 1 20000 > "$(results.blob.path)"; exit 1; fi\n                seq 1 30000 > "$(results.blob.path)"',
+  }).replace('      - name: produce\n', '      - name: produce\n        retries: 1\n');
+  const run = await runToEnd(ns, yaml);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const producer = await taskRunOf(cluster, ns, run, 'produce');
+  t.is((producer.status as { retriesStatus?: unknown[] } | undefined)?.retriesStatus?.length, 1, 'one failed attempt before');
+  const consumer = await taskRunOf(cluster, ns, run, 'consume');
+  const { stdout } = await cluster.kubectl(['-n', ns, 'logs', consumer.status?.podName ?? '', '-c', 'step-use']);
+  // seq 1 30000 is 168,894 bytes; seq 1 20000 is 108,894.
+  t.is(stdout.trim(), '168894', "the consumer's value is the retry's");
+});

@@ -92,7 +92,8 @@ const CHECKS: readonly Check[] = [
   { user: CONTROLLER_SA, verb: 'list', resource: 'pods', namespace: 'demo', allowed: true },
   { user: CONTROLLER_SA, verb: 'delete', resource: 'pods', namespace: 'demo', allowed: false },
   { user: CONTROLLER_SA, verb: 'patch', resource: 'pods', namespace: 'demo', allowed: false },
-  { user: CONTROLLER_SA, verb: 'watch', resource: 'pods', namespace: 'demo', allowed: false },
+  { user: CONTROLLER_SA, verb: 'watch', resource: 'pods', allowed: true },
+  { user: CONTROLLER_SA, verb: 'get', resource: 'pods', subresource: 'exec', namespace: 'demo', allowed: false },
   { user: CONTROLLER_SA, verb: 'update', resource: 'leases', group: 'coordination.k8s.io', namespace: 'tlr-system', name: 'tlr-controller', allowed: true },
   // And nothing more: the rewrite happens at admission, so no spec writes, no PVC creates, no ResolutionRequests.
   { user: CONTROLLER_SA, verb: 'update', resource: 'pipelineruns', group: 'tekton.dev', namespace: 'demo', allowed: false },
