@@ -153,7 +153,7 @@ test("a consumer whose producer failed never starts; the run's status names the 
   const run = await runToEnd(ns, pipelineRun({ write: 'seq 1 20000 > "$(results.blob.path)"; echo "compiler crashed" >&2; exit 3' }));
   t.is(succeeded(run)?.status, 'False');
   const producer = await taskRunOf(cluster, ns, run, 'produce');
-  t.is(succeeded(producer)?.reason, 'Failed', await report(cluster, ns));
+  t.is(succeeded(producer)?.reason, 'StepFailed', await report(cluster, ns));
   t.regex(succeeded(producer)?.message ?? '', /"step-write" exited with code 3/);
   t.falsy(run.status?.childReferences?.find((c) => c.pipelineTaskName === 'consume'), 'no consumer TaskRun');
   t.regex(succeeded(run)?.message ?? '', /Failed: 1/);
