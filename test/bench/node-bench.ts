@@ -120,10 +120,27 @@ const BASELINE_NAME: Record<Mode, string> = {
   plain: 'plain Tekton result', sidecar: 'Tekton results-from: sidecar-logs', diy: 'by hand through a workspace', tlr: 'reference',
 };
 
+/**
+ * What Tekton's docs have an admin add for `results-from: sidecar-logs`: its controller reads the results sidecar's
+ * log, and the release config does not let it (measured: "cannot get resource pods/log").
+ */
+const SIDECAR_LOGS_RBAC = JSON.stringify({
+  apiVersion: 'v1', kind: 'List',
+  items: [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'tlr-bench-tekton-pod-logs' }, rules: [{ apiGroups: [''], resources: ['pods/log'], verbs: ['get'] }] },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'tlr-bench-tekton-pod-logs' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'tlr-bench-tekton-pod-logs' },
+      subjects: [{ kind: 'ServiceAccount', name: 'tekton-pipelines-controller', namespace: 'tekton-pipelines' }],
+    },
+  ],
+});
+
 /** Tekton's feature flags for a mode: sidecar-logs results (and a max-result-size that fits 1 MiB) only for that one. */
 async function flagsFor(cluster: E2eCluster, mode: Mode, current: { sidecar: boolean }): Promise<void> {
   const sidecar = mode === 'sidecar';
   if (sidecar === current.sidecar) return;
+  if (sidecar) await cluster.kubectl(['apply', '-f', '-'], { input: SIDECAR_LOGS_RBAC });
   await setFeatureFlags(cluster, sidecar ? { 'results-from': 'sidecar-logs', 'max-result-size': '1500000' } : { 'results-from': 'termination-message', 'max-result-size': '4096' });
   current.sidecar = sidecar;
 }
@@ -260,6 +277,7 @@ export async function runNodeBenchmarks(): Promise<BenchResult[]> {
     if (gib) results.push(...(await fetchBench(cluster, ns, gib, dir)));
   } finally {
     await setFeatureFlags(cluster, { 'results-from': 'termination-message', 'max-result-size': '4096' }).catch(() => undefined);
+    await cluster.kubectl(['delete', '--ignore-not-found', '-f', '-'], { input: SIDECAR_LOGS_RBAC, allowFailure: true });
     await cluster.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFailure: true });
     await rm(dir, { recursive: true, force: true });
     await cluster.release();

@@ -108,3 +108,17 @@ test('a duration (20s): kept that long after completion, then deleted', async (t
   t.true(Date.now() - completedAt >= 20_000, 'not before the duration (from status.completionTime) passed');
   t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
 });
+
+test('a PVC the user bound as the result workspace is never deleted, even with on-completion', async (t) => {
+  const ns = await testNamespace(t, cluster, 'keep');
+  await setNamespaceConfig(t, cluster, ns, { retention: 'on-completion' });
+  const pvc = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'mine' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } };
+  await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(pvc) });
+  const yaml = RUN.replace('spec:\n  pipelineSpec:', 'spec:\n  workspaces:\n    - name: results\n      persistentVolumeClaim:\n        claimName: mine\n  pipelineSpec:');
+  const name = await create(cluster, ns, yaml);
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  await sleep(10_000); // well past the controller's reaction to the completion
+  const claim = await cluster.kubectl(['-n', ns, 'get', 'pvc', 'mine', '-o', 'jsonpath={.status.phase} {.metadata.deletionTimestamp}']);
+  t.is(claim.stdout.trim(), 'Bound', 'bound, and not being deleted');
+});
