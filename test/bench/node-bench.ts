@@ -44,8 +44,12 @@ function pipelineRun(mode: Mode, bytes: number, byPath: boolean): string {
     diy: { decl: '', out: '$(workspaces.data.path)/blob', ws: '        workspaces: [{name: data, workspace: data}]\n' },
     tlr: { decl: '            - name: blob\n              type: stringReference', out: '$(results.blob.path)', ws: '' },
   }[mode];
+  // A sidecar-logs consumer cannot use a 1 MiB value in its script: Tekton puts scripts in the place-scripts init
+  // container's arguments, and an argument over 128 KiB fails it (measured: "place-scripts" exited with code 1). So
+  // that consumer receives the param and leaves it unused: what is measured is Tekton carrying the value.
   const use =
     mode === 'diy' ? 'sha256sum "$(workspaces.data.path)/blob"'
+    : mode === 'sidecar' ? 'echo "received"'
     : byPath ? 'sha256sum "$(params.blob)"'
     : "cat > /tmp/v <<'TLR_END'\n                $(params.blob)\n                TLR_END\n                head -c -1 /tmp/v | sha256sum";
   const param = mode === 'diy' ? '' : `        params:\n          - name: blob\n            value: $(tasks.produce.results.blob${byPath ? '.path' : ''})\n`;
@@ -92,7 +96,7 @@ async function timedRun(cluster: E2eCluster, ns: string, yaml: string): Promise<
     const status = succeeded(run)?.status;
     if (status === 'True') return { seconds: (performance.now() - started) / 1000, run };
     if (status === 'False') throw new Error(`bench run ${ns}/${name} failed: ${succeeded(run)?.message ?? ''}`);
-    if (performance.now() - started > 900_000) throw new Error(`bench run ${ns}/${name} not done after 900 s`);
+    if (performance.now() - started > 300_000) throw new Error(`bench run ${ns}/${name} not done after 300 s`);
     await sleep(250);
   }
 }
