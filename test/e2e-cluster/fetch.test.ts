@@ -2,7 +2,7 @@
  * `tlr fetch` on the real cluster, as a user runs it: from this machine (the API server through loopback), as a
  * ServiceAccount holding exactly the permissions the README lists, against a run Tekton ran. The reader pod starts
  * on the node holding the volume, the files arrive verified (sha256 equal to the producer's sealed reference), the
- * pod is gone afterwards; a file changed after sealing is refused and nothing is written under its name.
+ * pod is gone afterwards (1 GiB); a file changed after sealing is refused and nothing is written under its name.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, referenceOf, report, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
+import { setNamespaceConfig } from '../support/node/tlr-config.js';
 
 let cluster: E2eCluster;
 
@@ -115,11 +116,13 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-test('tlr fetch as a ServiceAccount with the documented permissions: every result arrives verified, the reader pod is gone', async (t) => {
+test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: every result arrives verified, the reader pod is gone', async (t) => {
   const ns = await testNamespace(t, cluster, 'fetch');
   const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const name = await create(cluster, ns, pipelineRun(256, false));
+  // 1 GiB on a 2 GiB volume (the default 1Gi would not hold it on a driver that enforces capacity).
+  await setNamespaceConfig(t, cluster, ns, { size: '2Gi' });
+  const name = await create(cluster, ns, pipelineRun(1024, false));
   const run = await waitDone(cluster, ns, 'pipelinerun', name);
   t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
   const build = await taskRunOf(cluster, ns, run, 'build');
@@ -134,7 +137,7 @@ test('tlr fetch as a ServiceAccount with the documented permissions: every resul
     t.is((await stat(join(out, file))).size, reference?.size ?? -1, file);
     t.is(await sha256Of(join(out, file)), reference?.sha256 ?? 'no reference', file);
   }
-  t.is((await stat(join(out, 'build.artifact'))).size, 256 * MIB);
+  t.is((await stat(join(out, 'build.artifact'))).size, 1024 * MIB);
   const pods = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);
   t.is(pods.stdout.trim(), '', 'the reader pod was deleted');
 });
