@@ -16,7 +16,7 @@ import { PROGRAMS } from './host.js';
 import { kubectlFor, type Kubectl } from './kubectl.js';
 import type { ClusterLayout, NodeLayout } from './layout.js';
 import { ComponentError, startComponent, startHolder, stopProc, waitFor, type Namespaces, type Proc } from './processes.js';
-import { cleanUp, type ClusterRecord } from './registry.js';
+import { cleanUp, DEVICE_PLUGINS, RUN_CONTAINERD, type ClusterRecord } from './registry.js';
 import { CSI_DRIVERS, storageManifests } from './storage.js';
 import { installTekton } from './tekton.js';
 import { installTlrAsDocumented } from './tlr-install.js';
@@ -137,8 +137,21 @@ export class BringUp {
     const kcm = this.start(c.controllerManager(layout, binaries, pki.kubeconfigs['kube-controller-manager'] ?? ''));
     const scheduler = this.start(c.scheduler(binaries, pki.kubeconfigs['kube-scheduler'] ?? ''));
     await this.step('kube-controller-manager, kube-scheduler', () => this.controllersReady(kubeConfig, [kcm, scheduler, apiserver]));
-    const kubelets = layout.nodes.map((n) => this.start(c.kubelet(n, binaries, pki.kubeconfigs[`kubelet-${n.name}`] ?? '')));
-    await this.step('kubelets (nodes Ready)', () => this.nodesReady(kubectl, [...kubelets, ...containerds]));
+    const kubelets = await this.step('kubelets (nodes Ready)', async () => {
+      // One at a time: each kubelet empties the device-plugin directory (a constant path, shared by every kubelet of
+      // the mount namespace) and binds its socket there; two starting together can fail "address already in use".
+      const started: Proc[] = [];
+      for (const n of layout.nodes) {
+        const before = await this.devicePluginSocket();
+        started.push(this.start(c.kubelet(n, binaries, pki.kubeconfigs[`kubelet-${n.name}`] ?? '')));
+        await waitFor(`the device-plugin socket of kubelet-${n.name}`, [...started, ...containerds], async () => {
+          const now = await this.devicePluginSocket();
+          return now !== undefined && now !== before;
+        });
+      }
+      await this.nodesReady(kubectl, [...started, ...containerds]);
+      return started;
+    });
     const proxy = this.start(c.kubeProxy(layout, binaries));
     await this.step('kube-proxy (nftables)', () => this.proxyReady(cluster, proxy));
     await this.step('CSI drivers and StorageClasses', () => this.storage(kubectl, kubelets));
@@ -171,10 +184,16 @@ export class BringUp {
     // Host paths containerd 1.6 and the kubelet write to whatever their configuration says (shim sockets in
     // /run/containerd, symlinks in /var/log/containers): a tmpfs of our own over each, inside our mount namespace.
     // /run/containerd is made if missing (and removed with the cluster, ./registry.ts).
-    const holder = await startHolder(record.netns, this.cgroupProcs, ['/run/containerd', '/var/log'], layout.logs);
+    const holder = await startHolder(record.netns, this.cgroupProcs, [RUN_CONTAINERD, '/var/log', DEVICE_PLUGINS], layout.logs);
     this.procs.push(holder);
     if (holder.child.pid === undefined) throw new Error('the namespace holder has no pid');
     this.ns = { netns: record.netns, holderPid: holder.child.pid, cgroupProcs: this.cgroupProcs };
+  }
+
+  /** The inode and change time of the kubelets' device-plugin socket in the cluster's mount namespace, if it exists. */
+  private async devicePluginSocket(): Promise<string | undefined> {
+    const r = await run(PROGRAMS.nsenter, [`--target=${this.ns?.holderPid ?? 0}`, '--mount', '--', PROGRAMS.stat, '-c', '%i %Z %z', `${DEVICE_PLUGINS}/kubelet.sock`]);
+    return r.code === 0 ? r.stdout.trim() : undefined;
   }
 
   private ctr(node: NodeLayout, args: readonly string[]): Promise<ExecResult> {

@@ -28,7 +28,7 @@ export const NODE_PACKAGES: Readonly<Record<string, string>> = {
 export const PROGRAMS = {
   ip: '/usr/bin/ip', nsenter: '/usr/bin/nsenter', unshare: '/usr/bin/unshare', setpriv: '/usr/bin/setpriv',
   mount: '/usr/bin/mount', umount: '/usr/bin/umount', containerd: '/usr/bin/containerd', ctr: '/usr/bin/ctr',
-  runc: '/usr/sbin/runc', nft: '/usr/sbin/nft', sh: '/bin/sh', sleep: '/usr/bin/sleep',
+  runc: '/usr/sbin/runc', nft: '/usr/sbin/nft', sh: '/bin/sh', sleep: '/usr/bin/sleep', stat: '/usr/bin/stat',
 } as const;
 
 export const CNI_BIN_DIR = '/usr/lib/cni';

@@ -21,7 +21,7 @@ import { createClusterCgroup } from './cgroups.js';
 import { checkHost } from './host.js';
 import { clusterLayout } from './layout.js';
 import { createNetns, nodeIp } from './netns.js';
-import { cleanUp, cleanUpAbandoned, recordFile, register, RUN_CONTAINERD, type ClusterRecord } from './registry.js';
+import { cleanUp, cleanUpAbandoned, DEVICE_PLUGINS, recordFile, register, RUN_CONTAINERD, type ClusterRecord } from './registry.js';
 import { BringUp, type NodeCluster, type NodeClusterOptions } from './bring-up.js';
 
 export type { NodeCluster, NodeClusterOptions } from './bring-up.js';
@@ -44,6 +44,7 @@ export async function startNodeCluster(options: NodeClusterOptions = {}): Promis
   await register(record); // before anything changes on the host
   const watchdog = startWatchdog(record, layout.logs);
   await mkdir(RUN_CONTAINERD, { recursive: true });
+  await mkdir(DEVICE_PLUGINS, { recursive: true });
   const up = new BringUp({ record, layout, binaries: { kubernetes: kubernetes.dir, node: node.dir }, log, options, release: watchdog });
   try {
     await up.step('network namespace', async () => {

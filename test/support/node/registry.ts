@@ -6,7 +6,7 @@
  * one is gone. (/run is a tmpfs: a reboot, which also resets sysctls, forgets them too.)
  */
 import { readFile, readdir, rm, mkdir, writeFile, rename, rmdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { killAll, removeClusterCgroup } from './cgroups.js';
 import { deleteNetns } from './netns.js';
 
@@ -14,6 +14,11 @@ export const REGISTRY_DIR = process.env.TLR_NODE_REGISTRY ?? '/run/tlr-node';
 const SYSCTLS_FILE = join(REGISTRY_DIR, 'sysctls.json');
 /** containerd 1.6 keeps shim sockets here whatever its config says; clusters mount a tmpfs of their own over it. */
 export const RUN_CONTAINERD = '/run/containerd';
+/**
+ * Where every kubelet puts its device-plugin socket, whatever its --root-dir (a constant in the kubelet): a tmpfs of
+ * the cluster's own inside its mount namespace, over a directory made on the host if missing (removed when empty).
+ */
+export const DEVICE_PLUGINS = '/var/lib/kubelet/device-plugins';
 
 /**
  * Host-wide (not per network namespace) kernel settings the kubelet sets at start (setupKernelTunables in
@@ -88,6 +93,8 @@ async function restoreSysctlsIfLast(): Promise<Record<string, string>> {
   await rm(SYSCTLS_FILE, { force: true });
   await rmdir(REGISTRY_DIR).catch(() => undefined);
   await rmdir(RUN_CONTAINERD).catch(() => undefined); // made by the first cluster; only removed when empty
+  await rmdir(DEVICE_PLUGINS).catch(() => undefined);
+  await rmdir(dirname(DEVICE_PLUGINS)).catch(() => undefined);
   return values;
 }
 
