@@ -44,7 +44,7 @@ function requireBlank(gap: string): void {
     ? "a producing task's tlr-seal step did not seal that result: see that step's log"
     : stray.startsWith(REFERENCE_OPENING)
       ? 'a malformed reference, or one of another version: the producing task must be sealed by the tlr-init ' +
-        'image of the same release as the controller'
+        'image of the same release as the admission webhook'
       : 'a producing task published something else than its reference, or this task was not rewritten by ' +
         'Tekton Large Results';
   throw new TlrError(

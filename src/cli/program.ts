@@ -19,7 +19,7 @@ export function createProgram(io: CliIo): Command {
       'Tekton Large Results: task results of any size for Tekton Pipelines.\n\n' +
         'Typical use:\n' +
         '  tlr convert task.yaml pipeline.yaml | kubectl apply -f -     store TEP-form files the way Tekton accepts\n' +
-        '  tlr render pipelinerun.yaml pipeline.yaml task.yaml          see what the controller will make of a run\n' +
+        '  tlr render pipelinerun.yaml pipeline.yaml task.yaml          see what the admission webhook will make of a run\n' +
         '  tlr validate --crds tekton/config/300-crds *.yaml            check files before committing them',
     )
     .version(VERSION)

@@ -20,7 +20,7 @@ async function tempFile(name: string, text: string): Promise<string> {
   return file;
 }
 
-test('render prints the run as the controller would rewrite it', async (t) => {
+test('render prints the run as the admission webhook would rewrite it', async (t) => {
   const r = await tlr('render', 'examples/large-json/pipelinerun.yaml', '--config', 'examples/config.yaml');
   t.is(r.code, 0, r.err);
   const [run] = parseYamlDocuments(r.out, 'out').map((d) => d.object as { metadata: { annotations: Record<string, string> }; spec: { workspaces: Array<{ volumeClaimTemplate: { spec: { storageClassName: string } } }> } });

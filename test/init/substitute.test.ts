@@ -257,7 +257,7 @@ test('--refs with anything but references is refused, saying where such text com
   const volume = await makeVolume(t);
   const cases: Array<[string, string]> = [
     ['hello', 'a producing task published something else than its reference, or this task was not rewritten by Tekton Large Results'],
-    ['[[tlr:v9:whatever]]', 'a malformed reference, or one of another version: the producing task must be sealed by the tlr-init image of the same release as the controller'],
+    ['[[tlr:v9:whatever]]', 'a malformed reference, or one of another version: the producing task must be sealed by the tlr-init image of the same release as the admission webhook'],
     [refusedNotice('x'), "a producing task's tlr-seal step did not seal that result: see that step's log"],
   ];
   for (const [refs, why] of cases) {

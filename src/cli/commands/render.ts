@@ -35,7 +35,7 @@ export function addRenderOptions(command: Command): Command {
     .option('-c, --config <file>', 'tlr config: the tlr-config ConfigMap or a plain mapping (default: built-in defaults)')
     .option('--feature-flags <file>', "Tekton's feature-flags ConfigMap (coschedule decides the one-PVC check)")
     .option('-n, --namespace <ns>', 'namespace whose config overrides apply (namespace.<ns>.<key>)')
-    .option('--claim <pvc>', 'bind this provisioned PVC, as the controller does, instead of a volumeClaimTemplate');
+    .option('--claim <pvc>', 'bind this existing PVC (as a run that binds its own does) instead of a volumeClaimTemplate');
 }
 
 export function renderCommand(program: Command, io: CliIo): void {
@@ -43,7 +43,7 @@ export function renderCommand(program: Command, io: CliIo): void {
     program
       .command('render')
       .description(
-        'Render PipelineRuns and TaskRuns offline exactly as the controller rewrites them. Pipelines and Tasks in the\n' +
+        'Render PipelineRuns and TaskRuns offline exactly as the admission webhook rewrites them. Pipelines and Tasks in the\n' +
           'files resolve local pipelineRef/taskRef names; they are printed converted, as `kubectl apply` should store them.',
       )
       .argument('<files...>', 'YAML files (- for standard input)'),

@@ -106,7 +106,7 @@ export function webhookCommand(program: Command): void {
   addServeOptions(
     program
       .command('webhook')
-      .description('Run the HTTPS admission webhooks: holds opted-in PipelineRuns for the controller, rewrites standalone TaskRuns, adds tlr-substitute to consumer Pods.'),
+      .description('Run the HTTPS admission webhooks: rewrites opted-in PipelineRuns and standalone TaskRuns, adds tlr-substitute to consumer Pods.'),
   )
     .option('--port <port>', 'HTTPS port of /mutate/pipelineruns, /mutate/taskruns, /mutate/pods, /healthz, /readyz', (v) => parsePort(v, '--port'), 8443)
     .option('--tls-cert-file <path>', 'serving certificate (reloaded when it changes)', '/etc/tlr/tls/tls.crt')
