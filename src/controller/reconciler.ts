@@ -53,16 +53,23 @@ export class Reconciler {
       const wait = completionTime(cached, this.now()) + policy.seconds * 1000 - this.now().getTime();
       if (wait > 0) return { result: 'retention', requeueAfterMs: wait };
     }
+    return this.apply(cached, namespace, policy);
+  }
+
+  /** Deletes the finished run's result PVCs, then releases those no running pod uses. */
+  private async apply(cached: PipelineRun, namespace: string, policy: Config['retention']): Promise<Outcome> {
     const claims = await this.resultClaims(cached);
     const deleted: string[] = [];
-    for (const pvc of claims.filter((c) => c.metadata?.deletionTimestamp === undefined)) {
+    for (const pvc of claims.filter((c) => !isGoing(c))) {
       if (await this.deleteClaim(pvc)) deleted.push(pvc.metadata?.name ?? '');
     }
     const how = policy.kind === 'keep' ? `keep ${policy.seconds}s` : policy.kind;
     if (deleted.length > 0) await this.deps.events.record(cached, 'Normal', 'ResultVolumeDeleted', `deleted PVC ${deleted.join(', ')} (retention: ${how})`);
     // A deleted PVC stays Terminating while any pod names it, finished ones too (the pvc-protection controller counts
     // every scheduled pod), and Tekton keeps a run's pods: release the ones no running pod uses.
-    const held = await this.release(cached, namespace, await this.resultClaims(cached, { terminating: true }));
+    // Listed again only when this reconcile deleted something (to see what the deletes left Terminating).
+    const going = (deleted.length > 0 ? await this.resultClaims(cached) : claims).filter(isGoing);
+    const held = await this.release(cached, namespace, going);
     if (held.length > 0) return { result: 'retention', requeueAfterMs: RELEASE_RETRY_MS };
     return deleted.length > 0 ? { result: 'retention' } : { result: 'skipped' };
   }
@@ -110,14 +117,14 @@ export class Reconciler {
     return held;
   }
 
-  /** The run's result PVCs that exist and are ours for this run: those not already going, or (terminating) those going. */
-  private async resultClaims(run: PipelineRun, options: { terminating?: boolean } = {}): Promise<V1PersistentVolumeClaim[]> {
+  /** The run's result PVCs that exist and are ours for this run, Terminating ones included. */
+  private async resultClaims(run: PipelineRun): Promise<V1PersistentVolumeClaim[]> {
     const namespace = run.metadata?.namespace ?? 'default';
     const uid = run.metadata?.uid ?? '';
     const list = await this.deps.clients.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector: LABEL_RESULT_VOLUME });
     const fromTemplate = list.items.filter((pvc) => pvc.metadata?.ownerReferences?.some((o) => o.uid === uid && o.kind === 'PipelineRun'));
     const provisioned = await this.provisionedClaim(run);
-    return [...fromTemplate, ...(provisioned ? [provisioned] : [])].filter((pvc) => (pvc.metadata?.deletionTimestamp !== undefined) === (options.terminating === true));
+    return [...fromTemplate, ...(provisioned ? [provisioned] : [])];
   }
 
   /** A claim an earlier version provisioned (`provisioned:<name>`), if it is still there and labelled with the run's uid. */
@@ -160,6 +167,11 @@ export class Reconciler {
 export const PVC_PROTECTION = 'kubernetes.io/pvc-protection';
 /** How soon to look again at a deleted PVC a running pod still uses. */
 export const RELEASE_RETRY_MS = 15_000;
+
+/** Deleted already (Terminating, held by a finalizer). */
+function isGoing(pvc: V1PersistentVolumeClaim): boolean {
+  return pvc.metadata?.deletionTimestamp !== undefined;
+}
 
 function isTerminal(pod: V1Pod): boolean {
   return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
