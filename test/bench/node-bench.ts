@@ -17,12 +17,11 @@
  * Uses the cluster in TLR_NODE_CLUSTER_STATE (e.g. the dev cluster's /run/tlr-dev-cluster/state.json) or starts one.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sha256File } from '../support/file-digest.js';
 import { connectCluster, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, get, referenceOf, succeeded, taskRunOf, type RunObject } from '../support/node/runs.js';
 import { setFeatureFlags } from '../support/node/tekton-flags.js';
@@ -201,12 +200,6 @@ function execute(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = 
   });
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** `tlr fetch` of the run's 1 GiB result vs `kubectl exec cat` of the same file, alternating; verified both ways. */
 async function fetchBench(cluster: E2eCluster, ns: string, run: RunObject, dir: string): Promise<BenchResult[]> {
   const producer = await taskRunOf(cluster, ns, run, 'produce');
@@ -238,7 +231,7 @@ async function fetchBench(cluster: E2eCluster, ns: string, run: RunObject, dir: 
     const cat = await execute('sh', ['-c', `"$0" --kubeconfig "$1" -n "$2" exec bench-cat -- cat "/v/$3" > "$4"`, kubectl, cluster.kubeConfigPath, ns, reference.path, file]);
     catTimes.push((performance.now() - started) / 1000);
     if (cat.code !== 0) throw new Error(`kubectl exec cat failed: ${cat.stderr}`);
-    if (round === 0 && (await sha256Of(file)) !== reference.sha256) throw new Error('kubectl exec cat: the bytes differ from the reference');
+    if (round === 0 && (await sha256File(file)) !== reference.sha256) throw new Error('kubectl exec cat: the bytes differ from the reference');
     await rm(file, { force: true });
   }
   const [t, c] = [median(tlrTimes), median(catTimes)];

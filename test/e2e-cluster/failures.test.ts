@@ -4,6 +4,7 @@
  * binds the result workspace), a result over maxResultSize, a result the producer never wrote.
  */
 import test from 'ava';
+import { eventually } from '../support/eventually.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, failedStepLog, get, report, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
@@ -135,12 +136,9 @@ test('a reference result the producer never wrote: the consumer fails naming it,
 
 /** The messages of the Events with this reason on the object (waits a little: the controller records them). */
 async function eventsOf(ns: string, kind: string, name: string, reason: string): Promise<string> {
-  for (let i = 0; i < 30; i++) {
-    const { stdout } = await cluster.kubectl(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.name=${name},reason=${reason}`, '-o', 'jsonpath={.items[*].message}']);
-    if (stdout.trim() !== '' || i === 29) return stdout;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  return '';
+  const messages = async (): Promise<string> =>
+    (await cluster.kubectl(['-n', ns, 'get', 'events', '--field-selector', `involvedObject.name=${name},reason=${reason}`, '-o', 'jsonpath={.items[*].message}'])).stdout;
+  return eventually(async () => (await messages()).trim() || undefined, `a ${reason} Event on ${kind} ${ns}/${name}`, 30_000, 1000).catch(() => '');
 }
 
 async function initContainerMessage(ns: string, taskRun: RunObject): Promise<string> {

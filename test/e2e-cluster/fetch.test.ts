@@ -6,11 +6,10 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sha256File } from '../support/file-digest.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, referenceOf, report, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
@@ -110,12 +109,6 @@ function tlr(args: readonly string[], kubeconfig: string): Promise<{ code: numbe
   });
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: every result arrives verified, the reader pod is gone', async (t) => {
   const ns = await testNamespace(t, cluster, 'fetch');
   const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
@@ -135,7 +128,7 @@ test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: ev
   for (const [file, result] of [['build.artifact', 'artifact'], ['artifact', 'artifact'], ['build.notes', 'notes']] as const) {
     const reference = referenceOf(build, result);
     t.is((await stat(join(out, file))).size, reference?.size ?? -1, file);
-    t.is(await sha256Of(join(out, file)), reference?.sha256 ?? 'no reference', file);
+    t.is(await sha256File(join(out, file)), reference?.sha256 ?? 'no reference', file);
   }
   t.is((await stat(join(out, 'build.artifact'))).size, 1024 * MIB);
   const pods = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);

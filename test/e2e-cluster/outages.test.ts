@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from '../support/eventually.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, report, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
 import { setNamespaceConfig, TLR_NAMESPACE } from '../support/node/tlr-config.js';
@@ -63,22 +64,16 @@ async function scale(deployment: string, replicas: number): Promise<void> {
     if (deployment === 'tlr-webhook') await webhookServing();
     return;
   }
-  for (let i = 0; i < 120; i++) {
-    const pods = await cluster.kubectl(['-n', TLR_NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/name=${deployment}`, '-o', 'name']);
-    if (pods.stdout.trim() === '') return;
-    await sleep(1000);
-  }
-  throw new Error(`the pods of ${deployment} did not go`);
+  await until(async () => (await cluster.kubectl(['-n', TLR_NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/name=${deployment}`, '-o', 'name'])).stdout.trim() === '',
+    `the pods of ${deployment} to go`, 120_000, 1000);
 }
 
 /** The Service has endpoints again (a rollout can finish a moment before the endpoints controller catches up). */
 async function webhookServing(): Promise<void> {
-  for (let i = 0; i < 60; i++) {
+  await until(async () => {
     const { stdout } = await cluster.kubectl(['-n', TLR_NAMESPACE, 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=tlr-webhook', '-o', 'jsonpath={.items[*].endpoints[*].conditions.ready}']);
-    if (stdout.includes('true')) return;
-    await sleep(1000);
-  }
-  throw new Error('the tlr-webhook Service has no ready endpoints');
+    return stdout.includes('true');
+  }, 'a ready endpoint of the tlr-webhook Service', 60_000, 1000);
 }
 
 test.serial('webhook down: creating a PipelineRun fails with the API server\'s error, nothing is created; back up, runs complete', async (t) => {
@@ -123,10 +118,5 @@ test.serial('controller down: runs complete without it; retention catches up whe
   const kept = await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'name']);
   t.not(kept.stdout.trim(), '', 'the volume waits for the controller');
   await scale('tlr-controller', 2);
-  let gone = false;
-  for (let i = 0; i < 120 && !gone; i++) {
-    gone = (await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'name'])).stdout.trim() === '';
-    if (!gone) await sleep(1000);
-  }
-  t.true(gone, `retention applied once the controller is back\n${await report(cluster, ns)}`);
+  await until(async () => (await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'name'])).stdout.trim() === '', 'retention applied once the controller is back', 120_000, 1000);
 });

@@ -8,6 +8,7 @@
  */
 import test from 'ava';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { until } from '../support/eventually.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, report, succeeded, waitDone } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
@@ -59,16 +60,6 @@ async function volumeExists(pv: string): Promise<boolean> {
   return r.code === 0;
 }
 
-/** Polls `check` until it holds or `ms` pass; returns whether it held. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(1000);
-  }
-}
-
 async function completedRun(ns: string): Promise<{ name: string; claim: Claim; completedAt: number }> {
   const name = await create(cluster, ns, RUN);
   const run = await waitDone(cluster, ns, 'pipelinerun', name);
@@ -84,16 +75,16 @@ test('with-run: the volume outlives completion and goes with the run (garbage co
   await sleep(5000); // the controller has seen the completion by now
   t.deepEqual((await claims(ns)).map((c) => c.name), [claim.name], 'kept after completion');
   await cluster.kubectl(['-n', ns, 'delete', 'pipelinerun', name, '--wait=false']);
-  t.true(await within(120_000, async () => (await claims(ns)).length === 0), 'the PVC goes with the run');
-  t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
+  await until(async () => (await claims(ns)).length === 0, 'the PVC goes with the run', 120_000, 1000);
+  await until(async () => !(await volumeExists(claim.volume)), `the PV ${claim.volume} is deleted`, 120_000, 1000);
 });
 
 test('on-completion: the controller deletes the volume once the run is done; the run stays', async (t) => {
   const ns = await testNamespace(t, cluster, 'keep');
   await setNamespaceConfig(t, cluster, ns, { retention: 'on-completion' });
   const { name, claim } = await completedRun(ns);
-  t.true(await within(120_000, async () => (await claims(ns)).length === 0), `the PVC is deleted\n${await report(cluster, ns)}`);
-  t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
+  await until(async () => (await claims(ns)).length === 0, `the PVC is deleted`, 120_000, 1000);
+  await until(async () => !(await volumeExists(claim.volume)), `the PV ${claim.volume} is deleted`, 120_000, 1000);
   const kept = await cluster.kubectl(['-n', ns, 'get', 'pipelinerun', name, '-o', 'name'], { allowFailure: true });
   t.is(kept.code, 0, 'the PipelineRun is left alone');
 });
@@ -104,9 +95,9 @@ test('a duration (20s): kept that long after completion, then deleted', async (t
   const { claim, completedAt } = await completedRun(ns);
   await sleep(Math.max(0, completedAt + 8000 - Date.now()));
   t.deepEqual((await claims(ns)).map((c) => c.name), [claim.name], 'still there 8 s after completion');
-  t.true(await within(120_000, async () => (await claims(ns)).length === 0), `the PVC is deleted\n${await report(cluster, ns)}`);
+  await until(async () => (await claims(ns)).length === 0, `the PVC is deleted`, 120_000, 1000);
   t.true(Date.now() - completedAt >= 20_000, 'not before the duration (from status.completionTime) passed');
-  t.true(await within(120_000, async () => !(await volumeExists(claim.volume))), `the PV ${claim.volume} is deleted`);
+  await until(async () => !(await volumeExists(claim.volume)), `the PV ${claim.volume} is deleted`, 120_000, 1000);
 });
 
 test('a PVC the user bound as the result workspace is never deleted, even with on-completion', async (t) => {
