@@ -8,7 +8,7 @@
  *   for the namespace the same run succeeds.
  * (docs/install.md, "A writable volume root".)
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, failedStepLog, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
@@ -80,16 +80,23 @@ async function runIt(namespace: string): Promise<RunObject> {
   return waitDone(cluster, namespace, 'pipelinerun', name);
 }
 
-test('a non-root producer on a volume whose CSI driver applies fsGroup: works with the defaults', async (t) => {
-  const ns = await testNamespace(t, cluster, 'nonroot');
+/**
+ * Runs the pipeline and checks that it succeeded and that the consumer got exactly the 40,000 lines the non-root
+ * producer wrote; returns the storage class of the run's volume.
+ */
+async function deliveredOn(t: ExecutionContext, ns: string): Promise<string> {
   const run = await runIt(ns);
   t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
   const producer = await taskRunOf(cluster, ns, run, 'produce');
   const consumer = await taskRunOf(cluster, ns, run, 'consume');
   t.is(resultOf(consumer, 'count'), '40000');
   t.is(resultOf(consumer, 'sha256'), referenceOf(producer, 'lines')?.sha256);
-  const pvc = await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'jsonpath={.items[*].spec.storageClassName}']);
-  t.is(pvc.stdout, 'tlr-hostpath', 'the default class (fsGroupPolicy: File)');
+  return (await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'jsonpath={.items[*].spec.storageClassName}'])).stdout;
+}
+
+test('a non-root producer on a volume whose CSI driver applies fsGroup: works with the defaults', async (t) => {
+  const ns = await testNamespace(t, cluster, 'nonroot');
+  t.is(await deliveredOn(t, ns), 'tlr-hostpath', 'the default class (fsGroupPolicy: File)');
 });
 
 test('a volume whose driver ignores fsGroup: tlr-prepare fails and says whose the root is and the ways out', async (t) => {
@@ -109,12 +116,5 @@ test('a volume whose driver ignores fsGroup: tlr-prepare fails and says whose th
 test('a volume whose driver ignores fsGroup, with prepareRunAsRoot for the namespace: the non-root producer works', async (t) => {
   const ns = await testNamespace(t, cluster, 'nonroot');
   await setNamespaceConfig(t, cluster, ns, { storageClassName: 'tlr-hostpath-default-policy', prepareRunAsRoot: 'true' });
-  const run = await runIt(ns);
-  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
-  const producer = await taskRunOf(cluster, ns, run, 'produce');
-  const consumer = await taskRunOf(cluster, ns, run, 'consume');
-  t.is(resultOf(consumer, 'count'), '40000');
-  t.is(resultOf(consumer, 'sha256'), referenceOf(producer, 'lines')?.sha256);
-  const pvc = await cluster.kubectl(['-n', ns, 'get', 'pvc', '-o', 'jsonpath={.items[*].spec.storageClassName}']);
-  t.is(pvc.stdout, 'tlr-hostpath-default-policy');
+  t.is(await deliveredOn(t, ns), 'tlr-hostpath-default-policy');
 });
