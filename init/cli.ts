@@ -3,7 +3,7 @@
  * Kept apart from main.ts so tests can run it in-process.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MOUNT_PATH, ENV_REFS, ENV_RUN_DIR } from '../src/api/names.js';
+import { DEFAULT_MOUNT_PATH, ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../src/api/names.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { logInfo, logProblem } from './log.js';
 import { prepareResultDirs } from './prepare.js';
@@ -12,6 +12,7 @@ import { sealResults } from './seal.js';
 import { substituteScripts } from './substitute.js';
 import { writeTerminationLog } from './termination-log.js';
 import { openVerifiedResult } from './verified-result.js';
+import { type View, VIEWS } from './volume-view.js';
 import { parseReference } from '../src/core/reference.js';
 
 /** Runs tlr-init with `args` (without node and the script path); resolves to the exit code. */
@@ -51,19 +52,25 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
     .showHelpAfterError();
   const root = (): Option => new Option('--root <dir>', 'mount path of the result volume').default(DEFAULT_MOUNT_PATH);
   const dir = (): Option =>
-    new Option('--dir <run-dir/producer>', "this producer's directory below the root").argParser(usage(splitDir));
+    new Option('--dir <run-dir/producer>', "this producer's directory on the volume").argParser(usage(splitDir));
+  const view = (): Option =>
+    new Option('--view <view>', "what is mounted at --root: the volume's root, or the run's directory")
+      .choices(VIEWS)
+      .default('volume');
 
   program
     .command('prepare')
     .description("create this run's and this producer's directories on the result volume")
     .addOption(root())
+    .addOption(view())
     .addOption(dir().makeOptionMandatory())
-    .action(async (opts: { root: string; dir: string }) => setCode(await prepare(opts)));
+    .action(async (opts: { root: string; dir: string; view: View }) => setCode(await prepare(opts)));
 
   program
     .command('seal')
     .description('check, hash and seal result files; write each reference into the results directory')
     .addOption(root())
+    .addOption(view())
     .addOption(dir().makeOptionMandatory())
     .addOption(new Option('--results-dir <dir>', "Tekton's results directory").default('/tekton/results'))
     .addOption(
@@ -72,7 +79,7 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
         .makeOptionMandatory(),
     )
     .argument('<result-name...>', 'the reference results of this task', usage(collectNames))
-    .action(async (names: string[], opts: { root: string; dir: string; resultsDir: string; maxSize: number }) =>
+    .action(async (names: string[], opts: { root: string; dir: string; view: View; resultsDir: string; maxSize: number }) =>
       setCode(await seal(names, opts)),
     );
 
@@ -86,6 +93,7 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
         .argParser(usage((v: string) => checkSegment(v, '--run-dir')))
         .makeOptionMandatory(),
     )
+    .addOption(view().env(ENV_VIEW))
     .addOption(new Option('--scripts <dir>', "Tekton's scripts directory").default('/tekton/scripts'))
     .addOption(new Option('--refs <text>', 'the references this task uses: the only ones substituted, each verified').env(ENV_REFS))
     .addOption(
@@ -159,9 +167,9 @@ function parseSeconds(value: string): number {
   return Number(value);
 }
 
-async function prepare(opts: { root: string; dir: string }): Promise<number> {
+async function prepare(opts: { root: string; dir: string; view: View }): Promise<number> {
   try {
-    const dirs = await prepareResultDirs(opts.root, opts.dir);
+    const dirs = await prepareResultDirs(opts.root, opts.dir, opts.view);
     logInfo('Prepared result directory', { runDir: dirs.runDirPath, producerDir: dirs.producerDirPath });
     if (dirs.removed.length > 0) logInfo('Removed results of an earlier attempt', { producerDir: dirs.producerDirPath, removed: dirs.removed.join(', ') });
     return EXIT_OK;
@@ -173,7 +181,7 @@ async function prepare(opts: { root: string; dir: string }): Promise<number> {
 
 async function seal(
   names: string[],
-  opts: { root: string; dir: string; resultsDir: string; maxSize: number },
+  opts: { root: string; dir: string; view: View; resultsDir: string; maxSize: number },
 ): Promise<number> {
   const outcomes = await sealResults(names, { ...opts });
   for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);
@@ -187,6 +195,7 @@ async function seal(
 interface SubstituteFlags {
   root: string;
   runDir: string;
+  view: View;
   scripts: string;
   refs?: string;
   maxSubstituted: number;
@@ -194,7 +203,7 @@ interface SubstituteFlags {
 
 async function substitute(opts: SubstituteFlags): Promise<number> {
   try {
-    await substituteScripts({ root: opts.root, runDir: opts.runDir, scriptsDir: opts.scripts, refs: opts.refs, maxSubstituted: opts.maxSubstituted });
+    await substituteScripts({ root: opts.root, runDir: opts.runDir, view: opts.view, scriptsDir: opts.scripts, refs: opts.refs, maxSubstituted: opts.maxSubstituted });
     return EXIT_OK;
   } catch (error) {
     const message = (error as Error).message;

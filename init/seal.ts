@@ -21,12 +21,15 @@ import {
   requireSingleRegularFile,
   splitProducerDir,
 } from './safe-path.js';
+import { locate, type View } from './volume-view.js';
 
 export interface SealOptions {
   /** Mount path of the result volume, e.g. /tlr/results. */
   readonly root: string;
-  /** `<runDir>/<producer>` below root. */
+  /** `<runDir>/<producer>` on the volume. */
   readonly dir: string;
+  /** What is mounted at root: the volume's root (default) or the run's directory (src/core/layout.ts). */
+  readonly view?: View;
   /** Tekton's results directory, /tekton/results. */
   readonly resultsDir: string;
   /** Largest accepted value, in bytes (config key maxResultSize). */
@@ -89,15 +92,15 @@ async function sealChecked(name: string, options: SealOptions, classicPath: stri
   const log = options.log ?? logInfo;
   const { runDir } = splitProducerDir(options.dir);
   const relPath = `${options.dir}/${name}`;
-  const path = join(options.root, relPath);
+  const { base, rel, path, runDirPath } = locate({ root: options.root, runDir, view: options.view }, relPath);
   const subject = `Result "${name}"`;
-  let stats = await lstatBelowRoot(options.root, relPath, subject);
+  let stats = await lstatBelowRoot(base, rel, subject);
   /** When both files exist: the reference the classic file holds (seal already ran on this very file), or a refusal. */
   let earlier: Reference | undefined;
   if (stats === undefined && classic !== undefined) {
     await moveClassicValue(classicPath, classic, path, subject, options.maxSize);
     log('Moved result value onto the result volume', { result: name, from: classicPath, to: path });
-    stats = await lstatBelowRoot(options.root, relPath, subject);
+    stats = await lstatBelowRoot(base, rel, subject);
   } else if (stats !== undefined && classic !== undefined) {
     earlier = await earlierSeal(name, { path, relPath, stats }, { path: classicPath, stats: classic });
   }
@@ -108,7 +111,7 @@ async function sealChecked(name: string, options: SealOptions, classicPath: stri
     return { name, status: 'missing', message };
   }
   await requireSingleRegularFile(path, stats, subject);
-  await requireInside(path, join(options.root, runDir), subject);
+  await requireInside(path, runDirPath, subject);
   requireWithinLimit(name, stats.size, options.maxSize);
   const { sha256, bytes } = await hashStable(path, stats, name, options.maxSize);
   if (earlier !== undefined && earlier.sha256 !== sha256) {

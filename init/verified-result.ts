@@ -6,18 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
 import { hasByteAt, hashHandle, readChunks, type Digest } from './hash-file.js';
 import { WRITES_IN_FLIGHT } from './stream-substitute.js';
 import { lstatBelowRoot, openChecked, requireInside, requireSingleRegularFile } from './safe-path.js';
+import { locate, type VolumeView } from './volume-view.js';
 
-/** Where reference paths are resolved: the result volume's mount and this PipelineRun's directory on it. */
-export interface ResultVolume {
-  readonly root: string;
-  readonly runDir: string;
-}
+/** Where reference paths are resolved: the result volume's mount (or the run directory's) and the run's directory. */
+export type ResultVolume = VolumeView;
 
 /** Checks a referenced file and opens it; the caller must close the handle. */
 export async function openReferencedFile(
@@ -33,8 +30,8 @@ export async function openReferencedFile(
         `found "${reference.path}"`,
     );
   }
-  const path = join(volume.root, reference.path);
-  const stats = await lstatBelowRoot(volume.root, reference.path, subject);
+  const { base, rel, path, runDirPath } = locate(volume, reference.path);
+  const stats = await lstatBelowRoot(base, rel, subject);
   if (stats === undefined) {
     throw new TlrError(
       'E_RESULT_MISSING',
@@ -43,7 +40,7 @@ export async function openReferencedFile(
     );
   }
   await requireSingleRegularFile(path, stats, subject);
-  await requireInside(path, join(volume.root, volume.runDir), subject);
+  await requireInside(path, runDirPath, subject);
   if (stats.size !== reference.size) throw mismatch(path, reference, { bytes: stats.size });
   return { path, handle: await openChecked(path, stats, subject) };
 }

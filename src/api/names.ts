@@ -20,8 +20,13 @@ export const LABEL_CONSUMER = `${PREFIX}/consumer`;
 /** Label on producer tasks, for operators (`kubectl get pods -l tlr.dev/producer`). */
 export const LABEL_PRODUCER = `${PREFIX}/producer`;
 
-/** The task-level workspace our rewrite adds to producers and consumers. */
+/**
+ * The task-level workspaces our rewrite adds: `tlr-results`, a task's view of the result volume (a consumer's of its
+ * run's directory, read-only; a standalone TaskRun's of the volume root); `tlr-output`, a PipelineRun producer's own
+ * directory, the only one it can write.
+ */
 export const TASK_WORKSPACE = 'tlr-results';
+export const TASK_OUTPUT_WORKSPACE = 'tlr-output';
 /** Where that workspace is mounted in every step. */
 export const DEFAULT_MOUNT_PATH = '/tlr/results';
 
@@ -36,6 +41,8 @@ export const PARAM_REFS = 'tlr-refs';
 /** Env vars set through the consumer's stepTemplate; the Pod webhook copies them to the init container. */
 export const ENV_REFS = 'TLR_REFS';
 export const ENV_RUN_DIR = 'TLR_RUN_DIR';
+/** What the consumer's steps see at mountPath: `run` (its run's directory); absent, the volume root. */
+export const ENV_VIEW = 'TLR_VIEW';
 
 /**
  * Start of what `tlr-seal` writes as a result's value instead of a reference when it did not seal it (not produced,

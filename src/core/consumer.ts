@@ -1,4 +1,4 @@
-import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER, PARAM_REFS } from '../api/names.js';
+import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, LABEL_CONSUMER, PARAM_REFS } from '../api/names.js';
 import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
@@ -205,11 +205,18 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
     ...(spec.params ?? []),
     { name: PARAM_REFS, type: 'string', description: 'References this task uses (added by Tekton Large Results).' },
   ];
-  const env: EnvVar[] = (spec.stepTemplate?.env ?? []).filter((e) => e.name !== ENV_REFS && e.name !== ENV_RUN_DIR);
+  const ours = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW]);
+  const env: EnvVar[] = (spec.stepTemplate?.env ?? []).filter((e) => !ours.has(e.name));
   spec.stepTemplate = {
     ...spec.stepTemplate,
-    env: [...env, { name: ENV_REFS, value: `$(params.${PARAM_REFS})` }, { name: ENV_RUN_DIR, value: layout.runDir }],
+    env: [
+      ...env,
+      { name: ENV_REFS, value: `$(params.${PARAM_REFS})` },
+      { name: ENV_RUN_DIR, value: layout.runDir },
+      ...(layout.view === 'run' ? [{ name: ENV_VIEW, value: layout.view }] : []),
+    ],
   };
-  addWorkspace(spec, layout, !input.isProducer);
+  // A consumer only reads the run's directory; its own results (when it also produces) go to its tlr-output.
+  addWorkspace(spec, layout, layout.view === 'run' || !input.isProducer);
   spec.metadata = { ...spec.metadata, labels: { ...spec.metadata?.labels, [LABEL_CONSUMER]: 'true' } };
 }

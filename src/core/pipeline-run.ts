@@ -51,7 +51,7 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
   if (workspace === undefined) return convertedOnly(input, run, diags);
   checkSpecNames(specInput, analysis);
   diags.throwIfErrors();
-  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   checkGrowth(bytes, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
 
   const { inlined, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
@@ -106,7 +106,7 @@ function rewriteSpec(
   options: RewriteOptions,
 ): { inlined: Record<string, unknown>; bound: ReturnType<typeof bindResultWorkspace> } {
   const { spec, diags } = specInput;
-  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   const { touched, inlined } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
   declareResultWorkspace(spec, workspace);
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);

@@ -1,4 +1,4 @@
-import { TASK_WORKSPACE } from '../api/names.js';
+import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers } from './consumer.js';
@@ -6,7 +6,7 @@ import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
 import { childPath, forEachString } from './json-walk.js';
-import type { Layout } from './layout.js';
+import { type Layout, viewSubPath } from './layout.js';
 import { MAX_REWRITTEN_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
@@ -125,15 +125,52 @@ export function rewritePipelineSpec(
     if (!pt) continue;
     if (isProducer) rewriteProducerTask(pt, entry, paramPaths, layout, config, diags);
     if (consumes) rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers, isProducer }, layout, diags);
-    if (!(pt.workspaces ?? []).some((w) => w.name === TASK_WORKSPACE)) {
-      pt.workspaces = [...(pt.workspaces ?? []), { name: TASK_WORKSPACE, workspace: resultWorkspace }];
-    }
+    bindViews(pt, resultWorkspace, layout, { produces: isProducer, consumes });
     const items = input.spec[entry.list];
     if (items) items[entry.index] = pt;
     touched.push(pt.name);
   }
+  checkResultWorkspaceBindings(input, resultWorkspace);
   checkPipelineResults(input, analysis.producers);
   return { touched, inlined: inlining.inlined };
+}
+
+/**
+ * Binds a pipeline task's views of the result workspace: its run's directory (`tlr-results`, declared read-only,
+ * when it consumes) and its own directory (`tlr-output`, when it produces). The subPaths start with the run's uid,
+ * which Tekton substitutes into pipeline task workspace subPaths; the kubelet creates the directories.
+ */
+function bindViews(pt: PipelineTask, resultWorkspace: string, layout: Layout, uses: { produces: boolean; consumes: boolean }): void {
+  const wanted: { name: string; subPath: string }[] = [];
+  if (uses.consumes) wanted.push({ name: TASK_WORKSPACE, subPath: viewSubPath(layout) });
+  if (uses.produces) wanted.push({ name: TASK_OUTPUT_WORKSPACE, subPath: viewSubPath(layout, pt.name) });
+  // Our names are ours: a binding the author wrote under one of them is replaced (it could mount the whole volume).
+  const ours = new Set([TASK_WORKSPACE, TASK_OUTPUT_WORKSPACE]);
+  const kept = (pt.workspaces ?? []).filter((w) => !ours.has(w.name));
+  const views = wanted.map((w) => ({ name: w.name, workspace: resultWorkspace, subPath: w.subPath }));
+  const same = JSON.stringify((pt.workspaces ?? []).filter((w) => ours.has(w.name))) === JSON.stringify(views);
+  if (!same) pt.workspaces = [...kept, ...views];
+}
+
+/**
+ * Only our views may bind the result workspace: a task binding it under a name of its own would mount the whole
+ * volume read-write, and could then alter any task's results. Refused, naming the binding.
+ */
+function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace: string): void {
+  for (const list of ['tasks', 'finally'] as const) {
+    (input.spec[list] ?? []).forEach((pt, i) => {
+      (pt.workspaces ?? []).forEach((w, j) => {
+        if (w.workspace !== resultWorkspace || w.name === TASK_WORKSPACE || w.name === TASK_OUTPUT_WORKSPACE) return;
+        input.diags.error(
+          childPath(childPath(childPath(childPath(input.path, list), i), 'workspaces'), j),
+          `pipeline task "${pt.name}" binds the result workspace "${resultWorkspace}" as its workspace "${w.name}"; ` +
+            'the result workspace holds results stored by reference, and a task mounting it would be able to change ' +
+            "other tasks' results. Expected the result workspace bound only by Tekton Large Results (as " +
+            `${TASK_WORKSPACE}/${TASK_OUTPUT_WORKSPACE}); bind another workspace to "${w.name}"`,
+        );
+      });
+    });
+  }
 }
 
 function rewriteProducerTask(

@@ -38,7 +38,7 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions): Rewri
   const workspace = named ?? TASK_WORKSPACE;
   checkSpecNames(specInput, analysis);
   diags.throwIfErrors();
-  const layout = layoutFor(options.config, PIPELINE_RUN_DIR);
+  const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
   declareResultWorkspace(pipeline.spec, workspace);
   diags.throwIfErrors();

@@ -2,13 +2,14 @@ import {
   LABEL_PRODUCER,
   STEP_PREPARE,
   STEP_SEAL,
+  TASK_OUTPUT_WORKSPACE,
   TASK_WORKSPACE,
 } from '../api/names.js';
 import type { EmbeddedTask, Param, Step } from '../api/tekton.js';
 import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapText } from './json-walk.js';
-import { type Layout, producerDir, resultFilePath } from './layout.js';
+import { type Layout, producerDir, producerMountPath, resultFilePath } from './layout.js';
 import { forEachResultPath, replaceResultPaths } from './variables.js';
 
 export interface ProducerInput {
@@ -60,8 +61,9 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   });
 
   const dir = producerDir(layout, input.producer);
-  spec.steps = [prepareStep(config, dir), ...spec.steps, sealStep(config, dir, input.results)];
-  addWorkspace(spec, layout, false);
+  spec.steps = [prepareStep(config, layout, dir), ...spec.steps, sealStep(config, layout, dir, input.results)];
+  if (layout.view === 'run') addOutputWorkspace(spec, layout, input.producer);
+  else addWorkspace(spec, layout, false);
   spec.metadata = {
     ...spec.metadata,
     labels: { ...spec.metadata?.labels, [LABEL_PRODUCER]: 'true' },
@@ -113,7 +115,10 @@ function reportUnwritten(input: ProducerInput, diags: Diagnostics): void {
   }
 }
 
-/** Adds the `tlr-results` workspace declaration (or makes it writable when a producer also consumes). */
+/**
+ * Adds the `tlr-results` workspace declaration: the view of the volume (read-only for a consumer of a PipelineRun's
+ * tasks, whose own results go to `tlr-output`; read-write for a standalone TaskRun's producer).
+ */
 export function addWorkspace(spec: EmbeddedTask, layout: Layout, readOnly: boolean): void {
   const workspaces = spec.workspaces ?? [];
   const existing = workspaces.find((w) => w.name === TASK_WORKSPACE);
@@ -121,34 +126,55 @@ export function addWorkspace(spec: EmbeddedTask, layout: Layout, readOnly: boole
     if (!readOnly && existing.readOnly) delete existing.readOnly;
     return;
   }
-  spec.workspaces = [
-    ...workspaces,
-    {
-      name: TASK_WORKSPACE,
-      description: 'Results stored by reference (added by Tekton Large Results).',
-      mountPath: layout.mountPath,
-      ...(readOnly ? { readOnly: true } : {}),
-    },
-  ];
+  spec.workspaces = [...workspaces, resultsWorkspace(layout, readOnly)];
+}
+
+function resultsWorkspace(layout: Layout, readOnly: boolean): NonNullable<EmbeddedTask['workspaces']>[number] {
+  return {
+    name: TASK_WORKSPACE,
+    description: 'Results stored by reference (added by Tekton Large Results).',
+    mountPath: layout.mountPath,
+    ...(readOnly ? { readOnly: true } : {}),
+  };
+}
+
+/** Adds the `tlr-output` workspace declaration: a producer's own directory, the only one it can write. */
+function addOutputWorkspace(spec: EmbeddedTask, layout: Layout, producer: string): void {
+  const workspaces = spec.workspaces ?? [];
+  if (workspaces.some((w) => w.name === TASK_OUTPUT_WORKSPACE)) return;
+  spec.workspaces = [...workspaces, outputWorkspace(layout, producer)];
+}
+
+function outputWorkspace(layout: Layout, producer: string): NonNullable<EmbeddedTask['workspaces']>[number] {
+  return {
+    name: TASK_OUTPUT_WORKSPACE,
+    description: "This task's results stored by reference (added by Tekton Large Results).",
+    mountPath: producerMountPath(layout, producer),
+  };
 }
 
 const PREPARE_AS_ROOT = {
   runAsUser: 0, runAsGroup: 0, runAsNonRoot: false, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
 };
 
-function prepareStep(config: Config, dir: string): Step {
+/** `--view run` when the steps see the run's directory at the root (the default, `volume`, is left out). */
+function viewArgs(layout: Layout): string[] {
+  return layout.view === 'run' ? ['--view', 'run'] : [];
+}
+
+function prepareStep(config: Config, layout: Layout, dir: string): Step {
   return {
     name: STEP_PREPARE,
     image: config.initImage,
     command: ['tlr-init'],
-    args: ['prepare', '--root', config.mountPath, '--dir', dir],
+    args: ['prepare', '--root', config.mountPath, ...viewArgs(layout), '--dir', dir],
     // Config prepareRunAsRoot: root, but with nothing a root process could otherwise do beyond its own files (no
     // capabilities, no privilege escalation): enough to create directories in a root-owned volume root.
     ...(config.prepareRunAsRoot ? { securityContext: PREPARE_AS_ROOT } : {}),
   };
 }
 
-function sealStep(config: Config, dir: string, results: readonly string[]): Step {
+function sealStep(config: Config, layout: Layout, dir: string, results: readonly string[]): Step {
   return {
     name: STEP_SEAL,
     image: config.initImage,
@@ -157,6 +183,7 @@ function sealStep(config: Config, dir: string, results: readonly string[]): Step
       'seal',
       '--root',
       config.mountPath,
+      ...viewArgs(layout),
       '--dir',
       dir,
       '--results-dir',
@@ -174,6 +201,6 @@ function sealStep(config: Config, dir: string, results: readonly string[]): Step
  */
 export function producerGrowth(layout: Layout, config: Config, producer: string, results: readonly string[]): number {
   const dir = producerDir(layout, producer);
-  const workspace = { name: TASK_WORKSPACE, description: 'Results stored by reference (added by Tekton Large Results).', mountPath: layout.mountPath };
-  return JSON.stringify([prepareStep(config, dir), sealStep(config, dir, results), workspace]).length;
+  const workspace = layout.view === 'run' ? outputWorkspace(layout, producer) : resultsWorkspace(layout, false);
+  return JSON.stringify([prepareStep(config, layout, dir), sealStep(config, layout, dir, results), workspace]).length;
 }

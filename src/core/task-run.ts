@@ -46,7 +46,7 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
 
   checkTaskSpecNames(source.spec, source.path, new Set(source.names), diags);
   diags.throwIfErrors();
-  const layout = layoutFor(options.config, TASK_RUN_DIR);
+  const layout = layoutFor(options.config, TASK_RUN_DIR, 'volume');
   const embedded = { ...source.spec };
   const params = run.spec.params ? [...run.spec.params] : undefined;
   rewriteProducer({ taskSpec: embedded, params, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
-import { TASK_WORKSPACE, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
+import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
@@ -67,7 +67,7 @@ interface TaskRunLike {
 /**
  * The run's result PVC: the one it names (`user-claim:<pvc>`, or `provisioned:<pvc>` by an earlier version), or, for
  * a volumeClaimTemplate (`template`), the PVC Tekton made from it, which Tekton names in each TaskRun's binding of the
- * tasks' `tlr-results` workspace.
+ * tasks' `tlr-output` (producers) or `tlr-results` (consumers) workspace.
  */
 function claimOf(run: PipelineRun, taskRuns: readonly TaskRunLike[], what: string): string {
   const volume = run.metadata?.annotations?.[ANNOTATION_RESULT_VOLUME] ?? '';
@@ -75,10 +75,11 @@ function claimOf(run: PipelineRun, taskRuns: readonly TaskRunLike[], what: strin
   if (named !== undefined) return named;
   if (volume === 'template') {
     for (const taskRun of taskRuns) {
-      const claim = taskRun.spec?.workspaces?.find((w) => w.name === TASK_WORKSPACE)?.persistentVolumeClaim?.claimName;
+      const claim = taskRun.spec?.workspaces?.find((w) => w.name === TASK_WORKSPACE || w.name === TASK_OUTPUT_WORKSPACE)
+        ?.persistentVolumeClaim?.claimName;
       if (claim) return claim;
     }
-    throw new TlrError('E_FETCH', `${what}: no TaskRun of the run binds its result volume yet (its ${TASK_WORKSPACE} workspace); try again once a task ran`);
+    throw new TlrError('E_FETCH', `${what}: no TaskRun of the run binds its result volume yet (its ${TASK_OUTPUT_WORKSPACE} or ${TASK_WORKSPACE} workspace); try again once a task ran`);
   }
   throw new TlrError(
     'E_FETCH',

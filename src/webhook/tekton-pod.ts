@@ -4,7 +4,7 @@
  * `mountPath`, and the scripts volume `place-scripts` writes and steps mount read-only at /tekton/scripts.
  */
 import { posix } from 'node:path';
-import { ENV_REFS, ENV_RUN_DIR } from '../api/names.js';
+import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../api/names.js';
 import type { ObjectMeta } from '../api/tekton.js';
 
 export interface EnvVar {
@@ -62,7 +62,7 @@ const STEP_PREFIX = 'step-';
 
 /** The parts of a consumer pod the init container is built from. */
 export interface ConsumerPod {
-  /** TLR_REFS and TLR_RUN_DIR, as the step carries them. */
+  /** TLR_REFS, TLR_RUN_DIR and TLR_VIEW (when set), as the step carries them. */
   readonly env: readonly EnvVar[];
   /** The step's mount of the result workspace (volume, path, subPath). */
   readonly resultMount: VolumeMount;
@@ -96,7 +96,9 @@ export function readConsumerPod(pod: Pod, mountPath: string): ConsumerPodReading
   if (!envStep || !resultMount || missing.length > 0) return { missing };
   return {
     pod: {
-      env: [envOf(envStep, ENV_REFS), envOf(envStep, ENV_RUN_DIR)].filter((e) => e !== undefined).map(copyEnv),
+      env: [envOf(envStep, ENV_REFS), envOf(envStep, ENV_RUN_DIR), envOf(envStep, ENV_VIEW)]
+        .filter((e) => e !== undefined)
+        .map(copyEnv),
       resultMount,
       scriptsVolume: scripts.name,
       runAs: runAsOf(envStep, pod),

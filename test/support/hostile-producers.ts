@@ -36,7 +36,7 @@ function makeHostile(pt: PipelineTask, opts: HostileOptions): void {
   const seal = steps?.find((s) => s.name === STEP_SEAL);
   if (!steps || !seal || !pt.taskSpec) return;
   const names = sealedNames(seal);
-  const target = (name: string): string => `${opts.volume}/${opts.uid}/${pt.name}/${name}`;
+  const target = (name: string): string => `${opts.volume}/${pt.name}/${name}`; // as the task sees it (its own mount)
   pt.taskSpec.steps = steps.map((step) => {
     if (step.name === STEP_PREPARE || step.name === STEP_SEAL) return step;
     const writer: Step = { name: step.name, image: step.image };

@@ -5,12 +5,15 @@
  * the consumer's init container, runs the scripts with the host's interpreters, and reads results back as Tekton's
  * entrypoint would (failing, as Tekton does, when a step's results exceed the 4 KiB termination message).
  *
- * It is a test harness, not a Tekton: no pods, no images, no workspaces other than the result volume.
+ * It is a test harness, not a Tekton: no pods, no images, no workspaces other than the result volume. The tasks of a
+ * rewritten PipelineRun see their run's directory at the config's mountPath (workspace subPaths, src/core/layout.ts):
+ * here `volume` is the volume's root, and every path a task names below it is taken to be below `volume/<uid>`; the
+ * directories of the task's subPaths are created first, with the volume root's mode, as the kubelet does.
  */
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ENV_REFS, ENV_RUN_DIR, LABEL_CONSUMER } from '../../src/api/names.js';
+import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, LABEL_CONSUMER, TASK_OUTPUT_WORKSPACE } from '../../src/api/names.js';
 import { parseConfig } from '../../src/core/config.js';
 import { substituteContainer } from '../../src/webhook/pod-admission.js';
 import { SCRIPTS_DIR } from '../../src/webhook/tekton-pod.js';
@@ -121,7 +124,11 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
   await mkdir(scriptsDir, { recursive: true });
 
   const vars = taskVariables(pt, spec, ctx, resultsDir);
-  const task: LocalTask = { name: pt.name, spec, dir, resultsDir, scriptsDir, local: (text) => substitute(text, vars).replaceAll('/tekton/results', resultsDir) };
+  const runRoot = join(ctx.volume, ctx.uid);
+  const mounted = (text: string): string => (text === ctx.volume ? runRoot : text.replaceAll(`${ctx.volume}/`, `${runRoot}/`));
+  const local = (text: string): string => mounted(substitute(text, vars).replaceAll('/tekton/results', resultsDir));
+  const task: LocalTask = { name: pt.name, spec, dir, resultsDir, scriptsDir, local };
+  await makeSubPaths(pt, ctx, runRoot);
   const steps = (spec.steps ?? []).map((s) => ({ ...s, script: s.script !== undefined ? task.local(s.script) : undefined }));
   const scripts = await writeScripts(steps, scriptsDir);
   if (spec.metadata?.labels?.[LABEL_CONSUMER] === 'true') await runSubstitute(task, steps[0] ?? {}, ctx);
@@ -133,6 +140,16 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
     Object.assign(recorded, await declaredResultFiles(spec, resultsDir));
   }
   return recorded;
+}
+
+/** As the kubelet does for a subPath: the run's directory and the producer's own, with the volume root's mode. */
+async function makeSubPaths(pt: PipelineTask, ctx: TaskContext, runRoot: string): Promise<void> {
+  const mode = (await stat(ctx.volume)).mode & 0o7777;
+  const dirs = [runRoot, ...((pt.workspaces ?? []).some((w) => w.name === TASK_OUTPUT_WORKSPACE) ? [join(runRoot, pt.name)] : [])];
+  for (const d of dirs) {
+    await mkdir(d, { recursive: true });
+    await chmod(d, mode);
+  }
 }
 
 async function declaredResultFiles(spec: EmbeddedTask, resultsDir: string): Promise<Record<string, string>> {
@@ -181,13 +198,13 @@ async function writeScripts(steps: readonly Step[], scriptsDir: string): Promise
 async function runSubstitute(task: LocalTask, first: Step, ctx: TaskContext): Promise<void> {
   const env = stepEnv(task, first);
   const consumer = {
-    env: [ENV_REFS, ENV_RUN_DIR].filter((n) => env[n] !== undefined).map((n) => ({ name: n, value: env[n] ?? '' })),
+    env: [ENV_REFS, ENV_RUN_DIR, ENV_VIEW].filter((n) => env[n] !== undefined).map((n) => ({ name: n, value: env[n] ?? '' })),
     resultMount: { name: 'results', mountPath: ctx.volume },
     scriptsVolume: 'tekton-internal-scripts',
     runAs: {},
   };
   const container = substituteContainer(consumer, consumer.scriptsVolume, parseConfig({ mountPath: ctx.volume }));
-  const args = (container.args ?? []).map((a) => (a === SCRIPTS_DIR ? task.scriptsDir : a));
+  const args = (container.args ?? []).map((a) => (a === SCRIPTS_DIR ? task.scriptsDir : task.local(a)));
   const containerEnv = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
   await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, ...args], containerEnv, ctx);
 }
