@@ -152,7 +152,8 @@ function notWritable(what: string, parent: string, cause: unknown): TlrError {
   return new TlrError(
     'E_VOLUME_NOT_WRITABLE',
     `cannot ${what}: ${parent}${owner} this step runs as uid ${process.getuid?.()} gid ${process.getgid?.()} ` +
-      `(groups ${groups || 'none'}). A new volume's root belongs to root; the kubelet makes it writable for the pod's ` +
+      `(groups ${groups || 'none'}). A new volume's root belongs to root (and the directories the kubelet creates for a ` +
+      "task's workspace subPath get the root's owner and mode); the kubelet makes it writable for the pod's " +
       'fsGroup (tlr-config fsGroup) only if the volume\'s CSI driver applies fsGroup (its CSIDriver fsGroupPolicy: ' +
       'File, or ReadWriteOnceWithFSType for ReadWriteOnce volumes with an fsType). Use a StorageClass whose driver ' +
       'does, or set prepareRunAsRoot: "true" in tlr-config (this step then runs as root without capabilities) where ' +

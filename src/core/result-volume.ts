@@ -47,6 +47,7 @@ export function bindResultWorkspace(
   if (existing) {
     const claim = existing.persistentVolumeClaim?.claimName;
     if (claim !== undefined) {
+      refuseAliases(bindings, index, claim, path, diags);
       // The controller's own claim, bound by an earlier pass, stays "provisioned": it is ours to clean up.
       return { bindings, volume: { kind: claim === provisioned ? 'provisioned' : 'user-claim', claimName: claim } };
     }
@@ -66,6 +67,23 @@ export function bindResultWorkspace(
     };
   }
   return { bindings: [...bindings, { name, volumeClaimTemplate: claimTemplate(config) }], volume: { kind: 'template' } };
+}
+
+/**
+ * The result claim bound a second time, under another workspace name, would let the tasks given that workspace mount
+ * the whole volume read-write and change any task's results: refused, naming both bindings.
+ */
+function refuseAliases(bindings: readonly WorkspaceBinding[], index: number, claim: string, path: string, diags: Diagnostics): void {
+  const result = bindings[index]?.name ?? '';
+  bindings.forEach((b, i) => {
+    if (i === index || b.persistentVolumeClaim?.claimName !== claim) return;
+    diags.error(
+      childPath(childPath(path, 'workspaces'), i),
+      `workspace "${b.name}" binds claim "${claim}", which is the result workspace "${result}"'s claim; the tasks given ` +
+        `"${b.name}" would mount the result volume whole and could change other tasks' results. Expected the result ` +
+        `claim bound once; bind "${b.name}" to another claim`,
+    );
+  });
 }
 
 /**

@@ -19,7 +19,7 @@ function run(tasks: PipelineTask[]): PipelineRun {
     kind: 'PipelineRun',
     metadata: { name: 'r', namespace: 'ns' },
     spec: {
-      pipelineSpec: { resultWorkspace: { name: 'results' }, tasks } as never,
+      pipelineSpec: { resultWorkspace: { name: 'results' }, tasks },
       workspaces: [{ name: 'results', volumeClaimTemplate: { spec: { accessModes: ['ReadWriteOnce'] } } }] as never,
     },
   };
@@ -27,13 +27,13 @@ function run(tasks: PipelineTask[]): PipelineRun {
 
 const produce = (name: string, extra: Partial<PipelineTask> = {}): PipelineTask => ({
   name,
-  taskSpec: { results: [{ name: 'out', storage: 'reference' }], steps: [{ name: 's', image: 'busybox', script: 'echo x > $(results.out.path)' }] } as never,
+  taskSpec: { results: [{ name: 'out', storage: 'reference' }], steps: [{ name: 's', image: 'busybox', script: 'echo x > $(results.out.path)' }] },
   ...extra,
 });
 const consume = (name: string, from: string, extra: Record<string, unknown> = {}): PipelineTask => ({
   name,
   params: [{ name: 'v', value: `$(tasks.${from}.results.out)` }],
-  taskSpec: { params: [{ name: 'v' }], steps: [{ name: 's', image: 'busybox', script: 'cat <<\'E\'\n$(params.v)\nE' }], ...extra } as never,
+  taskSpec: { params: [{ name: 'v' }], steps: [{ name: 's', image: 'busybox', script: 'cat <<\'E\'\n$(params.v)\nE' }], ...extra },
 });
 
 function task(object: PipelineRun, name: string): PipelineTask {
@@ -43,7 +43,7 @@ function task(object: PipelineRun, name: string): PipelineTask {
 }
 
 test('a producer mounts only its own directory, a consumer only its run directory read-only, one that does both both', (t) => {
-  const both: PipelineTask = { ...consume('both', 'gen'), taskSpec: { ...consume('both', 'gen').taskSpec, results: [{ name: 'out', storage: 'reference' }] } as never };
+  const both: PipelineTask = { ...consume('both', 'gen'), taskSpec: { ...consume('both', 'gen').taskSpec, results: [{ name: 'out', storage: 'reference' }] } };
   const { object } = rewritePipelineRun(run([produce('gen'), consume('use', 'gen'), both]), options);
   const uid = '$(context.pipelineRun.uid)';
   t.deepEqual(task(object, 'gen').workspaces, [{ name: 'tlr-output', workspace: 'results', subPath: `${uid}/gen` }]);
@@ -62,7 +62,7 @@ test('a producer mounts only its own directory, a consumer only its run director
 });
 
 test('a task binding the result workspace under a name of its own is refused, naming the binding', (t) => {
-  const rogue: PipelineTask = { name: 'rogue', workspaces: [{ name: 'scratch', workspace: 'results' }], taskSpec: { workspaces: [{ name: 'scratch' }], steps: [{ name: 's', image: 'busybox', script: 'true' }] } as never };
+  const rogue: PipelineTask = { name: 'rogue', workspaces: [{ name: 'scratch', workspace: 'results' }], taskSpec: { workspaces: [{ name: 'scratch' }], steps: [{ name: 's', image: 'busybox', script: 'true' }] } };
   const error = t.throws(() => rewritePipelineRun(run([produce('gen'), rogue]), options), { instanceOf: RewriteError });
   t.regex(error.message, /spec\.pipelineSpec\.tasks\[1\]\.workspaces\[0\]: pipeline task "rogue" binds the result workspace "results" as its workspace "scratch"/);
 });
@@ -77,4 +77,15 @@ test('the rewrite is idempotent with the views', (t) => {
   const once = rewritePipelineRun(run([produce('gen'), consume('use', 'gen')]), options).object;
   const twice = rewritePipelineRun(once, options);
   t.deepEqual(twice.object, once);
+});
+
+test('the result claim bound a second time under another workspace name is refused, naming both', (t) => {
+  const r = run([produce('gen')]);
+  r.spec.workspaces = [
+    { name: 'results', persistentVolumeClaim: { claimName: 'shared' } },
+    { name: 'source', persistentVolumeClaim: { claimName: 'shared' } },
+  ] as never;
+  (r.spec.pipelineSpec as { workspaces?: unknown[] }).workspaces = [{ name: 'source' }];
+  const error = t.throws(() => rewritePipelineRun(r, options), { instanceOf: RewriteError });
+  t.regex(error.message, /spec\.workspaces\[1\]: workspace "source" binds claim "shared", which is the result workspace "results"'s claim/);
 });
