@@ -1,13 +1,14 @@
 /**
  * When a reference result goes wrong on the real cluster, the run fails and says what went wrong where a user looks
- * (`kubectl describe`, `tkn pr describe`, the step's log): a file changed after it was sealed (by another task that
- * binds the result workspace), a result over maxResultSize, a result the producer never wrote.
+ * (`kubectl describe`, `tkn pr describe`, the step's log): a file changed after it was sealed (by a pod outside the
+ * run that mounts the claim), a result over maxResultSize, a result the producer never wrote.
  */
 import test from 'ava';
 import { eventually } from '../support/eventually.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, failedStepLog, get, report, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
+import { claimOf, runOnClaim } from '../support/node/volume-pod.js';
 
 let cluster: E2eCluster;
 
@@ -19,24 +20,23 @@ test.after.always(async () => {
   await cluster?.release();
 });
 
-/** produce (writes `$WRITE` to the result) → meddle (optional, binds the result workspace) → consume. */
-function pipelineRun(options: { write: string; meddle?: string }): string {
-  const meddle = options.meddle === undefined ? '' : `
-      - name: meddle
+/**
+ * produce (writes `$WRITE` to the result) → gate (optional: reads it by path, then waits until someone outside the
+ * run marked the run directory, `tampered`) → consume.
+ */
+function pipelineRun(options: { write: string; gate?: boolean }): string {
+  const gate = options.gate !== true ? '' : `
+      - name: gate
         runAfter: [produce]
-        workspaces:
-          - name: vol
-            workspace: results
         taskSpec:
-          workspaces:
-            - name: vol
           steps:
-            - name: meddle
+            - name: wait
               image: docker.io/library/busybox:1.35
               script: |
                 #!/bin/sh
-                set -eu
-                ${options.meddle}`;
+                test -s "$(tasks.produce.results.blob.path)"
+                for i in $(seq 1 180); do [ -e /tlr/results/tampered ] && exit 0; sleep 1; done
+                exit 1`;
   return `apiVersion: tekton.dev/v1
 kind: PipelineRun
 metadata:
@@ -57,9 +57,9 @@ spec:
               script: |
                 #!/bin/sh
                 set -eu
-                ${options.write}${meddle}
+                ${options.write}${gate}
       - name: consume
-        runAfter: [${options.meddle === undefined ? 'produce' : 'meddle'}]
+        runAfter: [${options.gate === true ? 'gate' : 'produce'}]
         params:
           - name: blob
             value: $(tasks.produce.results.blob)
@@ -86,10 +86,16 @@ async function runToEnd(ns: string, yaml: string): Promise<RunObject> {
 
 test("a result file changed after it was sealed: the consumer's init container refuses it (InitContainerFailed, both digests)", async (t) => {
   const ns = await testNamespace(t, cluster, 'fail');
-  const run = await runToEnd(ns, pipelineRun({
-    write: 'seq 1 20000 > "$(results.blob.path)"',
-    meddle: 'find "$(workspaces.vol.path)" -type f -name blob -print -exec sh -c \'echo tampered >> "$1"\' _ {} \\;',
-  }));
+  const name = await create(cluster, ns, pipelineRun({ write: 'seq 1 20000 > "$(results.blob.path)"', gate: true }));
+  // No task of the run can change it (isolation.test.ts); a pod mounting the claim whole can, while the gate waits.
+  const gate = await eventually(async () => {
+    const running = await get(cluster, ns, 'pipelinerun', name);
+    const child = running.status?.childReferences?.find((c) => c.pipelineTaskName === 'gate');
+    return child === undefined ? undefined : { run: running, taskRun: await get(cluster, ns, 'taskrun', child.name) };
+  }, 'the gate task started', 300_000, 1000);
+  const dir = `/volume/${gate.run.metadata.uid}`;
+  await runOnClaim(cluster, ns, claimOf(gate.taskRun), `echo tampered >> ${dir}/produce/blob; touch ${dir}/tampered`);
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
   t.is(succeeded(run)?.status, 'False', 'the run fails');
   const consumer = await taskRunOf(cluster, ns, run, 'consume');
   const condition = succeeded(consumer);
