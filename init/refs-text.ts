@@ -1,7 +1,14 @@
 /**
  * The `--refs` text (env TLR_REFS): every reference this consumer task uses, by value or by path, as the rewrite
- * declared them (its `tlr-refs` param, `$(tasks.<t>.results.<r>)` each, which Tekton replaces by the producers'
- * results). Separated by whitespace or simply concatenated. These are the only references substitute acts on.
+ * declared them (its `tlr-refs` param, `<task>/<result>=$(tasks.<task>.results.<result>)` each, which Tekton turns
+ * into `<task>/<result>=<what that task published>`). Separated by whitespace. These are the only references
+ * substitute acts on, and each must name the file of the result it came from (`<runDir>/<task>/<result>`): a task
+ * that published a hand-made reference to another task's file (it can, when it fails before its seal step, and a
+ * `finally` task still uses its results) is refused instead of handing over that file.
+ *
+ * Text written by the previous release (references only, no `<task>/<result>=`) is still read, without that check,
+ * when nothing in it is labelled: a labelled and an unlabelled reference together can only come from a published
+ * value holding more than a reference, and are refused.
  */
 import { REFERENCE_OPENING, REFERENCE_PATTERN, checkRelativePath, type Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
@@ -13,19 +20,51 @@ export interface DeclaredReference {
 }
 
 const WHAT = 'the references this task uses (--refs, env TLR_REFS)';
+const SOURCE = /([a-z0-9][a-z0-9-]*)\/([A-Za-z0-9][A-Za-z0-9._-]*)=$/;
 
-/** Every reference in `text`, duplicates removed, in order. Throws on anything else than references and spaces. */
-export function parseRefsText(text: string): DeclaredReference[] {
+/**
+ * Every reference in `text`, duplicates removed, in order; each labelled one checked against `<runDir>/<label>`.
+ * Throws on anything else than (labelled) references and spaces.
+ */
+export function parseRefsText(text: string, runDir?: string): DeclaredReference[] {
   const found = new Map<string, Reference>();
   let last = 0;
+  let labelled = 0;
+  let unlabelled = 0;
   for (const match of text.matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))) {
-    requireBlank(text.slice(last, match.index));
+    const gap = text.slice(last, match.index);
+    const source = SOURCE.exec(gap);
+    requireBlank(source ? gap.slice(0, source.index) : gap);
     last = match.index + match[0].length;
     const [token, sha256, size, path] = match as unknown as [string, string, string, string];
-    found.set(token, { version: 'v1', sha256, size: Number(size), path: checkPath(path, token) });
+    const reference: Reference = { version: 'v1', sha256, size: Number(size), path: checkPath(path, token) };
+    if (source) {
+      labelled += 1;
+      checkSource(reference, token, `${source[1]}/${source[2]}`, runDir);
+    } else {
+      unlabelled += 1;
+    }
+    if (labelled > 0 && unlabelled > 0) {
+      throw new TlrError('E_RESULT_UNSAFE', `${WHAT}: ${token} is not labelled with the result it came from, as every other one is: a producing task published more than its reference; refusing it`);
+    }
+    found.set(token, reference);
   }
   requireBlank(text.slice(last));
   return [...found].map(([token, reference]) => ({ reference, token }));
+}
+
+/** A labelled reference must name its own result's file. */
+function checkSource(reference: Reference, token: string, source: string, runDir: string | undefined): void {
+  const expected = runDir === undefined ? undefined : `${runDir}/${source}`;
+  const [task, result] = source.split('/') as [string, string];
+  if (expected !== undefined && reference.path !== expected) {
+    throw new TlrError(
+      'E_RESULT_UNSAFE',
+      `result "${result}" of task "${task}" is a reference to ${reference.path}, expected its own file ${expected}: that ` +
+        "task published a reference it did not seal (a step's own, left when the task failed before its tlr-seal step); " +
+        `refusing to read another result's file for it (${token})`,
+    );
+  }
 }
 
 function checkPath(path: string, token: string): string {
@@ -40,9 +79,11 @@ function requireBlank(gap: string): void {
   const stray = gap.trim();
   if (stray === '') return;
   const shown = stray.slice(0, 160);
-  const why = stray.startsWith(NOTICE_PREFIX)
+  // The value a labelled item carries, when it is not a reference: `<task>/<result>=<value>`.
+  const value = /^[a-z0-9][a-z0-9-]*\/[A-Za-z0-9][A-Za-z0-9._-]*=/.exec(stray) ? stray.slice(stray.indexOf('=') + 1) : stray;
+  const why = value.startsWith(NOTICE_PREFIX)
     ? "a producing task's tlr-seal step did not seal that result: see that step's log"
-    : stray.startsWith(REFERENCE_OPENING)
+    : value.startsWith(REFERENCE_OPENING)
       ? 'a malformed reference, or one of another version: the producing task must be sealed by the tlr-init ' +
         'image of the same release as the admission webhook'
       : 'a producing task published something else than its reference, or this task was not rewritten by ' +

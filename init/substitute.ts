@@ -65,7 +65,7 @@ export function defaultOutput(path: string): Writable {
 /** Verifies every declared reference and substitutes the scripts. Throws a TlrError on the first refusal. */
 export async function substituteScripts(options: SubstituteOptions): Promise<SubstituteReport> {
   const log = options.log ?? logInfo;
-  const declared = new Map(parseRefsText(options.refs ?? '').map((d) => [d.token, d.reference]));
+  const declared = new Map(parseRefsText(options.refs ?? '', options.runDir).map((d) => [d.token, d.reference]));
   const planned = await planScripts(options.scriptsDir, declared);
   requireWithinLimit(planned, declared, options.maxSubstituted);
   const verified = new Set<string>();

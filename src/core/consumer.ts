@@ -199,7 +199,8 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
     diags.error(childPath(input.path, 'params'), `param name "${PARAM_REFS}" is reserved for Tekton Large Results; rename the param`);
     return;
   }
-  const refs = used.map((u) => `$(tasks.${u.task}.results${/^[A-Za-z0-9_-]+$/.test(u.result) ? `.${u.result}` : `["${u.result}"]`})`);
+  // Each labelled with the result it stands for: the init container refuses a reference naming another result's file.
+  const refs = used.map((u) => `${u.task}/${u.result}=$(tasks.${u.task}.results${/^[A-Za-z0-9_-]+$/.test(u.result) ? `.${u.result}` : `["${u.result}"]`})`);
   pt.params = [...(pt.params ?? []), { name: PARAM_REFS, value: refs.join(' ') }];
   spec.params = [
     ...(spec.params ?? []),

@@ -147,3 +147,75 @@ test('no task of a run can reach or change another task\'s result, as root: not 
   // seq 1 5000 is 23,893 bytes, and the heredoc adds a line break.
   t.is(resultOf(check, 'ownsize'), '23894', "the meddler's own result, written through its own mount, arrived whole");
 });
+
+/**
+ * A task that fails before its seal step leaves what its steps wrote in /tekton/results, and Tekton lets a `finally`
+ * task use it. The forger reads the victim's file (it consumes it by path), writes a reference to it as its own
+ * result, and fails: the finally task must not receive the victim's bytes as the forger's result.
+ */
+const ALIAS = `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  generateName: alias-
+spec:
+  pipelineSpec:
+    resultWorkspace:
+      name: results
+    tasks:
+      - name: victim
+        taskSpec:
+          results:
+            - name: blob
+              type: stringReference
+          steps:
+            - name: write
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                seq 1 20000 > "$(results.blob.path)"
+      - name: forger
+        runAfter: [victim]
+        taskSpec:
+          results:
+            - name: loot
+              type: stringReference
+          steps:
+            - name: forge
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                f="$(tasks.victim.results.blob.path)"
+                sum=$(sha256sum "$f" | cut -d' ' -f1)
+                size=$(wc -c < "$f" | tr -d ' ')
+                printf '[[tlr:v1:sha256=%s:size=%s:path=%s/victim/blob]]' "$sum" "$size" "$(context.pipelineRun.uid)" > /tekton/results/loot
+                exit 1
+    finally:
+      - name: report
+        params:
+          - name: loot
+            value: $(tasks.forger.results.loot)
+        taskSpec:
+          params:
+            - name: loot
+          steps:
+            - name: show
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                wc -c <<'TLR_LOOT_END'
+                $(params.loot)
+                TLR_LOOT_END
+`;
+
+test("a task that fails before sealing cannot hand a finally task another task's file as its own result", async (t) => {
+  const ns = await testNamespace(t, cluster, 'isolation');
+  const name = await create(cluster, ns, ALIAS);
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'False', 'the run fails (the forger failed)');
+  const forger = await taskRunOf(cluster, ns, run, 'forger');
+  t.regex(resultOf(forger, 'loot') ?? '', /victim\/blob\]\]$/, `Tekton recorded the forged reference: ${await report(cluster, ns)}`);
+  const finallyRun = await taskRunOf(cluster, ns, run, 'report');
+  t.is(succeeded(finallyRun)?.reason, 'InitContainerFailed', await report(cluster, ns));
+  const pod = await cluster.kubectl(['-n', ns, 'get', 'pod', finallyRun.status?.podName ?? '', '-o', 'jsonpath={.status.initContainerStatuses[?(@.name=="tlr-substitute")].state.terminated.message}']);
+  t.regex(pod.stdout, /result "loot" of task "forger" is a reference to [0-9a-f-]+\/victim\/blob, expected its own file [0-9a-f-]+\/forger\/loot/, pod.stdout);
+});
