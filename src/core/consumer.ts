@@ -44,7 +44,8 @@ export interface ConsumerInput {
  * Rewrites a consuming pipeline task: `$(tasks.t.results.r.path)` becomes the file's path; a reference value may
  * only reach a step script (the init container substitutes it there), anything else is refused with a message
  * naming the task, step, field and result. Marks the task for the Pod webhook and hands it every reference it uses.
- * Returns the references used (empty: not a consumer, nothing changed). Idempotent.
+ * Returns the references used (empty: not a consumer, nothing changed, so it may be called on any task to find
+ * out). Idempotent.
  */
 export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Diagnostics): UsedReference[] {
   const pt = input.pipelineTask;
@@ -52,12 +53,13 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   const scan = new Scan(input, layout, diags);
 
   const carrying = new Set<string>();
-  pt.params = pt.params?.map((param, j) => {
+  const params = pt.params?.map((param, j) => {
     const value = scan.rewrite(param.value, childPath(childPath(childPath(input.path, 'params'), j), 'value'), 'param');
     if (scan.carried) carrying.add(param.name);
     scan.carried = false;
     return value === param.value ? param : { ...param, value };
   });
+  if (params?.some((p, j) => p !== pt.params?.[j])) pt.params = params;
   for (const field of ['when', 'matrix', 'workspaces'] as const) {
     if (pt[field] !== undefined) scan.rewrite(pt[field], childPath(input.path, field), 'forbidden');
   }
@@ -66,7 +68,8 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   const { metadata, ...body } = pt.taskSpec;
   const specPath = childPath(input.path, 'taskSpec');
   const rewritten = scan.rewrite(body, specPath, 'taskSpec', carrying);
-  pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
+  // A task that turns out to use no reference is left exactly as it was (the caller skips it).
+  if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
 
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, used, layout, diags);
@@ -88,17 +91,17 @@ class Scan {
   rewrite<T>(value: T, path: string, site: Site, carrying: ReadonlySet<string> = new Set()): T {
     return mapStrings(value, path, (text, lazyAt) => {
       if (!text.includes('$(')) return text; // every expression this looks for starts so
-      const at = lazyAt();
-      if (carrying.size > 0 && !SCRIPT_FIELD.test(at)) {
-        for (const p of findParamExpressions(text)) {
-          if (carrying.has(p.name)) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
-        }
+      // The field path is spelled out only for strings that carry something this looks at.
+      const carried = carrying.size > 0 ? findParamExpressions(text).filter((p) => carrying.has(p.name)) : [];
+      if (carried.length > 0) {
+        const at = lazyAt();
+        if (!SCRIPT_FIELD.test(at)) for (const p of carried) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
       }
       let out = '';
       let last = 0;
       for (const e of findTaskResultExpressions(text)) {
         if (!isReference(e, this.input.producers)) continue;
-        out += text.slice(last, e.index) + this.expression(e, at, site);
+        out += text.slice(last, e.index) + this.expression(e, lazyAt(), site);
         last = e.index + e.text.length;
       }
       return last === 0 ? text : out + text.slice(last);

@@ -18,71 +18,98 @@ export function pointerToken(key: string | number): string {
   return String(key).replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
-/** A field path computed only when asked for (most strings walked never need theirs). */
+/**
+ * A field path computed only when asked for (most strings walked never need theirs). It is the path of the string
+ * being visited: call it during the visit, not after.
+ */
 export type LazyPath = () => string;
 
-/** The path of walks that never ask for one (`forEachText`, `mapText`): its children cost no allocation. */
-const NO_PATH: LazyPath = () => '';
-
-function lazyChild(parent: LazyPath, key: string | number): LazyPath {
-  if (parent === NO_PATH) return NO_PATH;
-  let memo: string | undefined;
-  return () => (memo ??= childPath(parent(), key));
+/**
+ * The place a walk is at: the keys from the root, pushed and popped as the walk goes (no allocation per value), and
+ * one function per walk that spells them out on demand. `undefined` for walks that never ask (`forEachText`,
+ * `mapText`).
+ */
+interface Trail {
+  readonly keys: Array<string | number>;
+  readonly spell: LazyPath;
 }
+
+function trail(root: string): Trail {
+  const keys: Array<string | number> = [];
+  return { keys, spell: () => keys.reduce<string>((path, key) => childPath(path, key), root) };
+}
+
+const NO_PATH: LazyPath = () => '';
 
 /** Calls `visit` for every string inside `value` (map keys excluded), depth first, in document order. */
 export function forEachString(value: unknown, path: string, visit: (text: string, path: LazyPath) => void): void {
-  walkStrings(value, () => path, visit);
+  walkStrings(value, trail(path), visit);
 }
 
-function walkStrings(value: unknown, path: LazyPath, visit: (text: string, path: LazyPath) => void): void {
+function walkStrings(value: unknown, at: Trail | undefined, visit: (text: string, path: LazyPath) => void): void {
   if (typeof value === 'string') {
-    visit(value, path);
+    visit(value, at?.spell ?? NO_PATH);
   } else if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walkStrings(value[i], lazyChild(path, i), visit);
+    for (let i = 0; i < value.length; i++) {
+      at?.keys.push(i);
+      walkStrings(value[i], at, visit);
+      at?.keys.pop();
+    }
   } else if (value !== null && typeof value === 'object') {
-    for (const key in value) walkStrings((value as Record<string, unknown>)[key], lazyChild(path, key), visit);
+    for (const key in value) {
+      at?.keys.push(key);
+      walkStrings((value as Record<string, unknown>)[key], at, visit);
+      at?.keys.pop();
+    }
   }
 }
 
 /** Returns a copy of `value` with every string replaced by `map(text, path)`; unchanged subtrees are shared. */
 export function mapStrings<T>(value: T, path: string, map: (text: string, path: LazyPath) => string): T {
-  return mapWithPath(value, () => path, map);
+  return mapWithPath(value, trail(path), map);
 }
 
-function mapWithPath<T>(value: T, path: LazyPath, map: (text: string, path: LazyPath) => string): T {
-  if (typeof value === 'string') return map(value, path) as T;
-  if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      const next = mapWithPath(item, lazyChild(path, i), map);
-      if (next !== item) out ??= value.slice();
-      if (out) out[i] = next;
-    }
-    return (out ?? value) as T;
-  }
-  if (value !== null && typeof value === 'object') {
-    let out: Record<string, unknown> | undefined;
-    for (const key in value) {
-      const item = (value as Record<string, unknown>)[key];
-      const next = mapWithPath(item, lazyChild(path, key), map);
-      if (next !== item) out ??= { ...(value as Record<string, unknown>) };
-      if (out) setOwn(out, key, next);
-    }
-    return (out ?? value) as T;
-  }
+function mapWithPath<T>(value: T, at: Trail | undefined, map: (text: string, path: LazyPath) => string): T {
+  if (typeof value === 'string') return map(value, at?.spell ?? NO_PATH) as T;
+  if (Array.isArray(value)) return mapList(value, at, map) as T;
+  if (value !== null && typeof value === 'object') return mapRecord(value as Record<string, unknown>, at, map) as T;
   return value;
+}
+
+function mapList(value: unknown[], at: Trail | undefined, map: (text: string, path: LazyPath) => string): unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    at?.keys.push(i);
+    const next = mapWithPath(item, at, map);
+    at?.keys.pop();
+    if (next !== item) out ??= value.slice();
+    if (out) out[i] = next;
+  }
+  return out ?? value;
+}
+
+function mapRecord(value: Record<string, unknown>, at: Trail | undefined, map: (text: string, path: LazyPath) => string): Record<string, unknown> {
+  let out: Record<string, unknown> | undefined;
+  for (const key in value) {
+    const item = value[key];
+    at?.keys.push(key);
+    const next = mapWithPath(item, at, map);
+    at?.keys.pop();
+    if (next !== item) out ??= { ...value };
+    if (out) setOwn(out, key, next);
+  }
+  return out ?? value;
 }
 
 /** `forEachString` for callers that need no field paths (the rewrite's hot path: no path is ever built). */
 export function forEachText(value: unknown, visit: (text: string) => void): void {
-  walkStrings(value, NO_PATH, visit);
+  walkStrings(value, undefined, visit);
 }
 
 /** `mapStrings` for callers that need no field paths; unchanged subtrees are shared. */
 export function mapText<T>(value: T, map: (text: string) => string): T {
-  return mapWithPath(value, NO_PATH, map);
+  return mapWithPath(value, undefined, map);
 }
 
 /**

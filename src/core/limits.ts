@@ -5,19 +5,14 @@
  */
 
 /**
- * Largest object the rewrite takes, as JSON text (counted while walking it, escapes aside). kube-apiserver refuses
- * write request bodies over 3 MiB (`MaxRequestBodyBytes` of k8s.io/apiserver, not a flag); the object it sends to
- * admission also carries what it adds (managedFields, defaults), hence the extra MiB. The controller's inputs (a stored
- * run, its Pipeline, its Tasks) are each smaller still (etcd stores at most 1.5 MiB).
+ * Largest object the rewrite reads (a run, its Pipeline, each Task) or returns (the rewritten run), as JSON text
+ * (counted while walking it, escapes aside). etcd refuses objects over 1.5 MiB (its default `--max-request-bytes`),
+ * so nothing larger can be stored: not the run, not what it is rewritten into, not a Task inlined into it. An input over
+ * it is refused before anything else walks it, a run whose producers alone would push it over it is refused before the
+ * rewrite, and a rewritten run over it is refused instead of failing the controller's write-back. (kube-apiserver itself
+ * takes request bodies of up to 3 MiB, `MaxRequestBodyBytes`: admission sees objects up to that size.)
  */
-export const MAX_OBJECT_BYTES = 4 * 1024 * 1024;
-
-/**
- * Largest rewritten run the rewrite returns. etcd refuses objects over 1.5 MiB (its `--max-request-bytes`), so a
- * larger rewritten run could never be stored: it is refused by the rewrite, with both sizes, instead of failing the
- * controller's write-back.
- */
-export const MAX_REWRITTEN_BYTES = 1536 * 1024;
+export const MAX_OBJECT_BYTES = 1536 * 1024;
 
 /**
  * Deepest nesting of maps and lists in an object the rewrite takes. Tekton objects nest about 15 levels (a pod

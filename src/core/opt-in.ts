@@ -28,11 +28,12 @@ export function referenceResultNames(
   diags: Diagnostics,
 ): string[] {
   const declared = results ?? [];
-  const declaredNames = new Set(declared.map((r) => r.name));
   const names = new Set<string>();
-  const annotationPath = childPath(childPath(paths.meta, 'annotations'), ANNOTATION_REFERENCE_RESULTS);
-  for (const name of splitNames(meta?.annotations?.[ANNOTATION_REFERENCE_RESULTS])) {
-    if (!declaredNames.has(name)) {
+  const annotated = splitNames(meta?.annotations?.[ANNOTATION_REFERENCE_RESULTS]);
+  const declaredNames = annotated.length > 0 ? new Set(declared.map((r) => r.name)) : undefined;
+  for (const name of annotated) {
+    if (!declaredNames?.has(name)) {
+      const annotationPath = childPath(childPath(paths.meta, 'annotations'), ANNOTATION_REFERENCE_RESULTS);
       diags.error(annotationPath, `result ${quoteName(name)} is not declared by the task; expected one of its results (${listNames(declared)}), found ${quoteName(name)}`);
       continue;
     }

@@ -9,7 +9,7 @@ import { describeObject, type ObjectMeta, type Pipeline, type PipelineRun, type 
 import { convertObject } from './convert.js';
 import { Diagnostics } from './diagnostics.js';
 import { clone } from './json-walk.js';
-import { layoutFor, PIPELINE_RUN_DIR } from './layout.js';
+import { layoutFor, PIPELINE_RUN_DIR, resultFilePath, type Layout } from './layout.js';
 import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
 import {
@@ -24,7 +24,8 @@ import { NO_RESOLVER } from './resolver.js';
 import { withFsGroup } from './pod-template.js';
 import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
-import { checkGrowth, checkRewrittenSize, checkStorable, isRewritten } from './rewritten.js';
+import { checkGrowth, checkRewrittenSize, isRewritten, rewrittenSizeBound } from './rewritten.js';
+import { MAX_OBJECT_BYTES } from './limits.js';
 import { producerGrowth } from './producer.js';
 import { checkObjectShape } from './shape/check-object.js';
 
@@ -36,8 +37,7 @@ import { checkObjectShape } from './shape/check-object.js';
 export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions): RewriteResult<PipelineRun> {
   if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
-  const bytes = checkStorable(input, diags);
-  checkObjectShape(input, 'PipelineRun', diags);
+  const bytes = checkObjectShape(input, 'PipelineRun', diags);
   diags.throwIfErrors();
   const run = convertObject(input, diags);
   diags.throwIfErrors();
@@ -52,14 +52,28 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
   checkSpecNames(specInput, analysis);
   diags.throwIfErrors();
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  checkGrowth(bytes, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
+  checkGrowth(bytes ?? 0, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
 
-  const { inlined, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
+  const { inlined, inlinedBytes, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
   run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };
   applyFsGroup(run, options.config.fsGroup);
   run.metadata = rewrittenMetadata(run, source, inlined, bound.volume);
-  checkRewrittenSize(run, diags);
+  const parts = { inputBytes: (bytes ?? 0) + (source.bytes ?? 0) + inlinedBytes, ...referenceSizes(analysis, layout), tasks: analysis.entries.length };
+  if (rewrittenSizeBound(parts) > MAX_OBJECT_BYTES) checkRewrittenSize(run, diags);
   return { object: run, changed: true, diagnostics: diags.items };
+}
+
+/** The longest volume path of a reference result of the run, and the length of all their names. */
+function referenceSizes(analysis: PipelineAnalysis, layout: Layout): { longestPath: number; names: number } {
+  let longestPath = 0;
+  let names = 0;
+  for (const [producer, results] of analysis.producers) {
+    for (const result of results) {
+      longestPath = Math.max(longestPath, resultFilePath(layout, producer, result).length);
+      names += result.length + 3;
+    }
+  }
+  return { longestPath, names };
 }
 
 
@@ -104,15 +118,15 @@ function rewriteSpec(
   analysis: PipelineAnalysis,
   workspace: string,
   options: RewriteOptions,
-): { inlined: Record<string, unknown>; bound: ReturnType<typeof bindResultWorkspace> } {
+): { inlined: Record<string, unknown>; inlinedBytes: number; bound: ReturnType<typeof bindResultWorkspace> } {
   const { spec, diags } = specInput;
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  const { touched, inlined } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
+  const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
   declareResultWorkspace(spec, workspace);
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);
   checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, SPEC_PATH, diags);
   diags.throwIfErrors();
-  return { inlined, bound };
+  return { inlined, inlinedBytes, bound };
 }
 
 /** The rewritten run's metadata: the Pipeline's labels and annotations under the run's, plus the rewrite's own. */
@@ -144,6 +158,8 @@ interface PipelineSource {
   spec: PipelineSpec;
   pipeline?: Pipeline;
   ref?: unknown;
+  /** The resolved Pipeline's size, as measured when it was checked. */
+  bytes?: number;
 }
 
 function pipelineSource(run: PipelineRun, options: RewriteOptions, diags: Diagnostics): PipelineSource | undefined {
@@ -162,11 +178,11 @@ function pipelineSource(run: PipelineRun, options: RewriteOptions, diags: Diagno
     return undefined;
   }
   const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;
-  checkObjectShape(found, 'Pipeline', diags, `spec.pipelineRef (Pipeline "${typeof name === 'string' ? name : ''}")`);
+  const bytes = checkObjectShape(found, 'Pipeline', diags, `spec.pipelineRef (Pipeline "${typeof name === 'string' ? name : ''}")`);
   diags.throwIfErrors();
   const pipeline = convertObject(found, diags);
   diags.throwIfErrors();
-  return { spec: clone(pipeline.spec), pipeline, ref };
+  return { spec: clone(pipeline.spec), pipeline, ref, ...(bytes !== undefined ? { bytes } : {}) };
 }
 
 function withoutRef(spec: PipelineRun['spec']): PipelineRun['spec'] {

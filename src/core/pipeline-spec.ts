@@ -1,4 +1,4 @@
-import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE } from '../api/names.js';
+import { PARAM_REFS, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers } from './consumer.js';
@@ -7,7 +7,7 @@ import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
 import { childPath, forEachString } from './json-walk.js';
 import { type Layout, viewSubPath } from './layout.js';
-import { MAX_REWRITTEN_BYTES } from './limits.js';
+import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
 import { rewriteProducer } from './producer.js';
@@ -83,7 +83,7 @@ export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis 
 function resolvedEntry(entry: Entry, found: Task, diags: Diagnostics): void {
   const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;
   const where = `${childPath(entry.path, 'taskRef')} (Task "${typeof name === 'string' ? name : ''}")`;
-  if (!checkObjectShape(found, 'Task', diags, where)) return;
+  if (checkObjectShape(found, 'Task', diags, where) === undefined) return;
   const task = convertObject(found, diags);
   entry.task = task;
   entry.where = where;
@@ -112,19 +112,26 @@ export function rewritePipelineSpec(
   resultWorkspace: string,
   layout: Layout,
   config: Config,
-): { touched: string[]; inlined: Record<string, unknown> } {
+): { touched: string[]; inlined: Record<string, unknown>; inlinedBytes: number } {
   const { diags } = input;
   const touched: string[] = [];
   const inlining = new InlineBudget(input);
   const paramPaths = pipelineParamPaths(input.runParams, 'spec.params', input.spec.params, childPath(input.path, 'params'));
   for (const entry of analysis.entries) {
     const isProducer = entry.results.length > 0;
-    const consumes = mentionsReference(entry.pt, analysis.producers);
-    if (!isProducer && !consumes) continue;
+    // An embedded task is rewritten as a consumer to find out whether it is one (one walk, not two); a taskRef'd
+    // one is looked at first, so a Task is inlined only when it is needed.
+    const embedded = entry.pt.taskSpec !== undefined;
+    const mayConsume = embedded || mentionsReference(entry.pt, analysis.producers);
+    if (!isProducer && !mayConsume) continue;
     const pt = embed(entry, inlining, diags);
     if (!pt) continue;
     if (isProducer) rewriteProducerTask(pt, entry, paramPaths, layout, config, diags);
-    if (consumes) rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers, isProducer }, layout, diags);
+    const errors = diags.errorCount;
+    const used = mayConsume ? rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers, isProducer }, layout, diags) : [];
+    if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
+    // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
+    const consumes = used.length > 0 || (pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS);
     bindViews(pt, resultWorkspace, layout, { produces: isProducer, consumes });
     const items = input.spec[entry.list];
     if (items) items[entry.index] = pt;
@@ -132,7 +139,7 @@ export function rewritePipelineSpec(
   }
   checkResultWorkspaceBindings(input, resultWorkspace);
   checkPipelineResults(input, analysis.producers);
-  return { touched, inlined: inlining.inlined };
+  return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes };
 }
 
 /**
@@ -213,10 +220,12 @@ function passRewrittenDefaults(pt: PipelineTask & { taskSpec: EmbeddedTask }, be
 
 /**
  * Inlined Tasks, and how large they make the run: a Pipeline whose thousand tasks all name one large Task would
- * otherwise be inlined into an object no API server stores. Past MAX_REWRITTEN_BYTES the rewrite refuses, once.
+ * otherwise be inlined into an object no API server stores. Past MAX_OBJECT_BYTES the rewrite refuses, once.
  */
 class InlineBudget {
   readonly inlined: Record<string, unknown> = {};
+  /** The sizes of the Task specs inlined so far, summed. */
+  inlinedBytes = 0;
   private bytes: number | undefined;
   private refused = false;
   private readonly sizes = new WeakMap<Task, number>();
@@ -226,15 +235,16 @@ class InlineBudget {
   /** Records inlining `task` for `pt`; false when the run would grow too large (reported once). */
   take(pt: PipelineTask, task: Task, path: string): boolean {
     if (this.refused) return false;
-    this.bytes ??= measure(this.input.spec, { maxBytes: MAX_REWRITTEN_BYTES, maxDepth: Infinity }).bytes;
+    this.bytes ??= measure(this.input.spec, { maxBytes: MAX_OBJECT_BYTES, maxDepth: Infinity }).bytes;
     let size = this.sizes.get(task);
-    if (size === undefined) this.sizes.set(task, (size = measure(task.spec, { maxBytes: MAX_REWRITTEN_BYTES, maxDepth: Infinity }).bytes));
+    if (size === undefined) this.sizes.set(task, (size = measure(task.spec, { maxBytes: MAX_OBJECT_BYTES, maxDepth: Infinity }).bytes));
     this.bytes += size;
-    if (this.bytes > MAX_REWRITTEN_BYTES) {
+    this.inlinedBytes += size;
+    if (this.bytes > MAX_OBJECT_BYTES) {
       this.refused = true;
       this.input.diags.error(
         childPath(path, 'taskRef'),
-        `inlining the Tasks of the run (this one and those before it) makes the pipeline spec more than ${MAX_REWRITTEN_BYTES} bytes, ` +
+        `inlining the Tasks of the run (this one and those before it) makes the pipeline spec more than ${MAX_OBJECT_BYTES} bytes, ` +
           `more than an API server stores; expected the rewritten run to fit. Use fewer or smaller Tasks that store results by reference`,
       );
       return false;

@@ -8,9 +8,9 @@ import {
 import type { EmbeddedTask, Param, Step } from '../api/tekton.js';
 import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
-import { childPath, forEachText, mapText } from './json-walk.js';
+import { childPath, mapText } from './json-walk.js';
 import { type Layout, producerDir, producerMountPath, resultFilePath } from './layout.js';
-import { forEachResultPath, replaceResultPaths } from './variables.js';
+import { replaceResultPaths } from './variables.js';
 
 export interface ProducerInput {
   /** The embedded task spec to rewrite, already a private copy: it is edited in place. */
@@ -44,9 +44,12 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   if (!checkReserved(input, diags)) return;
 
   const names = new Set(input.results);
-  const path = (name: string): string => resultFilePath(layout, input.producer, name);
+  const written = new Set<string>();
+  const path = (name: string): string => {
+    written.add(name);
+    return resultFilePath(layout, input.producer, name);
+  };
   const replace = (text: string): string => replaceResultPaths(text, names, path);
-  reportUnwritten(input, diags);
   spec.steps = steps.map((step) => rewriteStep(step, replace));
   if (spec.stepTemplate) spec.stepTemplate = mapText(spec.stepTemplate, replace);
   if (spec.params) {
@@ -59,6 +62,7 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
     const value = mapText(p.value, replace);
     if (value !== p.value) params[i] = { ...p, value };
   });
+  reportUnwritten(input, written, diags);
 
   const dir = producerDir(layout, input.producer);
   spec.steps = [prepareStep(config, layout, dir), ...spec.steps, sealStep(config, layout, dir, input.results)];
@@ -96,15 +100,10 @@ function checkReserved(input: ProducerInput, diags: Diagnostics): boolean {
   return ok;
 }
 
-function reportUnwritten(input: ProducerInput, diags: Diagnostics): void {
-  const seen = new Set<string>();
-  const collect = (text: string): void => forEachResultPath(text, (name) => seen.add(name));
-  forEachText(input.taskSpec.steps ?? [], collect);
-  forEachText(input.taskSpec.stepTemplate ?? {}, collect);
-  forEachText((input.taskSpec.params ?? []).map((p) => p.default ?? ''), collect);
-  forEachText((input.params ?? []).map((p) => p.value), collect);
+/** Warns about each result no step names the path of (anywhere the rewrite replaced paths: `written`). */
+function reportUnwritten(input: ProducerInput, written: ReadonlySet<string>, diags: Diagnostics): void {
   for (const name of input.results) {
-    if (!seen.has(name)) {
+    if (!written.has(name)) {
       diags.warn(
         childPath(input.path, 'steps'),
         `${input.label}: no step names $(results.${name}.path); a step that finds the path another way writes to ` +
@@ -197,10 +196,21 @@ function sealStep(config: Config, layout: Layout, dir: string, results: readonly
 
 /**
  * What rewriting a producer adds to the run at the least, as JSON bytes (its prepare and seal steps and its workspace
- * declaration), so a run that cannot fit once rewritten is refused before the work.
+ * declaration), so a run that cannot fit once rewritten is refused before the work. The part that depends on the
+ * config alone is measured once per config.
  */
 export function producerGrowth(layout: Layout, config: Config, producer: string, results: readonly string[]): number {
-  const dir = producerDir(layout, producer);
-  const workspace = layout.view === 'run' ? outputWorkspace(layout, producer) : resultsWorkspace(layout, false);
-  return JSON.stringify([prepareStep(config, layout, dir), sealStep(config, layout, dir, results), workspace]).length;
+  let fixed = GROWTH.get(config)?.[layout.view];
+  if (fixed === undefined) {
+    // The output workspace's mount path holds the producer's name, counted below with the directory.
+    const workspace = layout.view === 'run' ? outputWorkspace(layout, '') : resultsWorkspace(layout, false);
+    fixed = JSON.stringify([prepareStep(config, layout, ''), sealStep(config, layout, '', []), workspace]).length;
+    GROWTH.set(config, { ...GROWTH.get(config), [layout.view]: fixed });
+  }
+  // The directory appears in both steps (and the producer's name in its mount path); each result name once, quoted,
+  // with its comma.
+  const named = layout.view === 'run' ? producer.length : 0;
+  return fixed + named + 2 * producerDir(layout, producer).length + results.reduce((sum, r) => sum + r.length + 3, 0);
 }
+
+const GROWTH = new WeakMap<Config, Partial<Record<Layout['view'], number>>>();

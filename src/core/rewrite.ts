@@ -7,7 +7,6 @@ import { rewritePipeline } from './pipeline.js';
 import { rewritePipelineRun } from './pipeline-run.js';
 import { rewriteTaskRun } from './task-run.js';
 import { isDeepStrictEqual } from 'node:util';
-import { checkStorable } from './rewritten.js';
 import { checkObjectShape } from './shape/check-object.js';
 
 /**
@@ -32,7 +31,6 @@ export function rewriteObject(object: KubeObject, options: RewriteOptions): Rewr
 export function convertOnly(object: KubeObject): RewriteResult<KubeObject> {
   if (!isTektonApiVersion(object.apiVersion)) return { object, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(object));
-  checkStorable(object, diags);
   checkObjectShape(object, object.kind, diags);
   diags.throwIfErrors();
   const out = convertObject(object, diags);

@@ -18,7 +18,7 @@ import { isTektonTaskKind } from './resolver.js';
 import { bindResultWorkspace, describeVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withFsGroup } from './pod-template.js';
-import { checkRewrittenSize, checkStorable, isRewritten } from './rewritten.js';
+import { checkRewrittenSize, isRewritten } from './rewritten.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { checkTaskSpecNames } from './tekton-names.js';
 
@@ -30,7 +30,6 @@ import { checkTaskSpecNames } from './tekton-names.js';
 export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): RewriteResult<TaskRun> {
   if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
-  checkStorable(input, diags);
   checkObjectShape(input, 'TaskRun', diags);
   diags.throwIfErrors();
   const run = convertObject(input, diags);
@@ -101,7 +100,7 @@ function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): 
   }
   const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;
   const where = `spec.taskRef (Task "${typeof name === 'string' ? name : ''}")`;
-  if (!checkObjectShape(found, 'Task', diags, where)) return undefined;
+  if (checkObjectShape(found, 'Task', diags, where) === undefined) return undefined;
   const task = convertObject(found, diags);
   const names = referenceResultNames(
     { annotations: { ...task.metadata?.annotations, ...run.metadata?.annotations } },

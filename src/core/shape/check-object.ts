@@ -12,24 +12,24 @@ import { objectShape } from './tekton-shapes.js';
 
 /**
  * Reports to `diags` every way `object`, a Tekton object of `kind`, is not what the rewrite reads; `where` prefixes
- * the paths of an object other than the one being rewritten (`spec.pipelineRef (Pipeline "build")`). Returns true
- * when the object can be read.
+ * the paths of an object other than the one being rewritten (`spec.pipelineRef (Pipeline "build")`). Returns its size
+ * (about its JSON length) when the object can be read, undefined when it cannot.
  */
-export function checkObjectShape(object: unknown, kind: string, diags: Diagnostics, where = ''): boolean {
+export function checkObjectShape(object: unknown, kind: string, diags: Diagnostics, where = ''): number | undefined {
   const at = (path: string): string => (where === '' ? path : path === '' ? where : `${where} ${path}`);
   const before = diags.errorCount;
   const size = measure(object, { maxBytes: MAX_OBJECT_BYTES, maxDepth: MAX_NESTING_DEPTH });
   if (size.tooDeepAt !== undefined) {
     diags.error(at(size.tooDeepAt), `expected maps and lists nested at most ${MAX_NESTING_DEPTH} deep (Tekton objects nest about 15), found deeper nesting`);
-    return false;
+    return undefined;
   }
   if (size.exceeded) {
-    diags.error(at(''), `expected an object of at most ${MAX_OBJECT_BYTES} bytes as JSON (what the API server's 3 MiB request limit lets through), found more than ${size.bytes}`);
-    return false;
+    diags.error(at(''), `expected an object of at most ${MAX_OBJECT_BYTES} bytes as JSON (what etcd stores; it cannot be stored, nor rewritten into something that can), found more than ${MAX_OBJECT_BYTES}`);
+    return undefined;
   }
   if (!isMapping(object)) {
     diags.error(at(''), `expected a ${kind} (a mapping), found ${describeValue(object)}`);
-    return false;
+    return undefined;
   }
   const shape = objectShape(kind);
   const report = (path: string, message: string): void => diags.error(at(path), message);
@@ -38,7 +38,7 @@ export function checkObjectShape(object: unknown, kind: string, diags: Diagnosti
     if (object.spec === undefined || object.spec === null) report('spec', `expected the ${kind}'s spec (a mapping), found ${describeValue(object.spec)}`);
     else checkShape(object.spec, shape.spec, 'spec', report);
   }
-  return diags.errorCount === before;
+  return diags.errorCount === before ? size.bytes : undefined;
 }
 
 /**
@@ -47,7 +47,7 @@ export function checkObjectShape(object: unknown, kind: string, diags: Diagnosti
  */
 export function shapeProblems(value: unknown, kind: string, object: string, where = ''): readonly Diagnostic[] {
   const diags = new Diagnostics(object);
-  if (checkObjectShape(value, kind, diags, where)) return [];
+  if (checkObjectShape(value, kind, diags, where) !== undefined) return [];
   try {
     diags.throwIfErrors();
   } catch (error) {

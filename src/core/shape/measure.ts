@@ -23,33 +23,39 @@ export interface Measure {
  * they are found, never pushed), so measuring allocates little and recurses not at all.
  */
 export function measure(value: unknown, limits: { maxBytes: number; maxDepth: number }): Measure {
+  if (typeof value !== 'object' || value === null) return { bytes: scalarBytes(value), depth: 0, exceeded: false };
   let bytes = 0;
   let depth = 0;
-  const values: unknown[] = [value];
-  const depths: number[] = [0];
-  while (values.length > 0) {
-    const v = values.pop();
-    const d = (depths.pop() as number) + 1;
-    if (typeof v !== 'object' || v === null) {
-      bytes += scalarBytes(v);
-      continue;
+  const values: object[] = [value];
+  const depths: number[] = [1];
+  const visit = (child: unknown, d: number): void => {
+    if (typeof child === 'object' && child !== null) {
+      values.push(child);
+      depths.push(d + 1);
+    } else {
+      bytes += scalarBytes(child);
     }
+  };
+  while (values.length > 0) {
+    const v = values.pop() as Record<string, unknown> | unknown[];
+    const d = depths.pop() as number;
     if (d > limits.maxDepth) return { bytes, depth: d, tooDeepAt: deepPath(value, limits.maxDepth), exceeded: true };
     if (d > depth) depth = d;
-    const children: unknown[] = Array.isArray(v) ? v : Object.values(v);
-    if (!Array.isArray(v)) for (const key of Object.keys(v)) bytes += key.length + 3;
-    bytes += 1 + Math.max(1, children.length);
-    for (const child of children) {
-      if (typeof child === 'object' && child !== null) {
-        values.push(child);
-        depths.push(d);
-      } else {
-        bytes += scalarBytes(child);
+    if (Array.isArray(v)) {
+      bytes += 1 + (v.length > 0 ? v.length : 1);
+      for (let i = 0; i < v.length; i++) visit(v[i], d);
+    } else {
+      const keys = Object.keys(v);
+      bytes += 1 + (keys.length > 0 ? keys.length : 1);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        bytes += key.length + 3;
+        visit(v[key], d);
       }
     }
     if (bytes > limits.maxBytes) return { bytes, depth, exceeded: true };
   }
-  return { bytes, depth, exceeded: bytes > limits.maxBytes };
+  return { bytes, depth, exceeded: false };
 }
 
 function scalarBytes(v: unknown): number {

@@ -39,42 +39,68 @@ export type Report = (path: string, message: string) => void;
 
 /**
  * Checks `value` against `shape`, reporting every mismatch; `path` is the value's field path. Stops descending into
- * a value that does not match (its children would only repeat the problem).
+ * a value that does not match (its children would only repeat the problem). Field paths are only spelled out for
+ * the values that are reported.
  */
 export function checkShape(value: unknown, shape: Shape, path: string, report: Report): void {
+  check(value, shape, path, report);
+}
+
+/** Where a value is: the root's field path, or a key below a parent (spelled out only when reported). */
+type At = string | { readonly parent: At; readonly key: string | number };
+
+function spell(at: At): string {
+  if (typeof at === 'string') return at;
+  const keys: Array<string | number> = [];
+  let node: At = at;
+  while (typeof node !== 'string') {
+    keys.push(node.key);
+    node = node.parent;
+  }
+  return keys.reverse().reduce<string>((path, key) => childPath(path, key), node);
+}
+
+function check(value: unknown, shape: Shape, at: At, report: Report): void {
   switch (shape.type) {
     case 'any':
       return;
     case 'string':
     case 'boolean':
-      if (typeof value !== shape.type) report(path, `expected a ${shape.type}, found ${describeValue(value)}`);
+      if (typeof value !== shape.type) report(spell(at), `expected a ${shape.type}, found ${describeValue(value)}`);
       return;
     case 'list':
-      if (!Array.isArray(value)) return report(path, `expected ${shape.what}, found ${describeValue(value)}`);
-      value.forEach((item, i) => checkItem(item, shape.of, childPath(path, i), report));
+      if (!Array.isArray(value)) return report(spell(at), `expected ${shape.what}, found ${describeValue(value)}`);
+      for (let i = 0; i < value.length; i++) checkItem(value[i], shape.of, i, at, report);
       return;
     case 'map':
-      if (!isMapping(value)) return report(path, `expected ${shape.what}, found ${describeValue(value)}`);
-      for (const key of Object.keys(value)) checkItem(value[key], shape.of, childPath(path, key), report);
+      if (!isMapping(value)) return report(spell(at), `expected ${shape.what}, found ${describeValue(value)}`);
+      for (const key of Object.keys(value)) checkItem(value[key], shape.of, key, at, report);
       return;
     case 'object':
-      if (!isMapping(value)) return report(path, `expected ${shape.what}, found ${describeValue(value)}`);
-      checkFields(value, shape.fields, path, report);
+      if (!isMapping(value)) return report(spell(at), `expected ${shape.what}, found ${describeValue(value)}`);
+      checkFields(value, shape.fields, at, report);
   }
 }
 
 /** Each described field that is there (and not `null`) against its shape. */
-function checkFields(value: Record<string, unknown>, fields: ReadonlyArray<readonly [string, Shape]>, path: string, report: Report): void {
+function checkFields(value: Record<string, unknown>, fields: ReadonlyArray<readonly [string, Shape]>, at: At, report: Report): void {
   for (const [key, field] of fields) {
     const child = Object.hasOwn(value, key) ? value[key] : undefined;
-    if (child !== undefined && child !== null) checkShape(child, field, childPath(path, key), report);
+    if (child === undefined || child === null || matchesScalar(child, field)) continue; // the common cases, with no path made
+    check(child, field, { parent: at, key }, report);
   }
 }
 
 /** A list item or map value: present by construction, so `null` is a mismatch, not an absent field. */
-function checkItem(value: unknown, shape: Shape, path: string, report: Report): void {
-  if (value === null && shape.type !== 'any') return report(path, `expected ${what(shape)}, found null`);
-  checkShape(value, shape, path, report);
+function checkItem(value: unknown, shape: Shape, key: string | number, parent: At, report: Report): void {
+  if (matchesScalar(value, shape)) return; // strings and booleans where they belong: no path made
+  if (value === null) return report(spell({ parent, key }), `expected ${what(shape)}, found null`);
+  check(value, shape, { parent, key }, report);
+}
+
+/** Whether `value` matches a shape that has no children (any value, a string, a boolean). */
+function matchesScalar(value: unknown, shape: Shape): boolean {
+  return shape.type === 'any' || ((shape.type === 'string' || shape.type === 'boolean') && typeof value === shape.type);
 }
 
 function what(shape: Shape): string {
