@@ -9,7 +9,7 @@
  * (counted while walking it, escapes aside). etcd refuses objects over 1.5 MiB (its default `--max-request-bytes`),
  * so nothing larger can be stored: not the run, not what it is rewritten into, not a Task inlined into it. An input over
  * it is refused before anything else walks it, a run whose producers alone would push it over it is refused before the
- * rewrite, and a rewritten run over it is refused instead of failing the controller's write-back. (kube-apiserver itself
+ * rewrite, and a rewritten run over it is refused instead of failing in etcd after admission. (kube-apiserver itself
  * takes request bodies of up to 3 MiB, `MaxRequestBodyBytes`: admission sees objects up to that size.)
  */
 export const MAX_OBJECT_BYTES = 1536 * 1024;
