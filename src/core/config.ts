@@ -117,7 +117,7 @@ function build(values: Record<string, string>, namespace: string | undefined): C
     maxSubstitutedSize: parseQuantity(values.maxSubstitutedSize ?? '', keyName('maxSubstitutedSize')),
     retention: parseRetention(values.retention ?? '', keyName('retention')),
     initImage,
-    mountPath: mountPath.replace(/\/+$/, '') || '/',
+    mountPath,
     fsGroup: parseFsGroup(values.fsGroup ?? '', keyName('fsGroup')),
     prepareRunAsRoot: parseBoolean(values.prepareRunAsRoot ?? '', keyName('prepareRunAsRoot')),
   };
@@ -159,14 +159,22 @@ function parseAccessModes(text: string | undefined, key: string): string[] {
   return accessModes;
 }
 
+/**
+ * An absolute path, normalised (`//`, `.` and a trailing `/` removed) before it is judged, so `/./tekton` is
+ * `/tekton`: not under Tekton's own `/tekton` (its results, scripts and binaries), not `/` (a consumer mounts its
+ * view there read-only, a producer its own directory below it), no `..`.
+ */
 function checkMountPath(mountPath: string): string {
-  if (!/^\/[A-Za-z0-9._/-]*$/.test(mountPath) || mountPath.split('/').includes('..') || mountPath.startsWith('/tekton')) {
+  const segments = mountPath.split('/').filter((s) => s !== '' && s !== '.');
+  const normalised = `/${segments.join('/')}`;
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(mountPath) || segments.includes('..') || segments.length === 0 || segments[0] === 'tekton') {
     throw new TlrError(
       'E_CONFIG',
-      `config key "mountPath": expected an absolute path outside /tekton made of [A-Za-z0-9._/-], found "${mountPath}"`,
+      `config key "mountPath": expected an absolute path other than / and outside /tekton, made of [A-Za-z0-9._/-], ` +
+        `without "..", found "${mountPath}"${normalised !== mountPath && segments.length > 0 ? ` (${normalised})` : ''}`,
     );
   }
-  return mountPath;
+  return normalised;
 }
 
 function checkInitImage(initImage: string): string {
