@@ -88,11 +88,15 @@ test("a result file changed after it was sealed: the consumer's init container r
   const ns = await testNamespace(t, cluster, 'fail');
   const name = await create(cluster, ns, pipelineRun({ write: 'seq 1 20000 > "$(results.blob.path)"', gate: true }));
   // No task of the run can change it (isolation.test.ts); a pod mounting the claim whole can, while the gate waits.
+  // The gate's pod Running: its init container has verified the file, its step waits for the mark.
   const gate = await eventually(async () => {
     const running = await get(cluster, ns, 'pipelinerun', name);
     const child = running.status?.childReferences?.find((c) => c.pipelineTaskName === 'gate');
-    return child === undefined ? undefined : { run: running, taskRun: await get(cluster, ns, 'taskrun', child.name) };
-  }, 'the gate task started', 300_000, 1000);
+    if (child === undefined) return undefined;
+    const taskRun = await get(cluster, ns, 'taskrun', child.name);
+    const pod = taskRun.status?.podName === undefined ? undefined : await get<{ status?: { phase?: string } }>(cluster, ns, 'pod', taskRun.status.podName);
+    return pod?.status?.phase === 'Running' ? { run: running, taskRun } : undefined;
+  }, 'the gate task running', 300_000, 500);
   const dir = `/volume/${gate.run.metadata.uid}`;
   await runOnClaim(cluster, ns, claimOf(gate.taskRun), `echo tampered >> ${dir}/produce/blob; touch ${dir}/tampered`);
   const run = await waitDone(cluster, ns, 'pipelinerun', name);

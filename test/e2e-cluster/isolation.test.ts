@@ -149,9 +149,10 @@ test('no task of a run can reach or change another task\'s result, as root: not 
 });
 
 /**
- * A task that fails before its seal step leaves what its steps wrote in /tekton/results, and Tekton lets a `finally`
- * task use it. The forger reads the victim's file (it consumes it by path), writes a reference to it as its own
- * result, and fails: the finally task must not receive the victim's bytes as the forger's result.
+ * A task that fails before its seal step leaves what its earlier steps wrote in /tekton/results, and Tekton lets a
+ * `finally` task use it. The forger reads the victim's file (it consumes it by path), writes a reference to it as its
+ * own result, and fails in its next step: the finally task must not receive the victim's bytes as the forger's result.
+ * (A step that fails itself gets no results recorded by Tekton v1.15.0: the finally task is then skipped.)
  */
 const ALIAS = `apiVersion: tekton.dev/v1
 kind: PipelineRun
@@ -187,7 +188,15 @@ spec:
                 f="$(tasks.victim.results.blob.path)"
                 sum=$(sha256sum "$f" | cut -d' ' -f1)
                 size=$(wc -c < "$f" | tr -d ' ')
-                printf '[[tlr:v1:sha256=%s:size=%s:path=%s/victim/blob]]' "$sum" "$size" "$(context.pipelineRun.uid)" > /tekton/results/loot
+                # Spelt so the rewrite does not see the result's path (it would point it at the volume).
+                out=/tekton/results; out="$out/loot"
+                printf '[[tlr:v1:sha256=%s:size=%s:path=%s/victim/blob]]' "$sum" "$size" "$(context.pipelineRun.uid)" > "$out"
+            # Tekton records what the forge step left (its entrypoint reads /tekton/results after each step); this step
+            # fails, so the seal step never runs to replace it.
+            - name: fail
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
                 exit 1
     finally:
       - name: report
