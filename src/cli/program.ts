@@ -52,7 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (error instanceof TlrError) {
       io.err(`error: ${error.message}\n`);
-      return error.code === 'E_INPUT' || error.code === 'E_CONFIG' ? EXIT.usage : EXIT.refused;
+      return error.code === 'E_INPUT' || error.code === 'E_CONFIG' || error.code === 'E_KUBECONFIG' ? EXIT.usage : EXIT.refused;
     }
     throw error;
   }

@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
-import { apiMessage, isNotFound, makeClients, TEKTON, type Clients } from '../k8s/api.js';
+import { apiMessage, isNotFound, isUnreachable, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
 import { recordedReferences, selectReferences, type NamedReference, type UnusableReference } from './references.js';
 import { verifiedFile } from './verified-file.js';
@@ -48,6 +48,10 @@ export async function planFetch(
   try {
     run = (await clients.custom.getNamespacedCustomObject({ ...TEKTON, namespace, plural: 'pipelineruns', name: runName })) as PipelineRun;
   } catch (err) {
+    if (isUnreachable(err)) {
+      const server = clients.kubeConfig.getCurrentCluster()?.server ?? 'the API server';
+      throw new TlrError('E_FETCH', `${what}: cannot reach ${server}: ${apiMessage(err)} (is the cluster up, and the kubeconfig's context the right one?)`, { cause: err });
+    }
     throw new TlrError('E_FETCH', isNotFound(err) ? `${what}: not found` : `${what}: ${apiMessage(err)}`, { cause: err });
   }
   const taskRuns = (await clients.custom.listNamespacedCustomObject({ ...TEKTON, namespace, plural: 'taskruns', labelSelector: `tekton.dev/pipelineRun=${runName}` })) as {

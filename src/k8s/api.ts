@@ -77,7 +77,21 @@ export function apiMessage(err: unknown): string {
     if (typeof message === 'string') return `${message} (HTTP ${err.code})`;
     return `HTTP ${err.code}`;
   }
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof Error ? withCauses(err) : String(err);
+}
+
+/** `fetch failed` says nothing: the message with its causes (`connect ECONNREFUSED 127.0.0.1:6443`). */
+function withCauses(err: Error): string {
+  const parts = [err.message];
+  for (let cause: unknown = err.cause, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (!parts.includes(cause.message)) parts.push(cause.message);
+  }
+  return parts.join(': ');
+}
+
+/** True when the request never reached the API server (refused, unknown host, timed out, TLS failure). */
+export function isUnreachable(err: unknown): boolean {
+  return !(err instanceof ApiException) && err instanceof Error && (err.message === 'fetch failed' || err.name === 'FetchError' || typeof (err as NodeJS.ErrnoException).code === 'string');
 }
 
 function safeJson(text: string): unknown {

@@ -4,7 +4,17 @@ import { DEFAULT_INIT_IMAGE } from '../../core/config.js';
 import { DEFAULT_MOUNT_PATH } from '../../api/names.js';
 import { fetchResults } from '../../fetch/fetch.js';
 import type { CliIo } from '../io.js';
-import { loadKubeConfig, parsePositive } from './serve.js';
+import { contextNamespace, loadKubeConfig, parsePositive } from './serve.js';
+
+interface FetchFlags {
+  namespace?: string;
+  output: string;
+  image: string;
+  mountPath: string;
+  timeout: number;
+  kubeconfig?: string;
+  context?: string;
+}
 
 export function fetchCommand(program: Command, io: CliIo): void {
   program
@@ -17,17 +27,19 @@ export function fetchCommand(program: Command, io: CliIo): void {
     )
     .argument('<pipelinerun>', 'name of the PipelineRun')
     .argument('[results...]', '<pipeline task>.<result> or a pipeline result name (default: every one the run recorded)')
-    .option('-n, --namespace <ns>', 'namespace of the run', 'default')
+    .option('-n, --namespace <ns>', "namespace of the run (default: the kubeconfig context's, else default)")
     .option('-o, --output <dir>', 'directory to write into (one file per result, named as above)', '.')
     .option('--image <image>', 'the tlr-init image (as in tlr-config initImage)', DEFAULT_INIT_IMAGE)
     .option('--mount-path <path>', 'where the reader mounts the volume (as in tlr-config mountPath)', DEFAULT_MOUNT_PATH)
     .option('--timeout <seconds>', 'how long to wait for the reader pod', (v) => parsePositive(v, '--timeout'), 120)
-    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file').env('KUBECONFIG'))
-    .action(async (run: string, results: string[], opts: { namespace: string; output: string; image: string; mountPath: string; timeout: number; kubeconfig?: string }) => {
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, a list of files as kubectl reads it, then ~/.kube/config)'))
+    .option('--context <name>', 'the kubeconfig context to use (default: its current context)')
+    .action(async (run: string, results: string[], opts: FetchFlags) => {
+      const kubeConfig = loadKubeConfig(opts.kubeconfig, opts.context);
       await mkdir(opts.output, { recursive: true });
       const fetched = await fetchResults({
-        kubeConfig: loadKubeConfig(opts.kubeconfig),
-        namespace: opts.namespace,
+        kubeConfig,
+        namespace: opts.namespace ?? contextNamespace(kubeConfig) ?? 'default',
         run,
         names: results,
         outDir: opts.output,

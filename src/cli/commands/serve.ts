@@ -1,4 +1,6 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
+import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { startController } from '../../controller/controller.js';
@@ -23,20 +25,67 @@ export function addServeOptions(command: Command): Command {
     .addOption(new Option('--namespace <ns>', 'namespace of the tlr-config ConfigMap (and the Lease)').env('POD_NAMESPACE').default('tlr-system'))
     .option('--config-map <name>', 'name of the ConfigMap with the admin settings', 'tlr-config')
     .option('--tekton-namespace <ns>', "namespace of Tekton's feature-flags ConfigMap", 'tekton-pipelines')
-    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)').env('KUBECONFIG'))
+    .addOption(new Option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, a list of files, then ~/.kube/config, then in-cluster)'))
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'));
 }
 
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+/**
+ * The kubeconfig as kubectl reads it: `--kubeconfig` names one file; otherwise `KUBECONFIG` (a list of files, merged,
+ * the first to set a value winning), then ~/.kube/config, then the in-cluster ServiceAccount. `context` selects a
+ * context by name (kubectl's `--context`).
+ */
+export function loadKubeConfig(path: string | undefined, context?: string): KubeConfig {
+  let kc = new KubeConfig();
   try {
     if (path !== undefined && path !== '') kc.loadFromFile(path);
+    else if (process.env.KUBECONFIG) kc = mergedKubeConfig(process.env.KUBECONFIG);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new TlrError('E_KUBECONFIG', `cannot load kubeconfig${path ? ` ${path}` : ''}: ${(err as Error).message}`);
+    const source = path ? ` ${path}` : process.env.KUBECONFIG ? ` (KUBECONFIG=${process.env.KUBECONFIG})` : '';
+    throw new TlrError('E_KUBECONFIG', `cannot load kubeconfig${source}: ${(err as Error).message}`);
+  }
+  if (context !== undefined) {
+    const names = kc.getContexts().map((c) => c.name);
+    if (!names.includes(context)) {
+      throw new TlrError('E_KUBECONFIG', `--context: no context "${context}" in the kubeconfig; it has ${names.length > 0 ? names.map((n) => `"${n}"`).join(', ') : 'none'}`);
+    }
+    kc.setCurrentContext(context);
   }
   if (!kc.getCurrentCluster()) throw new TlrError('E_KUBECONFIG', 'no cluster configured: run in a pod, or pass --kubeconfig');
   return kc;
+}
+
+/**
+ * KUBECONFIG's files merged by kubectl's rules (client-node's own merge throws on a name two files define and lets
+ * the last current-context win): empty entries and missing files are skipped, the first file to set the current
+ * context or to define a cluster, user or context of a given name wins.
+ */
+function mergedKubeConfig(list: string): KubeConfig {
+  const files = list.split(delimiter).filter((f) => f !== '' && existsSync(f));
+  if (files.length === 0) throw new Error(`none of its files exists`);
+  const merged = { clusters: new Map<string, Cluster>(), users: new Map<string, User>(), contexts: new Map<string, Context>(), currentContext: '' };
+  for (const file of files) {
+    const kc = new KubeConfig();
+    kc.loadFromFile(file);
+    merged.currentContext ||= kc.getCurrentContext() ?? '';
+    for (const c of kc.getClusters()) if (!merged.clusters.has(c.name)) merged.clusters.set(c.name, c);
+    for (const u of kc.getUsers()) if (!merged.users.has(u.name)) merged.users.set(u.name, u);
+    for (const c of kc.getContexts()) if (!merged.contexts.has(c.name)) merged.contexts.set(c.name, c);
+  }
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [...merged.clusters.values()],
+    users: [...merged.users.values()],
+    contexts: [...merged.contexts.values()],
+    currentContext: merged.currentContext,
+  });
+  return kc;
+}
+
+/** The namespace of the kubeconfig's current context, as kubectl defaults `-n` to it. */
+export function contextNamespace(kc: KubeConfig): string | undefined {
+  const namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+  return namespace !== undefined && namespace !== '' ? namespace : undefined;
 }
 
 export function makeLogger(name: string, level: string): Logger {
