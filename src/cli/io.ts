@@ -1,6 +1,10 @@
+import type { Writable } from 'node:stream';
+
 /** Where a command writes: injected so tests capture output without touching process streams. */
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   stdin(): Promise<string>;
+  /** Standard output for bytes (`tlr fetch -o -`); process.stdout in the real CLI. */
+  stdout?: Writable;
 }

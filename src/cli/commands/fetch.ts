@@ -3,6 +3,8 @@ import { Option, type Command } from 'commander';
 import { DEFAULT_INIT_IMAGE } from '../../core/config.js';
 import { DEFAULT_MOUNT_PATH } from '../../api/names.js';
 import { fetchResults } from '../../fetch/fetch.js';
+import { fetchToStream } from '../../fetch/to-stdout.js';
+import { TlrError } from '../../errors.js';
 import type { CliIo } from '../io.js';
 import { contextNamespace, loadKubeConfig, parsePositive } from './serve.js';
 
@@ -28,7 +30,7 @@ export function fetchCommand(program: Command, io: CliIo): void {
     .argument('<pipelinerun>', 'name of the PipelineRun')
     .argument('[results...]', '<pipeline task>.<result> or a pipeline result name (default: every one the run recorded)')
     .option('-n, --namespace <ns>', "namespace of the run (default: the kubeconfig context's, else default)")
-    .option('-o, --output <dir>', 'directory to write into (one file per result, named as above)', '.')
+    .option('-o, --output <dir>', 'directory to write into (one file per result, named as above); - for standard output: one result as its bytes, several as a tar stream, each verified before it is written', '.')
     .option('--image <image>', 'the tlr-init image (as in tlr-config initImage)', DEFAULT_INIT_IMAGE)
     .option('--mount-path <path>', 'where the reader mounts the volume (as in tlr-config mountPath)', DEFAULT_MOUNT_PATH)
     .option('--timeout <seconds>', 'how long to wait for the reader pod', (v) => parsePositive(v, '--timeout'), 120)
@@ -36,18 +38,27 @@ export function fetchCommand(program: Command, io: CliIo): void {
     .option('--context <name>', 'the kubeconfig context to use (default: its current context)')
     .action(async (run: string, results: string[], opts: FetchFlags) => {
       const kubeConfig = loadKubeConfig(opts.kubeconfig, opts.context);
+      const fetchInto = (outDir: string): ReturnType<typeof fetchResults> =>
+        fetchResults({
+          kubeConfig,
+          namespace: opts.namespace ?? contextNamespace(kubeConfig) ?? 'default',
+          run,
+          names: results,
+          outDir,
+          image: opts.image,
+          mountPath: opts.mountPath,
+          timeoutSeconds: opts.timeout,
+          log: (line) => io.err(`${line}\n`),
+        });
+      if (opts.output === '-') {
+        if (!io.stdout) throw new TlrError('E_INPUT', '-o -: this program has no standard output for bytes');
+        // stdout carries the data: the summary goes to stderr.
+        const fetched = await fetchToStream(io.stdout, fetchInto);
+        for (const f of fetched) io.err(`${f.name}\t${f.bytes}\tsha256:${f.sha256}\n`);
+        return;
+      }
       await mkdir(opts.output, { recursive: true });
-      const fetched = await fetchResults({
-        kubeConfig,
-        namespace: opts.namespace ?? contextNamespace(kubeConfig) ?? 'default',
-        run,
-        names: results,
-        outDir: opts.output,
-        image: opts.image,
-        mountPath: opts.mountPath,
-        timeoutSeconds: opts.timeout,
-        log: (line) => io.err(`${line}\n`),
-      });
+      const fetched = await fetchInto(opts.output);
       for (const f of fetched) io.out(`${f.file}\t${f.bytes}\tsha256:${f.sha256}\n`);
     });
 }
