@@ -5,8 +5,9 @@
  * pod is gone afterwards (1 GiB); a file changed after sealing is refused and nothing is written under its name.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '../support/file-digest.js';
@@ -95,6 +96,47 @@ function tlr(args: readonly string[], kubeconfig: string): Promise<{ code: numbe
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** `tlr` with its standard output into `file` (bytes, for `-o -`). */
+function tlrToFile(args: readonly string[], kubeconfig: string, file: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const out = createWriteStream(file);
+    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.pipe(out);
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => out.end(() => resolve({ code, stderr })));
+  });
+}
+
+test('tlr fetch -o -: one result as its bytes, several as a tar stream, each as the producer sealed it', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const name = await create(cluster, ns, pipelineRun(1));
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const build = await taskRunOf(cluster, ns, run, 'build');
+  const kubeconfig = await fetcherKubeconfig(ns, dir);
+
+  const one = join(dir, 'artifact.bin');
+  const single = await tlrToFile(['fetch', name, 'build.artifact', '-n', ns, '-o', '-'], kubeconfig, one);
+  t.is(single.code, 0, single.stderr);
+  t.is(await sha256File(one), referenceOf(build, 'artifact')?.sha256 ?? 'no reference', 'stdout carries exactly the sealed bytes');
+  t.regex(single.stderr, /build\.artifact\t1048576\tsha256:/, 'the summary goes to stderr');
+
+  const bundle = join(dir, 'bundle.tar');
+  const several = await tlrToFile(['fetch', name, 'build.artifact', 'build.notes', '-n', ns, '-o', '-'], kubeconfig, bundle);
+  t.is(several.code, 0, several.stderr);
+  const unpacked = join(dir, 'unpacked');
+  await mkdir(unpacked);
+  const untar = spawnSync('tar', ['-xf', bundle, '-C', unpacked], { encoding: 'utf8' });
+  t.is(untar.status, 0, untar.stderr);
+  t.deepEqual((await readdir(unpacked)).sort(), ['build.artifact', 'build.notes']);
+  for (const result of ['artifact', 'notes']) {
+    t.is(await sha256File(join(unpacked, `build.${result}`)), referenceOf(build, result)?.sha256 ?? 'no reference', `build.${result} in the tar`);
+  }
+});
 
 test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: every result arrives verified, the reader pod is gone', async (t) => {
   const ns = await testNamespace(t, cluster, 'fetch');
