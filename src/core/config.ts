@@ -93,28 +93,40 @@ export function parseConfig(data: Readonly<Record<string, string>> = {}, namespa
       );
     }
   }
+  const overridden = new Set<ConfigKey>();
   if (namespace !== undefined) {
     for (const key of NAMESPACED_KEYS) {
       const override = data[`namespace.${namespace}.${key}`];
-      if (override !== undefined) effective[key] = override;
+      if (override !== undefined) {
+        effective[key] = override;
+        overridden.add(key);
+      }
     }
   }
-  return build(effective, namespace);
+  return build(effective, namespace, overridden);
 }
 
-function build(values: Record<string, string>, namespace: string | undefined): Config {
-  const keyName = (key: ConfigKey): string =>
-    namespace !== undefined && values[key] !== CONFIG_DEFAULTS[key] ? `${key} (namespace ${namespace})` : key;
+function build(values: Record<string, string>, namespace: string | undefined, overridden: ReadonlySet<ConfigKey>): Config {
+  // A key the namespace overrode is named as such (it is the namespace.<ns>.<key> entry that is wrong).
+  const keyName = (key: ConfigKey): string => (overridden.has(key) ? `${key} (namespace ${namespace})` : key);
   const accessModes = parseAccessModes(values.accessModes, keyName('accessModes'));
-  parseQuantity(values.size ?? '', keyName('size'));
+  const size = parseQuantity((values.size ?? '').trim(), keyName('size'));
+  const maxResultSize = parseQuantity((values.maxResultSize ?? '').trim(), keyName('maxResultSize'));
+  if (maxResultSize > size) {
+    throw new TlrError(
+      'E_CONFIG',
+      `config key "${keyName('maxResultSize')}": ${values.maxResultSize?.trim()} (${maxResultSize} bytes) is more than the volume each run gets, ` +
+        `config key "${keyName('size')}": ${values.size?.trim()} (${size} bytes); a result that large could never be stored. Expected maxResultSize at most size`,
+    );
+  }
   const mountPath = checkMountPath(values.mountPath ?? '');
   const initImage = checkInitImage(values.initImage ?? '');
   return {
     storageClassName: parseStorageClass(values.storageClassName ?? '', keyName('storageClassName')),
     accessModes,
     size: (values.size ?? '').trim(),
-    maxResultSize: parseQuantity(values.maxResultSize ?? '', keyName('maxResultSize')),
-    maxSubstitutedSize: parseQuantity(values.maxSubstitutedSize ?? '', keyName('maxSubstitutedSize')),
+    maxResultSize,
+    maxSubstitutedSize: parseQuantity((values.maxSubstitutedSize ?? '').trim(), keyName('maxSubstitutedSize')),
     retention: parseRetention(values.retention ?? '', keyName('retention')),
     initImage,
     mountPath,

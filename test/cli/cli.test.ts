@@ -73,7 +73,7 @@ test('a bad config key is a usage error naming the key, exit 2', async (t) => {
   const config = await tempFile('config.yaml', 'maxResultSize: lots\n');
   const r = await tlr('render', 'examples/large-json/pipelinerun.yaml', '--config', config);
   t.is(r.code, 2);
-  t.is(r.err, 'error: config key "maxResultSize": expected a Kubernetes quantity such as 512Mi, 1Gi or 1048576, found "lots"\n');
+  t.is(r.err, 'error: config key "maxResultSize": expected a Kubernetes quantity such as 512Mi, 1Gi, 1.5G, 1e9 or 1048576, found "lots"\n');
 });
 
 test('a missing file is a usage error, exit 2', async (t) => {
