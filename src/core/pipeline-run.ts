@@ -20,7 +20,7 @@ import {
   type PipelineAnalysis,
   type PipelineSpecInput,
 } from './pipeline-spec.js';
-import { NO_RESOLVER } from './resolver.js';
+import { NO_RESOLVER, notSupplied } from './resolver.js';
 import { withFsGroup } from './pod-template.js';
 import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -94,11 +94,11 @@ function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysi
   const named = annotatedResultWorkspace(run.metadata) ?? annotatedResultWorkspace(source.pipeline?.metadata);
   if (named === undefined && analysis.producers.size === 0) return undefined;
 
-  for (const path of analysis.unresolved) {
+  for (const u of analysis.unresolved) {
     diags.error(
-      `${path}.taskRef`,
-      `the run stores results by reference, so every referenced Task must be known to find producers and consumers; ` +
-        `this Task was not supplied (tlr render: pass its file with -f; the controller resolves it from the cluster)`,
+      `${u.path}.taskRef`,
+      `pipeline task "${u.pipelineTask}": the run stores results by reference, so every Task it runs is needed to find producers and consumers; ` +
+        notSupplied('Task', u.task),
     );
   }
   if (analysis.producers.size === 0) {
@@ -171,7 +171,8 @@ function pipelineSource(run: PipelineRun, options: RewriteOptions, diags: Diagno
     if (annotatedResultWorkspace(run.metadata) !== undefined) {
       diags.error(
         'spec.pipelineRef',
-        `the run names a result workspace, so its Pipeline is needed to rewrite it; expected Pipeline ${ref.name !== undefined ? `"${ref.name}"` : `from resolver "${ref.resolver ?? ''}"`} to be supplied, found none (tlr render: pass its file with -f)`,
+        `the run names a result workspace, so its Pipeline is needed to rewrite it; ` +
+          (ref.name !== undefined ? notSupplied('Pipeline', ref.name) : `a Pipeline from resolver "${ref.resolver ?? ''}" cannot be read before the run exists; store it in the namespace, or embed it`),
       );
       diags.throwIfErrors();
     }

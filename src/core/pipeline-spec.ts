@@ -11,7 +11,7 @@ import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
 import { rewriteProducer } from './producer.js';
-import { isTektonTaskKind, type Resolver } from './resolver.js';
+import { isTektonTaskKind, notSupplied, type Resolver } from './resolver.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { measure } from './shape/measure.js';
 import { checkPipelineSpecNames, checkTaskSpecNames } from './tekton-names.js';
@@ -44,7 +44,8 @@ interface Entry {
 /** What the analysis found: which pipeline tasks produce reference results, and refs it could not resolve. */
 export interface PipelineAnalysis {
   readonly producers: Producers;
-  readonly unresolved: readonly string[];
+  /** Pipeline tasks naming a Task the resolver does not have. */
+  readonly unresolved: readonly { readonly path: string; readonly pipelineTask: string; readonly task: string }[];
   readonly entries: readonly Entry[];
 }
 
@@ -57,7 +58,7 @@ export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis 
   checkPipelineSpecNames(input.spec, input.path, input.diags);
   input.diags.throwIfErrors();
   const entries: Entry[] = [];
-  const unresolved: string[] = [];
+  const unresolved: { path: string; pipelineTask: string; task: string }[] = [];
   for (const list of ['tasks', 'finally'] as const) {
     (input.spec[list] ?? []).forEach((pt, index) => {
       const path = childPath(childPath(input.path, list), index);
@@ -69,7 +70,7 @@ export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis 
       } else if (pt.taskRef && isTektonTaskKind(pt.taskRef)) {
         const found = input.resolver.task(pt.taskRef, pt.name);
         if (found) resolvedEntry(entry, found, input.diags);
-        else unresolved.push(path);
+        else unresolved.push({ path, pipelineTask: pt.name, task: pt.taskRef.name ?? '' });
       }
       entries.push(entry);
     });
@@ -258,11 +259,15 @@ function embed(entry: Entry, inlining: InlineBudget, diags: Diagnostics): (Pipel
   const { pt, path } = entry;
   if (pt.taskSpec) return pt as PipelineTask & { taskSpec: EmbeddedTask };
   if (entry.task) return inlining.take(pt, entry.task, path) ? inlineTask(pt, entry.task) : undefined;
-  const what = pt.taskRef ? (isTektonTaskKind(pt.taskRef) ? 'its Task was not supplied' : 'it runs a custom task') : 'it runs a child pipeline';
+  if (pt.taskRef && isTektonTaskKind(pt.taskRef)) {
+    diags.error(path, `pipeline task "${pt.name}" uses a result stored by reference, and ${notSupplied('Task', pt.taskRef.name)}`);
+    return undefined;
+  }
+  const what = pt.taskRef ? 'it runs a custom task' : 'it runs a child pipeline';
   diags.error(
     path,
     `pipeline task "${pt.name}" uses a result stored by reference, but ${what}; the value can only be delivered into ` +
-      `the steps of a Tekton Task. Supply the Task (tlr render -f task.yaml) or keep the result a classic one`,
+      `the steps of a Tekton Task. Keep the result a classic one for it`,
   );
   return undefined;
 }

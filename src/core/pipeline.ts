@@ -8,7 +8,7 @@ import type { RewriteOptions, RewriteResult } from './options.js';
 import { analysePipelineSpec, checkSpecNames, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
 import { checkRewrittenSize, isRewritten } from './rewritten.js';
 import { checkObjectShape } from './shape/check-object.js';
-import { NO_RESOLVER } from './resolver.js';
+import { NO_RESOLVER, notSupplied } from './resolver.js';
 import { isDeepStrictEqual } from 'node:util';
 
 /**
@@ -29,8 +29,10 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions): Rewri
   diags.throwIfErrors();
   const named = annotatedResultWorkspace(pipeline.metadata);
   if (analysis.producers.size === 0 || analysis.unresolved.length > 0) {
-    for (const path of analysis.unresolved) {
-      if (named !== undefined || analysis.producers.size > 0) diags.error(`${path}.taskRef`, `the pipeline stores results by reference, so every referenced Task must be supplied (tlr render: -f task.yaml); this one was not`);
+    for (const u of analysis.unresolved) {
+      if (named !== undefined || analysis.producers.size > 0) {
+        diags.error(`${u.path}.taskRef`, `pipeline task "${u.pipelineTask}": the pipeline stores results by reference, so every Task it runs is needed; ${notSupplied('Task', u.task)}`);
+      }
     }
     diags.throwIfErrors();
     return isDeepStrictEqual(pipeline, input) ? { object: input, changed: false, diagnostics: diags.items } : { object: pipeline, changed: true, diagnostics: diags.items };

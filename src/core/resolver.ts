@@ -16,7 +16,7 @@ export const NO_RESOLVER: Resolver = {
   task: () => undefined,
 };
 
-/** A resolver over objects by name (local refs only): what `tlr render -f file…` builds from its files. */
+/** A resolver over objects by name (local refs only): what `tlr render run.yaml task.yaml …` builds from its files. */
 export function resolverFromObjects(objects: readonly unknown[]): Resolver {
   const pipelines = new Map<string, Pipeline>();
   const tasks = new Map<string, Task>();
@@ -36,4 +36,16 @@ export function resolverFromObjects(objects: readonly unknown[]): Resolver {
 /** A taskRef to a Tekton Task (not a custom task, not the removed ClusterTask). */
 export function isTektonTaskKind(ref: TaskRef): boolean {
   return (ref.kind === undefined || ref.kind === 'Task') && (ref.apiVersion === undefined || ref.apiVersion.startsWith('tekton.dev/'));
+}
+
+/**
+ * What to say when a Pipeline or Task a run names is not known, in words true both for the admission webhook (which
+ * reads it from the run's namespace) and for `tlr render` / `tlr validate` (which take it from their files).
+ */
+export function notSupplied(kind: 'Pipeline' | 'Task', name: string | undefined): string {
+  const file = kind === 'Task' ? 'task.yaml' : 'pipeline.yaml';
+  return (
+    `${kind} ${name ? `"${name}"` : '(no name)'} was not found: expected it in the run's namespace on the cluster (the ` +
+    `admission webhook reads it there), or its file among tlr render's and tlr validate's (tlr render run.yaml ${file})`
+  );
 }

@@ -14,7 +14,7 @@ import { layoutFor, TASK_RUN_DIR, TASK_RUN_PRODUCER } from './layout.js';
 import { referenceResultNames } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
 import { rewriteProducer } from './producer.js';
-import { isTektonTaskKind } from './resolver.js';
+import { isTektonTaskKind, notSupplied } from './resolver.js';
 import { bindResultWorkspace, describeVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 import { withFsGroup } from './pod-template.js';
@@ -94,7 +94,7 @@ function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): 
   const found = options.resolver?.task(ref, '');
   if (!found) {
     if (run.metadata?.annotations?.[ANNOTATION_RESULT_WORKSPACE] !== undefined) {
-      diags.error('spec.taskRef', `the run names a result workspace, so its Task is needed to rewrite it; expected the Task to be supplied, found none (tlr render: pass its file with -f)`);
+      diags.error('spec.taskRef', `the run names a result workspace, so its Task is needed to rewrite it; ${notSupplied('Task', ref.name)}`);
     }
     return undefined;
   }
