@@ -22,7 +22,7 @@ import {
 } from './pipeline-spec.js';
 import { NO_RESOLVER, notSupplied } from './resolver.js';
 import { withFsGroup } from './pod-template.js';
-import { bindResultWorkspace, checkCoschedule, describeVolume, type ResultVolume } from './result-volume.js';
+import { bindResultWorkspace, checkCoschedule, describeVolume, warnUnplacedReadWriteOnce, type ResultVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
 import { checkGrowth, checkRewrittenSize, isRewritten, rewrittenSizeBound } from './rewritten.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
@@ -125,6 +125,7 @@ function rewriteSpec(
   declareResultWorkspace(spec, workspace);
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);
   checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, SPEC_PATH, diags);
+  warnUnplacedReadWriteOnce(bound.bindings, workspace, options.featureFlags, 'spec.workspaces', diags);
   diags.throwIfErrors();
   return { inlined, inlinedBytes, bound };
 }

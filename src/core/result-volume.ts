@@ -87,6 +87,26 @@ function refuseAliases(bindings: readonly WorkspaceBinding[], index: number, cla
 }
 
 /**
+ * With Tekton's affinity assistant off (`coschedule: disabled`), the run's pods are placed one by one: tasks running
+ * at the same time on two nodes cannot both mount a ReadWriteOnce volume (the second waits on a Multi-Attach error)
+ * unless the volume's driver pins them to its node. A warning, naming the fix, when the run gets a ReadWriteOnce
+ * volume from the config.
+ */
+export function warnUnplacedReadWriteOnce(bindings: readonly WorkspaceBinding[], workspace: string, flags: FeatureFlags, path: string, diags: Diagnostics): void {
+  if (flags.coschedule !== 'disabled') return;
+  const template = bindings.find((b) => b.name === workspace)?.volumeClaimTemplate as { spec?: { accessModes?: unknown } } | undefined;
+  const modes = template?.spec?.accessModes;
+  // A claim the user bound: its access modes are not known here.
+  if (!Array.isArray(modes) || modes.includes('ReadWriteMany') || !modes.includes('ReadWriteOnce')) return;
+  diags.warn(
+    path,
+    "Tekton's feature-flags set coschedule: disabled and the result volume is ReadWriteOnce: tasks running at the same " +
+      'time on different nodes cannot both mount it (Multi-Attach), unless its CSI driver keeps pods on the volume\'s ' +
+      'node. Set coschedule to workspaces or pipelineruns, or use ReadWriteMany (tlr-config accessModes) with a driver that supports it',
+  );
+}
+
+/**
  * Under Tekton's default `coschedule: workspaces` a TaskRun may bind only one distinct PVC. Refuses, with the fix,
  * every rewritten pipeline task that would bind the result volume and another PVC.
  */

@@ -89,3 +89,18 @@ test('the result claim bound a second time under another workspace name is refus
   const error = t.throws(() => rewritePipelineRun(r, options), { instanceOf: RewriteError });
   t.regex(error.message, /spec\.workspaces\[1\]: workspace "source" binds claim "shared", which is the result workspace "results"'s claim/);
 });
+
+test('coschedule: disabled with a ReadWriteOnce volume from the config: a warning naming the fix; not with ReadWriteMany', (t) => {
+  const flags = parseFeatureFlags({ coschedule: 'disabled' });
+  const warned = rewritePipelineRun(run([produce('gen'), consume('use', 'gen')]), { ...options, featureFlags: flags });
+  t.true(warned.diagnostics.some((d) => d.severity === 'warning' && /coschedule: disabled and the result volume is ReadWriteOnce/.test(d.message)));
+  const rwxRun = run([produce('gen'), consume('use', 'gen')]);
+  rwxRun.spec.workspaces = [{ name: 'results', volumeClaimTemplate: { spec: { accessModes: ['ReadWriteMany'] } } }] as never;
+  t.false(rewritePipelineRun(rwxRun, { ...options, featureFlags: flags }).diagnostics.some((d) => /Multi-Attach/.test(d.message)));
+  const unbound = run([produce('gen'), consume('use', 'gen')]);
+  delete unbound.spec.workspaces;
+  const fromConfig = rewritePipelineRun(unbound, { config: parseConfig({ accessModes: 'ReadWriteMany' }), featureFlags: flags });
+  t.false(fromConfig.diagnostics.some((d) => /Multi-Attach/.test(d.message)), 'the config template with ReadWriteMany');
+  const byDefault = rewritePipelineRun(run([produce('gen'), consume('use', 'gen')]), options);
+  t.false(byDefault.diagnostics.some((d) => /Multi-Attach/.test(d.message)), 'the default coschedule places the pods with the volume');
+});
