@@ -177,6 +177,11 @@ function pipelineSource(run: PipelineRun, options: RewriteOptions, diags: Diagno
       );
       diags.throwIfErrors();
     }
+    diags.warn(
+      'spec.pipelineRef',
+      `${ref.name !== undefined ? notSupplied('Pipeline', ref.name) : `a Pipeline from resolver "${ref.resolver ?? ''}" is not read here`}; ` +
+        'the run is left as it is. Whether it stores results by reference depends on that Pipeline and its Tasks',
+    );
     return undefined;
   }
   const name: unknown = (found as { metadata?: { name?: unknown } }).metadata?.name;

@@ -114,3 +114,10 @@ test("convert leaves kubectl's scalars alone: `default: .` stays a dot, a quoted
   t.regex(r.out, /\n {4}mode: "0o17"\n/);
   t.notRegex(r.out, /nan/i);
 });
+
+test('render of a run whose Pipeline is not given: the run as it is, exit 0, and a warning naming the Pipeline', async (t) => {
+  const r = await tlr('render', 'examples/taskref-files/pipelinerun.yaml');
+  t.is(r.code, 0, r.err);
+  t.regex(r.err, /pipelinerun\.yaml:5: warning: PipelineRun release-\*: spec\.pipelineRef: Pipeline "release" was not found: .*the run is left as it is/);
+  t.notRegex(r.out, /tlr\.dev\/rewritten/);
+});
