@@ -20,7 +20,10 @@ export interface DeclaredReference {
 }
 
 const WHAT = 'the references this task uses (--refs, env TLR_REFS)';
-const SOURCE = /([a-z0-9][a-z0-9-]*)\/([A-Za-z0-9][A-Za-z0-9._-]*)=$/;
+/** `<task>/<result>=`, the label before each reference (task: a DNS label; result: Tekton's result name characters). */
+const LABEL = '([a-z0-9][a-z0-9-]*)\\/([A-Za-z0-9][A-Za-z0-9._-]*)=';
+const SOURCE = new RegExp(`${LABEL}$`);
+const LEADING_LABEL = new RegExp(`^${LABEL}`);
 
 /**
  * Every reference in `text`, duplicates removed, in order; each labelled one checked against `<runDir>/<label>`.
@@ -80,7 +83,7 @@ function requireBlank(gap: string): void {
   if (stray === '') return;
   const shown = stray.slice(0, 160);
   // The value a labelled item carries, when it is not a reference: `<task>/<result>=<value>`.
-  const value = /^[a-z0-9][a-z0-9-]*\/[A-Za-z0-9][A-Za-z0-9._-]*=/.exec(stray) ? stray.slice(stray.indexOf('=') + 1) : stray;
+  const value = stray.replace(LEADING_LABEL, '');
   const why = value.startsWith(NOTICE_PREFIX)
     ? "a producing task's tlr-seal step did not seal that result: see that step's log"
     : value.startsWith(REFERENCE_OPENING)

@@ -27,6 +27,8 @@ export const LABEL_PRODUCER = `${PREFIX}/producer`;
  */
 export const TASK_WORKSPACE = 'tlr-results';
 export const TASK_OUTPUT_WORKSPACE = 'tlr-output';
+/** Both: the only task workspaces that may bind the result workspace. */
+export const VIEW_WORKSPACES: ReadonlySet<string> = new Set([TASK_WORKSPACE, TASK_OUTPUT_WORKSPACE]);
 /** Where that workspace is mounted in every step. */
 export const DEFAULT_MOUNT_PATH = '/tlr/results';
 

@@ -37,7 +37,6 @@ export interface ConsumerInput {
   readonly pipelineTask: PipelineTask & { taskSpec: EmbeddedTask };
   readonly path: string;
   readonly producers: Producers;
-  readonly isProducer: boolean;
 }
 
 /**
@@ -221,6 +220,6 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
     ],
   };
   // A consumer only reads the run's directory; its own results (when it also produces) go to its tlr-output.
-  addWorkspace(spec, layout, layout.view === 'run' || !input.isProducer);
+  addWorkspace(spec, layout, true);
   spec.metadata = { ...spec.metadata, labels: { ...spec.metadata?.labels, [LABEL_CONSUMER]: 'true' } };
 }

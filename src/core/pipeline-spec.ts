@@ -1,4 +1,4 @@
-import { PARAM_REFS, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE } from '../api/names.js';
+import { PARAM_REFS, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers } from './consumer.js';
@@ -129,7 +129,7 @@ export function rewritePipelineSpec(
     if (!pt) continue;
     if (isProducer) rewriteProducerTask(pt, entry, paramPaths, layout, config, diags);
     const errors = diags.errorCount;
-    const used = mayConsume ? rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers, isProducer }, layout, diags) : [];
+    const used = mayConsume ? rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers }, layout, diags) : [];
     if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
     // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
     const consumes = used.length > 0 || (pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS);
@@ -153,10 +153,9 @@ function bindViews(pt: PipelineTask, resultWorkspace: string, layout: Layout, us
   if (uses.consumes) wanted.push({ name: TASK_WORKSPACE, subPath: viewSubPath(layout) });
   if (uses.produces) wanted.push({ name: TASK_OUTPUT_WORKSPACE, subPath: viewSubPath(layout, pt.name) });
   // Our names are ours: a binding the author wrote under one of them is replaced (it could mount the whole volume).
-  const ours = new Set([TASK_WORKSPACE, TASK_OUTPUT_WORKSPACE]);
-  const kept = (pt.workspaces ?? []).filter((w) => !ours.has(w.name));
+  const kept = (pt.workspaces ?? []).filter((w) => !VIEW_WORKSPACES.has(w.name));
   const views = wanted.map((w) => ({ name: w.name, workspace: resultWorkspace, subPath: w.subPath }));
-  const same = JSON.stringify((pt.workspaces ?? []).filter((w) => ours.has(w.name))) === JSON.stringify(views);
+  const same = JSON.stringify((pt.workspaces ?? []).filter((w) => VIEW_WORKSPACES.has(w.name))) === JSON.stringify(views);
   if (!same) pt.workspaces = [...kept, ...views];
 }
 
@@ -168,7 +167,7 @@ function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace:
   for (const list of ['tasks', 'finally'] as const) {
     (input.spec[list] ?? []).forEach((pt, i) => {
       (pt.workspaces ?? []).forEach((w, j) => {
-        if (w.workspace !== resultWorkspace || w.name === TASK_WORKSPACE || w.name === TASK_OUTPUT_WORKSPACE) return;
+        if (w.workspace !== resultWorkspace || VIEW_WORKSPACES.has(w.name)) return;
         input.diags.error(
           childPath(childPath(childPath(childPath(input.path, list), i), 'workspaces'), j),
           `pipeline task "${pt.name}" binds the result workspace "${resultWorkspace}" as its workspace "${w.name}"; ` +

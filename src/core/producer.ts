@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import {
   LABEL_PRODUCER,
   STEP_PREPARE,
@@ -119,13 +120,18 @@ function reportUnwritten(input: ProducerInput, written: ReadonlySet<string>, dia
  * tasks, whose own results go to `tlr-output`; read-write for a standalone TaskRun's producer).
  */
 export function addWorkspace(spec: EmbeddedTask, layout: Layout, readOnly: boolean): void {
+  declareOurs(spec, resultsWorkspace(layout, readOnly));
+}
+
+/**
+ * Declares one of our workspaces; a declaration the author wrote under its name is replaced (its `readOnly` or
+ * `mountPath` would decide what the task can write), an identical one kept, so a second pass changes nothing.
+ */
+function declareOurs(spec: EmbeddedTask, ours: NonNullable<EmbeddedTask['workspaces']>[number]): void {
   const workspaces = spec.workspaces ?? [];
-  const existing = workspaces.find((w) => w.name === TASK_WORKSPACE);
-  if (existing) {
-    if (!readOnly && existing.readOnly) delete existing.readOnly;
-    return;
-  }
-  spec.workspaces = [...workspaces, resultsWorkspace(layout, readOnly)];
+  const existing = workspaces.find((w) => w.name === ours.name);
+  if (existing !== undefined && isDeepStrictEqual(existing, ours)) return;
+  spec.workspaces = [...workspaces.filter((w) => w.name !== ours.name), ours];
 }
 
 function resultsWorkspace(layout: Layout, readOnly: boolean): NonNullable<EmbeddedTask['workspaces']>[number] {
@@ -139,9 +145,7 @@ function resultsWorkspace(layout: Layout, readOnly: boolean): NonNullable<Embedd
 
 /** Adds the `tlr-output` workspace declaration: a producer's own directory, the only one it can write. */
 function addOutputWorkspace(spec: EmbeddedTask, layout: Layout, producer: string): void {
-  const workspaces = spec.workspaces ?? [];
-  if (workspaces.some((w) => w.name === TASK_OUTPUT_WORKSPACE)) return;
-  spec.workspaces = [...workspaces, outputWorkspace(layout, producer)];
+  declareOurs(spec, outputWorkspace(layout, producer));
 }
 
 function outputWorkspace(layout: Layout, producer: string): NonNullable<EmbeddedTask['workspaces']>[number] {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
-import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
+import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, isUnreachable, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
@@ -62,7 +62,7 @@ export async function planFetch(
   return { claim, refs: selectReferences(recorded, names, what), skipped: names.length === 0 ? recorded.unusable : [] };
 }
 
-interface TaskRunLike {
+export interface TaskRunLike {
   metadata?: { labels?: Record<string, string> };
   spec?: { workspaces?: Array<{ name?: string; persistentVolumeClaim?: { claimName?: string } }> };
   status?: { results?: Array<{ name?: string; value?: unknown }> };
@@ -79,8 +79,7 @@ function claimOf(run: PipelineRun, taskRuns: readonly TaskRunLike[], what: strin
   if (named !== undefined) return named;
   if (volume === 'template') {
     for (const taskRun of taskRuns) {
-      const claim = taskRun.spec?.workspaces?.find((w) => w.name === TASK_WORKSPACE || w.name === TASK_OUTPUT_WORKSPACE)
-        ?.persistentVolumeClaim?.claimName;
+      const claim = boundResultClaim(taskRun);
       if (claim) return claim;
     }
     throw new TlrError('E_FETCH', `${what}: no TaskRun of the run binds its result volume yet (its ${TASK_OUTPUT_WORKSPACE} or ${TASK_WORKSPACE} workspace); try again once a task ran`);
@@ -90,6 +89,11 @@ function claimOf(run: PipelineRun, taskRuns: readonly TaskRunLike[], what: strin
     `${what}: metadata.annotations[${ANNOTATION_RESULT_VOLUME}]: expected template, provisioned:<pvc> or user-claim:<pvc> ` +
       `(a run rewritten by Tekton Large Results), found ${volume === '' ? 'none' : `"${volume}"`}`,
   );
+}
+
+/** The result claim a TaskRun of a rewritten run binds, through its tlr-output or tlr-results workspace. */
+export function boundResultClaim(taskRun: TaskRunLike): string | undefined {
+  return taskRun.spec?.workspaces?.find((w) => VIEW_WORKSPACES.has(w.name ?? ''))?.persistentVolumeClaim?.claimName;
 }
 
 export async function fetchResults(options: FetchOptions): Promise<Fetched[]> {

@@ -104,3 +104,10 @@ test('coschedule: disabled with a ReadWriteOnce volume from the config: a warnin
   const byDefault = rewritePipelineRun(run([produce('gen'), consume('use', 'gen')]), options);
   t.false(byDefault.diagnostics.some((d) => /Multi-Attach/.test(d.message)), 'the default coschedule places the pods with the volume');
 });
+
+test("a declaration the author wrote under one of our workspace names is replaced by ours (read-only for a consumer)", (t) => {
+  const use = consume('use', 'gen', { workspaces: [{ name: 'tlr-results', mountPath: '/elsewhere' }] });
+  const { object } = rewritePipelineRun(run([produce('gen'), use]), options);
+  const declared = task(object, 'use').taskSpec?.workspaces?.filter((w) => w.name === 'tlr-results');
+  t.deepEqual(declared?.map((w) => ({ mountPath: w.mountPath, readOnly: w.readOnly })), [{ mountPath: '/tlr/results', readOnly: true }]);
+});

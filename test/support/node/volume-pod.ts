@@ -2,16 +2,15 @@
  * Someone outside the run writing to its result volume (a user's pod mounting the claim whole): the only writer left
  * once each task mounts only its own directory (src/core/layout.ts), and the one the digests are there to catch.
  */
-import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE } from '../../../src/api/names.js';
+import { boundResultClaim, type TaskRunLike } from '../../../src/fetch/fetch.js';
 import { eventually } from '../eventually.js';
 import type { E2eCluster } from './e2e-cluster.js';
 import { get, type RunObject } from './runs.js';
 
 /** The result claim a TaskRun of the run binds (its tlr-output or tlr-results workspace). */
 export function claimOf(taskRun: RunObject): string {
-  const workspaces = (taskRun.spec.workspaces ?? []) as { name: string; persistentVolumeClaim?: { claimName: string } }[];
-  const claim = workspaces.find((w) => w.name === TASK_OUTPUT_WORKSPACE || w.name === TASK_WORKSPACE)?.persistentVolumeClaim?.claimName;
-  if (claim === undefined) throw new Error(`TaskRun ${taskRun.metadata.name} binds no result claim: ${JSON.stringify(workspaces)}`);
+  const claim = boundResultClaim(taskRun as TaskRunLike);
+  if (claim === undefined) throw new Error(`TaskRun ${taskRun.metadata.name} binds no result claim: ${JSON.stringify(taskRun.spec.workspaces)}`);
   return claim;
 }
 
