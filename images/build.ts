@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureGoBuild } from '../test/support/go-build.js';
-import { nodeBuild, tektonBuild } from '../test/support/go-builds.js';
+import { execBuild, nodeBuild, tektonBuild } from '../test/support/go-builds.js';
 import { writeImageArchive, type WrittenImage } from './oci-archive.js';
 import type { BuildContext, ImageRecipe } from './recipes.js';
 import { RootFs } from './rootfs.js';
@@ -66,11 +66,12 @@ async function context(options: BuildOptions, selected: readonly ImageRecipe[], 
   const goOptions = { log: options.log, ...(options.env ? { env: options.env } : {}) };
   const tekton = needs.has('tekton') ? (await ensureGoBuild(tektonBuild(), goOptions)).dir : '';
   const node = needs.has('cluster') ? (await ensureGoBuild(nodeBuild(), goOptions)).dir : '';
+  const exec = needs.has('release') ? (await ensureGoBuild(execBuild(), goOptions)).dir : '';
   const nodeBinary = join(scratch, 'node');
   await copyFile(join(options.projectDir, 'node_modules/node/bin/node'), nodeBinary);
   // The `node` package's binary carries debug information (about 18 MB); the image does not need it.
   await run('strip', ['--strip-debug', nodeBinary]).catch(() => options.log('strip not found: the Node binary keeps its debug information'));
-  return { projectDir: options.projectDir, version: pkg.version, goBinaries: { tekton, node }, nodeBinary };
+  return { projectDir: options.projectDir, version: pkg.version, goBinaries: { tekton, node, exec }, nodeBinary };
 }
 
 /** chroot(8), found on the host's PATH (the command itself runs with the image's environment). */

@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { importClosure, copyPackages, copyProjectFiles, javascriptUnder, packageClosure, productionPackages, readLockfile } from './node-app.js';
+import { EXEC_IMAGE_PATH } from '../src/api/names.js';
 import { TEKTON_COMMANDS } from '../test/support/go-builds.js';
 import type { ImageConfig } from './oci-archive.js';
 import type { RootFs } from './rootfs.js';
@@ -16,7 +17,7 @@ export interface BuildContext {
   /** The project's version (package.json), the tag of the release images. */
   readonly version: string;
   /** Directories holding the built Go commands, by build name (`tekton`, `node`). */
-  readonly goBinaries: Readonly<Record<'tekton' | 'node', string>>;
+  readonly goBinaries: Readonly<Record<'tekton' | 'node' | 'exec', string>>;
   /** A copy of the Node binary to ship (from the `node` package), stripped of debug information when possible. */
   readonly nodeBinary: string;
 }
@@ -115,8 +116,11 @@ function tlrInit(version: string): ImageRecipe {
       await fs.writeFile('/app/dist/init/main.js', source.replace(/^#!.*\n/, '#!/nodejs/bin/node\n'), 0o755);
       await copyPackages(fs, ctx.projectDir, packageClosure(await readLockfile(ctx.projectDir), closure.packages), '/app');
       await fs.symlink('/usr/local/bin/tlr-init', '/app/dist/init/main.js');
+      // The exec helper (exec/): copied by `substitute --install-exec` into consumer pods whose steps need it.
+      await fs.copyFileAs(join(ctx.goBinaries.exec, 'tlr-exec'), EXEC_IMAGE_PATH, 0o755);
     },
-    checks: [['/usr/local/bin/tlr-init', '--help']],
+    // The second: the static helper starts in the image and execs a command (no references declared: unchanged).
+    checks: [['/usr/local/bin/tlr-init', '--help'], [EXEC_IMAGE_PATH, '--root', '/', '--', '/usr/local/bin/tlr-init', '--help']],
   };
 }
 

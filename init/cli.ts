@@ -9,6 +9,7 @@ import { logInfo, logProblem } from './log.js';
 import { prepareResultDirs } from './prepare.js';
 import { checkSegment, splitProducerDir } from './safe-path.js';
 import { sealResults } from './seal.js';
+import { installExecHelper } from './install-exec.js';
 import { substituteScripts } from './substitute.js';
 import { writeTerminationLog } from './termination-log.js';
 import { openVerifiedResult } from './verified-result.js';
@@ -100,6 +101,9 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
       new Option('--max-substituted <bytes>', 'most bytes of values written into the scripts (config key maxSubstitutedSize)')
         .argParser(usage(parseBytes))
         .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--install-exec <dir>', 'copy the exec helper (values into args, command and env) into this directory')
     )
     .action(async (opts: SubstituteFlags) => setCode(await substitute(opts)));
 
@@ -199,11 +203,13 @@ interface SubstituteFlags {
   scripts: string;
   refs?: string;
   maxSubstituted: number;
+  installExec?: string;
 }
 
 async function substitute(opts: SubstituteFlags): Promise<number> {
   try {
     await substituteScripts({ root: opts.root, runDir: opts.runDir, view: opts.view, scriptsDir: opts.scripts, refs: opts.refs, maxSubstituted: opts.maxSubstituted });
+    if (opts.installExec !== undefined) await installExecHelper(opts.installExec);
     return EXIT_OK;
   } catch (error) {
     const message = (error as Error).message;

@@ -37,6 +37,16 @@ export const STEP_PREPARE = 'tlr-prepare';
 export const STEP_SEAL = 'tlr-seal';
 /** The init container the Pod webhook appends to consumers. */
 export const INIT_CONTAINER_SUBSTITUTE = 'tlr-substitute';
+/**
+ * The exec helper (exec/, a static binary) that puts reference values into a step's args, command and env: the
+ * init container copies it into this emptyDir, mounted read-only in the steps that need it (below /tekton, which
+ * Tekton keeps for itself, so no user mount can collide), and Tekton's entrypoint runs it in place of the command.
+ */
+export const VOLUME_EXEC = 'tlr-exec';
+export const EXEC_DIR = '/tekton/tlr-exec';
+export const EXEC_BINARY = `${EXEC_DIR}/tlr-exec`;
+/** Where the tlr-init image holds the helper (copied from there by `tlr-init substitute --install-exec`). */
+export const EXEC_IMAGE_PATH = '/usr/local/bin/tlr-exec';
 
 /** The task param our rewrite adds to consumers, carrying every reference they use (for verification). */
 export const PARAM_REFS = 'tlr-refs';

@@ -33,6 +33,11 @@ export interface Config {
    * ignores fsGroup, in namespaces that allow root containers. Default false.
    */
   readonly prepareRunAsRoot: boolean;
+  /**
+   * Reference values in steps' `args`, `command` and `env` (and the stepTemplate's), put in at step start by the exec
+   * helper (exec/). Default true; false: refused at admission, as they were before the helper.
+   */
+  readonly valuesInArgsAndEnv: boolean;
 }
 
 export type Retention =
@@ -53,6 +58,7 @@ export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
   mountPath: DEFAULT_MOUNT_PATH,
   fsGroup: '65532',
   prepareRunAsRoot: 'false',
+  valuesInArgsAndEnv: 'true',
 };
 
 export type ConfigKey =
@@ -65,11 +71,12 @@ export type ConfigKey =
   | 'initImage'
   | 'mountPath'
   | 'fsGroup'
-  | 'prepareRunAsRoot';
+  | 'prepareRunAsRoot'
+  | 'valuesInArgsAndEnv';
 
 const KEYS = Object.keys(CONFIG_DEFAULTS) as ConfigKey[];
 /** Keys a namespace may override (`namespace.<ns>.<key>`); images and mount paths are cluster-wide. */
-const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup', 'prepareRunAsRoot'];
+const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup', 'prepareRunAsRoot', 'valuesInArgsAndEnv'];
 const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteMany'];
 
 /**
@@ -132,6 +139,7 @@ function build(values: Record<string, string>, namespace: string | undefined, ov
     mountPath,
     fsGroup: parseFsGroup(values.fsGroup ?? '', keyName('fsGroup')),
     prepareRunAsRoot: parseBoolean(values.prepareRunAsRoot ?? '', keyName('prepareRunAsRoot')),
+    valuesInArgsAndEnv: parseBoolean(values.valuesInArgsAndEnv ?? '', keyName('valuesInArgsAndEnv')),
   };
 }
 

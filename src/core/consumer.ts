@@ -18,6 +18,10 @@ export interface UsedReference {
 type Site = 'param' | 'forbidden' | 'taskSpec';
 
 const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
+/** Where the exec helper puts values at step start (config valuesInArgsAndEnv): a step's or the stepTemplate's. */
+const EXEC_FIELD = /\.(?:steps\[\d+\]|stepTemplate)\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value)$/;
+/** MAX_ARG_STRLEN: Linux passes at most this many bytes per argument or environment string. */
+export const MAX_ARG_STRLEN = 128 * 1024;
 
 /** True when anything in the pipeline task names a reference result (params, when, matrix, taskSpec, …). */
 export function mentionsReference(pt: PipelineTask, producers: Producers): boolean {
@@ -37,6 +41,8 @@ export interface ConsumerInput {
   readonly pipelineTask: PipelineTask & { taskSpec: EmbeddedTask };
   readonly path: string;
   readonly producers: Producers;
+  /** Reference values in args, command and env (config valuesInArgsAndEnv), and the largest result (maxResultSize). */
+  readonly argsAndEnv?: { readonly enabled: boolean; readonly maxResultSize: number };
 }
 
 /**
@@ -78,6 +84,7 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
 class Scan {
   readonly used = new Map<string, UsedReference>();
   private readonly sources = new Map<string, UsedReference>();
+  private readonly warnedLarge = new Set<string>();
   carried = false;
 
   constructor(
@@ -94,7 +101,7 @@ class Scan {
       const carried = carrying.size > 0 ? findParamExpressions(text).filter((p) => carrying.has(p.name)) : [];
       if (carried.length > 0) {
         const at = lazyAt();
-        if (!SCRIPT_FIELD.test(at)) for (const p of carried) this.refuseValue(at, `$(params.${p.name})`, this.paramSource(p.name));
+        for (const p of carried) this.valueAt(at, `$(params.${p.name})`, this.paramSource(p.name));
       }
       let out = '';
       let last = 0;
@@ -132,8 +139,30 @@ class Scan {
     }
     this.use(source);
     if (site === 'param') this.carried = true;
-    else if (!SCRIPT_FIELD.test(at)) this.refuseValue(at, e.text, source);
+    else this.valueAt(at, e.text, source);
     return e.text;
+  }
+
+  /** A value used at `at`: fine in a script, and in args/command/env when the exec helper is on; refused elsewhere. */
+  private valueAt(at: string, expression: string, ref: UsedReference): void {
+    if (SCRIPT_FIELD.test(at)) return;
+    if (!EXEC_FIELD.test(at) || !this.input.argsAndEnv?.enabled) {
+      this.refuseValue(at, expression, ref);
+      return;
+    }
+    const max = this.input.argsAndEnv.maxResultSize;
+    const key = `${ref.task}\u0000${ref.result}`;
+    if (max < MAX_ARG_STRLEN || this.warnedLarge.has(key)) return;
+    this.warnedLarge.add(key);
+    const field = fieldOf(at);
+    this.diags.warn(
+      at,
+      `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} puts result "${ref.result}" of task ` +
+        `"${ref.task}" into ${field} by value; Linux passes at most ${MAX_ARG_STRLEN} bytes per argument or environment ` +
+        `variable, and this namespace accepts results up to ${max} bytes (config key maxResultSize): a larger value ` +
+        `fails the step when it starts. Where the value may be that large, read the file ` +
+        `$(tasks.${ref.task}.results.${ref.result}.path) instead`,
+    );
   }
 
   private use(ref: UsedReference): void {
@@ -159,12 +188,20 @@ class Scan {
   private refuseValue(at: string, expression: string, ref: UsedReference): void {
     const step = stepOf(this.input.pipelineTask.taskSpec, at);
     const field = fieldOf(at);
+    const enabled = this.input.argsAndEnv?.enabled ?? false;
+    const where = enabled ? "a step's script, args, command or env" : 'a step script';
+    const why = EXEC_FIELD.test(at)
+      ? 'values in args, command and env are turned off on this cluster: config key valuesInArgsAndEnv is "false"'
+      : /\.sidecars\[\d+\]\./.test(at)
+        ? 'a sidecar starts with its own command, not through the step entrypoint that puts values in'
+        : field === 'image' || field === 'workingDir'
+          ? `the kubelet uses ${field} before any process of the step runs`
+          : `Tekton fixes ${field} when it creates the pod`;
     this.diags.error(
       at,
       `${this.label()}${step}: ${expression} in ${field} carries result "${ref.result}" of task "${ref.task}", which is ` +
-        `stored by reference; its value can only be substituted into a step script (Tekton fixes ${field} when it ` +
-        `creates the pod). Expected it in the step's script, or the file path $(tasks.${ref.task}.results.${ref.result}.path) ` +
-        `where a path will do; found it in ${field}`,
+        `stored by reference; its value can only be substituted into ${where} (${why}). Expected it there, or the ` +
+        `file path $(tasks.${ref.task}.results.${ref.result}.path) where a path will do; found it in ${field}`,
     );
   }
 

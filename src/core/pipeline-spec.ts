@@ -129,7 +129,14 @@ export function rewritePipelineSpec(
     if (!pt) continue;
     if (isProducer) rewriteProducerTask(pt, entry, paramPaths, layout, config, diags);
     const errors = diags.errorCount;
-    const used = mayConsume ? rewriteConsumer({ pipelineTask: pt, path: entry.path, producers: analysis.producers }, layout, diags) : [];
+    const used = mayConsume ? rewriteConsumer(
+          {
+            pipelineTask: pt, path: entry.path, producers: analysis.producers,
+            argsAndEnv: { enabled: config.valuesInArgsAndEnv, maxResultSize: config.maxResultSize },
+          },
+          layout,
+          diags,
+        ) : [];
     if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
     // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
     const consumes = used.length > 0 || (pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS);

@@ -9,7 +9,7 @@
  * scripts before any step starts. A labelled pod it cannot equip is refused (422): run without substitution, its
  * steps would see reference tokens instead of values.
  */
-import { INIT_CONTAINER_SUBSTITUTE, LABEL_CONSUMER } from '../api/names.js';
+import { ENV_REFS, EXEC_DIR, INIT_CONTAINER_SUBSTITUTE, LABEL_CONSUMER, VOLUME_EXEC } from '../api/names.js';
 import { describeObject } from '../api/tekton.js';
 import type { Config } from '../core/config.js';
 import { TlrError } from '../errors.js';
@@ -22,8 +22,12 @@ import {
   type AdmissionReviewResponse,
   type PatchOperation,
 } from './admission-review.js';
+import { carriesValues, declaredTokens, wrapStep } from './exec-wrap.js';
 import { podShapeProblems } from './pod-shape.js';
 import { readConsumerPod, SCRIPTS_DIR, type ConsumerPod, type Container, type Pod, type SecurityContext } from './tekton-pod.js';
+
+/** The exec helper's emptyDir holds one static binary (about 2.5 MB). */
+export const EXEC_VOLUME_SIZE = '16Mi';
 
 /** Our emptyDir standing in for /tekton/scripts in pods without scripts (consumers using results by path only). */
 export const EMPTY_SCRIPTS_VOLUME = 'tlr-empty-scripts';
@@ -73,7 +77,42 @@ export function admitPod(request: AdmissionRequest, settings: { config(namespace
         `TaskRun rewritten by Tekton Large Results (tlr render shows the expected task)`,
     );
   }
-  return allowWithPatch(uid, patchOps(pod, reading.pod, config));
+  const exec = execSteps(pod, reading.pod, config);
+  if ('problem' in exec) return deny(uid, `${describePod(pod, namespace)}: ${exec.problem}`);
+  return allowWithPatch(uid, patchOps(pod, reading.pod, config, exec.steps));
+}
+
+/** A step to run through the exec helper: its index in spec.containers and its new args. */
+interface ExecStep {
+  readonly index: number;
+  readonly args: string[];
+}
+
+/**
+ * The step containers whose args, command or env carry a declared reference (exec-wrap.ts), each with its args
+ * rewritten to run the helper; a problem when one cannot be (valuesInArgsAndEnv off, not Tekton's shape, no view).
+ */
+function execSteps(pod: Pod, consumer: ConsumerPod, config: Config): { steps: ExecStep[] } | { problem: string } {
+  const tokens = declaredTokens(consumer.env.find((e) => e.name === ENV_REFS)?.value);
+  const steps: ExecStep[] = [];
+  for (const [index, container] of (pod.spec?.containers ?? []).entries()) {
+    if (!container?.name?.startsWith('step-') || !carriesValues(container, tokens)) continue;
+    if (!config.valuesInArgsAndEnv) {
+      return {
+        problem:
+          `container "${container.name}" carries a reference result in its args, command or env, but values there are ` +
+          'turned off on this cluster (config key valuesInArgsAndEnv: "false"); the steps would see reference tokens ' +
+          'instead of values. Use the value in a script or the result by path, or ask your admin to turn it on',
+      };
+    }
+    if (!(container.volumeMounts ?? []).some((m) => m.name === consumer.resultMount.name && m.mountPath === consumer.resultMount.mountPath)) {
+      return { problem: `container "${container.name}" carries a reference result in its args, command or env but does not mount the result workspace at ${consumer.resultMount.mountPath}, where the values are read` };
+    }
+    const wrapped = wrapStep(container, config.mountPath);
+    if ('problem' in wrapped) return { problem: `cannot put reference values into its args, command or env: ${wrapped.problem}` };
+    steps.push({ index, args: wrapped.args });
+  }
+  return { steps };
 }
 
 /** The pod, when this request creates a labelled pod that has no substitute init container yet. */
@@ -94,14 +133,29 @@ function describePod(pod: Pod, namespace: string): string {
   return `${described}${taskRun !== undefined ? ` (TaskRun ${namespace}/${taskRun})` : ''}`;
 }
 
-function patchOps(pod: Pod, consumer: ConsumerPod, config: Config): PatchOperation[] {
+function patchOps(pod: Pod, consumer: ConsumerPod, config: Config, execSteps: readonly ExecStep[]): PatchOperation[] {
   const ops: PatchOperation[] = [];
+  let hasVolumes = pod.spec?.volumes !== undefined;
+  const addVolume = (volume: Record<string, unknown>): void => {
+    ops.push(hasVolumes ? { op: 'add', path: '/spec/volumes/-', value: volume } : { op: 'add', path: '/spec/volumes', value: [volume] });
+    hasVolumes = true;
+  };
   const scriptsVolume = consumer.scriptsVolume ?? EMPTY_SCRIPTS_VOLUME;
-  if (consumer.scriptsVolume === undefined) {
-    const volume = { name: EMPTY_SCRIPTS_VOLUME, emptyDir: {} };
-    ops.push(pod.spec?.volumes ? { op: 'add', path: '/spec/volumes/-', value: volume } : { op: 'add', path: '/spec/volumes', value: [volume] });
+  if (consumer.scriptsVolume === undefined) addVolume({ name: EMPTY_SCRIPTS_VOLUME, emptyDir: {} });
+  if (execSteps.length > 0) {
+    addVolume({ name: VOLUME_EXEC, emptyDir: { sizeLimit: EXEC_VOLUME_SIZE } });
+    for (const step of execSteps) {
+      const mount = { name: VOLUME_EXEC, mountPath: EXEC_DIR, readOnly: true };
+      const container = pod.spec?.containers?.[step.index];
+      ops.push({ op: 'replace', path: `/spec/containers/${step.index}/args`, value: step.args });
+      ops.push(
+        container?.volumeMounts
+          ? { op: 'add', path: `/spec/containers/${step.index}/volumeMounts/-`, value: mount }
+          : { op: 'add', path: `/spec/containers/${step.index}/volumeMounts`, value: [mount] },
+      );
+    }
   }
-  const container = substituteContainer(consumer, scriptsVolume, config);
+  const container = substituteContainer(consumer, scriptsVolume, config, execSteps.length > 0);
   ops.push(
     pod.spec?.initContainers
       ? { op: 'add', path: '/spec/initContainers/-', value: container }
@@ -111,17 +165,21 @@ function patchOps(pod: Pod, consumer: ConsumerPod, config: Config): PatchOperati
 }
 
 /** The `tlr-substitute` init container for a consumer pod. */
-export function substituteContainer(consumer: ConsumerPod, scriptsVolume: string, config: Config): Container {
+export function substituteContainer(consumer: ConsumerPod, scriptsVolume: string, config: Config, installExec = false): Container {
   const { name, mountPath, subPath, subPathExpr } = consumer.resultMount;
   return {
     name: INIT_CONTAINER_SUBSTITUTE,
     image: config.initImage,
     command: ['tlr-init'],
-    args: ['substitute', '--root', config.mountPath, '--scripts', SCRIPTS_DIR, '--max-substituted', String(config.maxSubstitutedSize)],
+    args: [
+      'substitute', '--root', config.mountPath, '--scripts', SCRIPTS_DIR, '--max-substituted', String(config.maxSubstitutedSize),
+      ...(installExec ? ['--install-exec', EXEC_DIR] : []),
+    ],
     env: consumer.env.map((e) => ({ ...e })),
     volumeMounts: [
       { name, mountPath, ...(subPath !== undefined ? { subPath } : {}), ...(subPathExpr !== undefined ? { subPathExpr } : {}), readOnly: true },
       { name: scriptsVolume, mountPath: SCRIPTS_DIR },
+      ...(installExec ? [{ name: VOLUME_EXEC, mountPath: EXEC_DIR }] : []),
     ],
     resources: { requests: { ...SUBSTITUTE_RESOURCES.requests }, limits: { ...SUBSTITUTE_RESOURCES.limits } },
     securityContext: securityContext(consumer.runAs),

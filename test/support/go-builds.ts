@@ -6,6 +6,9 @@
  *   tells the truth.
  * - `tekton` (test/cluster/tekton): Tekton Pipelines' controller, webhook and the images' commands, static.
  * - `node` (test/cluster/node): the CSI external-provisioner, the test CSI driver and the pods' sandbox, static.
+ *
+ * And the project's own Go module, `exec/`: the exec helper `tlr-exec` the tlr-init image ships (static, no
+ * dependency: it runs in any step image).
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -73,5 +76,15 @@ export function nodeBuild(): GoBuild {
     ldflags: '-s -w', env: { CGO_ENABLED: '0' }, whatToDo: GO_HELP,
     binaries: ['csi-provisioner', 'tlr-csi-hostpath', 'pause'],
     packages: ['github.com/kubernetes-csi/external-provisioner/v5/cmd/csi-provisioner', './cmd/tlr-csi-hostpath', './cmd/pause'],
+  };
+}
+
+/** The project's exec helper (exec/): static, copied into the tlr-init image at /usr/local/bin/tlr-exec. */
+export function execBuild(): GoBuild {
+  const dir = fileURLToPath(new URL('../../../exec/', import.meta.url));
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')) as { version: string };
+  return {
+    name: 'tlr-exec', moduleDir: dir, version: `v${pkg.version}`, ldflags: '-s -w', env: { CGO_ENABLED: '0' }, whatToDo: GO_HELP,
+    binaries: ['tlr-exec'], packages: ['.'],
   };
 }

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// An environment as execve takes it, in order.
+type environment []string
+
+func (e environment) get(name string) (string, bool) {
+	for i := len(e) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(e[i], "="); ok && k == name {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func (e environment) strings() []string { return e }
+
+// Where a value went, for messages.
+type use struct {
+	ref   reference
+	where string
+}
+
+// prepare substitutes the declared references in argv and in every environment value but ours (TLR_*), each string
+// scanned once; reads each referenced value once, verified; refuses a value the kernel cannot pass.
+func prepare(opts options, environ []string) ([]string, environment, error) {
+	env := environment(environ)
+	refsText, _ := env.get(envRefs)
+	runDir, _ := env.get(envRunDir)
+	view, _ := env.get(envView)
+	if view == "" {
+		view = "volume"
+	}
+	refs, err := parseRefs(refsText, runDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &substituter{refs: refs, vol: volume{root: opts.root, runDir: runDir, view: view}, values: map[string][]byte{}}
+	argv := make([]string, len(opts.command))
+	for i, a := range opts.command {
+		if argv[i], err = s.substitute(a, fmt.Sprintf("argument %d of the command", i)); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := make(environment, len(env))
+	for i, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || name == envRefs || name == envRunDir || name == envView {
+			out[i] = kv
+			continue
+		}
+		v, err := s.substitute(value, "environment variable "+name)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i] = name + "=" + v
+	}
+	return argv, out, nil
+}
+
+type substituter struct {
+	refs   []reference
+	vol    volume
+	values map[string][]byte
+}
+
+// MAX_ARG_STRLEN (include/uapi/linux/binfmts.h): 32 pages, the terminating NUL included.
+const maxArgStrlen = 32 * 4096
+
+// substitute replaces every declared token in text, left to right; the values put in are not scanned again.
+func (s *substituter) substitute(text, where string) (string, error) {
+	if len(s.refs) == 0 || !strings.Contains(text, "[[tlr:") {
+		return text, nil
+	}
+	var out bytes.Buffer
+	var used []use
+	rest := text
+	for {
+		at := strings.Index(rest, "[[tlr:")
+		if at < 0 {
+			break
+		}
+		ref, ok := s.tokenAt(rest[at:])
+		if !ok {
+			out.WriteString(rest[:at+len("[[tlr:")])
+			rest = rest[at+len("[[tlr:"):]
+			continue
+		}
+		value, err := s.value(ref, where)
+		if err != nil {
+			return "", err
+		}
+		out.WriteString(rest[:at])
+		out.Write(value)
+		rest = rest[at+len(ref.token):]
+		used = append(used, use{ref, where})
+	}
+	if len(used) == 0 {
+		return text, nil
+	}
+	out.WriteString(rest)
+	result := out.String()
+	length := len(result) + 1
+	if strings.HasPrefix(where, "environment variable ") {
+		length += len(strings.TrimPrefix(where, "environment variable ")) + 1
+	}
+	if length > maxArgStrlen {
+		return "", fmt.Errorf("%s would be %d bytes with %s substituted; Linux passes at most %d bytes per argument or "+
+			"environment variable (MAX_ARG_STRLEN, its name and terminating NUL included), so the step's command cannot be "+
+			"started. Use the result by path ($(tasks.%s.results.%s.path): the step reads the file) for values this large",
+			where, length, describeUses(used), maxArgStrlen, used[0].ref.task, used[0].ref.result)
+	}
+	return result, nil
+}
+
+func (s *substituter) tokenAt(text string) (reference, bool) {
+	for _, r := range s.refs {
+		if strings.HasPrefix(text, r.token) {
+			return r, true
+		}
+	}
+	return reference{}, false
+}
+
+func (s *substituter) value(ref reference, where string) ([]byte, error) {
+	if v, ok := s.values[ref.token]; ok {
+		return v, nil
+	}
+	if ref.size >= maxArgStrlen {
+		return nil, fmt.Errorf("%s would take result %q of task %q, %d bytes; Linux passes at most %d bytes per argument or "+
+			"environment variable (MAX_ARG_STRLEN), so the step's command cannot be started. Use the result by path "+
+			"($(tasks.%s.results.%s.path): the step reads the file) for values this large", where, ref.result, ref.task,
+			ref.size, maxArgStrlen, ref.task, ref.result)
+	}
+	v, err := readVerified(s.vol, ref, maxArgStrlen)
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		return nil, fmt.Errorf("result %q of task %q has a NUL byte at offset %d, which no argument or environment variable "+
+			"can hold (Linux ends each at the first NUL), so %s cannot carry it. Use the result by path "+
+			"($(tasks.%s.results.%s.path)) for binary values", ref.result, ref.task, i, where, ref.task, ref.result)
+	}
+	s.values[ref.token] = v
+	return v, nil
+}
+
+func describeUses(used []use) string {
+	seen := map[string]bool{}
+	var parts []string
+	for _, u := range used {
+		if seen[u.ref.token] {
+			continue
+		}
+		seen[u.ref.token] = true
+		parts = append(parts, fmt.Sprintf("result %q of task %q (%d bytes)", u.ref.result, u.ref.task, u.ref.size))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkExecLimits refuses, before execve, what the kernel would refuse with E2BIG (fs/exec.c bprm_stack_limits):
+// the strings of the file name, argv and envp, each with its NUL, plus a pointer for each, must fit in a quarter of
+// the stack limit (ulimit -s), at most 6 MiB and at least 128 KiB.
+func checkExecLimits(path string, argv []string, env environment) error {
+	strs, ptrs := sizes(path, argv, env)
+	limit := execLimit()
+	if strs+ptrs <= limit {
+		return nil
+	}
+	return fmt.Errorf("the step's command with its results substituted would need %s; Linux passes at most %d bytes to a "+
+		"command (a quarter of the stack limit, ulimit -s, at most 6 MiB), so it cannot be started. Use large results by "+
+		"path ($(tasks.<task>.results.<result>.path): the step reads the file)", totalsText(path, argv, env), limit)
+}
+
+func sizes(path string, argv []string, env environment) (strs, ptrs int) {
+	strs = len(path) + 1
+	for _, a := range argv {
+		strs += len(a) + 1
+	}
+	for _, e := range env {
+		strs += len(e) + 1
+	}
+	return strs, 8 * (len(argv) + len(env))
+}
+
+func totalsText(path string, argv []string, env environment) string {
+	strs, ptrs := sizes(path, argv, env)
+	var argBytes, envBytes int
+	for _, a := range argv {
+		argBytes += len(a) + 1
+	}
+	for _, e := range env {
+		envBytes += len(e) + 1
+	}
+	return fmt.Sprintf("%d bytes (arguments %d, environment %d, pointers %d)", strs+ptrs, argBytes, envBytes, ptrs)
+}
+
+func execLimit() int {
+	const argMax = 128 * 1024
+	const maxLimit = 6 * 1024 * 1024
+	limit := maxLimit
+	var rl syscallRlimit
+	if getStackLimit(&rl) == nil && rl.Cur/4 < uint64(maxLimit) {
+		limit = int(rl.Cur / 4)
+	}
+	if limit < argMax {
+		limit = argMax
+	}
+	return limit
+}

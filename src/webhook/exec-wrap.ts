@@ -1,0 +1,83 @@
+/**
+ * Which step containers of a consumer pod carry reference values in their args, command or env, and how each is made
+ * to run through the exec helper (exec/, copied to EXEC_BINARY by the init container).
+ *
+ * Tekton v1.15.0 (pkg/pod/entrypoint.go) gives every step `command: [/tekton/bin/entrypoint]` and
+ * `args: [<entrypoint flags>…, (-entrypoint <command[0]>), --, <command[1:]>…, <args>…]`; without a command the
+ * image's (looked up by Tekton) is in env TEKTON_PLATFORM_COMMANDS and there is no `-entrypoint`. The helper takes the
+ * command's place: `-entrypoint <helper> -- --root <mountPath> [--platform-commands] -- <command[0]> <rest>…`, so
+ * Tekton's entrypoint still orders the steps, applies onError, timeouts and stdout/stderr capture, and runs the helper
+ * at the step's turn; the helper substitutes the values and execs the command. The kubelet expands `$(VAR)` in args
+ * before the container starts, on the tokens (which hold no `$`), so no value is ever expanded by it.
+ */
+import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, EXEC_BINARY } from '../api/names.js';
+import { REFERENCE_PATTERN } from '../core/reference.js';
+import type { Container } from './tekton-pod.js';
+
+const TEKTON_ENTRYPOINT = '/tekton/bin/entrypoint';
+/** Tekton's entrypoint's boolean flags (cmd/entrypoint/main.go, spire.go at v1.15.0): every other flag takes a value. */
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
+  'wait_file_content', 'breakpoint_on_failure', 'debug_before_step', 'compress_termination_message', 'enable_spire',
+]);
+const OURS: ReadonlySet<string> = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW]);
+
+/** The tokens a consumer declared (its TLR_REFS, as Tekton substituted it into the step's env). */
+export function declaredTokens(refsText: string | undefined): string[] {
+  return [...new Set([...(refsText ?? '').matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))].map((m) => m[0]))];
+}
+
+/** True when the container's args (command included: Tekton moved it there) or env values hold a declared token. */
+export function carriesValues(container: Container, tokens: readonly string[]): boolean {
+  if (tokens.length === 0) return false;
+  const has = (text: unknown): boolean => typeof text === 'string' && text.includes('[[tlr:') && tokens.some((t) => text.includes(t));
+  if ([...(container.command ?? []), ...(container.args ?? [])].some(has)) return true;
+  return (container.env ?? []).some((e) => !OURS.has(e?.name) && has(e?.value));
+}
+
+export type Wrapped = { readonly args: string[] } | { readonly problem: string };
+
+/** The step's args with the helper in its command's place; a problem when the container is not Tekton's shape. */
+export function wrapStep(container: Container, mountPath: string): Wrapped {
+  const command = container.command ?? [];
+  if (command.length !== 1 || command[0] !== TEKTON_ENTRYPOINT) {
+    return { problem: `container "${container.name}": expected command [${TEKTON_ENTRYPOINT}] (Tekton's entrypoint), found ${JSON.stringify(command)}` };
+  }
+  const args = [...(container.args ?? [])];
+  let separator = -1;
+  let entrypoint = -1;
+  for (let i = 0; i < args.length; ) {
+    const arg = args[i] as string;
+    if (arg === '--') {
+      separator = i;
+      break;
+    }
+    if (!arg.startsWith('-')) {
+      return { problem: `container "${container.name}": args[${i}] is ${JSON.stringify(arg.slice(0, 80))}, expected a flag of Tekton's entrypoint or --` };
+    }
+    const [name, inline] = splitFlag(arg);
+    if (name === 'entrypoint' && inline !== undefined) {
+      return { problem: `container "${container.name}": -entrypoint=<value> in one argument; Tekton writes it as two` };
+    }
+    if (name === 'entrypoint') entrypoint = i + 1;
+    i += inline !== undefined || BOOLEAN_FLAGS.has(name) ? 1 : 2;
+  }
+  if (separator === -1 || (entrypoint !== -1 && entrypoint >= separator)) {
+    return { problem: `container "${container.name}": expected Tekton's entrypoint flags, then --, then the step's command and args; found no --` };
+  }
+  // The kubelet expands $(VAR) in args: ours hold none but mountPath might; $$ is a literal $.
+  const root = mountPath.replaceAll('$', '$$$$');
+  if (entrypoint !== -1) {
+    const original = args[entrypoint] as string;
+    args[entrypoint] = EXEC_BINARY;
+    args.splice(separator + 1, 0, '--root', root, '--', original);
+  } else {
+    args.splice(separator, 1, '-entrypoint', EXEC_BINARY, '--', '--root', root, '--platform-commands', '--');
+  }
+  return { args };
+}
+
+function splitFlag(arg: string): [string, string | undefined] {
+  const body = arg.replace(/^--?/, '');
+  const eq = body.indexOf('=');
+  return eq === -1 ? [body, undefined] : [body.slice(0, eq), body.slice(eq + 1)];
+}
