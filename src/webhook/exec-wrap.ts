@@ -43,37 +43,37 @@ export function wrapStep(container: Container, mountPath: string): Wrapped {
     return { problem: `container "${container.name}": expected command [${TEKTON_ENTRYPOINT}] (Tekton's entrypoint), found ${JSON.stringify(command)}` };
   }
   const args = [...(container.args ?? [])];
-  let separator = -1;
-  let entrypoint = -1;
-  for (let i = 0; i < args.length; ) {
-    const arg = args[i] as string;
-    if (arg === '--') {
-      separator = i;
-      break;
-    }
-    if (!arg.startsWith('-')) {
-      return { problem: `container "${container.name}": args[${i}] is ${JSON.stringify(arg.slice(0, 80))}, expected a flag of Tekton's entrypoint or --` };
-    }
-    const [name, inline] = splitFlag(arg);
-    if (name === 'entrypoint' && inline !== undefined) {
-      return { problem: `container "${container.name}": -entrypoint=<value> in one argument; Tekton writes it as two` };
-    }
-    if (name === 'entrypoint') entrypoint = i + 1;
-    i += inline !== undefined || BOOLEAN_FLAGS.has(name) ? 1 : 2;
-  }
-  if (separator === -1 || (entrypoint !== -1 && entrypoint >= separator)) {
-    return { problem: `container "${container.name}": expected Tekton's entrypoint flags, then --, then the step's command and args; found no --` };
-  }
-  // The kubelet expands $(VAR) in args: ours hold none but mountPath might; $$ is a literal $.
-  const root = mountPath.replaceAll('$', '$$$$');
+  const parsed = parseEntrypointArgs(args, container.name);
+  if ('problem' in parsed) return parsed;
+  const { separator, entrypoint } = parsed;
+  // The kubelet expands $(VAR) in args: what we add holds no $ (mountPath is [A-Za-z0-9._/-], config.ts).
   if (entrypoint !== -1) {
     const original = args[entrypoint] as string;
     args[entrypoint] = EXEC_BINARY;
-    args.splice(separator + 1, 0, '--root', root, '--', original);
+    args.splice(separator + 1, 0, '--root', mountPath, '--', original);
   } else {
-    args.splice(separator, 1, '-entrypoint', EXEC_BINARY, '--', '--root', root, '--platform-commands', '--');
+    args.splice(separator, 1, '-entrypoint', EXEC_BINARY, '--', '--root', mountPath, '--platform-commands', '--');
   }
   return { args };
+}
+
+/** Where Tekton's `--` is, and the index of `-entrypoint`'s value (-1: none), parsing flags as Go's flag package. */
+function parseEntrypointArgs(args: readonly string[], name: string): { separator: number; entrypoint: number } | { problem: string } {
+  let entrypoint = -1;
+  for (let i = 0; i < args.length; ) {
+    const arg = args[i] as string;
+    if (arg === '--') return { separator: i, entrypoint };
+    if (!arg.startsWith('-')) {
+      return { problem: `container "${name}": args[${i}] is ${JSON.stringify(arg.slice(0, 80))}, expected a flag of Tekton's entrypoint or --` };
+    }
+    const [flag, inline] = splitFlag(arg);
+    if (flag === 'entrypoint' && inline !== undefined) {
+      return { problem: `container "${name}": -entrypoint=<value> in one argument; Tekton writes it as two` };
+    }
+    if (flag === 'entrypoint') entrypoint = i + 1;
+    i += inline !== undefined || BOOLEAN_FLAGS.has(flag) ? 1 : 2;
+  }
+  return { problem: `container "${name}": expected Tekton's entrypoint flags, then --, then the step's command and args; found no --` };
 }
 
 function splitFlag(arg: string): [string, string | undefined] {

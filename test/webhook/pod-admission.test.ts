@@ -232,3 +232,83 @@ test('pods without the consumer label, other operations and other kinds pass unt
     t.deepEqual(admitPod(req, brokenSettings).response, { uid: req.uid, allowed: true });
   }
 });
+
+// Reference values in args, command and env: the steps that carry a declared token run the exec helper.
+
+/** The fixture pod with its second step given `env`/`args` holding the declared reference, as Tekton writes them. */
+function podWithValueStep(edit: (step: Container) => void = () => undefined): Pod {
+  return podWith((pod) => {
+    const step = pod.spec.containers?.[1] as Container;
+    step.env = [...(step.env ?? []), { name: 'PARAM_SBOM', value: REFS }];
+    edit(step);
+  });
+}
+
+test('a step whose env carries a reference runs the exec helper in its command’s place; the others are untouched', (t) => {
+  const pod = podWithValueStep();
+  const req = request(pod);
+  const review = admitPod(req, settings);
+  t.true(review.response.allowed);
+  const after = applyPatch(req.object as Pod, patchOf(review));
+  const [show, count] = steps(after);
+  t.deepEqual(show, steps(pod)[0], 'a step without a value is left as Tekton made it');
+  const args = count?.args ?? [];
+  const sep = args.indexOf('--');
+  t.deepEqual(args.slice(sep - 2), ['-entrypoint', '/tekton/tlr-exec/tlr-exec', '--', '--root', '/tlr/results', '--', '/tekton/scripts/script-1-xk7wq']);
+  t.deepEqual(args.slice(0, sep - 2), (steps(pod)[1]?.args ?? []).slice(0, sep - 2), "Tekton's flags kept");
+  t.deepEqual(count?.command, ['/tekton/bin/entrypoint']);
+  t.deepEqual(count?.volumeMounts?.at(-1), { name: 'tlr-exec', mountPath: '/tekton/tlr-exec', readOnly: true });
+  t.deepEqual(after.spec?.volumes?.at(-1), { name: 'tlr-exec', emptyDir: { sizeLimit: '16Mi' } });
+  const init = after.spec?.initContainers?.at(-1);
+  t.deepEqual(init?.args?.slice(-2), ['--install-exec', '/tekton/tlr-exec']);
+  t.deepEqual(init?.volumeMounts?.at(-1), { name: 'tlr-exec', mountPath: '/tekton/tlr-exec' });
+});
+
+test('a reference in args (the step’s command and args follow Tekton’s --) is found too; TLR_REFS itself does not count', (t) => {
+  const withArg = podWith((pod) => {
+    const step = pod.spec.containers?.[1] as Container;
+    step.args = [...(step.args ?? []), '--sbom', `x${REFS}y`];
+  });
+  const after = applyPatch(withArg, patchOf(admitPod(request(withArg), settings)));
+  t.true(steps(after)[1]?.args?.includes('/tekton/tlr-exec/tlr-exec'));
+  t.deepEqual(steps(after)[1]?.args?.slice(-4), ['--', '/tekton/scripts/script-1-xk7wq', '--sbom', `x${REFS}y`]);
+  // The fixture itself: both steps carry TLR_REFS (the stepTemplate's) and nothing else: nobody is wrapped.
+  t.false(JSON.stringify(applyPatch(POD, patchOf(admitPod(request(POD), settings)))).includes('tlr-exec'));
+});
+
+test('a step without a command (Tekton put the image’s in TEKTON_PLATFORM_COMMANDS) gets -entrypoint and --platform-commands', (t) => {
+  const pod = podWithValueStep((step) => {
+    const args = step.args ?? [];
+    const at = args.indexOf('-entrypoint');
+    step.args = [...args.slice(0, at), '-breakpoint_on_failure', '--when_expressions', '[{"input":"a","operator":"in","values":["a"]}]', ...args.slice(at + 2), 'arg1'];
+    step.env = [...(step.env ?? []), { name: 'TEKTON_PLATFORM_COMMANDS', value: '{"linux/amd64":["/bin/app"]}' }];
+  });
+  const after = applyPatch(pod, patchOf(admitPod(request(pod), settings)));
+  const args = steps(after)[1]?.args ?? [];
+  t.deepEqual(args.slice(args.indexOf('-breakpoint_on_failure'), args.indexOf('-entrypoint')), ['-breakpoint_on_failure', '--when_expressions', '[{"input":"a","operator":"in","values":["a"]}]']);
+  t.deepEqual(args.slice(args.indexOf('-entrypoint')), ['-entrypoint', '/tekton/tlr-exec/tlr-exec', '--', '--root', '/tlr/results', '--platform-commands', '--', 'arg1']);
+  t.is(args.filter((a) => a === '-entrypoint').length, 1);
+});
+
+test('a stdout path spelt like a flag does not mislead the parse of Tekton’s flags', (t) => {
+  const pod = podWithValueStep((step) => {
+    step.args = ['-stdout_path', '-entrypoint', '-post_file', '/tekton/run/1/out', '-entrypoint', '/bin/app', '--', 'a'];
+  });
+  const args = steps(applyPatch(pod, patchOf(admitPod(request(pod), settings))))[1]?.args;
+  t.deepEqual(args, ['-stdout_path', '-entrypoint', '-post_file', '/tekton/run/1/out', '-entrypoint', '/tekton/tlr-exec/tlr-exec', '--', '--root', '/tlr/results', '--', '/bin/app', 'a']);
+});
+
+test('values in args and env turned off (config valuesInArgsAndEnv: "false"): a pod carrying one is refused, naming the key', (t) => {
+  const off = { config: (ns: string): Config => parseConfig({ initImage: 'registry.example/tlr-init:v9', valuesInArgsAndEnv: 'false' }, ns) };
+  const review = admitPod(request(podWithValueStep()), off);
+  t.false(review.response.allowed);
+  t.regex(review.response.status?.message ?? '', /container "step-count" carries a reference result in its args, command or env, but values there are turned off on this cluster \(config key valuesInArgsAndEnv: "false"\)/);
+});
+
+const refusal = (pod: Pod): string => admitPod(request(pod), settings).response.status?.message ?? '';
+
+test('a step that is not Tekton’s shape (no entrypoint, or no --) is refused rather than run with tokens', (t) => {
+  const own = podWithValueStep((step) => (step.command = ['/bin/app']));
+  t.regex(refusal(own), /container "step-count": expected command \[\/tekton\/bin\/entrypoint\] \(Tekton's entrypoint\), found \["\/bin\/app"\]/);
+  t.regex(refusal(podWithValueStep((step) => (step.args = ['-post_file', '/x', '-entrypoint', '/bin/app']))), /found no --/);
+});
