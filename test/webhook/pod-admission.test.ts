@@ -244,12 +244,15 @@ function podWithValueStep(edit: (step: Container) => void = () => undefined): Po
   });
 }
 
-test('a step whose env carries a reference runs the exec helper in its command’s place; the others are untouched', (t) => {
+function admittedValueStep(): { pod: Pod; after: Pod } {
   const pod = podWithValueStep();
-  const req = request(pod);
-  const review = admitPod(req, settings);
-  t.true(review.response.allowed);
-  const after = applyPatch(req.object as Pod, patchOf(review));
+  const review = admitPod(request(pod), settings);
+  if (!review.response.allowed) throw new Error(review.response.status?.message);
+  return { pod, after: applyPatch(pod, patchOf(review)) };
+}
+
+test('a step whose env carries a reference runs the exec helper in its command’s place; the others are untouched', (t) => {
+  const { pod, after } = admittedValueStep();
   const [show, count] = steps(after);
   t.deepEqual(show, steps(pod)[0], 'a step without a value is left as Tekton made it');
   const args = count?.args ?? [];
@@ -258,6 +261,10 @@ test('a step whose env carries a reference runs the exec helper in its command�
   t.deepEqual(args.slice(0, sep - 2), (steps(pod)[1]?.args ?? []).slice(0, sep - 2), "Tekton's flags kept");
   t.deepEqual(count?.command, ['/tekton/bin/entrypoint']);
   t.deepEqual(count?.volumeMounts?.at(-1), { name: 'tlr-exec', mountPath: '/tekton/tlr-exec', readOnly: true });
+});
+
+test('the init container installs the helper into an emptyDir the wrapped steps mount read-only', (t) => {
+  const { after } = admittedValueStep();
   t.deepEqual(after.spec?.volumes?.at(-1), { name: 'tlr-exec', emptyDir: { sizeLimit: '16Mi' } });
   const init = after.spec?.initContainers?.at(-1);
   t.deepEqual(init?.args?.slice(-2), ['--install-exec', '/tekton/tlr-exec']);
