@@ -17,7 +17,9 @@ export interface Example {
    * What the example does when its producers write a hostile value (test/e2e/hostile-values.test.ts): consumers
    * that take the value in a heredoc are refused by tlr-substitute; consumers by path read the value as data.
    */
-  hostile: { readonly kind: 'refused' } | { readonly kind: 'by-path'; value: (pwned: string) => string; check: (t: ExecutionContext, run: LocalRunResult) => void };
+  hostile:
+    | { readonly kind: 'refused' }
+    | { readonly kind: 'by-path' | 'as-data'; value: (pwned: string) => string; check: (t: ExecutionContext, run: LocalRunResult) => void };
 }
 
 const REFUSED = { kind: 'refused' } as const;
@@ -73,5 +75,20 @@ export const EXAMPLES: Record<string, Example> = {
     },
     hostile: REFUSED,
   },
+  'catalog-env': {
+    files: ['pipelinerun.yaml', 'task-json-stats.yaml'],
+    check: (t, run) => {
+      t.is(run.results.stats?.count, '7000');
+      const ref = parseReference(run.results.inventory?.document ?? '');
+      t.truthy(ref, 'the producer recorded a reference, not the value');
+      t.true((ref?.size ?? 0) > 64 * 1024, `document is ${ref?.size} bytes`);
+      t.is(run.results.stats?.sha256, ref?.sha256, 'the catalog Task received exactly the bytes produced, through env');
+    },
+    hostile: {
+      kind: 'as-data',
+      // Valid JSON whose strings hold shell, quotes, $(…) and backticks: env carries it as data, nothing is evaluated.
+      value: (pwned) => JSON.stringify({ items: [`x'"; touch ${pwned}; "\n$(touch ${pwned})\`touch ${pwned}\`$(PARAM_DOCUMENT)`] }),
+      check: (t, run) => t.is(run.results.stats?.count, '1'),
+    },
+  },
 };
-

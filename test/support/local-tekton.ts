@@ -13,9 +13,12 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, LABEL_CONSUMER, TASK_OUTPUT_WORKSPACE } from '../../src/api/names.js';
+import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, EXEC_DIR, LABEL_CONSUMER, TASK_OUTPUT_WORKSPACE } from '../../src/api/names.js';
 import { parseConfig } from '../../src/core/config.js';
+import { carriesValues, declaredTokens } from '../../src/webhook/exec-wrap.js';
 import { substituteContainer } from '../../src/webhook/pod-admission.js';
+import { ensureGoBuild } from './go-build.js';
+import { execBuild } from './go-builds.js';
 import { SCRIPTS_DIR } from '../../src/webhook/tekton-pod.js';
 import type { EmbeddedTask, PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
 
@@ -112,6 +115,9 @@ interface LocalTask {
   readonly scriptsDir: string;
   /** Substitutes the task's variables and points `/tekton/results` at the local results directory. */
   readonly local: (text: string) => string;
+  /** Where the consumer sees its run's directory (the result view), and the exec helper its init container installed. */
+  readonly runRoot: string;
+  readonly execDir: string;
 }
 
 async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<string, string>> {
@@ -127,7 +133,7 @@ async function runTask(pt: PipelineTask, ctx: TaskContext): Promise<Record<strin
   const runRoot = join(ctx.volume, ctx.uid);
   const mounted = (text: string): string => (text === ctx.volume ? runRoot : text.replaceAll(`${ctx.volume}/`, `${runRoot}/`));
   const local = (text: string): string => mounted(substitute(text, vars).replaceAll('/tekton/results', resultsDir));
-  const task: LocalTask = { name: pt.name, spec, dir, resultsDir, scriptsDir, local };
+  const task: LocalTask = { name: pt.name, spec, dir, resultsDir, scriptsDir, local, runRoot, execDir: join(dir, 'tlr-exec') };
   await makeSubPaths(pt, ctx, runRoot);
   const steps = (spec.steps ?? []).map((s) => ({ ...s, script: s.script !== undefined ? task.local(s.script) : undefined }));
   const scripts = await writeScripts(steps, scriptsDir);
@@ -203,10 +209,12 @@ async function runSubstitute(task: LocalTask, first: Step, ctx: TaskContext): Pr
     scriptsVolume: 'tekton-internal-scripts',
     runAs: {},
   };
-  const container = substituteContainer(consumer, consumer.scriptsVolume, parseConfig({ mountPath: ctx.volume }));
-  const args = (container.args ?? []).map((a) => (a === SCRIPTS_DIR ? task.scriptsDir : task.local(a)));
+  // As the Pod webhook does when a step carries values in args, command or env: the init container installs the helper.
+  const container = substituteContainer(consumer, consumer.scriptsVolume, parseConfig({ mountPath: ctx.volume }), true);
+  await mkdir(task.execDir, { recursive: true });
+  const args = (container.args ?? []).map((a) => (a === SCRIPTS_DIR ? task.scriptsDir : a === EXEC_DIR ? task.execDir : task.local(a)));
   const containerEnv = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
-  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, ...args], containerEnv, ctx);
+  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, ...args], { ...containerEnv, TLR_EXEC_SOURCE: await execHelper() }, ctx);
 }
 
 /** Runs one step (a `tlr-init` step or a script), then checks its results fit the termination message. */
@@ -217,13 +225,31 @@ async function runStep(task: LocalTask, step: Step, i: number, script: string | 
   } else if (script !== undefined || step.command?.[0] !== undefined) {
     // A `command` runs the program of that name from this machine's PATH (the image's /jq is the host's jq): local
     // runs check the data path, not images; the real cluster (test/e2e-cluster) runs the images.
-    const [program, args] = programOf(task, step, script);
+    const [program, args] = withExecHelper(task, step, programOf(task, step, script));
     const stdoutFile = step.stdoutConfig?.path !== undefined ? task.local(step.stdoutConfig.path) : undefined;
     await exec(task.name, name, program, args, stepEnv(task, step), ctx, stdoutFile);
   } else {
     throw new LocalRunError(`pipeline task ${task.name} step ${name}: a step needs a script or a command to run locally`, ctx.outputs);
   }
   await checkTerminationMessage(task.name, name, task.resultsDir, ctx);
+}
+
+let helper: Promise<string> | undefined;
+/** The exec helper, built as the image build builds it (exec/, cached). */
+function execHelper(): Promise<string> {
+  helper ??= ensureGoBuild(execBuild(), { log: () => undefined }).then((b) => b.paths['tlr-exec'] as string);
+  return helper;
+}
+
+/**
+ * A step whose args or env carry a declared reference runs the helper the init container installed, in its command's
+ * place, as the Pod webhook arranges on a cluster (src/webhook/exec-wrap.ts).
+ */
+function withExecHelper(task: LocalTask, step: Step, [program, args]: [string, string[]]): [string, string[]] {
+  const env = stepEnv(task, step);
+  const container = { name: step.name ?? 'step', args, env: Object.entries(env).map(([name, value]) => ({ name, value })) };
+  if (!carriesValues(container, declaredTokens(env[ENV_REFS]))) return [program, args];
+  return [join(task.execDir, 'tlr-exec'), ['--root', task.runRoot, '--', program, ...args]];
 }
 
 /** What a step runs locally: its script file, or its command's program from PATH; with its arguments. */
