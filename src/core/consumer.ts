@@ -159,7 +159,7 @@ class Scan {
       at,
       `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} puts result "${ref.result}" of task ` +
         `"${ref.task}" into ${field} by value; Linux passes at most ${MAX_ARG_STRLEN} bytes per argument or environment ` +
-        `variable, and this namespace accepts results up to ${max} bytes (config key maxResultSize): a larger value ` +
+        `variable, and this namespace accepts results up to ${describeBytes(max)} (config key maxResultSize): a larger value ` +
         `fails the step when it starts. Where the value may be that large, read the file ` +
         `$(tasks.${ref.task}.results.${ref.result}.path) instead`,
     );
@@ -227,6 +227,8 @@ function stepOf(spec: EmbeddedTask, at: string): string {
 }
 
 function fieldOf(at: string): string {
+  const template = /\.stepTemplate\.([A-Za-z]+)/.exec(at);
+  if (template) return `the stepTemplate's ${template[1]}`;
   const m = /\.(?:steps|sidecars)\[\d+\]\.([A-Za-z]+)/.exec(at) ?? /\.taskSpec\.([A-Za-z]+)/.exec(at);
   return m?.[1] ?? 'this field';
 }
@@ -259,4 +261,16 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
   // A consumer only reads the run's directory; its own results (when it also produces) go to its tlr-output.
   addWorkspace(spec, layout, true);
   spec.metadata = { ...spec.metadata, labels: { ...spec.metadata?.labels, [LABEL_CONSUMER]: 'true' } };
+}
+
+/** `1073741824 bytes (1 GiB)`: exact, and readable. */
+function describeBytes(bytes: number): string {
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let unit = -1;
+  let value = bytes;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit < 0 ? `${bytes} bytes` : `${bytes} bytes (${Number(value.toFixed(1))} ${units[unit]})`;
 }

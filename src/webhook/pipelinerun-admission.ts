@@ -124,7 +124,8 @@ export function withNamespace<T extends KubeObject>(run: T, namespace: string | 
 }
 
 export function addWarnings(into: Set<string>, diagnostics: readonly Diagnostic[]): void {
-  for (const d of diagnostics) if (d.severity === 'warning') into.add(formatDiagnostic(d));
+  // kubectl prints each as `Warning: <text>`: the severity is not repeated.
+  for (const d of diagnostics) if (d.severity === 'warning') into.add(formatDiagnostic(d).replace(/^warning: /, ''));
 }
 
 /** A RewriteError becomes a 422 refusal carrying every error (and its warnings); anything else is rethrown. */

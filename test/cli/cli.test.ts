@@ -56,17 +56,21 @@ test('malformed YAML is reported with file, line and column, exit 1', async (t) 
   t.regex(r.err, new RegExp(`^error: ${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: `));
 });
 
-test('a refused run names file, line, object, field path and reason, exit 1', async (t) => {
-  const r = await tlr('render', 'test/fixtures/rewrite/refused-value-in-args/input.yaml');
+test('a refused run names file, line, object, field path and reason, exit 1 (the config given is the one applied)', async (t) => {
+  const config = await tempFile('config.yaml', 'valuesInArgsAndEnv: "false"\n');
+  const r = await tlr('render', 'test/fixtures/rewrite/refused-value-in-args/input.yaml', '--config', config);
   t.is(r.code, 1);
   t.is(r.out, '');
   t.is(
     r.err,
     'test/fixtures/rewrite/refused-value-in-args/input.yaml:1: error: PipelineRun ci/value-in-args: spec.pipelineSpec.tasks[1].taskSpec.steps[0].args[1]: ' +
       'pipeline task "use", step "print": $(params.data) in args carries result "data" of task "gen", which is stored by reference; its value can only be ' +
-      'substituted into a step script (Tekton fixes args when it creates the pod). Expected it in the step\'s script, or the file path ' +
-      '$(tasks.gen.results.data.path) where a path will do; found it in args\n',
+      'substituted into a step script (values in args, command and env are turned off on this cluster: config key valuesInArgsAndEnv is "false"). ' +
+      'Expected it there, or the file path $(tasks.gen.results.data.path) where a path will do; found it in args\n',
   );
+  // With the default configuration the same run is accepted: the exec helper puts the value into args.
+  const accepted = await tlr('validate', 'test/fixtures/rewrite/refused-value-in-args/input.yaml');
+  t.is(accepted.code, 0, accepted.err);
 });
 
 test('a bad config key is a usage error naming the key, exit 2', async (t) => {

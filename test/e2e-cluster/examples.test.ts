@@ -37,6 +37,10 @@ const EXAMPLES: readonly ExampleCase[] = [
     dir: 'taskref-files', stored: ['pipeline.yaml', 'task-produce.yaml', 'task-consume.yaml'],
     producer: { task: 'build', result: 'images' }, consumer: { task: 'sign', values: { signed: '3000' } }, control: TOO_LARGE,
   },
+  {
+    dir: 'catalog-env', stored: ['task-json-stats.yaml'],
+    producer: { task: 'inventory', result: 'document' }, consumer: { task: 'stats', values: { count: '7000' } }, control: TOO_LARGE,
+  },
 ];
 
 let cluster: E2eCluster;

@@ -215,7 +215,7 @@ test('a run created pending by its user is rewritten and keeps its status', (t) 
 });
 
 test('a self-contained run the rewrite refuses is denied with the rewrite message (422)', (t) => {
-  const dir = 'test/fixtures/rewrite/refused-value-in-args';
+  const dir = 'test/fixtures/rewrite/refused-value-in-image-and-sidecar';
   const run = parse(readFileSync(join(dir, 'input.yaml'), 'utf8')) as PipelineRun;
   const req = request(run);
   const review = admitPipelineRun(req, settings);
@@ -226,10 +226,10 @@ test('a self-contained run the rewrite refuses is denied with the rewrite messag
 });
 
 test('a refusal names the run by generateName and the request namespace', (t) => {
-  const run = parse(readFileSync('test/fixtures/rewrite/refused-value-in-args/input.yaml', 'utf8')) as PipelineRun;
+  const run = parse(readFileSync('test/fixtures/rewrite/refused-value-in-image-and-sidecar/input.yaml', 'utf8')) as PipelineRun;
   const { name: _name, namespace: _ns, ...metadata } = run.metadata ?? {};
-  const review = admitPipelineRun(request({ ...run, metadata: { ...metadata, generateName: 'value-in-args-' } }, 'CREATE', 'team-a'), settings);
-  t.regex(review.response.status?.message ?? '', /^error: PipelineRun team-a\/value-in-args-\*: spec\.pipelineSpec\.tasks\[1\]\.taskSpec\.steps\[0\]\.args\[1\]: /);
+  const review = admitPipelineRun(request({ ...run, metadata: { ...metadata, generateName: 'value-in-image-' } }, 'CREATE', 'team-a'), settings);
+  t.regex(review.response.status?.message ?? '', /^error: PipelineRun team-a\/value-in-image-\*: spec\.pipelineSpec\.tasks\[1\]\.taskSpec\.steps\[1\]\.image: /);
 });
 
 test('malformed TEP fields are denied with every conversion error (422)', (t) => {
@@ -246,7 +246,7 @@ test('rewrite warnings become admission warnings', (t) => {
   const review = admitPipelineRun(request(run), settings);
   t.true(review.response.allowed);
   t.deepEqual(review.response.warnings, [
-    'warning: PipelineRun ci/sbom-1: spec.pipelineSpec.workspaces: tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "tlr-results"',
+    'PipelineRun ci/sbom-1: spec.pipelineSpec.workspaces: tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "tlr-results"',
   ]);
 });
 
