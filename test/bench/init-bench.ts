@@ -24,6 +24,7 @@ export interface BenchResult {
 
 const CLI = fileURLToPath(new URL('../../init/main.js', import.meta.url));
 const TIME = '/usr/bin/time';
+const OPENSSL = '/usr/bin/openssl';
 const ROUNDS = 3;
 const RUN_DIR = 'run-bench';
 const PRODUCER = 'producer';
@@ -42,7 +43,11 @@ interface Layout {
   scripts: string;
 }
 
-export async function runInitBenchmarks(opts: { sizeBytes: number; dir: string }): Promise<BenchResult[]> {
+/**
+ * `beforeCli`: another build's dist/init/main.js (env TLR_BENCH_BEFORE_INIT in run.ts), whose substitute runs in the
+ * same rounds: before and after side by side.
+ */
+export async function runInitBenchmarks(opts: { sizeBytes: number; dir: string; beforeCli?: string }): Promise<BenchResult[]> {
   await mkdir(opts.dir, { recursive: true });
   const layout = await makeLayout(await mkdtemp(join(opts.dir, 'init-bench-')), opts.sizeBytes);
   try {
@@ -60,18 +65,27 @@ export async function runInitBenchmarks(opts: { sizeBytes: number; dir: string }
     const substituteArgs = [CLI, ...substitute, '--refs', reference, '--max-substituted', String(opts.sizeBytes)];
 
     const cat = { base: [] as Measured[], subject: [] as Measured[] };
+    const openssl: Measured[] = [];
+    const before: Measured[] = [];
     const hash = { base: [] as Measured[], subject: [] as Measured[] };
+    const substituteRun = async (cli: string): Promise<Measured> => {
+      await writeFile(script, `#!/bin/sh\ncat <<'EOF'\n${reference}\nEOF\n`, { mode: 0o755 });
+      const measured = await run(process.execPath, [cli, ...substituteArgs.slice(1)]);
+      await rm(script);
+      return measured;
+    };
     for (let round = 0; round < ROUNDS; round++) {
       cat.base.push(await run('/bin/cat', [layout.file], join(layout.base, 'cat-out')));
       await rm(join(layout.base, 'cat-out'));
-      await writeFile(script, `#!/bin/sh\ncat <<'EOF'\n${reference}\nEOF\n`, { mode: 0o755 });
-      cat.subject.push(await run(process.execPath, substituteArgs));
-      await rm(script);
+      cat.subject.push(await substituteRun(CLI));
+      if (existsSync(OPENSSL)) openssl.push(await run(OPENSSL, ['dgst', '-sha256', layout.file]));
+      if (opts.beforeCli !== undefined) before.push(await substituteRun(opts.beforeCli));
       hash.base.push(await run('/usr/bin/sha256sum', [layout.file]));
       hash.subject.push(await run(process.execPath, sealArgs));
     }
     return [
       ...report('substitute', 'cat > out', cat, opts.sizeBytes, rssMethod),
+      ...againstSlower(cat, openssl, before, opts.sizeBytes),
       ...report('seal', 'sha256sum', hash, opts.sizeBytes, rssMethod),
     ];
   } finally {
@@ -129,6 +143,27 @@ function report(
   if (peaks.length > 0) {
     const note = `max over ${peaks.length} runs, measured with ${rssMethod}`;
     results.push({ name: `init.${subject}.peak-rss`, value: round(Math.max(...peaks) / 1024), unit: 'MiB', note });
+  }
+  return results;
+}
+
+/**
+ * substitute both copies and hashes: its floor is the slower of `cat` (the copy) and `openssl dgst -sha256` (the
+ * hash) of the same file. The ratio is substitute's throughput over that floor's (1 = as fast as the slower tool).
+ */
+function againstSlower(cat: { base: Measured[]; subject: Measured[] }, openssl: Measured[], before: Measured[], sizeBytes: number): BenchResult[] {
+  if (openssl.length === 0) return [];
+  const mbps = (measured: Measured[]): number => round(sizeBytes / 1e6 / median(measured.map((m) => m.seconds)));
+  const floor = Math.min(mbps(cat.base), mbps(openssl));
+  const results: BenchResult[] = [
+    { name: 'init.substitute.openssl-throughput', value: mbps(openssl), unit: 'MB/s', note: `openssl dgst -sha256; ${times(openssl)}` },
+    { name: 'init.substitute.ratio-to-slower', value: round(mbps(cat.subject) / floor), unit: 'x', note: 'substitute / min(cat, openssl dgst -sha256)' },
+  ];
+  if (before.length > 0) {
+    results.push(
+      { name: 'init.substitute.before-throughput', value: mbps(before), unit: 'MB/s', note: `the other build's substitute, same rounds; ${times(before)}` },
+      { name: 'init.substitute.before-ratio-to-slower', value: round(mbps(before) / floor), unit: 'x', note: 'before / min(cat, openssl dgst -sha256)' },
+    );
   }
   return results;
 }

@@ -30,7 +30,7 @@ const dir = await mkdtemp(join(process.env.TLR_BENCH_DIR ?? tmpdir(), 'tlr-bench
 try {
   const only = process.env.TLR_BENCH_ONLY;
   if (!only || only === 'rewrite') print('rewrite (pure core)', runRewriteBenchmark());
-  if (!only || only === 'init') print(`tlr-init on ${(size / 1024 ** 2).toFixed(0)} MiB (${dir})`, await runInitBenchmarks({ sizeBytes: size, dir }));
+  if (!only || only === 'init') print(`tlr-init on ${(size / 1024 ** 2).toFixed(0)} MiB (${dir})`, await runInitBenchmarks({ sizeBytes: size, dir, ...(process.env.TLR_BENCH_BEFORE_INIT ? { beforeCli: process.env.TLR_BENCH_BEFORE_INIT } : {}) }));
   if (!only || only === 'cluster' || only === 'admission') {
     print('admission webhook (HTTPS, in-process server, keep-alive client)', await runWebhookBenchmark());
     print('admission webhook, worst cases the API server accepts (~3 MiB), /healthz probed meanwhile', await runWorstCaseBenchmark());

@@ -2,7 +2,7 @@
  * Reference values in steps' env, args and command on the real cluster (stock Tekton v1.15.0, the kubelet, containerd):
  * the Pod webhook runs the steps that carry one through tlr-exec, which puts the verified bytes in at the step's turn.
  * Each consumer step hashes what it received; the hash must be the producer's sealed sha256: byte-exact through env,
- * through args, in a `FROM scratch` image whose command Tekton looked up from the registry, and for an empty value.
+ * through args, in a `FROM scratch` image (no shell, only /jq), and for an empty value.
  * A value too large for Linux fails that step before its command runs, saying so in the step's log.
  */
 import test from 'ava';
@@ -29,21 +29,16 @@ const HOSTILE = Buffer.concat([
   Buffer.from('\n\n'),
 ]);
 /** Over Tekton's 4 KiB, well under Linux's 128 KiB per string. */
-const VALUE = Buffer.concat(Array.from({ length: 200 }, () => HOSTILE));
-const DOC = JSON.stringify({ items: Array.from({ length: 2000 }, (_, i) => ({ id: i, note: `'"$(x)\`` })) });
+const COPIES = 200;
+const VALUE = Buffer.concat(Array.from({ length: COPIES }, () => HOSTILE));
+const NOTE = `'"$(x)\``;
+const ITEMS = 2000;
+const DOC = `{"items":[${Array.from({ length: ITEMS }, (_, i) => `{"id":${i},"note":${JSON.stringify(NOTE)}}`).join(',')}]}`;
 const sha256 = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+const b64 = (text: Buffer | string): string => Buffer.from(text).toString('base64');
 
-/** Writes base64 in chunks a shell line takes, decoded into the result file. */
-function writeBase64(value: Buffer, path: string): string {
-  const b64 = value.toString('base64');
-  const lines = b64.match(/.{1,4000}/g) ?? [];
-  return `{\n${lines.map((l) => `  printf '%s' '${l}'`).join('\n')}\n} | base64 -d > "${path}"`;
-}
-
-function indent(text: string, spaces: number): string {
-  return text.split('\n').map((l) => ' '.repeat(spaces) + l).join('\n');
-}
-
+// The producer builds the values from small pieces: Tekton's place-scripts passes a script in one argument, so a
+// script holding the values themselves would be over Linux's 128 KiB per argument.
 const PRODUCE = `
       - name: produce
         taskSpec:
@@ -60,9 +55,23 @@ const PRODUCE = `
               script: |
                 #!/bin/sh
                 set -eu
-${indent(writeBase64(VALUE, '$(results.value.path)'), 16)}
-${indent(writeBase64(Buffer.from(DOC), '$(results.doc.path)'), 16)}
+                printf '%s' '${b64(HOSTILE)}' | base64 -d > /tmp/piece
+                i=0; while [ $i -lt ${COPIES} ]; do cat /tmp/piece; i=$((i + 1)); done > "$(results.value.path)"
+                printf '%s' '${b64(JSON.stringify(NOTE))}' | base64 -d > /tmp/note
+                {
+                  printf '{"items":['
+                  i=0; while [ $i -lt ${ITEMS} ]; do
+                    [ $i -gt 0 ] && printf ','
+                    printf '{"id":%d,"note":' $i; cat /tmp/note; printf '}'
+                    i=$((i + 1))
+                  done
+                  printf ']}'
+                } > "$(results.doc.path)"
                 : > "$(results.empty.path)"`;
+
+// The step names its command: a step without one needs Tekton to look the image's up in its registry, and this
+// cluster has none (the helper's --platform-commands path is tested in test/init/exec-helper.test.ts).
+const JQ_ARGS = ['--join-output', '--null-input', 'env.DOC | fromjson | .items | length'];
 
 const CONSUME = `
       - name: consume
@@ -101,10 +110,11 @@ const CONSUME = `
               args: ["$(results.args-sha256.path)", "$(params.value)"]
             - name: scratch
               image: ghcr.io/jqlang/jq:1.7.1
+              command: [/jq]
               env:
                 - name: DOC
                   value: $(tasks.produce.results.doc)
-              args: ["--join-output", "--null-input", "env.DOC | fromjson | .items | length"]
+              args: ${JSON.stringify(JQ_ARGS)}
               stdoutConfig:
                 path: $(results.count.path)
             - name: empty
@@ -134,7 +144,7 @@ async function createRun(ns: string, yaml: string): Promise<{ name: string; warn
   return { name: stdout.trim(), warnings: stderr };
 }
 
-test('values reach env, args, the stepTemplate’s env, a scratch image without a command, and an empty value, byte-exact', async (t) => {
+test('values reach env, args, the stepTemplate’s env, a scratch image (no shell), and an empty value, byte-exact', async (t) => {
   const ns = await testNamespace(t, cluster, 'values');
   const { name, warnings } = await createRun(ns, run('values', PRODUCE + CONSUME));
   t.regex(warnings, /Warning: PipelineRun .*: pipeline task "consume": \$\(params\.value\) puts result "value" of task "produce" into the stepTemplate's env by value; Linux passes at most 131072 bytes per argument or environment variable, and this namespace accepts results up to 1073741824 bytes \(1 GiB\)/, 'kubectl shows the admission warning');
@@ -143,6 +153,7 @@ test('values reach env, args, the stepTemplate’s env, a scratch image without 
   const producer = await taskRunOf(cluster, ns, done, 'produce');
   t.is(referenceOf(producer, 'value')?.sha256, sha256(VALUE));
   t.is(referenceOf(producer, 'value')?.size, VALUE.length);
+  t.is(referenceOf(producer, 'doc')?.sha256, sha256(DOC));
   const consumer = await taskRunOf(cluster, ns, done, 'consume');
   t.is(resultOf(consumer, 'env-sha256'), sha256(VALUE), 'env: byte-exact');
   t.is(resultOf(consumer, 'template-sha256'), sha256(VALUE), "stepTemplate's env: byte-exact");
@@ -156,7 +167,8 @@ test('values reach env, args, the stepTemplate’s env, a scratch image without 
   const helper = (c: { args: string[] }): boolean => c.args.includes('/tekton/tlr-exec/tlr-exec');
   t.deepEqual(pod.spec.containers.filter(helper).map((c) => c.name), ['step-env', 'step-args', 'step-scratch', 'step-empty']);
   const scratch = pod.spec.containers.find((c) => c.name === 'step-scratch');
-  t.true(scratch?.args.includes('--platform-commands'), 'the image’s command came from Tekton’s lookup');
+  const args = scratch?.args ?? [];
+  t.deepEqual(args.slice(args.indexOf('-entrypoint')), ['-entrypoint', '/tekton/tlr-exec/tlr-exec', '--', '--root', '/tlr/results', '--', '/jq', ...JQ_ARGS]);
   t.true(scratch?.volumeMounts.some((m) => m.name === 'tlr-exec' && m.readOnly === true));
 });
 
