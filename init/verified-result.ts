@@ -4,11 +4,12 @@
  * byte count while the bytes flow, compared with the reference after the last byte. The file is read once, and never
  * past the reference's size: a file that grows after the check is refused, not copied to its end.
  */
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import type { Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
-import { CHUNK_SIZE, hasByteAt, hashHandle, type Digest } from './hash-file.js';
-import { chunkHasher } from './parallel-hash.js';
+import { CHUNK_SIZE, hasByteAt, hashHandle, readChunks, type Digest } from './hash-file.js';
+import { WorkerReader, WORKER_MIN_BYTES } from './worker-reader.js';
 import { WRITES_IN_FLIGHT } from './stream-substitute.js';
 import { lstatBelowRoot, openChecked, requireInside, requireSingleRegularFile } from './safe-path.js';
 import { locate, type VolumeView } from './volume-view.js';
@@ -56,42 +57,30 @@ export async function openVerifiedResult(
   onVerified?: (path: string, digest: Digest) => void,
 ): Promise<AsyncIterable<Buffer>> {
   const { path, handle } = await openReferencedFile(reference, volume);
+  const ring = WRITES_IN_FLIGHT + 2;
   return (async function* verified(): AsyncGenerator<Buffer> {
-    // The hash runs beside the copy (a second thread for large values): a slot is read into again only once the
-    // hasher is done with it and the consumer with the chunk it held (the ring rule of readChunks).
-    const ring = WRITES_IN_FLIGHT + 2;
-    const hasher = chunkHasher(reference.size, ring, CHUNK_SIZE);
-    const hashed: Array<Promise<void> | undefined> = [];
-    let position = 0;
-    let turn = 0;
-    const readNext = async (): Promise<{ slot: number; chunk: Buffer }> => {
-      const slot = turn++ % ring;
-      await hashed[slot];
-      const buffer = hasher.slots[slot] as Buffer;
-      const want = Math.min(CHUNK_SIZE, reference.size - position);
-      if (want <= 0) return { slot, chunk: buffer.subarray(0, 0) };
-      const { bytesRead } = await handle.read(buffer, 0, want, position);
-      position += bytesRead;
-      return { slot, chunk: buffer.subarray(0, bytesRead) };
-    };
-    let pending = readNext();
+    // Large values: read and hashed on a second thread while this one writes (./worker-reader.ts).
+    const reader = reference.size >= WORKER_MIN_BYTES ? new WorkerReader(handle.fd, reference.size, ring, CHUNK_SIZE) : undefined;
     try {
-      for (;;) {
-        const { slot, chunk } = await pending;
-        if (chunk.length === 0) break;
-        hashed[slot] = hasher.update(slot, chunk.length);
-        pending = readNext();
-        yield chunk;
+      let digest: Digest;
+      if (reader) {
+        yield* reader.chunks();
+        digest = reader.digest;
+      } else {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        for await (const chunk of readChunks(handle, { ring, length: reference.size })) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          yield chunk;
+        }
+        digest = { sha256: hash.digest('hex'), bytes };
       }
-      for (const h of hashed) await h;
-      const digest = { sha256: await hasher.digest(), bytes: position };
       await requireNoMore(handle, path, reference);
       requireMatch(path, reference, digest);
       onVerified?.(path, digest);
     } finally {
-      await pending.catch(() => undefined);
-      for (const h of hashed) await h?.catch(() => undefined);
-      await hasher.close();
+      await reader?.close();
       await handle.close();
     }
   })();

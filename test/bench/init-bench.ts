@@ -25,7 +25,7 @@ export interface BenchResult {
 const CLI = fileURLToPath(new URL('../../init/main.js', import.meta.url));
 const TIME = '/usr/bin/time';
 const OPENSSL = '/usr/bin/openssl';
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.TLR_BENCH_ROUNDS ?? 3);
 const RUN_DIR = 'run-bench';
 const PRODUCER = 'producer';
 

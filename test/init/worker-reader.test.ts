@@ -1,5 +1,5 @@
 /**
- * Large values are hashed on a second thread while substitute copies them (init/parallel-hash.ts): the digest must be
+ * Large values are read and hashed on a second thread while substitute writes them (init/worker-reader.ts): the digest must be
  * the same as in line, the bytes copied must be the file's, and a changed file must still be refused, whatever chunk
  * is changed, with every original script intact.
  */
@@ -7,27 +7,52 @@ import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chunkHasher, PARALLEL_MIN_BYTES } from '../../init/parallel-hash.js';
-import { makeVolume, RUN_DIR, runCli, writeResult, type CliRun } from './temp-volume.js';
+import { WorkerReader, WORKER_MIN_BYTES } from '../../init/worker-reader.js';
+import { makeVolume, RUN_DIR, runCli, tempDir, writeResult, type CliRun } from './temp-volume.js';
 
-const SIZE = PARALLEL_MIN_BYTES + 3 * 1024 * 1024 + 17; // on the worker, and not a whole number of chunks
+const SIZE = WORKER_MIN_BYTES + 3 * 1024 * 1024 + 17; // on the worker, and not a whole number of chunks
 
-test('the worker hasher gives the same digest as hashing in line, slot by slot', async (t) => {
+test('the worker reader hands out the file’s bytes in order and their digest, buffers reused by the ring rule', async (t) => {
+  const dir = await tempDir(t, 'tlr-worker-reader-');
   const data = randomBytes(SIZE);
-  const slotSize = 256 * 1024;
-  const hasher = chunkHasher(SIZE, 4, slotSize);
+  await writeFile(join(dir, 'f'), data);
+  const handle = await open(join(dir, 'f'), 'r');
+  const reader = new WorkerReader(handle.fd, SIZE, 6, 256 * 1024);
   try {
-    const pending: Array<Promise<void> | undefined> = [];
-    for (let offset = 0, turn = 0; offset < data.length; offset += slotSize, turn++) {
-      const slot = turn % 4;
-      await pending[slot];
-      const length = data.copy(hasher.slots[slot] as Buffer, 0, offset, offset + slotSize);
-      pending[slot] = hasher.update(slot, length);
+    const hash = createHash('sha256');
+    let offset = 0;
+    const recent: Buffer[] = [];
+    for await (const chunk of reader.chunks()) {
+      t.true(chunk.equals(data.subarray(offset, offset + chunk.length)), `chunk at ${offset}`);
+      // The 4 chunks before this one are still intact (the consumer may still be writing them).
+      for (const [i, b] of recent.entries()) t.is(b.length, 256 * 1024, `held chunk ${i}`);
+      recent.push(chunk);
+      if (recent.length > 4) recent.shift();
+      hash.update(chunk);
+      offset += chunk.length;
     }
-    for (const p of pending) await p;
-    t.is(await hasher.digest(), createHash('sha256').update(data).digest('hex'));
+    t.is(offset, SIZE);
+    t.deepEqual(reader.digest, { sha256: createHash('sha256').update(data).digest('hex'), bytes: SIZE });
+    t.is(hash.digest('hex'), reader.digest.sha256);
   } finally {
-    await hasher.close();
+    await reader.close();
+    await handle.close();
+  }
+});
+
+test('a file shorter than expected ends early with the bytes there were (the caller refuses it)', async (t) => {
+  const dir = await tempDir(t, 'tlr-worker-reader-');
+  await writeFile(join(dir, 'f'), randomBytes(1000));
+  const handle = await open(join(dir, 'f'), 'r');
+  const reader = new WorkerReader(handle.fd, SIZE, 6, 256 * 1024);
+  try {
+    let n = 0;
+    for await (const chunk of reader.chunks()) n += chunk.length;
+    t.is(n, 1000);
+    t.is(reader.digest.bytes, 1000);
+  } finally {
+    await reader.close();
+    await handle.close();
   }
 });
 
