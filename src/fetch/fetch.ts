@@ -14,7 +14,7 @@ import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, isUnreachable, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
 import { recordedReferences, selectReferences, type NamedReference, type UnusableReference } from './references.js';
-import { verifiedFile } from './verified-file.js';
+import { ShortTransfer, verifiedFile } from './verified-file.js';
 
 export interface FetchOptions {
   readonly kubeConfig: KubeConfig;
@@ -165,7 +165,24 @@ function notReadyReasons(pod: V1Pod): string[] {
   return [...conditions, ...containers];
 }
 
+/** Attempts per result when the exec stream ends early (ShortTransfer); a wrong digest is never retried. */
+const TRANSFER_ATTEMPTS = 3;
+
 async function fetchOne(options: FetchOptions, pod: string, ref: NamedReference): Promise<Fetched> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchOnce(options, pod, ref);
+    } catch (err) {
+      if (!(err instanceof ShortTransfer) || attempt >= TRANSFER_ATTEMPTS) throw err;
+      options.log(
+        `${ref.name}: the stream from the reader pod ended after ${err.bytes} of ${ref.reference.size} bytes (nothing kept); ` +
+          `fetching it again (${attempt + 1}/${TRANSFER_ATTEMPTS})`,
+      );
+    }
+  }
+}
+
+async function fetchOnce(options: FetchOptions, pod: string, ref: NamedReference): Promise<Fetched> {
   const file = join(options.outDir, ref.name);
   if (dirname(resolve(file)) !== resolve(options.outDir)) {
     // references.ts admits only plain file names; this keeps it so whatever changes there.

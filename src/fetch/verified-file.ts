@@ -19,6 +19,21 @@ export interface VerifiedSink {
  * `<dest>.partial`, sha256 and size are computed on the way, and only a match is renamed to `dest`. Nothing
  * unverified is ever left at `dest`. `onProgress` gets the byte count as it grows.
  */
+/**
+ * Fewer bytes arrived than the reference records: the stream ended early (the exec stream can end before its last
+ * output: the API server may send the command's exit status first, and the client closes on it). Worth a retry; a
+ * complete transfer with another digest is not.
+ */
+export class ShortTransfer extends TlrError {
+  constructor(dest: string, reference: Reference, readonly bytes: number, sha256: string) {
+    super(
+      'E_DIGEST_MISMATCH',
+      `${dest}: expected ${reference.size} bytes with sha256 ${reference.sha256} (as the producer sealed it), ` +
+        `received ${bytes} bytes with sha256 ${sha256}; nothing was written`,
+    );
+  }
+}
+
 export function verifiedFile(dest: string, reference: Reference, onProgress?: (bytes: number) => void): VerifiedSink {
   const partial = `${dest}.partial`;
   const file = createWriteStream(partial, { mode: 0o644 });
@@ -49,6 +64,10 @@ export function verifiedFile(dest: string, reference: Reference, onProgress?: (b
         file.once('error', reject);
       });
       const sha256 = hash.digest('hex');
+      if (bytes < reference.size) {
+        await rm(partial, { force: true });
+        throw new ShortTransfer(dest, reference, bytes, sha256);
+      }
       if (bytes !== reference.size || sha256 !== reference.sha256) {
         await rm(partial, { force: true });
         throw new TlrError(

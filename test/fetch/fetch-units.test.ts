@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, parseReference } from '../../src/core/reference.js';
 import { recordedReferences, selectReferences } from '../../src/fetch/references.js';
-import { verifiedFile } from '../../src/fetch/verified-file.js';
+import { ShortTransfer, verifiedFile } from '../../src/fetch/verified-file.js';
 
 function ref(content: Buffer, path = 'uid/build/blob'): string {
   return formatReference({ sha256: createHash('sha256').update(content).digest('hex'), size: content.length, path });
@@ -29,7 +29,14 @@ test('a verified file appears under its name only when size and sha256 match; ot
   tampered[5] = (tampered[5] ?? 0) ^ 1;
   const bad = verifiedFile(join(dir, 'bad'), reference);
   await pipeline(Readable.from([tampered]), bad.stream);
-  await t.throwsAsync(bad.finish(), { message: /expected 1048576 bytes with sha256 .* received 1048576 bytes with sha256 .*nothing was written/ });
+  const wrong = await t.throwsAsync(bad.finish(), { message: /expected 1048576 bytes with sha256 .* received 1048576 bytes with sha256 .*nothing was written/ });
+  t.false(wrong instanceof ShortTransfer, 'a complete transfer with another digest is not retried');
+
+  // A stream that ended early is a ShortTransfer (tlr fetch retries it), and leaves nothing either.
+  const short = verifiedFile(join(dir, 'short'), reference);
+  await pipeline(Readable.from([content.subarray(0, 1000)]), short.stream);
+  const ended = await t.throwsAsync(short.finish(), { message: /received 1000 bytes/ });
+  t.true(ended instanceof ShortTransfer);
 
   const long = verifiedFile(join(dir, 'long'), reference);
   await t.throwsAsync(pipeline(Readable.from([content, Buffer.from('x')]), long.stream), { message: /more than the 1048576 bytes/ });
