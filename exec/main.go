@@ -31,6 +31,8 @@ const (
 	envRefs     = "TLR_REFS"
 	envRunDir   = "TLR_RUN_DIR"
 	envView     = "TLR_VIEW"
+	// The labels of TLR_REFS, in order, as the rewrite wrote them (nothing substituted into them).
+	envRefLabels = "TLR_REF_LABELS"
 	// Tekton's entrypoint reads the image's command from here when the step names none (cmd/entrypoint/main.go).
 	envPlatformCommands = "TEKTON_PLATFORM_COMMANDS"
 )

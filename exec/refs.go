@@ -23,16 +23,28 @@ var labelled = regexp.MustCompile(`^([a-z0-9][a-z0-9-]*)/([A-Za-z0-9][A-Za-z0-9.
 // parseRefs reads TLR_REFS (the consumer's tlr-refs param as Tekton substituted it): labelled references separated
 // by whitespace, each naming its own result's file `<runDir>/<task>/<result>`. Anything else is refused: a producer
 // that published more than its reference, or a reference to another result's file (see init/refs-text.ts).
-func parseRefs(text, runDir string) ([]reference, error) {
+//
+// labels (env TLR_REF_LABELS, literal text the rewrite wrote) are the labels of text, in order: with them, text must be
+// exactly those items, each one reference, so a producer that spliced another label and reference into what it
+// published is refused.
+func parseRefs(text, runDir, labels string) ([]reference, error) {
 	var refs []reference
 	seen := map[string]bool{}
-	for _, item := range strings.Fields(text) {
+	items := strings.Fields(text)
+	if want := strings.Fields(labels); len(want) > 0 {
+		if len(items) != len(want) {
+			return nil, fmt.Errorf("the references this task uses (env TLR_REFS): expected %d item(s) (%s), found %d: a producing task published more than its own reference; refusing it", len(want), labels, len(items))
+		}
+		for i, item := range items {
+			if !strings.HasPrefix(item, want[i]+"=") {
+				return nil, fmt.Errorf("the references this task uses (env TLR_REFS): expected item %d to be %s=<its reference>, found %q; refusing it", i+1, want[i], truncate(item))
+			}
+		}
+	}
+	for _, item := range items {
 		m := labelled.FindStringSubmatch(item)
 		if m == nil {
-			shown := item
-			if len(shown) > 160 {
-				shown = shown[:160] + "…"
-			}
+			shown := truncate(item)
 			return nil, fmt.Errorf("the references this task uses (env TLR_REFS) must be <task>/<result>=[[tlr:v1:…]] "+
 				"separated by spaces, found %q: a producing task published something else than its reference, or this task "+
 				"was not rewritten by Tekton Large Results", shown)
@@ -69,4 +81,11 @@ func checkRelative(path string) error {
 		}
 	}
 	return nil
+}
+
+func truncate(s string) string {
+	if len(s) > 160 {
+		return s[:160] + "…"
+	}
+	return s
 }

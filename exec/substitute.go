@@ -33,10 +33,11 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 	refsText, _ := env.get(envRefs)
 	runDir, _ := env.get(envRunDir)
 	view, _ := env.get(envView)
+	labels, _ := env.get(envRefLabels)
 	if view == "" {
 		view = "volume"
 	}
-	refs, err := parseRefs(refsText, runDir)
+	refs, err := parseRefs(refsText, runDir, labels)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -50,7 +51,7 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 	out := make(environment, len(env))
 	for i, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == envRefs || name == envRunDir || name == envView {
+		if !ok || name == envRefs || name == envRunDir || name == envView || name == envRefLabels {
 			out[i] = kv
 			continue
 		}

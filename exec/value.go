@@ -69,9 +69,10 @@ func readVerified(v volume, ref reference, limit int64) ([]byte, error) {
 		}
 	}
 	if ref.size > limit {
-		return nil, nil // the caller reports the size against the limit; nothing is read
+		return nil, fmt.Errorf("%s: %d bytes, over the %d bytes a value passed to a command may take; nothing was read", subject, ref.size, limit)
 	}
-	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// O_NONBLOCK: a file swapped for a named pipe after the checks above must not block the open (fstat refuses it).
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", subject, err)
 	}

@@ -3,7 +3,7 @@
  * Kept apart from main.ts so tests can run it in-process.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MOUNT_PATH, ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../src/api/names.js';
+import { DEFAULT_MOUNT_PATH, ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../src/api/names.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { logInfo, logProblem } from './log.js';
 import { prepareResultDirs } from './prepare.js';
@@ -97,6 +97,7 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
     .addOption(view().env(ENV_VIEW))
     .addOption(new Option('--scripts <dir>', "Tekton's scripts directory").default('/tekton/scripts'))
     .addOption(new Option('--refs <text>', 'the references this task uses: the only ones substituted, each verified').env(ENV_REFS))
+    .addOption(new Option('--ref-labels <labels>', 'the <task>/<result> label of each of --refs, in order').env(ENV_REF_LABELS))
     .addOption(
       new Option('--max-substituted <bytes>', 'most bytes of values written into the scripts (config key maxSubstitutedSize)')
         .argParser(usage(parseBytes))
@@ -202,13 +203,14 @@ interface SubstituteFlags {
   view: View;
   scripts: string;
   refs?: string;
+  refLabels?: string;
   maxSubstituted: number;
   installExec?: string;
 }
 
 async function substitute(opts: SubstituteFlags): Promise<number> {
   try {
-    await substituteScripts({ root: opts.root, runDir: opts.runDir, view: opts.view, scriptsDir: opts.scripts, refs: opts.refs, maxSubstituted: opts.maxSubstituted });
+    await substituteScripts({ root: opts.root, runDir: opts.runDir, view: opts.view, scriptsDir: opts.scripts, refs: opts.refs, refLabels: opts.refLabels, maxSubstituted: opts.maxSubstituted });
     if (opts.installExec !== undefined) await installExecHelper(opts.installExec);
     return EXIT_OK;
   } catch (error) {

@@ -29,7 +29,7 @@ const LEADING_LABEL = new RegExp(`^${LABEL}`);
  * Every reference in `text`, duplicates removed, in order; each labelled one checked against `<runDir>/<label>`.
  * Throws on anything else than (labelled) references and spaces.
  */
-export function parseRefsText(text: string, runDir?: string): DeclaredReference[] {
+export function parseRefsText(text: string, runDir?: string, labels?: string): DeclaredReference[] {
   const found = new Map<string, Reference>();
   let last = 0;
   let labelled = 0;
@@ -53,6 +53,8 @@ export function parseRefsText(text: string, runDir?: string): DeclaredReference[
     found.set(token, reference);
   }
   requireBlank(text.slice(last));
+  // After the checks above, whose messages say what a producer published instead (a notice, a malformed reference).
+  if (labels !== undefined && labels.trim() !== '') requireLabels(text, labels.trim().split(/\s+/));
   return [...found].map(([token, reference]) => ({ reference, token }));
 }
 
@@ -95,4 +97,28 @@ function requireBlank(gap: string): void {
     'E_INPUT',
     `${WHAT} must be references [[tlr:v1:…]] separated by whitespace, found "${shown}": ${why}`,
   );
+}
+
+/**
+ * With the labels the rewrite declared (env TLR_REF_LABELS, literal text), the refs text must be exactly those labels
+ * in order, each `=` one reference: a producer that published more than its own reference (another label and
+ * reference, spliced in with any whitespace) is refused, naming what it added.
+ */
+function requireLabels(text: string, labels: readonly string[]): void {
+  const items = text.trim().split(/\s+/).filter((i) => i !== '');
+  const single = new RegExp(`^${REFERENCE_PATTERN.source}$`);
+  for (const [i, item] of items.entries()) {
+    const label = labels[i];
+    const eq = item.indexOf('=');
+    if (label === undefined || item.slice(0, eq) !== label || !single.test(item.slice(eq + 1))) {
+      throw new TlrError(
+        'E_RESULT_UNSAFE',
+        `${WHAT}: expected ${labels.length} item(s), ${labels.map((l) => `${l}=<its reference>`).join(' ')}, found ` +
+          `"${item.slice(0, 200)}" as item ${i + 1}: a producing task published more than its own reference; refusing it`,
+      );
+    }
+  }
+  if (items.length !== labels.length) {
+    throw new TlrError('E_RESULT_UNSAFE', `${WHAT}: expected ${labels.length} item(s) (${labels.join(' ')}), found ${items.length}`);
+  }
 }

@@ -99,13 +99,14 @@ export async function requireInside(path: string, dir: string, subject: string):
 }
 
 /**
- * Opens a checked file for reading without following a symlink, and makes sure it is still the file that was
+ * Opens a checked file for reading without following a symlink (nor blocking, should it have become a named pipe),
+ * and makes sure it is still the file that was
  * checked (same device and inode, still one link): a swap between check and open is refused.
  */
 export async function openChecked(path: string, checked: Stats, subject: string): Promise<FileHandle> {
   let handle: FileHandle;
   try {
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     // Swapped for a symlink since it was checked: say so the same way.
     if ((error as NodeJS.ErrnoException).code === 'ELOOP') {

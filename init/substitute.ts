@@ -32,6 +32,8 @@ export interface SubstituteOptions extends ResultVolume {
   readonly scriptsDir: string;
   /** The references this task uses (`--refs`, env TLR_REFS): the only ones acted on, each verified. */
   readonly refs?: string;
+  /** The labels the rewrite declared for `refs`, in order (env TLR_REF_LABELS); absent: a previous release's task. */
+  readonly refLabels?: string;
   /** Most bytes of values written into this pod's scripts, all scripts together (config key maxSubstitutedSize). */
   readonly maxSubstituted: number;
   readonly log?: Logger;
@@ -65,7 +67,7 @@ export function defaultOutput(path: string): Writable {
 /** Verifies every declared reference and substitutes the scripts. Throws a TlrError on the first refusal. */
 export async function substituteScripts(options: SubstituteOptions): Promise<SubstituteReport> {
   const log = options.log ?? logInfo;
-  const declared = new Map(parseRefsText(options.refs ?? '', options.runDir).map((d) => [d.token, d.reference]));
+  const declared = new Map(parseRefsText(options.refs ?? '', options.runDir, options.refLabels).map((d) => [d.token, d.reference]));
   const planned = await planScripts(options.scriptsDir, declared);
   requireWithinLimit(planned, declared, options.maxSubstituted);
   const verified = new Set<string>();

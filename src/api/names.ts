@@ -55,6 +55,13 @@ export const ENV_REFS = 'TLR_REFS';
 export const ENV_RUN_DIR = 'TLR_RUN_DIR';
 /** What the consumer's steps see at mountPath: `run` (its run's directory); absent, the volume root. */
 export const ENV_VIEW = 'TLR_VIEW';
+/**
+ * The labels (`<task>/<result>`) of TLR_REFS, in order, as literal text Tekton substitutes nothing into: a published
+ * value that carries more than its own reference (another label and reference spliced in) no longer matches them.
+ */
+export const ENV_REF_LABELS = 'TLR_REF_LABELS';
+/** Our step env names: a step's own env may not set them (it would override the stepTemplate's). */
+export const OUR_ENV: ReadonlySet<string> = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW, ENV_REF_LABELS]);
 
 /**
  * Start of what `tlr-seal` writes as a result's value instead of a reference when it did not seal it (not produced,

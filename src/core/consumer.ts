@@ -1,4 +1,4 @@
-import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, LABEL_CONSUMER, PARAM_REFS } from '../api/names.js';
+import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW, LABEL_CONSUMER, OUR_ENV, PARAM_REFS } from '../api/names.js';
 import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
@@ -247,13 +247,14 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
     ...(spec.params ?? []),
     { name: PARAM_REFS, type: 'string', description: 'References this task uses (added by Tekton Large Results).' },
   ];
-  const ours = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW]);
-  const env: EnvVar[] = (spec.stepTemplate?.env ?? []).filter((e) => !ours.has(e.name));
+  const env: EnvVar[] = (spec.stepTemplate?.env ?? []).filter((e) => !OUR_ENV.has(e.name));
+  refuseOurEnv(spec, childPath(input.path, 'taskSpec'), diags, `pipeline task "${pt.name}"`);
   spec.stepTemplate = {
     ...spec.stepTemplate,
     env: [
       ...env,
       { name: ENV_REFS, value: `$(params.${PARAM_REFS})` },
+      { name: ENV_REF_LABELS, value: used.map((u) => `${u.task}/${u.result}`).join(' ') },
       { name: ENV_RUN_DIR, value: layout.runDir },
       ...(layout.view === 'run' ? [{ name: ENV_VIEW, value: layout.view }] : []),
     ],
@@ -273,4 +274,23 @@ function describeBytes(bytes: number): string {
     unit += 1;
   }
   return unit < 0 ? `${bytes} bytes` : `${bytes} bytes (${Number(value.toFixed(1))} ${units[unit]})`;
+}
+
+/**
+ * A step (or sidecar) setting one of our env names would override the stepTemplate's for that container: with an
+ * empty TLR_REFS its values would go unverified. Refused, naming the field.
+ */
+function refuseOurEnv(spec: EmbeddedTask, path: string, diags: Diagnostics, label: string): void {
+  for (const list of ['steps', 'sidecars'] as const) {
+    for (const [i, container] of (spec[list] ?? []).entries()) {
+      for (const [j, e] of ((container as { env?: EnvVar[] }).env ?? []).entries()) {
+        if (!OUR_ENV.has(e?.name)) continue;
+        diags.error(
+          `${path}.${list}[${i}].env[${j}].name`,
+          `${label}: env name "${e.name}" is reserved for Tekton Large Results (it tells the init container and tlr-exec ` +
+            'which references to verify); expected another name, found it set by the task',
+        );
+      }
+    }
+  }
 }

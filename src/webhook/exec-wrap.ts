@@ -10,7 +10,7 @@
  * at the step's turn; the helper substitutes the values and execs the command. The kubelet expands `$(VAR)` in args
  * before the container starts, on the tokens (which hold no `$`), so no value is ever expanded by it.
  */
-import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW, EXEC_BINARY } from '../api/names.js';
+import { EXEC_BINARY, OUR_ENV as OURS } from '../api/names.js';
 import { REFERENCE_PATTERN } from '../core/reference.js';
 import type { Container } from './tekton-pod.js';
 
@@ -19,7 +19,6 @@ const TEKTON_ENTRYPOINT = '/tekton/bin/entrypoint';
 const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'wait_file_content', 'breakpoint_on_failure', 'debug_before_step', 'compress_termination_message', 'enable_spire',
 ]);
-const OURS: ReadonlySet<string> = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW]);
 
 /** The tokens a consumer declared (its TLR_REFS, as Tekton substituted it into the step's env). */
 export function declaredTokens(refsText: string | undefined): string[] {

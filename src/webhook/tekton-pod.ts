@@ -4,7 +4,7 @@
  * `mountPath`, and the scripts volume `place-scripts` writes and steps mount read-only at /tekton/scripts.
  */
 import { posix } from 'node:path';
-import { ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../api/names.js';
+import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../api/names.js';
 import type { ObjectMeta } from '../api/tekton.js';
 
 export interface EnvVar {
@@ -91,12 +91,13 @@ export function readConsumerPod(pod: Pod, mountPath: string): ConsumerPodReading
         : `a step container mounting the result workspace at ${mountPath} (config mountPath)`,
     );
   }
+  if (envStep) missing.push(...refsProblems(steps, envStep));
   const scripts = scriptsVolume(pod, volumes);
   if (scripts.missing !== undefined) missing.push(scripts.missing);
   if (!envStep || !resultMount || missing.length > 0) return { missing };
   return {
     pod: {
-      env: [envOf(envStep, ENV_REFS), envOf(envStep, ENV_RUN_DIR), envOf(envStep, ENV_VIEW)]
+      env: [envOf(envStep, ENV_REFS), envOf(envStep, ENV_RUN_DIR), envOf(envStep, ENV_VIEW), envOf(envStep, ENV_REF_LABELS)]
         .filter((e) => e !== undefined)
         .map(copyEnv),
       resultMount,
@@ -104,6 +105,20 @@ export function readConsumerPod(pod: Pod, mountPath: string): ConsumerPodReading
       runAs: runAsOf(envStep, pod),
     },
   };
+}
+
+/**
+ * Every step carries the stepTemplate's TLR_REFS (the rewrite refuses a step setting its own): one that differs, or
+ * an empty one, would have its values go unverified.
+ */
+function refsProblems(steps: readonly Container[], envStep: Container): string[] {
+  const expected = envOf(envStep, ENV_REFS)?.value;
+  if (typeof expected !== 'string' || expected.trim() === '') {
+    return [`a non-empty ${ENV_REFS} in step container "${envStep.name}" (the references the task uses), found it empty`];
+  }
+  return steps
+    .filter((c) => envOf(c, ENV_REFS)?.value !== expected || envOf(c, ENV_REFS)?.valueFrom !== undefined)
+    .map((c) => `the same ${ENV_REFS} in every step container as in "${envStep.name}", found another in "${c.name}"`);
 }
 
 function envOf(container: Container, name: string): EnvVar | undefined {

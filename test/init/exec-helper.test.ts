@@ -192,6 +192,18 @@ test('a symlinked result file is refused', async (t) => {
   t.regex(await refused(t, v, [linked], stepEnv([`gen/link=${linked}`])), /is a symbolic link, expected a regular file/);
 });
 
+test('with the labels the rewrite declared (TLR_REF_LABELS), a spliced-in label and reference is refused', async (t) => {
+  const v = await volume(t);
+  const own = await v.result('gen', 'report', 'mine');
+  const other = await v.result('victim', 'secret', 'theirs');
+  const ok = await run(['--root', v.root, '--', 'python3', '-c', DUMP, own.token], { ...stepEnv([own.declared]), TLR_REF_LABELS: 'gen/report' });
+  t.is(ok.code, 0, ok.stderr);
+  t.deepEqual(dumped(ok).argv.map((b) => b.toString()), ['mine']);
+  // gen published "<its reference> victim/secret=<the victim's>": both sealed, both labelled, one too many.
+  const spliced = { ...stepEnv([own.declared, other.declared]), TLR_REF_LABELS: 'gen/report' };
+  t.regex(await refused(t, v, [own.token, other.token], spliced), /expected 1 item\(s\) \(gen\/report\), found 2: a producing task published more than its own reference/);
+});
+
 test('usage errors exit 2 and say what is expected', async (t) => {
   const r = await run(['--', 'true'], {});
   t.is(r.code, 2);

@@ -4,6 +4,7 @@
  */
 import test from 'ava';
 import { parseRefsText } from '../../init/refs-text.js';
+import { formatReference } from '../../src/core/reference.js';
 import { notProducedNotice } from '../../init/seal-notice.js';
 import { referenceFor } from './temp-volume.js';
 
@@ -35,4 +36,14 @@ test("a result its seal step did not seal: the message says so, with the produce
 
 test("the previous release's text (references only) is still read", (t) => {
   t.deepEqual(parseRefsText(`${mine} ${other}`, RUN).length, 2);
+});
+
+test('with the declared labels, the refs text must be exactly those items in order: a spliced-in reference is refused', (t) => {
+  const a = formatReference({ sha256: 'a'.repeat(64), size: 1, path: 'run/gen/r' });
+  const b = formatReference({ sha256: 'b'.repeat(64), size: 1, path: 'run/victim/s' });
+  t.is(parseRefsText(`gen/r=${a}`, 'run', 'gen/r').length, 1);
+  for (const spliced of [`gen/r=${a} victim/s=${b}`, `gen/r=${a}\u000bvictim/s=${b}`, `gen/r=${a}\fvictim/s=${b}`]) {
+    t.throws(() => parseRefsText(spliced, 'run', 'gen/r'), { message: /a producing task published more than its own reference|expected 1 item/ });
+  }
+  t.throws(() => parseRefsText(`victim/s=${b}`, 'run', 'gen/r'), { message: /expected 1 item\(s\), gen\/r=<its reference>, found "victim\/s=/ });
 });

@@ -319,3 +319,15 @@ test('a step that is not Tekton’s shape (no entrypoint, or no --) is refused r
   t.regex(refusal(own), /container "step-count": expected command \[\/tekton\/bin\/entrypoint\] \(Tekton's entrypoint\), found \["\/bin\/app"\]/);
   t.regex(refusal(podWithValueStep((step) => (step.args = ['-post_file', '/x', '-entrypoint', '/bin/app']))), /found no --/);
 });
+
+test('a step whose TLR_REFS differs from the others, or an empty TLR_REFS, is refused: its values would go unverified', (t) => {
+  const differs = podWith((pod) => {
+    const step = pod.spec.containers?.[1] as Container;
+    step.env = (step.env ?? []).map((e) => (e.name === 'TLR_REFS' ? { name: 'TLR_REFS', value: '' } : e));
+  });
+  t.regex(refusal(differs), /expected .*the same TLR_REFS in every step container as in "step-show", found another in "step-count"/);
+  const empty = podWith((pod) => {
+    for (const step of pod.spec.containers ?? []) step.env = (step.env ?? []).map((e) => (e.name === 'TLR_REFS' ? { name: 'TLR_REFS', value: ' ' } : e));
+  });
+  t.regex(refusal(empty), /a non-empty TLR_REFS in step container "step-show"/);
+});
