@@ -56,12 +56,20 @@ export function wrapStep(container: Container, mountPath: string): Wrapped {
   return { args };
 }
 
-/** Where Tekton's `--` is, and the index of `-entrypoint`'s value (-1: none), parsing flags as Go's flag package. */
+/**
+ * Where Tekton's `--` is and the index of `-entrypoint`'s value (-1: none). As Tekton's entrypoint does
+ * (cmd/entrypoint/args.go), the first `--` ends its flags, whatever precedes it; the flags before it are read as Go's
+ * flag package reads them, and a flag left without its value (a `--` where it should be) is refused: Tekton's
+ * entrypoint would refuse it too.
+ */
 function parseEntrypointArgs(args: readonly string[], name: string): { separator: number; entrypoint: number } | { problem: string } {
+  const separator = args.indexOf('--');
+  if (separator === -1) {
+    return { problem: `container "${name}": expected Tekton's entrypoint flags, then --, then the step's command and args; found no --` };
+  }
   let entrypoint = -1;
-  for (let i = 0; i < args.length; ) {
+  for (let i = 0; i < separator; ) {
     const arg = args[i] as string;
-    if (arg === '--') return { separator: i, entrypoint };
     if (!arg.startsWith('-')) {
       return { problem: `container "${name}": args[${i}] is ${JSON.stringify(arg.slice(0, 80))}, expected a flag of Tekton's entrypoint or --` };
     }
@@ -69,10 +77,14 @@ function parseEntrypointArgs(args: readonly string[], name: string): { separator
     if (flag === 'entrypoint' && inline !== undefined) {
       return { problem: `container "${name}": -entrypoint=<value> in one argument; Tekton writes it as two` };
     }
+    const takesValue = inline === undefined && !BOOLEAN_FLAGS.has(flag);
+    if (takesValue && i + 1 >= separator) {
+      return { problem: `container "${name}": flag ${arg} has no value before Tekton's --` };
+    }
     if (flag === 'entrypoint') entrypoint = i + 1;
-    i += inline !== undefined || BOOLEAN_FLAGS.has(flag) ? 1 : 2;
+    i += takesValue ? 2 : 1;
   }
-  return { problem: `container "${name}": expected Tekton's entrypoint flags, then --, then the step's command and args; found no --` };
+  return { separator, entrypoint };
 }
 
 function splitFlag(arg: string): [string, string | undefined] {

@@ -318,6 +318,8 @@ test('a step that is not Tekton’s shape (no entrypoint, or no --) is refused r
   const own = podWithValueStep((step) => (step.command = ['/bin/app']));
   t.regex(refusal(own), /container "step-count": expected command \[\/tekton\/bin\/entrypoint\] \(Tekton's entrypoint\), found \["\/bin\/app"\]/);
   t.regex(refusal(podWithValueStep((step) => (step.args = ['-post_file', '/x', '-entrypoint', '/bin/app']))), /found no --/);
+  // stdoutConfig.path "--": Tekton's entrypoint cuts its flags at the first --, and so does the webhook.
+  t.regex(refusal(podWithValueStep((step) => (step.args = ['-stdout_path', '--', '-entrypoint', '/bin/app', '--', 'a']))), /flag -stdout_path has no value before Tekton's --/);
 });
 
 test('a step whose TLR_REFS differs from the others, or an empty TLR_REFS, is refused: its values would go unverified', (t) => {
