@@ -150,6 +150,14 @@ class Scan {
       this.refuseValue(at, expression, ref);
       return;
     }
+    if (/\.command\[0\]$/.test(at)) {
+      this.diags.warn(
+        at,
+        `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} in command[0] lets result ` +
+          `"${ref.result}" of task "${ref.task}" choose the program the step runs; expected a fixed program, with the value ` +
+          'in its arguments or env, unless that producer is trusted to pick it',
+      );
+    }
     const max = this.input.argsAndEnv.maxResultSize;
     const key = `${ref.task}\u0000${ref.result}`;
     if (max < MAX_ARG_STRLEN || this.warnedLarge.has(key)) return;

@@ -40,3 +40,11 @@ test('the labels of the references are declared literally beside them', (t) => {
   const env = out.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.stepTemplate?.env ?? [];
   t.deepEqual(env.find((e) => e.name === 'TLR_REF_LABELS'), { name: 'TLR_REF_LABELS', value: 'gen/r' });
 });
+
+test('a value in command[0] is accepted with a warning: it chooses the program', (t) => {
+  const input = run([]);
+  const use = input.spec.pipelineSpec?.tasks?.[1];
+  if (use?.taskSpec?.steps?.[0]) use.taskSpec.steps[0] = { name: 's', image: 'bash', command: ['$(tasks.gen.results.r)', '--flag'] };
+  const out = rewritePipelineRun(input, options);
+  t.true(out.diagnostics.some((d) => d.severity === 'warning' && /command\[0\] lets result "r" of task "gen" choose the program the step runs/.test(d.message)));
+});
