@@ -69,7 +69,7 @@ func main() {
 	if err := checkExecLimits(path, argv, env); err != nil {
 		fail(exitRefused, err)
 	}
-	err = syscall.Exec(path, argv, env.strings())
+	err = syscall.Exec(path, argv, []string(env))
 	if err == syscall.E2BIG {
 		err = fmt.Errorf("the kernel refused to start %s: its arguments and environment are too large (E2BIG), %s", path, totalsText(path, argv, env))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"syscall"
 )
 
 // An environment as execve takes it, in order.
@@ -17,8 +18,6 @@ func (e environment) get(name string) (string, bool) {
 	}
 	return "", false
 }
-
-func (e environment) strings() []string { return e }
 
 // Where a value went, for messages.
 type use struct {
@@ -205,8 +204,8 @@ func execLimit() int {
 	const argMax = 128 * 1024
 	const maxLimit = 6 * 1024 * 1024
 	limit := maxLimit
-	var rl syscallRlimit
-	if getStackLimit(&rl) == nil && rl.Cur/4 < uint64(maxLimit) {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_STACK, &rl) == nil && rl.Cur/4 < uint64(maxLimit) {
 		limit = int(rl.Cur / 4)
 	}
 	if limit < argMax {

@@ -20,7 +20,10 @@ const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'wait_file_content', 'breakpoint_on_failure', 'debug_before_step', 'compress_termination_message', 'enable_spire',
 ]);
 
-/** The tokens a consumer declared (its TLR_REFS, as Tekton substituted it into the step's env). */
+/**
+ * The tokens a consumer declared (its TLR_REFS, as Tekton substituted it into the step's env). The pattern alone, not
+ * findReferences: that one throws on a malformed path, and the text comes from the pod; tlr-exec judges it.
+ */
 export function declaredTokens(refsText: string | undefined): string[] {
   return [...new Set([...(refsText ?? '').matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))].map((m) => m[0]))];
 }

@@ -10,13 +10,10 @@ import { createHash } from 'node:crypto';
 import { access, appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatReference } from '../../src/core/reference.js';
-import { ensureGoBuild } from '../support/go-build.js';
-import { execBuild } from '../support/go-builds.js';
+import { builtExecHelper } from '../support/go-builds.js';
 import { tempDir } from './temp-volume.js';
 
 const RUN = '0c9f4d3e-run';
-let helper: Promise<string> | undefined;
-const built = (): Promise<string> => (helper ??= ensureGoBuild(execBuild(), { log: () => undefined }).then((b) => b.paths['tlr-exec'] as string));
 
 /** Dumps argv[1:] and the environment, each as hex of its raw bytes, as JSON on stdout. */
 const DUMP = 'import os, sys, json; json.dump({"argv": [os.fsencode(a).hex() for a in sys.argv[1:]], "env": {k.decode(): v.hex() for k, v in os.environb.items()}}, sys.stdout)';
@@ -49,7 +46,7 @@ interface Ran {
 }
 
 async function run(args: readonly string[], env: Record<string, string>, shellPrefix?: string): Promise<Ran> {
-  const bin = await built();
+  const bin = await builtExecHelper();
   // Values come from files on the volume; what we pass here is tokens and plain text, so strings suffice.
     const argv = shellPrefix ? ['-c', `${shellPrefix}; exec "$@"`, 'sh', bin, ...args] : args;
   const child = spawn(shellPrefix ? '/bin/sh' : bin, argv, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env } });

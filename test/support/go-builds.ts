@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { GoBuild } from './go-build.js';
+import { ensureGoBuild, type GoBuild } from './go-build.js';
 
 /** This file runs as dist/test/support/go-builds.js, three levels below the project root. */
 const moduleDir = (name: string): string => fileURLToPath(new URL(`../../../test/cluster/${name}/`, import.meta.url));
@@ -87,4 +87,11 @@ export function execBuild(): GoBuild {
     name: 'tlr-exec', moduleDir: dir, version: `v${pkg.version}`, ldflags: '-s -w', env: { CGO_ENABLED: '0' }, whatToDo: GO_HELP,
     binaries: ['tlr-exec'], packages: ['.'],
   };
+}
+
+let execHelper: Promise<string> | undefined;
+/** The exec helper's binary, built once per process (cached across processes by ensureGoBuild). */
+export function builtExecHelper(): Promise<string> {
+  execHelper ??= ensureGoBuild(execBuild(), { log: () => undefined }).then((b) => b.paths['tlr-exec'] as string);
+  return execHelper;
 }

@@ -17,8 +17,7 @@ import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW, EXEC_DIR, LABEL_CONSUM
 import { parseConfig } from '../../src/core/config.js';
 import { carriesValues, declaredTokens } from '../../src/webhook/exec-wrap.js';
 import { substituteContainer } from '../../src/webhook/pod-admission.js';
-import { ensureGoBuild } from './go-build.js';
-import { execBuild } from './go-builds.js';
+import { builtExecHelper } from './go-builds.js';
 import { SCRIPTS_DIR } from '../../src/webhook/tekton-pod.js';
 import type { EmbeddedTask, PipelineRun, PipelineTask, Step } from '../../src/api/tekton.js';
 
@@ -214,7 +213,7 @@ async function runSubstitute(task: LocalTask, first: Step, ctx: TaskContext): Pr
   await mkdir(task.execDir, { recursive: true });
   const args = (container.args ?? []).map((a) => (a === SCRIPTS_DIR ? task.scriptsDir : a === EXEC_DIR ? task.execDir : task.local(a)));
   const containerEnv = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value ?? '']));
-  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, ...args], { ...containerEnv, TLR_EXEC_SOURCE: await execHelper() }, ctx);
+  await exec(task.name, 'tlr-substitute (init container)', process.execPath, [INIT_MAIN, ...args], { ...containerEnv, TLR_EXEC_SOURCE: await builtExecHelper() }, ctx);
 }
 
 /** Runs one step (a `tlr-init` step or a script), then checks its results fit the termination message. */
@@ -232,13 +231,6 @@ async function runStep(task: LocalTask, step: Step, i: number, script: string | 
     throw new LocalRunError(`pipeline task ${task.name} step ${name}: a step needs a script or a command to run locally`, ctx.outputs);
   }
   await checkTerminationMessage(task.name, name, task.resultsDir, ctx);
-}
-
-let helper: Promise<string> | undefined;
-/** The exec helper, built as the image build builds it (exec/, cached). */
-function execHelper(): Promise<string> {
-  helper ??= ensureGoBuild(execBuild(), { log: () => undefined }).then((b) => b.paths['tlr-exec'] as string);
-  return helper;
 }
 
 /**
