@@ -77,16 +77,6 @@ function siteOf(path: string): string | undefined {
   return m?.[1]?.replace(/\[\d+\]/g, '[]').replace(/\.(secretKeyRef|configMapKeyRef|fieldRef|resourceFieldRef)\..*$/, '.$1');
 }
 
-/** The field a refusal names (`image`, `workingDir`, `sidecar env`, `when`…). */
-function fieldOf(message: string): string {
-  const sidecar = /sidecar "[^"]*": .* in (\w+) carries/.exec(message);
-  if (sidecar) return `sidecar ${sidecar[1]}`;
-  const m = / in ([\w' ]+?) carries result/.exec(message);
-  if (m) return m[1] as string;
-  if (/stored by reference and cannot be used here/.test(message)) return 'when/matrix/workspaces';
-  return message.slice(0, 80);
-}
-
 /** Where the rewrite refuses the param fed a reference, and its message; undefined when it accepts it. */
 function refusalOf(spec: EmbeddedTask, params: readonly Param[], fed: string, options: Parameters<typeof rewritePipelineRun>[1]): { site: string; message: string } | undefined {
   try {
@@ -95,7 +85,7 @@ function refusalOf(spec: EmbeddedTask, params: readonly Param[], fed: string, op
   } catch (error) {
     const first = error instanceof RewriteError ? error.diagnostics.find((d) => d.severity === 'error') : undefined;
     const message = first?.message ?? String(error);
-    return { site: (first ? siteOf(first.path) : undefined) ?? fieldOf(message), message };
+    return { site: (first ? siteOf(first.path) : undefined) ?? message.slice(0, 80), message };
   }
 }
 
