@@ -33,6 +33,8 @@ const (
 	envView     = "TLR_VIEW"
 	// The labels of TLR_REFS, in order, as the rewrite wrote them (nothing substituted into them).
 	envRefLabels = "TLR_REF_LABELS"
+	// The elements of structured results the task uses (literal `<task>/<result>.key` / `[i]` items).
+	envSelectors = "TLR_SELECTORS"
 	// Tekton's entrypoint reads the image's command from here when the step names none (cmd/entrypoint/main.go).
 	envPlatformCommands = "TEKTON_PLATFORM_COMMANDS"
 )

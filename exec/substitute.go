@@ -33,6 +33,7 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 	runDir, _ := env.get(envRunDir)
 	view, _ := env.get(envView)
 	labels, _ := env.get(envRefLabels)
+	selectors, _ := env.get(envSelectors)
 	if view == "" {
 		view = "volume"
 	}
@@ -40,7 +41,11 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &substituter{refs: refs, vol: volume{root: opts.root, runDir: runDir, view: view}, values: map[string][]byte{}}
+	selections, err := parseSelections(selectors, refs)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &substituter{refs: refs, selections: selections, vol: volume{root: opts.root, runDir: runDir, view: view}, values: map[string][]byte{}}
 	argv := make([]string, len(opts.command))
 	for i, a := range opts.command {
 		if argv[i], err = s.substitute(a, fmt.Sprintf("argument %d of the command", i)); err != nil {
@@ -50,7 +55,7 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 	out := make(environment, len(env))
 	for i, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
-		if !ok || name == envRefs || name == envRunDir || name == envView || name == envRefLabels {
+		if !ok || name == envRefs || name == envRunDir || name == envView || name == envRefLabels || name == envSelectors {
 			out[i] = kv
 			continue
 		}
@@ -64,9 +69,10 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 }
 
 type substituter struct {
-	refs   []reference
-	vol    volume
-	values map[string][]byte
+	refs       []reference
+	selections []selection
+	vol        volume
+	values     map[string][]byte
 }
 
 // MAX_ARG_STRLEN (include/uapi/linux/binfmts.h): 32 pages, the terminating NUL included.
@@ -85,19 +91,25 @@ func (s *substituter) substitute(text, where string) (string, error) {
 		if at < 0 {
 			break
 		}
-		ref, ok := s.tokenAt(rest[at:])
+		token, ref, sel, ok := s.tokenAt(rest[at:])
 		if !ok {
 			out.WriteString(rest[:at+len("[[tlr:")])
 			rest = rest[at+len("[[tlr:"):]
 			continue
 		}
-		value, err := s.value(ref, where)
+		var value []byte
+		var err error
+		if sel != nil {
+			value, err = s.element(*sel, where)
+		} else {
+			value, err = s.value(ref, where)
+		}
 		if err != nil {
 			return "", err
 		}
 		out.WriteString(rest[:at])
 		out.Write(value)
-		rest = rest[at+len(ref.token):]
+		rest = rest[at+len(token):]
 		used = append(used, use{ref, where})
 	}
 	if len(used) == 0 {
@@ -118,13 +130,38 @@ func (s *substituter) substitute(text, where string) (string, error) {
 	return result, nil
 }
 
-func (s *substituter) tokenAt(text string) (reference, bool) {
-	for _, r := range s.refs {
-		if strings.HasPrefix(text, r.token) {
-			return r, true
+// tokenAt is the declared token text starts with: a reference, or a selector token around one.
+func (s *substituter) tokenAt(text string) (string, reference, *selection, bool) {
+	for i, sel := range s.selections {
+		if strings.HasPrefix(text, sel.token) {
+			return sel.token, sel.ref, &s.selections[i], true
 		}
 	}
-	return reference{}, false
+	for _, r := range s.refs {
+		if strings.HasPrefix(text, r.token) {
+			return r.token, r, nil, true
+		}
+	}
+	return "", reference{}, nil, false
+}
+
+// element is the selected element of a structured result, verified (the whole value is read and hashed, whatever
+// its size: only the element has to fit in a string the kernel passes).
+func (s *substituter) element(sel selection, where string) ([]byte, error) {
+	if v, ok := s.values[sel.token]; ok {
+		return v, nil
+	}
+	v, err := readSelected(s.vol, sel, maxArgStrlen)
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.IndexByte(v, 0); i >= 0 {
+		return nil, fmt.Errorf("element %s of result %q of task %q has a NUL byte at offset %d, which no argument or environment "+
+			"variable can hold (Linux ends each at the first NUL), so %s cannot carry it. Use the result by path "+
+			"($(tasks.%s.results.%s.path)) for binary values", sel.sel, sel.ref.result, sel.ref.task, i, where, sel.ref.task, sel.ref.result)
+	}
+	s.values[sel.token] = v
+	return v, nil
 }
 
 func (s *substituter) value(ref reference, where string) ([]byte, error) {

@@ -3,7 +3,7 @@
  * Kept apart from main.ts so tests can run it in-process.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MOUNT_PATH, ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW } from '../src/api/names.js';
+import { DEFAULT_MOUNT_PATH, ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_SELECTORS, ENV_VIEW } from '../src/api/names.js';
 import { EXIT_OK, EXIT_REFUSED, EXIT_USAGE } from './exit-codes.js';
 import { logInfo, logProblem } from './log.js';
 import { prepareResultDirs } from './prepare.js';
@@ -15,6 +15,7 @@ import { writeTerminationLog } from './termination-log.js';
 import { openVerifiedResult } from './verified-result.js';
 import { type View, VIEWS } from './volume-view.js';
 import { parseReference } from '../src/core/reference.js';
+import { parseShapes, type ResultShape } from '../src/core/structured.js';
 
 /** Runs tlr-init with `args` (without node and the script path); resolves to the exit code. */
 export async function runCli(args: readonly string[]): Promise<number> {
@@ -79,8 +80,12 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
         .argParser(usage(parseBytes))
         .makeOptionMandatory(),
     )
+    .addOption(
+      new Option('--shapes <json>', 'results declared object or array, with their properties: their JSON is checked')
+        .argParser(usage(parseShapes)),
+    )
     .argument('<result-name...>', 'the reference results of this task', usage(collectNames))
-    .action(async (names: string[], opts: { root: string; dir: string; view: View; resultsDir: string; maxSize: number }) =>
+    .action(async (names: string[], opts: SealFlags) =>
       setCode(await seal(names, opts)),
     );
 
@@ -98,6 +103,7 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
     .addOption(new Option('--scripts <dir>', "Tekton's scripts directory").default('/tekton/scripts'))
     .addOption(new Option('--refs <text>', 'the references this task uses: the only ones substituted, each verified').env(ENV_REFS))
     .addOption(new Option('--ref-labels <labels>', 'the <task>/<result> label of each of --refs, in order').env(ENV_REF_LABELS))
+    .addOption(new Option('--selectors <items>', 'the elements of structured results used: <task>/<result>.<key> or [<i>]').env(ENV_SELECTORS))
     .addOption(
       new Option('--max-substituted <bytes>', 'most bytes of values written into the scripts (config key maxSubstitutedSize)')
         .argParser(usage(parseBytes))
@@ -184,10 +190,16 @@ async function prepare(opts: { root: string; dir: string; view: View }): Promise
   }
 }
 
-async function seal(
-  names: string[],
-  opts: { root: string; dir: string; view: View; resultsDir: string; maxSize: number },
-): Promise<number> {
+interface SealFlags {
+  root: string;
+  dir: string;
+  view: View;
+  resultsDir: string;
+  maxSize: number;
+  shapes?: Map<string, ResultShape>;
+}
+
+async function seal(names: string[], opts: SealFlags): Promise<number> {
   const outcomes = await sealResults(names, { ...opts });
   for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);
   const failed = outcomes.flatMap((o) => (o.status === 'failed' ? [o.message] : []));
@@ -204,13 +216,14 @@ interface SubstituteFlags {
   scripts: string;
   refs?: string;
   refLabels?: string;
+  selectors?: string;
   maxSubstituted: number;
   installExec?: string;
 }
 
 async function substitute(opts: SubstituteFlags): Promise<number> {
   try {
-    await substituteScripts({ root: opts.root, runDir: opts.runDir, view: opts.view, scriptsDir: opts.scripts, refs: opts.refs, refLabels: opts.refLabels, maxSubstituted: opts.maxSubstituted });
+    await substituteScripts({ root: opts.root, runDir: opts.runDir, view: opts.view, scriptsDir: opts.scripts, refs: opts.refs, refLabels: opts.refLabels, selectors: opts.selectors, maxSubstituted: opts.maxSubstituted });
     if (opts.installExec !== undefined) await installExecHelper(opts.installExec);
     return EXIT_OK;
   } catch (error) {

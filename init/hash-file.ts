@@ -61,12 +61,16 @@ export async function* readChunks(handle: FileHandle, options: ReadChunksOptions
   }
 }
 
-/** sha256 and byte count of an open file, read from its start to its end (or to `length` bytes at most). */
-export async function hashHandle(handle: FileHandle, length?: number): Promise<Digest> {
+/**
+ * sha256 and byte count of an open file, read from its start to its end (or to `length` bytes at most). `onChunk`
+ * sees each chunk too (before the next is asked for: it must not keep it).
+ */
+export async function hashHandle(handle: FileHandle, length?: number, onChunk?: (chunk: Buffer) => void): Promise<Digest> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of readChunks(handle, { ring: 2, ...(length !== undefined ? { length } : {}) })) {
     hash.update(chunk);
+    onChunk?.(chunk);
     bytes += chunk.length;
   }
   return { sha256: hash.digest('hex'), bytes };

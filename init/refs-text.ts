@@ -13,10 +13,13 @@
 import { REFERENCE_OPENING, REFERENCE_PATTERN, checkRelativePath, type Reference } from '../src/core/reference.js';
 import { TlrError } from '../src/errors.js';
 import { NOTICE_PREFIX } from './seal-notice.js';
+import { parseSelectorLabel, selectorToken, type Selector } from '../src/core/structured.js';
 
 export interface DeclaredReference {
   readonly reference: Reference;
   readonly token: string;
+  /** `<task>/<result>`, when the text labels it. */
+  readonly label?: string;
 }
 
 const WHAT = 'the references this task uses (--refs, env TLR_REFS)';
@@ -30,7 +33,7 @@ const LEADING_LABEL = new RegExp(`^${LABEL}`);
  * Throws on anything else than (labelled) references and spaces.
  */
 export function parseRefsText(text: string, runDir?: string, labels?: string): DeclaredReference[] {
-  const found = new Map<string, Reference>();
+  const found = new Map<string, { reference: Reference; label?: string }>();
   let last = 0;
   let labelled = 0;
   let unlabelled = 0;
@@ -41,21 +44,22 @@ export function parseRefsText(text: string, runDir?: string, labels?: string): D
     last = match.index + match[0].length;
     const [token, sha256, size, path] = match as unknown as [string, string, string, string];
     const reference: Reference = { version: 'v1', sha256, size: Number(size), path: checkPath(path, token) };
-    if (source) {
+    const label = source ? `${source[1]}/${source[2]}` : undefined;
+    if (label !== undefined) {
       labelled += 1;
-      checkSource(reference, token, `${source[1]}/${source[2]}`, runDir);
+      checkSource(reference, token, label, runDir);
     } else {
       unlabelled += 1;
     }
     if (labelled > 0 && unlabelled > 0) {
       throw new TlrError('E_RESULT_UNSAFE', `${WHAT}: ${token} is not labelled with the result it came from, as every other one is: a producing task published more than its reference; refusing it`);
     }
-    found.set(token, reference);
+    found.set(token, { reference, ...(label !== undefined ? { label } : {}) });
   }
   requireBlank(text.slice(last));
   // After the checks above, whose messages say what a producer published instead (a notice, a malformed reference).
   if (labels !== undefined && labels.trim() !== '') requireLabels(text, labels.trim().split(/\s+/));
-  return [...found].map(([token, reference]) => ({ reference, token }));
+  return [...found].map(([token, d]) => ({ ...d, token }));
 }
 
 /** A labelled reference must name its own result's file. */
@@ -121,4 +125,34 @@ function requireLabels(text: string, labels: readonly string[]): void {
   if (items.length !== labels.length) {
     throw new TlrError('E_RESULT_UNSAFE', `${WHAT}: expected ${labels.length} item(s) (${labels.join(' ')}), found ${items.length}`);
   }
+}
+
+/** A selector token the rewrite declared (env TLR_SELECTORS) and the element it picks. */
+export interface DeclaredSelection {
+  readonly token: string;
+  readonly reference: Reference;
+  readonly selector: Selector;
+  /** `<task>/<result>` and the selector, for messages. */
+  readonly label: string;
+}
+
+/**
+ * The selector tokens of `selectors` (env TLR_SELECTORS: literal `<task>/<result>.key` / `<task>/<result>[i]`
+ * items the rewrite wrote, separated by spaces), each around the declared reference of its `<task>/<result>`.
+ * Throws on an item that is malformed or names a result the task does not declare.
+ */
+export function selectionsFor(selectors: string | undefined, declared: readonly DeclaredReference[]): DeclaredSelection[] {
+  const byLabel = new Map(declared.flatMap((d) => (d.label !== undefined ? [[d.label, d] as const] : [])));
+  return (selectors ?? '').split(/\s+/).filter((s) => s !== '').map((item) => {
+    const parsed = parseSelectorLabel(item);
+    const d = parsed === undefined ? undefined : byLabel.get(parsed.label);
+    if (parsed === undefined || d === undefined) {
+      throw new TlrError(
+        'E_INPUT',
+        `the elements this task uses (env TLR_SELECTORS) must be <task>/<result>.<key> or <task>/<result>[<index>] of ` +
+          `the labelled references in TLR_REFS (${[...byLabel.keys()].join(' ') || 'none'}), found "${item.slice(0, 160)}"`,
+      );
+    }
+    return { token: selectorToken(parsed.selector, d.token), reference: d.reference, selector: parsed.selector, label: item };
+  });
 }

@@ -22,6 +22,8 @@ import {
   splitProducerDir,
 } from './safe-path.js';
 import { locate, type View } from './volume-view.js';
+import type { ResultShape } from '../src/core/structured.js';
+import { StructuredReader } from './structured-json.js';
 
 export interface SealOptions {
   /** Mount path of the result volume, e.g. /tlr/results. */
@@ -36,6 +38,8 @@ export interface SealOptions {
   readonly maxSize: number;
   /** Where "Sealed result" lines go; stdout JSON lines by default. */
   readonly log?: Logger;
+  /** Results declared `object` or `array` (`--shapes`): their JSON is checked against the declaration. */
+  readonly shapes?: ReadonlyMap<string, ResultShape>;
 }
 
 export type SealOutcome =
@@ -113,7 +117,7 @@ async function sealChecked(name: string, options: SealOptions, classicPath: stri
   await requireSingleRegularFile(path, stats, subject);
   await requireInside(path, runDirPath, subject);
   requireWithinLimit(name, stats.size, options.maxSize);
-  const { sha256, bytes } = await hashStable(path, stats, name, options.maxSize);
+  const { sha256, bytes } = await hashStable(path, stats, name, options.maxSize, options.shapes?.get(name));
   if (earlier !== undefined && earlier.sha256 !== sha256) {
     throw writtenTwice(name, { path, stats }, { path: classicPath, stats: classic! });
   }
@@ -171,13 +175,17 @@ function requireWithinLimit(name: string, size: number, maxSize: number): void {
 }
 
 /** Hashes the file through one descriptor and refuses it if it changed meanwhile (size or mtime). */
-async function hashStable(path: string, checked: Stats, name: string, maxSize: number): Promise<Digest> {
+async function hashStable(path: string, checked: Stats, name: string, maxSize: number, shape?: ResultShape): Promise<Digest> {
   const subject = `Result "${name}"`;
   const handle = await openChecked(path, checked, subject);
   try {
     const before = await handle.stat();
     requireWithinLimit(name, before.size, maxSize);
-    const digest = await hashHandle(handle, before.size);
+    // A structured result is checked in the same pass, so what is checked is what is hashed.
+    const reader = shape === undefined || shape.type === 'string'
+      ? undefined
+      : new StructuredReader({ type: shape.type, subject: `Result "${name}" (${path})`, properties: shape.properties ?? [], checkKeys: true });
+    const digest = await hashHandle(handle, before.size, reader && ((chunk) => reader.push(chunk)));
     const after = await handle.stat();
     const grew = await hasByteAt(handle, before.size);
     if (grew || after.size !== before.size || digest.bytes !== before.size || after.mtimeMs !== before.mtimeMs) {
@@ -188,6 +196,7 @@ async function hashStable(path: string, checked: Stats, name: string, maxSize: n
           "process) still writes to it when the task's steps end",
       );
     }
+    reader?.end();
     return digest;
   } finally {
     await handle.close();

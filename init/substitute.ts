@@ -18,7 +18,9 @@ import { guardFor } from './heredoc-guard.js';
 import { CHUNK_SIZE, readChunks } from './hash-file.js';
 import { logInfo, logWarning, type Logger } from './log.js';
 import { isNoSpace, podVolumeFull } from './no-space.js';
-import { parseRefsText } from './refs-text.js';
+import { parseRefsText, selectionsFor, type DeclaredSelection } from './refs-text.js';
+import { formatSelector } from '../src/core/structured.js';
+import { selectElement } from './structured-json.js';
 import { describeKind } from './safe-path.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
 import { TokenScanner } from './token-scanner.js';
@@ -34,6 +36,8 @@ export interface SubstituteOptions extends ResultVolume {
   readonly refs?: string;
   /** The labels the rewrite declared for `refs`, in order (env TLR_REF_LABELS); absent: a previous release's task. */
   readonly refLabels?: string;
+  /** The elements of structured results the task uses (env TLR_SELECTORS): `<task>/<result>.key`, `…[i]`. */
+  readonly selectors?: string;
   /** Most bytes of values written into this pod's scripts, all scripts together (config key maxSubstitutedSize). */
   readonly maxSubstituted: number;
   readonly log?: Logger;
@@ -67,13 +71,16 @@ export function defaultOutput(path: string): Writable {
 /** Verifies every declared reference and substitutes the scripts. Throws a TlrError on the first refusal. */
 export async function substituteScripts(options: SubstituteOptions): Promise<SubstituteReport> {
   const log = options.log ?? logInfo;
-  const declared = new Map(parseRefsText(options.refs ?? '', options.runDir, options.refLabels).map((d) => [d.token, d.reference]));
+  const refs = parseRefsText(options.refs ?? '', options.runDir, options.refLabels);
+  const selections = new Map(selectionsFor(options.selectors, refs).map((s) => [s.token, s]));
+  const declared = new Map([...refs.map((d) => [d.token, d.reference] as const), ...[...selections].map(([t, s]) => [t, s.reference] as const)]);
   const planned = await planScripts(options.scriptsDir, declared);
   requireWithinLimit(planned, declared, options.maxSubstituted);
   const verified = new Set<string>();
-  const inScripts = new Set(planned.flatMap((p) => [...p.uses.keys()]));
-  for (const [token, reference] of declared) {
-    if (inScripts.has(token)) continue;
+  // A reference whose value (or an element of it) goes into a script is verified as it is copied.
+  const inScripts = new Set(planned.flatMap((p) => [...p.uses.keys()].map((t) => declared.get(t)?.path)));
+  for (const { reference } of refs) {
+    if (inScripts.has(reference.path) || verified.has(reference.path)) continue;
     const digest = await verifyResult(reference, options);
     verified.add(reference.path);
     log('Verified result', { path: reference.path, file: digest.path, bytes: digest.bytes, sha256: digest.sha256 });
@@ -81,7 +88,7 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
   const written: Array<{ temp: string; script: string; substitutions: number }> = [];
   try {
     for (const plan of planned) {
-      written.push({ ...(await substituteToTemp(plan, declared, options, verified)), script: plan.script });
+      written.push({ ...(await substituteToTemp(plan, { declared, selections }, options, verified)), script: plan.script });
     }
     // The original is removed before its replacement is renamed into place: ext4 (auto_da_alloc, the default) starts
     // writing back a file renamed over an existing one, 0.6 s per GiB measured here, where a rename to a free name
@@ -159,21 +166,27 @@ function requireWithinLimit(planned: readonly PlannedScript[], declared: Readonl
 /** Writes the substituted script next to the original; returns the temp file (the caller renames it). */
 async function substituteToTemp(
   plan: PlannedScript,
-  declared: ReadonlyMap<string, Reference>,
+  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection> },
   options: SubstituteOptions,
   verified: Set<string>,
 ): Promise<{ temp: string; substitutions: number }> {
+  const { declared, selections } = tokens;
   const { script, stats } = plan;
   const log = options.log ?? logInfo;
   const warn = options.warn ?? logWarning;
-  const openReference: ReferenceOpener = (reference, _token, context) => {
+  const openReference: ReferenceOpener = async (reference, token, context) => {
     if (!context.checked) {
       warn('Substituted result outside a quoted here-document', { script, path: reference.path, context: context.description });
     }
-    return openVerifiedResult(reference, options, (path, digest) => {
+    const selection = selections.get(token);
+    const element: Record<string, string> = selection === undefined ? {} : { element: formatSelector(selection.selector) };
+    const chunks = await openVerifiedResult(reference, options, (path, digest) => {
       verified.add(reference.path);
-      log('Substituted result', { script, path: reference.path, file: path, bytes: digest.bytes, sha256: digest.sha256, context: context.description });
+      log('Substituted result', { script, path: reference.path, ...element, file: path, bytes: digest.bytes, sha256: digest.sha256, context: context.description });
     });
+    if (selection === undefined) return chunks;
+    const type = 'key' in selection.selector ? 'object' : 'array';
+    return selectElement(chunks, { type, subject: `Result ${selection.label.replace(/(\.[^./]+|\[\d+\])$/, '')} (${reference.path})`, select: selection.selector });
   };
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'E_RESULT_MISSING'
   | 'E_RESULT_TOO_LARGE'
   | 'E_RESULT_UNSAFE'
+  | 'E_RESULT_SHAPE'
   | 'E_DIGEST_MISMATCH'
   | 'E_NO_SPACE'
   | 'E_VOLUME_NOT_WRITABLE'

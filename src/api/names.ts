@@ -60,8 +60,13 @@ export const ENV_VIEW = 'TLR_VIEW';
  * value that carries more than its own reference (another label and reference spliced in) no longer matches them.
  */
 export const ENV_REF_LABELS = 'TLR_REF_LABELS';
+/**
+ * The elements of structured results the task uses (`<task>/<result>.key`, `<task>/<result>[i]`), literal text: only
+ * these selector tokens around its references are acted on (src/core/structured.ts).
+ */
+export const ENV_SELECTORS = 'TLR_SELECTORS';
 /** Our step env names: a step's own env may not set them (it would override the stepTemplate's). */
-export const OUR_ENV: ReadonlySet<string> = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW, ENV_REF_LABELS]);
+export const OUR_ENV: ReadonlySet<string> = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW, ENV_REF_LABELS, ENV_SELECTORS]);
 
 /**
  * Start of what `tlr-seal` writes as a result's value instead of a reference when it did not seal it (not produced,

@@ -1,13 +1,16 @@
-import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW, LABEL_CONSUMER, OUR_ENV, PARAM_REFS } from '../api/names.js';
+import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_SELECTORS, ENV_VIEW, LABEL_CONSUMER, OUR_ENV, PARAM_REFS } from '../api/names.js';
 import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addWorkspace } from './producer.js';
 import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
+import { describeShape, formatSelector, selectorOfSuffix, selectorToken, type ResultShape, type Selector } from './structured.js';
 
 /** Reference results by producing pipeline task: `build -> {sbom, images}`. */
 export type Producers = ReadonlyMap<string, ReadonlySet<string>>;
+/** The declared shape of each reference result, by producing pipeline task (before the producers are rewritten). */
+export type Shapes = ReadonlyMap<string, ReadonlyMap<string, ResultShape>>;
 
 export interface UsedReference {
   readonly task: string;
@@ -41,6 +44,8 @@ export interface ConsumerInput {
   readonly pipelineTask: PipelineTask & { taskSpec: EmbeddedTask };
   readonly path: string;
   readonly producers: Producers;
+  /** What each reference result holds: `.key` and `[i]` pick an element of an object or array result. */
+  readonly shapes?: Shapes;
   /** Reference values in args, command and env (config valuesInArgsAndEnv), and the largest result (maxResultSize). */
   readonly argsAndEnv?: { readonly enabled: boolean; readonly maxResultSize: number };
 }
@@ -77,12 +82,14 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
 
   const used = [...scan.used.values()];
-  if (used.length > 0) markConsumer(input, used, layout, diags);
+  if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
   return used;
 }
 
 class Scan {
   readonly used = new Map<string, UsedReference>();
+  /** The elements used (`<task>/<result>.key`, `…[i]`), for TLR_SELECTORS. */
+  readonly selectors = new Set<string>();
   private readonly sources = new Map<string, UsedReference>();
   private readonly warnedLarge = new Set<string>();
   carried = false;
@@ -129,18 +136,39 @@ class Scan {
       this.use(source);
       return resultFilePath(this.layout, e.task, e.result);
     }
-    if (e.suffix !== '') {
-      this.diags.error(
-        at,
-        `${this.label()}: result "${e.result}" of task "${e.task}" is a string stored by reference; expected ` +
-          `$(tasks.${e.task}.results.${e.result}) or $(tasks.${e.task}.results.${e.result}.path), found ${e.text}`,
-      );
-      return e.text;
-    }
+    if (e.suffix !== '') return this.element(e, at, site);
     this.use(source);
     if (site === 'param') this.carried = true;
     else this.valueAt(at, e.text, source);
     return e.text;
+  }
+
+  /**
+   * `.key` or `[i]` of a structured reference result: a selector token around the plain reference, which the consumer
+   * pod replaces by that element of the verified JSON (src/core/structured.ts). Anything else is refused.
+   */
+  private element(e: TaskResultExpression, at: string, site: Site): string {
+    const source = { task: e.task, result: e.result };
+    const shape = this.input.shapes?.get(e.task)?.get(e.result) ?? { type: 'string' as const };
+    const selector = selectorOfSuffix(e.suffix);
+    const whole = `$(tasks.${e.task}.results${resultAccess(e.result)})`;
+    const problem = elementProblem(e, shape, selector, whole);
+    if (problem !== undefined || selector === undefined) {
+      this.diags.error(at, `${this.label()}: result "${e.result}" of task "${e.task}" is ${describeShape(shape)}, stored by reference; ${problem}`);
+      return e.text;
+    }
+    if ('key' in selector && shape.properties !== undefined && shape.properties.length > 0 && !shape.properties.includes(selector.key)) {
+      this.diags.warn(
+        at,
+        `${this.label()}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result ` +
+          `"${e.result}" of task "${e.task}" (${shape.properties.join(', ')}); this task fails when it starts if the value lacks it`,
+      );
+    }
+    this.use(source);
+    this.selectors.add(`${e.task}/${e.result}${formatSelector(selector)}`);
+    if (site === 'param') this.carried = true;
+    else this.valueAt(at, e.text, source);
+    return selectorToken(selector, whole);
   }
 
   /** A value used at `at`: fine in a script, and in args/command/env when the exec helper is on; refused elsewhere. */
@@ -226,6 +254,33 @@ class Scan {
   }
 }
 
+/** Why `.key` / `[i]` / `[*]` cannot be used on this result, or undefined when the selector fits its shape. */
+function elementProblem(e: TaskResultExpression, shape: ResultShape, selector: Selector | undefined, whole: string): string | undefined {
+  const forms = `$(tasks.${e.task}.results.${e.result})`;
+  if (e.suffix === '[*]') {
+    return (
+      `Tekton expands ${e.text} when it creates the TaskRun, from the value it holds, and it holds only the reference; ` +
+      `expected ${shape.type === 'array' ? `an element ${forms.slice(0, -1)}[<index>])` : shape.type === 'object' ? `a key ${forms.slice(0, -1)}.<key>)` : whole}, ` +
+      `the whole JSON text ${whole}, or its file ${whole.slice(0, -1)}.path), found ${e.text}`
+    );
+  }
+  if (shape.type === 'string' || selector === undefined) {
+    return `expected ${whole} or ${whole.slice(0, -1)}.path), found ${e.text}`;
+  }
+  if (shape.type === 'object' && !('key' in selector)) {
+    return `expected a key, ${whole.slice(0, -1)}.<key>), found ${e.text}`;
+  }
+  if (shape.type === 'array' && !('index' in selector)) {
+    return `expected an element, ${whole.slice(0, -1)}[<index>]), found ${e.text}`;
+  }
+  return undefined;
+}
+
+/** How a result is named after `results`: `.name`, or `["na.me"]` for a name with dots. */
+function resultAccess(result: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(result) ? `.${result}` : `["${result}"]`;
+}
+
 function stepOf(spec: EmbeddedTask, at: string): string {
   const m = /\.(steps|sidecars)\[(\d+)\]/.exec(at);
   if (!m) return '';
@@ -241,7 +296,8 @@ function fieldOf(at: string): string {
   return m?.[1] ?? 'this field';
 }
 
-function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layout: Layout, diags: Diagnostics): void {
+function markConsumer(input: ConsumerInput, scan: { used: readonly UsedReference[]; selectors: ReadonlySet<string> }, layout: Layout, diags: Diagnostics): void {
+  const { used, selectors } = scan;
   const pt = input.pipelineTask;
   const spec = pt.taskSpec;
   if ((pt.params ?? []).some((p) => p.name === PARAM_REFS)) {
@@ -249,7 +305,7 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
     return;
   }
   // Each labelled with the result it stands for: the init container refuses a reference naming another result's file.
-  const refs = used.map((u) => `${u.task}/${u.result}=$(tasks.${u.task}.results${/^[A-Za-z0-9_-]+$/.test(u.result) ? `.${u.result}` : `["${u.result}"]`})`);
+  const refs = used.map((u) => `${u.task}/${u.result}=$(tasks.${u.task}.results${resultAccess(u.result)})`);
   pt.params = [...(pt.params ?? []), { name: PARAM_REFS, value: refs.join(' ') }];
   spec.params = [
     ...(spec.params ?? []),
@@ -263,6 +319,7 @@ function markConsumer(input: ConsumerInput, used: readonly UsedReference[], layo
       ...env,
       { name: ENV_REFS, value: `$(params.${PARAM_REFS})` },
       { name: ENV_REF_LABELS, value: used.map((u) => `${u.task}/${u.result}`).join(' ') },
+      ...(selectors.size > 0 ? [{ name: ENV_SELECTORS, value: [...selectors].join(' ') }] : []),
       { name: ENV_RUN_DIR, value: layout.runDir },
       ...(layout.view === 'run' ? [{ name: ENV_VIEW, value: layout.view }] : []),
     ],

@@ -68,11 +68,11 @@ function isTepReference(result: TaskResult, path: string, diags: Diagnostics): b
 
 function checkReferenceable(result: TaskResult, path: string, diags: Diagnostics): void {
   const type = result.type ?? 'string';
-  if (type !== 'string' && type !== 'stringReference') {
+  if (type === 'object') checkProperties(result, path, diags);
+  else if (type !== 'string' && type !== 'stringReference' && type !== 'array') {
     diags.error(
       childPath(path, 'type'),
-      `result "${result.name}" is stored by reference, which is supported for string results only; found type "${type}". ` +
-        `Write the ${type} as JSON text into a string result, or keep this result a classic one`,
+      `result "${result.name}" is stored by reference; expected type "string", "array" or "object", found "${String(type)}"`,
     );
   }
   if (result.value !== undefined && result.value !== null) {
@@ -81,5 +81,27 @@ function checkReferenceable(result: TaskResult, path: string, diags: Diagnostics
       `result "${result.name}" is stored by reference, so its value must be written to $(results.${result.name}.path); ` +
         `found a value taken from step results, which Tekton carries in termination messages`,
     );
+  }
+}
+
+/**
+ * An object result's properties, as Tekton requires them (a map of names to `{type: string}`) and as its seal step
+ * gets them: names Tekton substitutes nothing into (no `$(`), since they travel in the seal step's args.
+ */
+function checkProperties(result: TaskResult, path: string, diags: Diagnostics): void {
+  const properties: unknown = result.properties;
+  const at = childPath(path, 'properties');
+  if (typeof properties !== 'object' || properties === null || Array.isArray(properties)) {
+    diags.error(at, `result "${result.name}" is an object result; expected its properties (a map of property names to {type: string}), found ${properties === undefined ? 'none' : JSON.stringify(properties)}`);
+    return;
+  }
+  for (const [name, spec] of Object.entries(properties as Record<string, unknown>)) {
+    const type = (spec as { type?: unknown } | null)?.type;
+    if (type !== undefined && type !== 'string') {
+      diags.error(childPath(childPath(at, name), 'type'), `result "${result.name}": Tekton object results hold strings only; expected type "string", found ${JSON.stringify(type)}`);
+    }
+    if (name.includes('$(')) {
+      diags.error(childPath(at, name), `result "${result.name}": a property name of a result stored by reference may not contain "$(" (it travels in the seal step's arguments, where Tekton substitutes variables); found ${quoteName(name)}`);
+    }
   }
 }

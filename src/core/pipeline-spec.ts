@@ -1,7 +1,8 @@
 import { PARAM_REFS, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
-import { rewriteConsumer, mentionsReference, type Producers } from './consumer.js';
+import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
+import { shapeOf, type ResultShape } from './structured.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
@@ -44,6 +45,8 @@ interface Entry {
 /** What the analysis found: which pipeline tasks produce reference results, and refs it could not resolve. */
 export interface PipelineAnalysis {
   readonly producers: Producers;
+  /** The declared shape of every reference result, as declared before any rewrite (object and array ones matter). */
+  readonly shapes: Shapes;
   /** Pipeline tasks naming a Task the resolver does not have. */
   readonly unresolved: readonly { readonly path: string; readonly pipelineTask: string; readonly task: string }[];
   readonly entries: readonly Entry[];
@@ -76,8 +79,14 @@ export function analysePipelineSpec(input: PipelineSpecInput): PipelineAnalysis 
     });
   }
   const producers = new Map<string, Set<string>>();
-  for (const e of entries) if (e.results.length > 0) producers.set(e.pt.name, new Set(e.results));
-  return { producers, unresolved, entries };
+  const shapes = new Map<string, Map<string, ResultShape>>();
+  for (const e of entries) {
+    if (e.results.length === 0) continue;
+    producers.set(e.pt.name, new Set(e.results));
+    const declared = (e.pt.taskSpec ?? e.task?.spec)?.results ?? [];
+    shapes.set(e.pt.name, new Map(declared.filter((r) => e.results.includes(r.name)).map((r) => [r.name, shapeOf(r)])));
+  }
+  return { producers, shapes, unresolved, entries };
 }
 
 /** A pipeline task whose Task the resolver supplied: the Task checked, converted and read. */
@@ -131,7 +140,7 @@ export function rewritePipelineSpec(
     const errors = diags.errorCount;
     const used = mayConsume ? rewriteConsumer(
           {
-            pipelineTask: pt, path: entry.path, producers: analysis.producers,
+            pipelineTask: pt, path: entry.path, producers: analysis.producers, shapes: analysis.shapes,
             argsAndEnv: { enabled: config.valuesInArgsAndEnv, maxResultSize: config.maxResultSize },
           },
           layout,

@@ -12,6 +12,7 @@ import type { Diagnostics } from './diagnostics.js';
 import { childPath, mapText } from './json-walk.js';
 import { type Layout, producerDir, producerMountPath, resultFilePath } from './layout.js';
 import { replaceResultPaths } from './variables.js';
+import { describeShape, formatShapes, isStructured, shapeOf, type ResultShape } from './structured.js';
 
 export interface ProducerInput {
   /** The embedded task spec to rewrite, already a private copy: it is edited in place. */
@@ -66,13 +67,31 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   reportUnwritten(input, written, diags);
 
   const dir = producerDir(layout, input.producer);
-  spec.steps = [prepareStep(config, layout, dir), ...spec.steps, sealStep(config, layout, dir, input.results)];
+  const shapes = declareAsStrings(spec, names);
+  spec.steps = [prepareStep(config, layout, dir), ...spec.steps, sealStep(config, layout, dir, input.results, shapes)];
   if (layout.view === 'run') addOutputWorkspace(spec, layout, input.producer);
   else addWorkspace(spec, layout, false);
   spec.metadata = {
     ...spec.metadata,
     labels: { ...spec.metadata?.labels, [LABEL_PRODUCER]: 'true' },
   };
+}
+
+/**
+ * The reference results declared `object` or `array`, by name; their declarations become string results (what Tekton
+ * gets is the reference), with the type kept in the description. Their seal step checks the JSON (src/core/structured.ts).
+ */
+function declareAsStrings(spec: EmbeddedTask, names: ReadonlySet<string>): Map<string, ResultShape> {
+  const shapes = new Map<string, ResultShape>();
+  spec.results = spec.results?.map((result) => {
+    const shape = shapeOf(result);
+    if (!names.has(result.name) || !isStructured(shape)) return result;
+    shapes.set(result.name, shape);
+    const { properties: _properties, type: _type, ...rest } = result;
+    const note = `(${describeShape(shape)}, stored by reference: Tekton Large Results)`;
+    return { ...rest, type: 'string', description: typeof rest.description === 'string' && rest.description !== '' ? `${rest.description} ${note}` : note };
+  });
+  return shapes;
 }
 
 /** Our own seal step (by name and command), which marks a producer as already rewritten. */
@@ -177,7 +196,7 @@ function prepareStep(config: Config, layout: Layout, dir: string): Step {
   };
 }
 
-function sealStep(config: Config, layout: Layout, dir: string, results: readonly string[]): Step {
+function sealStep(config: Config, layout: Layout, dir: string, results: readonly string[], shapes?: ReadonlyMap<string, ResultShape>): Step {
   return {
     name: STEP_SEAL,
     image: config.initImage,
@@ -193,6 +212,7 @@ function sealStep(config: Config, layout: Layout, dir: string, results: readonly
       '/tekton/results',
       '--max-size',
       String(config.maxResultSize),
+      ...(shapes !== undefined && shapes.size > 0 ? ['--shapes', formatShapes(shapes)] : []),
       ...results,
     ],
   };

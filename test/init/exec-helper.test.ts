@@ -212,3 +212,54 @@ test('usage errors exit 2 and say what is expected', async (t) => {
   t.is(w.code, 2);
   t.regex(w.stderr, /unknown option "true"/);
 });
+
+test('elements of structured results (TLR_SELECTORS) reach args and env; a large object yields a small element', async (t) => {
+  const v = await volume(t);
+  const image = await v.result('build', 'image', JSON.stringify({ url: HOSTILE, big: 'x'.repeat(300 * 1024), digest: 'sha256:\u00e9' }));
+  const files = await v.result('build', 'files', '["a.txt", null, "it\'s \\"c\\""]');
+  const sel = (s: string, token: string): string => `[[tlr:select:${s}:${token}]]`;
+  const env = { ...stepEnv([image.declared, files.declared]), TLR_REF_LABELS: 'build/image build/files', TLR_SELECTORS: 'build/image.url build/image.digest build/files[1] build/files[2]' };
+  const r = await run(['--root', v.root, '--', 'python3', '-c', DUMP, sel('.url', image.token), `${sel('.digest', image.token)}|${sel('[2]', files.token)}`, sel('[0]', files.token)], {
+    ...env,
+    PARAM_EMPTY: sel('[1]', files.token),
+  });
+  t.is(r.code, 0, r.stderr);
+  const d = dumped(r);
+  // [0] is not declared: it stays text, but the reference inside it is, so that part is the whole value.
+  t.deepEqual(d.argv.map((b) => b.toString()), [HOSTILE, 'sha256:\u00e9|it\'s "c"', '[[tlr:select:[0]:["a.txt", null, "it\'s \\"c\\""]]]']);
+  t.is(d.env.PARAM_EMPTY?.toString(), '');
+});
+
+test('a missing key, an index out of range, a value not as declared or changed after sealing fail before the command runs', async (t) => {
+  const v = await volume(t);
+  const image = await v.result('build', 'image', '{"url":"u"}');
+  const files = await v.result('build', 'files', '["a", 1]');
+  const env = { ...stepEnv([image.declared, files.declared]), TLR_REF_LABELS: 'build/image build/files', TLR_SELECTORS: 'build/image.tag build/files[5] build/files[0]' };
+  const cases: Array<[string, RegExp]> = [
+    [`[[tlr:select:.tag:${image.token}]]`, /has no key "tag"; found keys "url"/],
+    [`[[tlr:select:[5]:${files.token}]]`, /declared an array, expected a string .*found "1" in element \[1\]/],
+  ];
+  for (const [arg, message] of cases) {
+    const r = await run(['--root', v.root, '--', 'python3', '-c', 'print("ran")', arg], env);
+    t.is(r.code, 1, arg);
+    t.regex(r.stderr, message);
+    t.is(r.stdout.length, 0);
+  }
+  await writeFile(image.file, '{"url":"v"}');
+  const changed = await run(['--root', v.root, '--', 'python3', '-c', 'print("ran")', `[[tlr:select:.url:${image.token}]]`], { ...env, TLR_SELECTORS: 'build/image.url' });
+  t.is(changed.code, 1);
+  t.regex(changed.stderr, /does not match its reference/);
+  const undeclared = await run(['--root', v.root, '--', 'python3', '-c', 'print("ran")'], { ...env, TLR_SELECTORS: 'other/image.url' });
+  t.is(undeclared.code, 1);
+  t.regex(undeclared.stderr, /TLR_SELECTORS.*found "other\/image.url"/);
+});
+
+test('the exec helper\'s Go tests pass: its JSON reader never reads another value than encoding/json (Tekton\'s parser)', async (t) => {
+  await builtExecHelper();
+  const child = spawn('go', ['test', '-count=1', './...'], { cwd: new URL('../../../exec/', import.meta.url).pathname, env: { ...process.env, CGO_ENABLED: '0' } });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.is(code, 0, output);
+});
