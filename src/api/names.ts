@@ -65,6 +65,8 @@ export const ENV_REF_LABELS = 'TLR_REF_LABELS';
  * these selector tokens around its references are acted on (src/core/structured.ts).
  */
 export const ENV_SELECTORS = 'TLR_SELECTORS';
+/** The stepTemplate env the Pod webhook copies to the init container, in this order. */
+export const INIT_ENV: readonly string[] = [ENV_REFS, ENV_RUN_DIR, ENV_VIEW, ENV_REF_LABELS, ENV_SELECTORS];
 /** Our step env names: a step's own env may not set them (it would override the stepTemplate's). */
 export const OUR_ENV: ReadonlySet<string> = new Set([ENV_REFS, ENV_RUN_DIR, ENV_VIEW, ENV_REF_LABELS, ENV_SELECTORS]);
 

@@ -161,7 +161,7 @@ class Scan {
       this.diags.warn(
         at,
         `${this.label()}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result ` +
-          `"${e.result}" of task "${e.task}" (${shape.properties.join(', ')}); this task fails when it starts if the value lacks it`,
+          `"${e.result}" of task "${e.task}" (${[...shape.properties].sort().join(', ')}); this task fails when it starts if the value lacks it`,
       );
     }
     this.use(source);

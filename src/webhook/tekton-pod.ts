@@ -4,7 +4,7 @@
  * `mountPath`, and the scripts volume `place-scripts` writes and steps mount read-only at /tekton/scripts.
  */
 import { posix } from 'node:path';
-import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_SELECTORS, ENV_VIEW } from '../api/names.js';
+import { ENV_REFS, ENV_RUN_DIR, INIT_ENV } from '../api/names.js';
 import type { ObjectMeta } from '../api/tekton.js';
 
 export interface EnvVar {
@@ -97,7 +97,7 @@ export function readConsumerPod(pod: Pod, mountPath: string): ConsumerPodReading
   if (!envStep || !resultMount || missing.length > 0) return { missing };
   return {
     pod: {
-      env: [envOf(envStep, ENV_REFS), envOf(envStep, ENV_RUN_DIR), envOf(envStep, ENV_VIEW), envOf(envStep, ENV_REF_LABELS), envOf(envStep, ENV_SELECTORS)]
+      env: INIT_ENV.map((name) => envOf(envStep, name))
         .filter((e) => e !== undefined)
         .map(copyEnv),
       resultMount,

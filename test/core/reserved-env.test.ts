@@ -27,7 +27,7 @@ function run(env: Array<{ name: string; value: string }>): PipelineRun {
   } as unknown as PipelineRun;
 }
 
-for (const name of ['TLR_REFS', 'TLR_RUN_DIR', 'TLR_VIEW', 'TLR_REF_LABELS']) {
+for (const name of ['TLR_REFS', 'TLR_RUN_DIR', 'TLR_VIEW', 'TLR_REF_LABELS', 'TLR_SELECTORS']) {
   test(`a consumer step setting ${name} is refused`, (t) => {
     t.throws(() => rewritePipelineRun(run([{ name, value: '' }]), options), {
       message: new RegExp(`spec\\.pipelineSpec\\.tasks\\[1\\]\\.taskSpec\\.steps\\[0\\]\\.env\\[0\\]\\.name: pipeline task "use": env name "${name}" is reserved`),

@@ -41,6 +41,10 @@ const EXAMPLES: readonly ExampleCase[] = [
     dir: 'catalog-env', stored: ['task-json-stats.yaml'],
     producer: { task: 'inventory', result: 'document' }, consumer: { task: 'stats', values: { count: '7000' } }, control: TOO_LARGE,
   },
+  {
+    dir: 'structured-results', producer: { task: 'build', result: 'files' },
+    consumer: { task: 'check', values: { count: '3000', last: 'src/module-0/file-3000.go' } }, control: TOO_LARGE,
+  },
 ];
 
 let cluster: E2eCluster;

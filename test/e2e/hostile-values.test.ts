@@ -68,7 +68,8 @@ async function volumeDir(t: ExecutionContext): Promise<string> {
 }
 
 for (const [name, example] of Object.entries<Example>(EXAMPLES)) {
-  test(`example ${name} with a hostile value: ${example.hostile.kind === 'refused' ? 'refused' : 'read as data'}, nothing injected runs`, async (t) => {
+  const outcome = { refused: 'refused', 'not-as-declared': 'refused by the seal step', 'by-path': 'read as data', 'as-data': 'read as data' }[example.hostile.kind];
+  test(`example ${name} with a hostile value: ${outcome}, nothing injected runs`, async (t) => {
     const volume = await volumeDir(t);
     const objects = await renderFiles(example.files.map((f) => join('examples', name, f)), { mountPath: volume });
     const run = objects.find((o) => o.kind === 'PipelineRun') as PipelineRun;
@@ -77,6 +78,11 @@ for (const [name, example] of Object.entries<Example>(EXAMPLES)) {
       const delimiters = heredocDelimiters(run);
       t.true(delimiters.length > 0, 'a by-value example takes its value in a heredoc');
       expectRefused(t, await runHostile(t, run, (pwned) => closingValue(delimiters, pwned), volume));
+    } else if (hostile.kind === 'not-as-declared') {
+      // Not JSON at all: never published, so no consumer ever sees it.
+      const { error } = await runHostile(t, run, (pwned) => closingValue(heredocDelimiters(run), pwned), volume);
+      t.true(error instanceof LocalRunError, `expected the producer to be refused, got ${error instanceof Error ? error.message : 'success'}`);
+      t.regex((error as Error | undefined)?.message ?? '', /step tlr-seal exited 1: .*Result "\w+" \(.*\), declared an? (object|array), must start with/s);
     } else {
       const outcome = await runHostile(t, run, hostile.value, volume);
       t.is(outcome.error, undefined, String(outcome.error));

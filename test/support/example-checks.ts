@@ -19,6 +19,8 @@ export interface Example {
    */
   hostile:
     | { readonly kind: 'refused' }
+    /** The value is not the JSON its structured result declares: the producer's seal step refuses it. */
+    | { readonly kind: 'not-as-declared' }
     | { readonly kind: 'by-path' | 'as-data'; value: (pwned: string) => string; check: (t: ExecutionContext, run: LocalRunResult) => void };
 }
 
@@ -90,5 +92,18 @@ export const EXAMPLES: Record<string, Example> = {
       value: (pwned) => JSON.stringify({ items: [`x'"; touch ${pwned}; "\n$(touch ${pwned})\`touch ${pwned}\`$(PARAM_DOCUMENT)`] }),
       check: (t, run) => t.is(run.results.stats?.count, '1'),
     },
+  },
+  'structured-results': {
+    files: ['pipelinerun.yaml'],
+    check: (t, run) => {
+      const digest = createHash('sha256').update('app').digest('hex');
+      t.is(run.results.check?.ref, `registry.local/team/app@sha256:${digest}`, '.url and .digest in a script');
+      t.is(run.results.check?.last, 'src/module-0/file-3000.go', '[2999] in env');
+      t.is(run.results.check?.count, '3000');
+      const ref = parseReference(run.results.build?.files ?? '');
+      t.true((ref?.size ?? 0) > 64 * 1024, `the list is ${ref?.size} bytes`);
+      t.is(run.results.check?.sha256, ref?.sha256, 'the whole list by path');
+    },
+    hostile: { kind: 'not-as-declared' },
   },
 };

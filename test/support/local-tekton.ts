@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { chmod, mkdir, open, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_VIEW, EXEC_DIR, LABEL_CONSUMER, TASK_OUTPUT_WORKSPACE } from '../../src/api/names.js';
+import { ENV_REFS, EXEC_DIR, INIT_ENV, LABEL_CONSUMER, TASK_OUTPUT_WORKSPACE } from '../../src/api/names.js';
 import { parseConfig } from '../../src/core/config.js';
 import { carriesValues, declaredTokens } from '../../src/webhook/exec-wrap.js';
 import { substituteContainer } from '../../src/webhook/pod-admission.js';
@@ -203,7 +203,7 @@ async function writeScripts(steps: readonly Step[], scriptsDir: string): Promise
 async function runSubstitute(task: LocalTask, first: Step, ctx: TaskContext): Promise<void> {
   const env = stepEnv(task, first);
   const consumer = {
-    env: [ENV_REFS, ENV_RUN_DIR, ENV_VIEW, ENV_REF_LABELS].filter((n) => env[n] !== undefined).map((n) => ({ name: n, value: env[n] ?? '' })),
+    env: INIT_ENV.filter((n) => env[n] !== undefined).map((n) => ({ name: n, value: env[n] ?? '' })),
     resultMount: { name: 'results', mountPath: ctx.volume },
     scriptsVolume: 'tekton-internal-scripts',
     runAs: {},

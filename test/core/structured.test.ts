@@ -1,0 +1,102 @@
+/**
+ * The rewrite of structured results stored by reference: an object or array result's declaration becomes a string
+ * one (Tekton gets the reference) and its seal step checks the JSON (`--shapes`); consumers' `.key` and `[i]` become
+ * selector tokens around the plain reference, declared literally in TLR_SELECTORS.
+ */
+import test from 'ava';
+import type { PipelineRun, TaskRun } from '../../src/api/tekton.js';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { rewriteObject } from '../../src/core/rewrite.js';
+import { parseSelectorLabel, parseShapes, selectorOfSuffix } from '../../src/core/structured.js';
+
+const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
+
+function run(consumerScript: string, results?: unknown[]): PipelineRun {
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'PipelineRun',
+    metadata: { name: 'r', namespace: 'ci' },
+    spec: {
+      pipelineSpec: {
+        resultWorkspace: { name: 'results' },
+        tasks: [
+          {
+            name: 'gen',
+            taskSpec: {
+              results: results ?? [
+                { name: 'img', type: 'object', storage: 'reference', properties: { url: { type: 'string' }, digest: { type: 'string' } } },
+                { name: 'list', type: 'array', storage: 'reference' },
+              ],
+              steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.img.path); echo > $(results.list.path)' }],
+            },
+          },
+          { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', script: consumerScript }] } },
+        ],
+      },
+    },
+  } as unknown as PipelineRun;
+}
+
+test('a key not among the declared properties is accepted with a warning (Tekton takes keys the value has)', (t) => {
+  const out = rewritePipelineRun(run('echo "$(tasks.gen.results.img.tag)"'), options);
+  t.true(out.changed);
+  const warning = out.diagnostics.find((d) => d.severity === 'warning');
+  t.is(warning?.path, 'spec.pipelineSpec.tasks[1].taskSpec.steps[0].script');
+  t.regex(warning?.message ?? '', /names key "tag", which is not one of the declared properties of result "img" of task "gen" \(digest, url\)/);
+});
+
+test('the selectors a task uses are declared once each, in order of use; the whole value stays the plain reference', (t) => {
+  const out = rewritePipelineRun(run('echo "$(tasks.gen.results.img.url) $(tasks.gen.results.list[3]) $(tasks.gen.results.img.url) $(tasks.gen.results.list)"'), options).object;
+  const use = out.spec.pipelineSpec?.tasks?.[1]?.taskSpec;
+  t.is(use?.steps?.[0]?.script, 'echo "[[tlr:select:.url:$(tasks.gen.results.img)]] [[tlr:select:[3]:$(tasks.gen.results.list)]] [[tlr:select:.url:$(tasks.gen.results.img)]] $(tasks.gen.results.list)"');
+  t.deepEqual(use?.stepTemplate?.env?.find((e) => e.name === 'TLR_SELECTORS'), { name: 'TLR_SELECTORS', value: 'gen/img.url gen/list[3]' });
+});
+
+test('the producer declares strings, keeps its description, and its seal step checks the declared shapes', (t) => {
+  const out = rewritePipelineRun(run('echo "$(tasks.gen.results.img.url)"'), options).object;
+  const gen = out.spec.pipelineSpec?.tasks?.[0]?.taskSpec;
+  t.deepEqual(gen?.results?.map((r) => [r.name, r.type, r['properties']]), [['img', 'string', undefined], ['list', 'string', undefined]]);
+  const seal = gen?.steps?.at(-1)?.args ?? [];
+  const shapes = seal[seal.indexOf('--shapes') + 1] ?? '';
+  t.deepEqual([...parseShapes(shapes)], [['img', { type: 'object', properties: ['url', 'digest'] }], ['list', { type: 'array' }]]);
+});
+
+test('a standalone TaskRun producing an object result is rewritten the same way', (t) => {
+  const taskRun = {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'TaskRun',
+    metadata: { name: 'tr', namespace: 'ci' },
+    spec: {
+      taskSpec: {
+        results: [{ name: 'meta', type: 'object', storage: 'reference', properties: { a: { type: 'string' } } }],
+        steps: [{ name: 'w', image: 'bash', script: 'echo \'{"a":"b"}\' > $(results.meta.path)' }],
+      },
+    },
+  } as unknown as TaskRun;
+  const out = rewriteObject(taskRun, options);
+  const spec = (out.object as TaskRun).spec.taskSpec;
+  t.is(spec?.results?.[0]?.type, 'string', JSON.stringify(out.diagnostics));
+  t.true(spec?.steps?.at(-1)?.args?.includes('{"meta":{"type":"object","properties":["a"]}}'));
+});
+
+test('property names that Tekton would substitute into the seal step are refused; non-string properties too', (t) => {
+  const error = t.throws(() => rewritePipelineRun(run('echo', [
+    { name: 'img', type: 'object', storage: 'reference', properties: { '$(params.x)': { type: 'string' }, n: { type: 'number' } } },
+  ]), options));
+  t.regex(error?.message ?? '', /results\[0\]\.properties\[\$\(params\.x\)\]: result "img": a property name .* may not contain "\$\("/);
+  t.regex(error?.message ?? '', /results\[0\]\.properties\.n\.type: result "img": Tekton object results hold strings only; expected type "string", found "number"/);
+});
+
+test('selector syntax: keys in the dot form, indexes without leading zeros; labels split at the last selector', (t) => {
+  t.deepEqual(selectorOfSuffix('.url'), { key: 'url' });
+  t.deepEqual(selectorOfSuffix('[12]'), { index: 12 });
+  t.is(selectorOfSuffix('.path'), undefined, 'the by-path form is ours');
+  t.is(selectorOfSuffix('[*]'), undefined);
+  t.is(selectorOfSuffix('[01]'), undefined);
+  t.deepEqual(parseSelectorLabel('gen/a.b.c'), { label: 'gen/a.b', selector: { key: 'c' } });
+  t.deepEqual(parseSelectorLabel('gen/list[0]'), { label: 'gen/list', selector: { index: 0 } });
+  t.is(parseSelectorLabel('gen/list'), undefined);
+  t.is(parseSelectorLabel('Gen/list.x'), undefined);
+});
