@@ -97,6 +97,17 @@ test('tlr-init runs the init container as built: flags and env reach `tlr-init s
   t.is(await readFile(join(base, 'scripts', 'script-0-9l9zj'), 'utf8'), "#!/bin/sh\ncat <<'EOF'\nfoo\nEOF\n");
 });
 
+test('the elements of structured results a task uses (TLR_SELECTORS) reach the init container with the references', async (t) => {
+  const selectors = 'build/sbom.name build/sbom[0]';
+  const pod = podWith((p) => {
+    for (const step of steps(p)) step.env = [...(step.env ?? []), { name: 'TLR_REF_LABELS', value: 'build/sbom' }, { name: 'TLR_SELECTORS', value: selectors }];
+  });
+  const [add] = patchOf(admitPod(request(pod), settings));
+  const container = (add as { value: Container }).value;
+  t.deepEqual(container.env?.map((e) => e.name), ['TLR_REFS', 'TLR_RUN_DIR', 'TLR_REF_LABELS', 'TLR_SELECTORS']);
+  t.is(container.env?.find((e) => e.name === 'TLR_SELECTORS')?.value, selectors);
+});
+
 test('the webhook is idempotent: a pod that has the init container is allowed unchanged', (t) => {
   const first = request(POD);
   const patched = applyPatch(first.object, patchOf(admitPod(first, settings)));
