@@ -97,7 +97,7 @@ test('tlr-init runs the init container as built: flags and env reach `tlr-init s
   t.is(await readFile(join(base, 'scripts', 'script-0-9l9zj'), 'utf8'), "#!/bin/sh\ncat <<'EOF'\nfoo\nEOF\n");
 });
 
-test('the elements of structured results a task uses (TLR_SELECTORS) reach the init container with the references', async (t) => {
+test('the elements of structured results a task uses (TLR_SELECTORS) reach the init container with the references', (t) => {
   const selectors = 'build/sbom.name build/sbom[0]';
   const pod = podWith((p) => {
     for (const step of steps(p)) step.env = [...(step.env ?? []), { name: 'TLR_REF_LABELS', value: 'build/sbom' }, { name: 'TLR_SELECTORS', value: selectors }];
