@@ -121,7 +121,7 @@ function rewriteSpec(
 ): { inlined: Record<string, unknown>; inlinedBytes: number; bound: ReturnType<typeof bindResultWorkspace> } {
   const { spec, diags } = specInput;
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
+  const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config, options.featureFlags);
   declareResultWorkspace(spec, workspace);
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);
   checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, SPEC_PATH, diags);

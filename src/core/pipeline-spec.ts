@@ -3,6 +3,7 @@ import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../a
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
 import { shapeOf, type ResultShape } from './structured.js';
+import type { FeatureFlags } from './feature-flags.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
@@ -122,6 +123,7 @@ export function rewritePipelineSpec(
   resultWorkspace: string,
   layout: Layout,
   config: Config,
+  flags?: FeatureFlags,
 ): { touched: string[]; inlined: Record<string, unknown>; inlinedBytes: number } {
   const { diags } = input;
   const touched: string[] = [];
@@ -136,7 +138,7 @@ export function rewritePipelineSpec(
     if (!isProducer && !mayConsume) continue;
     const pt = embed(entry, inlining, diags);
     if (!pt) continue;
-    if (isProducer) rewriteProducerTask(pt, entry, paramPaths, layout, config, diags);
+    if (isProducer) rewriteProducerTask(pt, entry, paramPaths, { layout, config, flags }, diags);
     const errors = diags.errorCount;
     const used = mayConsume ? rewriteConsumer(
           {
@@ -200,8 +202,7 @@ function rewriteProducerTask(
   pt: PipelineTask & { taskSpec: EmbeddedTask },
   entry: Entry,
   paramPaths: ReturnType<typeof pipelineParamPaths>,
-  layout: Layout,
-  config: Config,
+  settings: { layout: Layout; config: Config; flags?: FeatureFlags | undefined },
   diags: Diagnostics,
 ): void {
   if (pt.matrix !== undefined && pt.matrix !== null) {
@@ -216,7 +217,7 @@ function rewriteProducerTask(
   const label = `pipeline task "${pt.name}"`;
   if (pt.params) pt.params = [...pt.params];
   const defaults = new Map((pt.taskSpec.params ?? []).map((p) => [p.name, p.default]));
-  rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label }, layout, config, diags);
+  rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label, ...(settings.flags ? { flags: settings.flags } : {}) }, settings.layout, settings.config, diags);
   passRewrittenDefaults(pt, defaults);
 }
 

@@ -41,7 +41,7 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions): Rewri
   checkSpecNames(specInput, analysis);
   diags.throwIfErrors();
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  rewritePipelineSpec(specInput, analysis, workspace, layout, options.config);
+  rewritePipelineSpec(specInput, analysis, workspace, layout, options.config, options.featureFlags);
   declareResultWorkspace(pipeline.spec, workspace);
   diags.throwIfErrors();
   pipeline.metadata = { ...pipeline.metadata, annotations: { ...pipeline.metadata?.annotations, [ANNOTATION_REWRITTEN]: REWRITE_VERSION } };

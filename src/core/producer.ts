@@ -13,6 +13,8 @@ import { childPath, mapText } from './json-walk.js';
 import { type Layout, producerDir, producerMountPath, resultFilePath } from './layout.js';
 import { replaceResultPaths } from './variables.js';
 import { describeShape, formatShapes, isStructured, shapeOf, type ResultShape } from './structured.js';
+import type { FeatureFlags } from './feature-flags.js';
+import { sealMessageBytes, TERMINATION_MESSAGE_BYTES } from './termination-budget.js';
 
 export interface ProducerInput {
   /** The embedded task spec to rewrite, already a private copy: it is edited in place. */
@@ -30,6 +32,8 @@ export interface ProducerInput {
   readonly path: string;
   /** Label for messages: `pipeline task "build"` or `TaskRun default/x`. */
   readonly label: string;
+  /** Tekton's feature flags: how results leave the pod (the seal step's termination message must fit). */
+  readonly flags?: FeatureFlags;
 }
 
 /**
@@ -44,6 +48,7 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   const steps = spec.steps ?? [];
   if (steps.some(isSealStep)) return;
   if (!checkReserved(input, diags)) return;
+  checkTerminationMessage(input, config, diags);
 
   const names = new Set(input.results);
   const written = new Set<string>();
@@ -92,6 +97,29 @@ function declareAsStrings(spec: EmbeddedTask, names: ReadonlySet<string>): Map<s
     return { ...rest, type: 'string', description: typeof rest.description === 'string' && rest.description !== '' ? `${rest.description} ${note}` : note };
   });
   return shapes;
+}
+
+/**
+ * The seal step's termination message holds every reference of the task: over Tekton's 4096 bytes, the step would
+ * fail at run time ("Termination message is above max allowed size 4096"). Refused here with the numbers; with
+ * compression on (an estimate), a warning.
+ */
+function checkTerminationMessage(input: ProducerInput, config: Config, diags: Diagnostics): void {
+  if (input.flags === undefined) return;
+  const estimate = sealMessageBytes(input.producer, input.results, config.maxResultSize, input.flags);
+  if (estimate === undefined || estimate.bytes <= TERMINATION_MESSAGE_BYTES) return;
+  const classic = (input.taskSpec.results ?? []).length - input.results.length;
+  const what =
+    `${input.label}: its ${input.results.length} results stored by reference put ${estimate.compressed ? 'an estimated ' : ''}` +
+    `${estimate.bytes} bytes into its tlr-seal step's termination message (${estimate.compressed ? 'compressed, ' : ''}` +
+    `each reference up to ${estimate.referenceBytes} bytes with its name), over the ${TERMINATION_MESSAGE_BYTES} bytes Tekton ` +
+    `takes from a container (feature flag results-from: termination-message)` +
+    (classic > 0 ? `, before its ${classic} classic result(s)` : '') +
+    '; expected them to fit. Store fewer results by reference in one task (split it, or keep small ones classic)';
+  const way = estimate.compressed ? '' : ', or turn on Tekton\'s enable-termination-message-compression';
+  const path = childPath(input.path, 'results');
+  if (estimate.compressed) diags.warn(path, `${what}, or set Tekton's results-from: sidecar-logs (the estimate may be off by a few bytes)`);
+  else diags.error(path, `${what}${way}, or set its results-from: sidecar-logs`);
 }
 
 /** Our own seal step (by name and command), which marks a producer as already rewritten. */

@@ -48,7 +48,7 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
   const layout = layoutFor(options.config, TASK_RUN_DIR, 'volume');
   const embedded = { ...source.spec };
   const params = run.spec.params ? [...run.spec.params] : undefined;
-  rewriteProducer({ taskSpec: embedded, params, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);
+  rewriteProducer({ taskSpec: embedded, params, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input), flags: options.featureFlags }, layout, options.config, diags);
   const taskSpec = withoutMetadata(embedded);
   const bindings = reuseNamedClaim(run, diags);
   const bound = bindResultWorkspace(bindings, TASK_WORKSPACE, options.provisionedClaim, options.config, 'spec', diags);
