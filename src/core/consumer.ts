@@ -75,15 +75,50 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   }
   if (pt.taskRef?.params) scan.rewrite(pt.taskRef.params, childPath(childPath(input.path, 'taskRef'), 'params'), 'forbidden');
 
+  warnDisplayName(pt, input, diags);
   const { metadata, ...body } = pt.taskSpec;
   const specPath = childPath(input.path, 'taskSpec');
-  const rewritten = scan.rewrite(body, specPath, 'taskSpec', carrying);
+  // Only the fields Tekton substitutes results into are looked at: elsewhere (descriptions, params, results) the text
+  // is inert, and stays as written.
+  const rewritten: Record<string, unknown> = { ...body };
+  let changed = false;
+  for (const [key, value] of Object.entries(body)) {
+    if (INERT_TASK_FIELDS.has(key)) continue;
+    rewritten[key] = scan.rewrite(value, childPath(specPath, key), 'taskSpec', carrying);
+    changed ||= rewritten[key] !== value;
+  }
   // A task that turns out to use no reference is left exactly as it was (the caller skips it).
-  if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
+  if (changed || scan.used.size > 0) {
+    const spec = rewritten as EmbeddedTask;
+    pt.taskSpec = metadata !== undefined ? { metadata, ...spec } : spec;
+  }
 
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
   return used;
+}
+
+/**
+ * Fields of an embedded task spec Tekton substitutes no result into (pkg/reconciler/taskrun/resources ApplyReplacements
+ * touches steps, the stepTemplate, volumes, workspaces' mount paths and sidecars only): a `$(tasks…)` there is text.
+ */
+const INERT_TASK_FIELDS = new Set(['description', 'displayName', 'params', 'results']);
+
+/**
+ * Tekton substitutes results into a pipeline task's displayName (pkg/reconciler/pipelinerun/resources ApplyTaskResults):
+ * one stored by reference would show its reference, not its value, wherever the name is shown.
+ */
+function warnDisplayName(pt: PipelineTask, input: ConsumerInput, diags: Diagnostics): void {
+  const name: unknown = pt.displayName;
+  if (typeof name !== 'string') return;
+  for (const e of findTaskResultExpressions(name)) {
+    if (!isReference(e, input.producers)) continue;
+    diags.warn(
+      childPath(input.path, 'displayName'),
+      `pipeline task "${pt.name}": ${e.text} in displayName names result "${e.result}" of task "${e.task}", which is stored ` +
+        `by reference: Tekton puts its reference [[tlr:v1:…]] there, not its value, so that is what the Dashboard and tkn show`,
+    );
+  }
 }
 
 class Scan {
