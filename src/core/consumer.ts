@@ -80,18 +80,9 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   const specPath = childPath(input.path, 'taskSpec');
   // Only the fields Tekton substitutes results into are looked at: elsewhere (descriptions, params, results) the text
   // is inert, and stays as written.
-  const rewritten: Record<string, unknown> = { ...body };
-  let changed = false;
-  for (const [key, value] of Object.entries(body)) {
-    if (INERT_TASK_FIELDS.has(key)) continue;
-    rewritten[key] = scan.rewrite(value, childPath(specPath, key), 'taskSpec', carrying);
-    changed ||= rewritten[key] !== value;
-  }
+  const rewritten = rewriteSubstituted(body, (value, key) => scan.rewrite(value, childPath(specPath, key), 'taskSpec', carrying));
   // A task that turns out to use no reference is left exactly as it was (the caller skips it).
-  if (changed || scan.used.size > 0) {
-    const spec = rewritten as EmbeddedTask;
-    pt.taskSpec = metadata !== undefined ? { metadata, ...spec } : spec;
-  }
+  if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
 
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
@@ -103,6 +94,18 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
  * touches steps, the stepTemplate, volumes, workspaces' mount paths and sidecars only): a `$(tasks…)` there is text.
  */
 const INERT_TASK_FIELDS = new Set(['description', 'displayName', 'params', 'results']);
+
+/** `spec` with `rewrite` applied to each field Tekton substitutes into (the same object when nothing changed). */
+function rewriteSubstituted<T extends object>(spec: T, rewrite: (value: unknown, key: string) => unknown): T {
+  const out: Record<string, unknown> = { ...spec };
+  let changed = false;
+  for (const [key, value] of Object.entries(spec)) {
+    if (INERT_TASK_FIELDS.has(key)) continue;
+    out[key] = rewrite(value, key);
+    changed ||= out[key] !== value;
+  }
+  return changed ? (out as T) : spec;
+}
 
 /**
  * Tekton substitutes results into a pipeline task's displayName (pkg/reconciler/pipelinerun/resources ApplyTaskResults):
