@@ -97,7 +97,7 @@ const INERT_TASK_FIELDS = new Set(['description', 'displayName', 'params', 'resu
 
 /** `spec` with `rewrite` applied to each field Tekton substitutes into (the same object when nothing changed). */
 function rewriteSubstituted<T extends object>(spec: T, rewrite: (value: unknown, key: string) => unknown): T {
-  const out: Record<string, unknown> = { ...spec };
+  const out = { ...spec } as Record<string, unknown>;
   let changed = false;
   for (const [key, value] of Object.entries(spec)) {
     if (INERT_TASK_FIELDS.has(key)) continue;
