@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
 import { shapeOf, type ResultShape } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
+import { checkNames } from './name-typos.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
@@ -111,6 +112,11 @@ export function checkSpecNames(input: PipelineSpecInput, analysis: PipelineAnaly
     if (e.pt.taskSpec) checkTaskSpecNames(e.pt.taskSpec, childPath(e.path, 'taskSpec'), references, input.diags);
     else if (e.task) checkTaskSpecNames(e.task.spec, `${e.where ?? e.path} spec`, references, input.diags);
   }
+  const tasks = analysis.entries.map((e) => ({
+    pt: e.pt, path: e.path,
+    ...(e.pt.taskSpec ? { spec: e.pt.taskSpec } : e.task ? { spec: e.task.spec, specPath: `${e.where ?? e.path} spec` } : {}),
+  }));
+  checkNames(input.spec, input.path, tasks, input.diags);
 }
 
 /**

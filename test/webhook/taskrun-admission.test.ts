@@ -74,10 +74,11 @@ test('a TaskRun Tekton created for a PipelineRun is allowed untouched, even when
 
 test('a self-contained TaskRun the rewrite refuses is denied with its diagnostics', (t) => {
   const bad = structuredClone(TEP_TASKRUN) as { spec: { taskSpec: { results: Array<Record<string, unknown>> } } };
-  bad.spec.taskSpec.results = [{ name: 'report', storage: 'reference', type: 'array' }];
+  // An object result stored by reference must declare its properties (Tekton requires them; seal checks them).
+  bad.spec.taskSpec.results = [{ name: 'report', storage: 'reference', type: 'object' }];
   const answer = admitTaskRun(request(bad), settings).response;
   t.false(answer.allowed);
-  t.regex(answer.status?.message ?? '', /spec\.taskSpec\.results\[0\]\.type/);
+  t.regex(answer.status?.message ?? '', /spec\.taskSpec\.results\[0\]\.properties/);
 });
 
 const examples = join('..', 'shared', 'tekton', 'v1.15.0', 'examples', 'v1', 'taskruns');

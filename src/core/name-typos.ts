@@ -1,0 +1,93 @@
+/**
+ * Names that do not exist, in an opted-in pipeline: `$(tasks.<task>.results.<result>)` naming a pipeline task the
+ * pipeline does not have or a result its task does not declare, and `$(results.<name>.path)` in a task that declares
+ * no such result. Tekton refuses these too, some at admission and some only when the run gets there (a typo in the
+ * last task fails the run an hour in); refused here with the name found and the names that exist. Literal
+ * `/tekton/results/<file>` paths are left alone: a step may write other files there.
+ */
+import type { PipelineSpec, PipelineTask, TaskSpec } from '../api/tekton.js';
+import type { Diagnostics } from './diagnostics.js';
+import { childPath, forEachString } from './json-walk.js';
+import { findTaskResultExpressions } from './variables.js';
+
+/** What the check needs of each pipeline task: its name, where it is, and its task spec when known. */
+export interface NamedTask {
+  readonly pt: PipelineTask;
+  readonly path: string;
+  /** The task spec (embedded, or the resolved Task's); undefined when the Task is not known (a custom task, a child pipeline). */
+  readonly spec?: TaskSpec;
+  /** Where `spec` is, for messages. */
+  readonly specPath?: string;
+}
+
+const RESULT_VARIABLE = /\$\(results(?:\.([-A-Za-z0-9_.]+?)|\[(["'])([-A-Za-z0-9_.]+)\2\])\.path\)/g;
+
+export function checkNames(spec: PipelineSpec, specPath: string, tasks: readonly NamedTask[], diags: Diagnostics): void {
+  const byName = new Map(tasks.map((t) => [t.pt.name, t]));
+  const declared = (t: NamedTask | undefined): string[] | undefined => t?.spec === undefined ? undefined : (t.spec.results ?? []).map((r) => r.name);
+  const check = (value: unknown, path: string, who: string): void => {
+    forEachString(value, path, (text, at) => {
+      for (const e of findTaskResultExpressions(text)) {
+        if (e.scope !== 'tasks') continue;
+        const target = byName.get(e.task);
+        if (target === undefined) {
+          diags.error(at(), `${who}: ${e.text} names pipeline task "${e.task}", which this pipeline does not have; expected one of ${list([...byName.keys()], e.task)}`);
+          continue;
+        }
+        const results = declared(target);
+        if (results !== undefined && !results.includes(e.result)) {
+          diags.error(at(), `${who}: ${e.text} names result "${e.result}", which the task of pipeline task "${e.task}" does not declare; expected one of ${list(results, e.result)}`);
+        }
+      }
+    });
+  };
+  for (const t of tasks) {
+    const who = `pipeline task "${t.pt.name}"`;
+    const { taskSpec, ...rest } = t.pt;
+    check(rest, t.path, who);
+    if (taskSpec) check(taskSpec, childPath(t.path, 'taskSpec'), who);
+    if (t.spec !== undefined) checkResultPaths(t.spec, t.specPath ?? childPath(t.path, 'taskSpec'), who, diags);
+  }
+  (spec.results ?? []).forEach((r, i) => check(r.value, childPath(childPath(childPath(specPath, 'results'), i), 'value'), `pipeline result "${r.name}"`));
+}
+
+/** `$(results.<name>.path)` in a task's steps, stepTemplate and sidecars must name a result it declares. */
+function checkResultPaths(spec: TaskSpec, path: string, who: string, diags: Diagnostics): void {
+  const results = (spec.results ?? []).map((r) => r.name);
+  for (const field of ['steps', 'stepTemplate', 'sidecars'] as const) {
+    forEachString(spec[field], childPath(path, field), (text, at) => {
+      if (!text.includes('$(results')) return;
+      for (const m of text.matchAll(RESULT_VARIABLE)) {
+        const name = m[1] ?? m[3] ?? '';
+        if (results.includes(name)) continue;
+        diags.error(at(), `${who}: ${m[0]} names result "${name}", which the task does not declare; expected one of ${list(results, name)}`);
+      }
+    });
+  }
+}
+
+/** The names that exist, the likeliest first (`"report" (did you mean it?)`), or `none`. */
+function list(names: readonly string[], found: string): string {
+  if (names.length === 0) return 'none';
+  const close = names.filter((n) => distance(n, found) <= (found.length < 6 ? 1 : 2));
+  const shown = [...close, ...names.filter((n) => !close.includes(n))].slice(0, 10).map((n) => `"${n}"`);
+  const more = names.length > 10 ? ` and ${names.length - 10} more` : '';
+  const hint = close.length > 0 ? ` (did you mean "${close[0]}"?)` : '';
+  return `${shown.join(', ')}${more}${hint}`;
+}
+
+/** Edit distance with adjacent transpositions (optimal string alignment): `reprot` is 1 from `report`. */
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 3) return 99;
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 99;
+  for (let i = 1; i <= a.length; i++) {
+    const row = d[i] ?? [];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row[j] = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(at(i, j), at(i - 2, j - 2) + 1);
+    }
+  }
+  return at(a.length, b.length);
+}

@@ -1,0 +1,54 @@
+/**
+ * Typos in an opted-in pipeline are refused before the cluster sees them, with the name found and the names that
+ * exist: a result or pipeline task that does not exist, and a producer's `$(results.<name>.path)` for an undeclared
+ * result (which Tekton would only report when the run gets there).
+ */
+import test from 'ava';
+import type { PipelineRun } from '../../src/api/tekton.js';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+
+const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
+
+function run(producerScript: string, consumerScript: string, results?: unknown[]): PipelineRun {
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'PipelineRun',
+    metadata: { name: 'r', namespace: 'ci' },
+    spec: {
+      pipelineSpec: {
+        resultWorkspace: { name: 'results' },
+        tasks: [
+          { name: 'gen', taskSpec: { results: [{ name: 'report', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: producerScript }] } },
+          { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', script: consumerScript }] } },
+        ],
+        ...(results ? { results } : {}),
+      },
+    },
+  } as unknown as PipelineRun;
+}
+
+const OK_PRODUCER = 'echo > $(results.report.path)';
+
+test('a result the producer does not declare is refused, naming the likely one', (t) => {
+  const error = t.throws(() => rewritePipelineRun(run(OK_PRODUCER, 'echo "$(tasks.gen.results.reprot)"'), options));
+  t.regex(error?.message ?? '', /tasks\[1\]\.taskSpec\.steps\[0\]\.script: pipeline task "use": \$\(tasks\.gen\.results\.reprot\) names result "reprot", which the task of pipeline task "gen" does not declare; expected one of "report" \(did you mean "report"\?\)/);
+});
+
+test('a pipeline task that does not exist is refused, in steps, params and pipeline results', (t) => {
+  const error = t.throws(() => rewritePipelineRun(run(OK_PRODUCER, 'echo "$(tasks.gne.results.report)"', [{ name: 'out', value: '$(tasks.gen.results.repor)' }]), options));
+  t.regex(error?.message ?? '', /\$\(tasks\.gne\.results\.report\) names pipeline task "gne", which this pipeline does not have; expected one of "gen", "use" \(did you mean "gen"\?\)/);
+  t.regex(error?.message ?? '', /spec\.pipelineSpec\.results\[0\]\.value: pipeline result "out": .*names result "repor"/);
+});
+
+test('a producer writing $(results.<typo>.path) is refused, not merely warned about', (t) => {
+  const error = t.throws(() => rewritePipelineRun(run('echo > $(results.reprot.path)', 'echo "$(tasks.gen.results.report)"'), options));
+  t.regex(error?.message ?? '', /tasks\[0\]\.taskSpec\.steps\[0\]\.script: pipeline task "gen": \$\(results\.reprot\.path\) names result "reprot", which the task does not declare; expected one of "report" \(did you mean "report"\?\)/);
+});
+
+test('names that exist pass; a literal /tekton/results/<file> is a step’s own business', (t) => {
+  const out = rewritePipelineRun(run(`${OK_PRODUCER}; date > /tekton/results/scratch`, 'echo "$(tasks.gen.results.report)"'), options);
+  t.true(out.changed);
+  t.deepEqual(out.diagnostics.filter((d) => d.severity === 'error'), []);
+});
