@@ -23,8 +23,8 @@ export interface NamedTask {
 const RESULT_VARIABLE = /\$\(results(?:\.([-A-Za-z0-9_.]+?)|\[(["'])([-A-Za-z0-9_.]+)\2\])\.path\)/g;
 
 export function checkNames(spec: PipelineSpec, specPath: string, tasks: readonly NamedTask[], diags: Diagnostics): void {
-  const byName = new Map(tasks.map((t) => [t.pt.name, t]));
-  const declared = (t: NamedTask | undefined): string[] | undefined => t?.spec === undefined ? undefined : (t.spec.results ?? []).map((r) => r.name);
+  const byName = new Map(tasks.filter((t) => typeof t.pt.name === 'string').map((t) => [t.pt.name, t]));
+  const declared = (t: NamedTask | undefined): string[] | undefined => (t?.spec === undefined ? undefined : namesOf(t.spec.results));
   const check = (value: unknown, path: string, who: string): void => {
     forEachString(value, path, (text, at) => {
       for (const e of findTaskResultExpressions(text)) {
@@ -48,12 +48,12 @@ export function checkNames(spec: PipelineSpec, specPath: string, tasks: readonly
     if (taskSpec) check(taskSpec, childPath(t.path, 'taskSpec'), who);
     if (t.spec !== undefined) checkResultPaths(t.spec, t.specPath ?? childPath(t.path, 'taskSpec'), who, diags);
   }
-  (spec.results ?? []).forEach((r, i) => check(r.value, childPath(childPath(childPath(specPath, 'results'), i), 'value'), `pipeline result "${r.name}"`));
+  (Array.isArray(spec.results) ? spec.results : []).forEach((r, i) => check(r?.value, childPath(childPath(childPath(specPath, 'results'), i), 'value'), `pipeline result "${r.name}"`));
 }
 
 /** `$(results.<name>.path)` in a task's steps, stepTemplate and sidecars must name a result it declares. */
 function checkResultPaths(spec: TaskSpec, path: string, who: string, diags: Diagnostics): void {
-  const results = (spec.results ?? []).map((r) => r.name);
+  const results = namesOf(spec.results);
   for (const field of ['steps', 'stepTemplate', 'sidecars'] as const) {
     forEachString(spec[field], childPath(path, field), (text, at) => {
       if (!text.includes('$(results')) return;
@@ -64,6 +64,15 @@ function checkResultPaths(spec: TaskSpec, path: string, who: string, diags: Diag
       }
     });
   }
+}
+
+/** The string names of a list of declarations (whatever else a malformed list holds is judged elsewhere). */
+function namesOf(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((r: unknown) => {
+    const name = (r as { name?: unknown } | null)?.name;
+    return typeof name === 'string' ? [name] : [];
+  });
 }
 
 /** The names that exist, the likeliest first (`"report" (did you mean it?)`), or `none`. */

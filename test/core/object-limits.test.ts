@@ -40,7 +40,9 @@ function refusal(input: PipelineRun, opts = options): string {
 
 test(`results stored by reference per task: ${MAX_REFERENCE_RESULTS_PER_TASK} pass, one more is refused`, (t) => {
   const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `r${i}`);
-  t.is(refusal(run([producer('build', names(MAX_REFERENCE_RESULTS_PER_TASK))])), '');
+  // With results carried in sidecar logs: in termination messages fewer fit (test/core/termination-budget.test.ts).
+  const sidecarLogs = { ...options, featureFlags: parseFeatureFlags({ 'results-from': 'sidecar-logs' }) };
+  t.is(refusal(run([producer('build', names(MAX_REFERENCE_RESULTS_PER_TASK))]), sidecarLogs), '');
   t.regex(refusal(run([producer('build', names(MAX_REFERENCE_RESULTS_PER_TASK + 1))])), new RegExp(`spec\\.pipelineSpec\\.tasks\\[0\\]\\.taskSpec\\.results: expected at most ${MAX_REFERENCE_RESULTS_PER_TASK} results stored by reference in one task, found ${MAX_REFERENCE_RESULTS_PER_TASK + 1}`));
 });
 

@@ -87,7 +87,9 @@ test('PipelineRuns, opted in and mutated: an AdmissionReview for the uid, a vali
     3500,
   );
   t.log(JSON.stringify(seen));
-  t.true(seen.patched > 500 && seen.denied > 500, JSON.stringify(seen));
+  // The generator names any task's any result, so many runs reference a result or task that does not exist, which
+  // the rewrite refuses as a typo (src/core/name-typos.ts): fewer are patched than before that check.
+  t.true(seen.patched > 200 && seen.denied > 500, JSON.stringify(seen));
 });
 
 test('PipelineRuns that never opted in, mutated: always allowed untouched, whatever their shape', (t) => {
