@@ -132,8 +132,9 @@ export interface DeclaredSelection {
   readonly token: string;
   readonly reference: Reference;
   readonly selector: Selector;
-  /** `<task>/<result>` and the selector, for messages. */
-  readonly label: string;
+  /** The result it is an element of, for messages. */
+  readonly task: string;
+  readonly result: string;
 }
 
 /**
@@ -153,6 +154,7 @@ export function selectionsFor(selectors: string | undefined, declared: readonly 
           `the labelled references in TLR_REFS (${[...byLabel.keys()].join(' ') || 'none'}), found "${item.slice(0, 160)}"`,
       );
     }
-    return { token: selectorToken(parsed.selector, d.token), reference: d.reference, selector: parsed.selector, label: item };
+    const [task = '', result = ''] = parsed.label.split('/');
+    return { token: selectorToken(parsed.selector, d.token), reference: d.reference, selector: parsed.selector, task, result };
   });
 }

@@ -140,7 +140,7 @@ export class StructuredReader {
     return i;
   }
 
-  end(): { elements: number } {
+  end(): void {
     if (this.state !== S.Done) {
       throw this.fail(this.state === S.Start ? 'is empty' : 'ends before its JSON does (truncated)', this.offset);
     }
@@ -160,7 +160,6 @@ export class StructuredReader {
           : `${this.options.subject} has ${this.elements} element(s), so index [${select.index}] is out of range`,
       );
     }
-    return { elements: this.elements };
   }
 
   private describeKeys(): string {

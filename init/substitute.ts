@@ -186,7 +186,9 @@ async function substituteToTemp(
     });
     if (selection === undefined) return chunks;
     const type = 'key' in selection.selector ? 'object' : 'array';
-    return selectElement(chunks, { type, subject: `Result ${selection.label.replace(/(\.[^./]+|\[\d+\])$/, '')} (${reference.path})`, select: selection.selector });
+    // Named as tlr-exec names it (exec/value.go readSelected).
+    const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
+    return selectElement(chunks, { type, subject, select: selection.selector });
   };
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
