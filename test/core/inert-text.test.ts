@@ -5,28 +5,16 @@
  */
 import test from 'ava';
 import type { PipelineRun } from '../../src/api/tekton.js';
-import { parseConfig } from '../../src/core/config.js';
-import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
-const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
 const REF = '$(tasks.gen.results.r)';
 
 function run(use: Record<string, unknown>): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { name: 'r', namespace: 'ci' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          { name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] } },
-          { name: 'use', ...use },
-        ],
-      },
-    },
-  } as unknown as PipelineRun;
+  return optedInRun([
+    { name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] } },
+    { name: 'use', ...use },
+  ]);
 }
 
 test('a reference in an embedded task’s description, param description or default, or result description is text', (t) => {

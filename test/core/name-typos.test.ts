@@ -5,28 +5,18 @@
  */
 import test from 'ava';
 import type { PipelineRun } from '../../src/api/tekton.js';
-import { parseConfig } from '../../src/core/config.js';
-import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
-const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
 
 function run(producerScript: string, consumerScript: string, results?: unknown[]): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { name: 'r', namespace: 'ci' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          { name: 'gen', taskSpec: { results: [{ name: 'report', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: producerScript }] } },
-          { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', script: consumerScript }] } },
-        ],
-        ...(results ? { results } : {}),
-      },
-    },
-  } as unknown as PipelineRun;
+  return optedInRun(
+    [
+      { name: 'gen', taskSpec: { results: [{ name: 'report', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: producerScript }] } },
+      { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', script: consumerScript }] } },
+    ],
+    results ? { results } : {},
+  );
 }
 
 const OK_PRODUCER = 'echo > $(results.report.path)';

@@ -4,27 +4,15 @@
  */
 import test from 'ava';
 import type { PipelineRun } from '../../src/api/tekton.js';
-import { parseConfig } from '../../src/core/config.js';
-import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
-const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
 
 function run(env: Array<{ name: string; value: string }>): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { name: 'r', namespace: 'ci' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          { name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] } },
-          { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', env: [...env, { name: 'V', value: '$(tasks.gen.results.r)' }], script: 'echo "$V"' }] } },
-        ],
-      },
-    },
-  } as unknown as PipelineRun;
+  return optedInRun([
+    { name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] } },
+    { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', env: [...env, { name: 'V', value: '$(tasks.gen.results.r)' }], script: 'echo "$V"' }] } },
+  ]);
 }
 
 for (const name of ['TLR_REFS', 'TLR_RUN_DIR', 'TLR_VIEW', 'TLR_REF_LABELS', 'TLR_SELECTORS']) {

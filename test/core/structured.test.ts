@@ -5,38 +5,26 @@
  */
 import test from 'ava';
 import type { PipelineRun, TaskRun } from '../../src/api/tekton.js';
-import { parseConfig } from '../../src/core/config.js';
-import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { rewriteObject } from '../../src/core/rewrite.js';
 import { parseSelectorLabel, parseShapes, selectorOfSuffix } from '../../src/core/structured.js';
 
-const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
+import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
 function run(consumerScript: string, results?: unknown[]): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { name: 'r', namespace: 'ci' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          {
-            name: 'gen',
-            taskSpec: {
-              results: results ?? [
-                { name: 'img', type: 'object', storage: 'reference', properties: { url: { type: 'string' }, digest: { type: 'string' } } },
-                { name: 'list', type: 'array', storage: 'reference' },
-              ],
-              steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.img.path); echo > $(results.list.path)' }],
-            },
-          },
-          { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', script: consumerScript }] } },
+  return optedInRun([
+    {
+      name: 'gen',
+      taskSpec: {
+        results: results ?? [
+          { name: 'img', type: 'object', storage: 'reference', properties: { url: { type: 'string' }, digest: { type: 'string' } } },
+          { name: 'list', type: 'array', storage: 'reference' },
         ],
+        steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.img.path); echo > $(results.list.path)' }],
       },
     },
-  } as unknown as PipelineRun;
+    { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', script: consumerScript }] } },
+  ]);
 }
 
 test('a key not among the declared properties is accepted with a warning (Tekton takes keys the value has)', (t) => {

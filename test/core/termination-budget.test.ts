@@ -8,28 +8,19 @@ import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { sealMessageBytes } from '../../src/core/termination-budget.js';
+import { optedInRun } from './run-fixture.js';
 
 const config = parseConfig({});
 
 function run(count: number): PipelineRun {
   const names = Array.from({ length: count }, (_, i) => `result-${i}`);
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { name: 'r', namespace: 'ci' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [{
-          name: 'build',
-          taskSpec: {
-            results: [...names.map((name) => ({ name, storage: 'reference' })), { name: 'classic' }],
-            steps: [{ name: 'w', image: 'bash', script: names.map((n) => `echo > $(results.${n}.path)`).join('\n') }],
-          },
-        }],
-      },
+  return optedInRun([{
+    name: 'build',
+    taskSpec: {
+      results: [...names.map((name) => ({ name, storage: 'reference' })), { name: 'classic' }],
+      steps: [{ name: 'w', image: 'bash', script: names.map((n) => `echo > $(results.${n}.path)`).join('\n') }],
     },
-  } as unknown as PipelineRun;
+  }]);
 }
 
 test('20 references fit in the seal step’s 4096 bytes; 21 are refused with the numbers and the ways out', (t) => {
