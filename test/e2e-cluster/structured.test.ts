@@ -9,7 +9,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
-import { failedStepLog, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
+import { createWithWarnings, failedStepLog, pipelineRunYaml, referenceOf, report, resultOf, type RunObject, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
 
 let cluster: E2eCluster;
 
@@ -33,18 +33,7 @@ const FILES = ['a.txt', HOSTILE, 'x'.repeat(20_000)];
 const IMAGE_JSON = JSON.stringify(IMAGE, null, 1).replace(/é/g, '\\u00e9').replace(/\//g, '\\/');
 const FILES_JSON = JSON.stringify(FILES);
 
-function run(name: string, tasks: string): string {
-  return `apiVersion: tekton.dev/v1
-kind: PipelineRun
-metadata:
-  generateName: ${name}-
-spec:
-  pipelineSpec:
-    resultWorkspace:
-      name: results
-    tasks:${tasks}
-`;
-}
+const run = pipelineRunYaml;
 
 function producer(image: string, files: string): string {
   return `
@@ -120,10 +109,7 @@ const CONSUME = `
               command: [sh, -c, 'printf "%s" "$1" | sha256sum | cut -c1-64 | tr -d "\\n" > "$0"']
               args: ["$(results.args-file.path)", "$(tasks.produce.results.files[2])"]`;
 
-async function createRun(ns: string, yaml: string): Promise<{ name: string; warnings: string }> {
-  const { stdout, stderr } = await cluster.kubectl(['-n', ns, 'create', '-f', '-', '-o', 'jsonpath={.metadata.name}'], { input: yaml });
-  return { name: stdout.trim(), warnings: stderr };
-}
+const createRun = (ns: string, yaml: string): Promise<{ name: string; warnings: string }> => createWithWarnings(cluster, ns, yaml);
 
 test('elements of object and array results reach scripts, env, args and params byte-exact, as Tekton would parse them', async (t) => {
   const ns = await testNamespace(t, cluster, 'structured');

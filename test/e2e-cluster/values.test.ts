@@ -8,7 +8,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
-import { failedStepLog, get, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
+import { createWithWarnings, failedStepLog, get, pipelineRunYaml, referenceOf, report, resultOf, type RunObject, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
 import { enableAlphaFields } from '../support/node/tekton-flags.js';
 
 let cluster: E2eCluster;
@@ -126,23 +126,9 @@ const CONSUME = `
                 #!/bin/sh
                 [ "\${EMPTY+set}" = set ] && [ -z "$EMPTY" ] && printf set-and-empty > "$(results.empty.path)"`;
 
-function run(name: string, tasks: string): string {
-  return `apiVersion: tekton.dev/v1
-kind: PipelineRun
-metadata:
-  generateName: ${name}-
-spec:
-  pipelineSpec:
-    resultWorkspace:
-      name: results
-    tasks:${tasks}
-`;
-}
+const run = pipelineRunYaml;
 
-async function createRun(ns: string, yaml: string): Promise<{ name: string; warnings: string }> {
-  const { stdout, stderr } = await cluster.kubectl(['-n', ns, 'create', '-f', '-', '-o', 'jsonpath={.metadata.name}'], { input: yaml });
-  return { name: stdout.trim(), warnings: stderr };
-}
+const createRun = (ns: string, yaml: string): Promise<{ name: string; warnings: string }> => createWithWarnings(cluster, ns, yaml);
 
 test('values reach env, args, the stepTemplate’s env, a scratch image (no shell), and an empty value, byte-exact', async (t) => {
   const ns = await testNamespace(t, cluster, 'values');

@@ -34,8 +34,27 @@ export function succeeded(run: RunObject): Condition | undefined {
 
 /** `kubectl create -f -` of one object; returns its name. */
 export async function create(cluster: E2eCluster, namespace: string, yaml: string): Promise<string> {
-  const { stdout } = await cluster.kubectl(['-n', namespace, 'create', '-f', '-', '-o', 'jsonpath={.metadata.name}'], { input: yaml });
-  return stdout.trim();
+  return (await createWithWarnings(cluster, namespace, yaml)).name;
+}
+
+/** `kubectl create -f -` of one object; returns its name and what kubectl printed on stderr (admission warnings). */
+export async function createWithWarnings(cluster: E2eCluster, namespace: string, yaml: string): Promise<{ name: string; warnings: string }> {
+  const { stdout, stderr } = await cluster.kubectl(['-n', namespace, 'create', '-f', '-', '-o', 'jsonpath={.metadata.name}'], { input: yaml });
+  return { name: stdout.trim(), warnings: stderr };
+}
+
+/** An opted-in PipelineRun (`generateName: <name>-`, result workspace `results`) of `tasks`, YAML list items indented 6. */
+export function pipelineRunYaml(name: string, tasks: string): string {
+  return `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  generateName: ${name}-
+spec:
+  pipelineSpec:
+    resultWorkspace:
+      name: results
+    tasks:${tasks}
+`;
 }
 
 export async function get<T = RunObject>(cluster: E2eCluster, namespace: string, kind: string, name: string): Promise<T> {
