@@ -13,7 +13,7 @@ import { type Layout, viewSubPath } from './layout.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
-import { rewriteProducer } from './producer.js';
+import { checkTerminationBudget, isSealStep, rewriteProducer } from './producer.js';
 import { isTektonTaskKind, notSupplied, type Resolver } from './resolver.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { measure } from './shape/measure.js';
@@ -144,7 +144,7 @@ export function rewritePipelineSpec(
     if (!isProducer && !mayConsume) continue;
     const pt = embed(entry, inlining, diags);
     if (!pt) continue;
-    if (isProducer) rewriteProducerTask(pt, entry, paramPaths, { layout, config, flags }, diags);
+    if (isProducer) rewriteProducerTask(pt, entry, paramPaths, { layout, config }, diags);
     const errors = diags.errorCount;
     const used = mayConsume ? rewriteConsumer(
           {
@@ -155,6 +155,7 @@ export function rewritePipelineSpec(
           diags,
         ) : [];
     if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
+    if (isProducer) checkSealed(pt, entry, config, flags, diags);
     // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
     const consumes = used.length > 0 || (pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS);
     bindViews(pt, resultWorkspace, layout, { produces: isProducer, consumes });
@@ -204,11 +205,18 @@ function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace:
   }
 }
 
+/** The producer's seal step's termination message, as its pod will run (its consumer rewrite included), must fit. */
+function checkSealed(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry, config: Config, flags: FeatureFlags | undefined, diags: Diagnostics): void {
+  if (flags === undefined || !(pt.taskSpec.steps ?? []).some(isSealStep)) return;
+  const sealed = { taskSpec: pt.taskSpec, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label: `pipeline task "${pt.name}"`, flags };
+  checkTerminationBudget(sealed, config, diags);
+}
+
 function rewriteProducerTask(
   pt: PipelineTask & { taskSpec: EmbeddedTask },
   entry: Entry,
   paramPaths: ReturnType<typeof pipelineParamPaths>,
-  settings: { layout: Layout; config: Config; flags?: FeatureFlags | undefined },
+  settings: { layout: Layout; config: Config },
   diags: Diagnostics,
 ): void {
   if (pt.matrix !== undefined && pt.matrix !== null) {
@@ -223,7 +231,7 @@ function rewriteProducerTask(
   const label = `pipeline task "${pt.name}"`;
   if (pt.params) pt.params = [...pt.params];
   const defaults = new Map((pt.taskSpec.params ?? []).map((p) => [p.name, p.default]));
-  rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label, ...(settings.flags ? { flags: settings.flags } : {}) }, settings.layout, settings.config, diags);
+  rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label }, settings.layout, settings.config, diags);
   passRewrittenDefaults(pt, defaults);
 }
 

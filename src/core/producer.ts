@@ -14,7 +14,14 @@ import { type Layout, producerDir, producerMountPath, resultFilePath } from './l
 import { replaceResultPaths } from './variables.js';
 import { describeShape, formatShapes, isStructured, shapeOf, type ResultShape } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
-import { sealMessageBytes, TERMINATION_MESSAGE_BYTES } from './termination-budget.js';
+import {
+  containerMessageBudget,
+  describeContainers,
+  podContainers,
+  POD_TERMINATION_MESSAGE_BYTES,
+  sealMessageBytes,
+  TERMINATION_MESSAGE_BYTES,
+} from './termination-budget.js';
 
 export interface ProducerInput {
   /** The embedded task spec to rewrite, already a private copy: it is edited in place. */
@@ -32,8 +39,6 @@ export interface ProducerInput {
   readonly path: string;
   /** Label for messages: `pipeline task "build"` or `TaskRun default/x`. */
   readonly label: string;
-  /** Tekton's feature flags: how results leave the pod (the seal step's termination message must fit). */
-  readonly flags?: FeatureFlags;
 }
 
 /**
@@ -48,8 +53,6 @@ export function rewriteProducer(input: ProducerInput, layout: Layout, config: Co
   const steps = spec.steps ?? [];
   if (steps.some(isSealStep)) return;
   if (!checkReserved(input, diags)) return;
-  checkTerminationMessage(input, config, diags);
-
   const names = new Set(input.results);
   const written = new Set<string>();
   const path = (name: string): string => {
@@ -104,23 +107,59 @@ function declareAsStrings(spec: EmbeddedTask, names: ReadonlySet<string>): Map<s
  * fail at run time ("Termination message is above max allowed size 4096"). Refused here with the numbers; with
  * compression on (an estimate), a warning.
  */
-function checkTerminationMessage(input: ProducerInput, config: Config, diags: Diagnostics): void {
-  if (input.flags === undefined) return;
-  const estimate = sealMessageBytes(input.producer, input.results, config.maxResultSize, input.flags);
-  if (estimate === undefined || estimate.bytes <= TERMINATION_MESSAGE_BYTES) return;
-  const classic = (input.taskSpec.results ?? []).length - input.results.length;
-  const what =
-    `${input.label}: its ${input.results.length} results stored by reference put ${estimate.compressed ? 'an estimated ' : ''}` +
-    `${estimate.bytes} bytes into its tlr-seal step's termination message (${estimate.compressed ? 'compressed, ' : ''}` +
-    `each reference up to ${estimate.referenceBytes} bytes with its name), over the ${TERMINATION_MESSAGE_BYTES} bytes Tekton ` +
-    `takes from a container (feature flag results-from: termination-message)` +
-    (classic > 0 ? `, before its ${classic} classic result(s)` : '') +
-    '; expected them to fit. Store fewer results by reference in one task (split it, or keep small ones classic)';
-  const way = estimate.compressed ? '' : ', or turn on Tekton\'s enable-termination-message-compression';
-  const path = childPath(input.path, 'results');
-  if (estimate.compressed) diags.warn(path, `${what}, or set Tekton's results-from: sidecar-logs (the estimate may be off by a few bytes)`);
-  else diags.error(path, `${what}${way}, or set its results-from: sidecar-logs`);
+/** A producer as its pod will run: the rewritten task spec (consumer rewrite included), for the termination budget. */
+export interface SealedTask {
+  readonly taskSpec: EmbeddedTask;
+  readonly results: readonly string[];
+  readonly producer: string;
+  /** Field path of `taskSpec`, for messages. */
+  readonly path: string;
+  readonly label: string;
+  readonly flags: FeatureFlags;
 }
+
+/**
+ * The seal step's termination message must fit what the kubelet keeps of one container's message in this pod
+ * (src/core/termination-budget.ts): over it, Tekton drops every result of the task and the TaskRun still succeeds.
+ * Refused with the numbers (an estimate with compression: a warning); classic results sharing the message with
+ * little room left get a warning, since their size is known only at run time.
+ */
+export function checkTerminationBudget(task: SealedTask, config: Config, diags: Diagnostics): void {
+  const estimate = sealMessageBytes(task.producer, task.results, config.maxResultSize, task.flags);
+  if (estimate === undefined) return;
+  const pod = podContainers(task.taskSpec);
+  const budget = containerMessageBudget(pod.total);
+  const kept =
+    `the kubelet keeps ${budget} bytes of each container's termination message in its pod (${POD_TERMINATION_MESSAGE_BYTES} ` +
+    `bytes for the pod's ${pod.total} containers: ${describeContainers(pod)}; Tekton takes at most ${TERMINATION_MESSAGE_BYTES})`;
+  const classic = (task.taskSpec.results ?? []).map((r) => r?.name).filter((n) => typeof n === 'string' && !task.results.includes(n));
+  const path = childPath(task.path, 'results');
+  if (estimate.bytes > budget) {
+    const what =
+      `${task.label}: its ${task.results.length} results stored by reference put ${estimate.compressed ? 'an estimated ' : ''}` +
+      `${estimate.bytes} bytes into its tlr-seal step's termination message (${estimate.compressed ? 'compressed, ' : ''}` +
+      `each reference up to ${estimate.referenceBytes} bytes with its name), over the ${budget} bytes Tekton gets from it: ${kept}` +
+      (classic.length > 0 ? `, before its ${classic.length} classic result(s)` : '') +
+      '; expected them to fit, or Tekton drops every result of the task. Store fewer results by reference in one task ' +
+      '(split it, or keep small ones classic), or give the task fewer steps';
+    if (estimate.compressed) diags.warn(path, `${what}, or set Tekton's results-from: sidecar-logs (the estimate may be off by a few bytes)`);
+    else diags.error(path, `${what}, or turn on Tekton's enable-termination-message-compression, or set its results-from: sidecar-logs`);
+    return;
+  }
+  const room = budget - estimate.bytes;
+  if (classic.length > 0 && room < CLASSIC_ROOM_WARNING) {
+    diags.warn(
+      path,
+      `${task.label}: its classic result(s) ${classic.map((n) => `"${n}"`).join(', ')} share the tlr-seal step's termination message ` +
+        `with its ${task.results.length} reference(s): ${kept}, and the references take ${estimate.bytes}, so the classic ` +
+        `results must stay under ${room} bytes together or Tekton drops every result of the task. Store them by reference too, ` +
+        'or split the task',
+    );
+  }
+}
+
+/** Room under which classic results sharing the seal step's message get a warning. */
+const CLASSIC_ROOM_WARNING = 1024;
 
 /** Our own seal step (by name and command), which marks a producer as already rewritten. */
 export function isSealStep(step: Step): boolean {
