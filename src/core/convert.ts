@@ -7,6 +7,8 @@ import type {
   PipelineTask,
   TaskSpec,
 } from '../api/tekton.js';
+import { isNear, list } from './name-typos.js';
+import { checkMetadataKeys } from './object-keys.js';
 import { childPath, clone } from './json-walk.js';
 import type { Diagnostics } from './diagnostics.js';
 import { referenceResultNames, splitNames } from './opt-in.js';
@@ -18,6 +20,7 @@ import { referenceResultNames, splitNames } from './opt-in.js';
  */
 export function convertObject<T extends KubeObject>(object: T, diags: Diagnostics): T {
   const out = clone(object);
+  checkMetadataKeys(out.metadata, 'metadata', diags);
   const spec = out.spec;
   if (!spec) return out;
   switch (out.kind) {
@@ -61,6 +64,7 @@ export function convertPipelineSpec(spec: PipelineSpec, meta: ObjectMeta, path: 
         );
       }
       setAnnotation(meta, ANNOTATION_RESULT_WORKSPACE, name);
+      checkResultWorkspaceName(name, spec, field, diags);
       if (!(spec.workspaces ?? []).some((w) => w.name === name)) {
         (spec.workspaces ??= []).push({ name, description: 'Holds results stored by reference (Tekton Large Results).' });
       }
@@ -73,10 +77,25 @@ export function convertPipelineSpec(spec: PipelineSpec, meta: ObjectMeta, path: 
       const base = childPath(childPath(childPath(path, list), i), 'taskSpec');
       const taskSpec: EmbeddedTask = pt.taskSpec;
       const meta = taskSpec.metadata ?? {};
+      checkMetadataKeys(taskSpec.metadata, childPath(base, 'metadata'), diags);
       convertTaskSpec(taskSpec, meta, { meta: childPath(base, 'metadata'), spec: base }, diags);
       if (taskSpec.metadata === undefined && meta.annotations !== undefined) taskSpec.metadata = meta;
     });
   });
+}
+
+/**
+ * A result workspace the pipeline does not declare is declared by the rewrite, but one an edit or two from a
+ * workspace it does declare is a typo (the pipeline would get a second, empty workspace): refused, naming both.
+ */
+export function checkResultWorkspaceName(name: string, spec: PipelineSpec, path: string, diags: Diagnostics): void {
+  const declared = (Array.isArray(spec.workspaces) ? spec.workspaces : []).map((w) => w?.name).filter((n): n is string => typeof n === 'string');
+  if (declared.includes(name) || !declared.some((d) => isNear(d, name))) return;
+  diags.error(
+    path,
+    `names result workspace "${name}", which the pipeline does not declare, but it declares ${list(declared, name)}; expected ` +
+      'the name of a declared workspace, or a name of its own (the rewrite declares it)',
+  );
 }
 
 /** Converts a task spec in place: TEP result fields -> `tlr.dev/reference-results` on `meta`. */

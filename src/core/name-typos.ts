@@ -48,7 +48,43 @@ export function checkNames(spec: PipelineSpec, specPath: string, tasks: readonly
     if (taskSpec) check(taskSpec, childPath(t.path, 'taskSpec'), who);
     if (t.spec !== undefined) checkResultPaths(t.spec, t.specPath ?? childPath(t.path, 'taskSpec'), who, diags);
   }
+  checkParamNames(spec, specPath, tasks, diags);
   (Array.isArray(spec.results) ? spec.results : []).forEach((r, i) => check(r?.value, childPath(childPath(childPath(specPath, 'results'), i), 'value'), `pipeline result "${r.name}"`));
+}
+
+/** `$(params.<name>…)` and `$(params["<name>"]…)`: the name, then whatever selects in it (`.key`, `[*]`, `[0]`). */
+const PARAM_VARIABLE = /\$\(params(?:\.([A-Za-z_][-A-Za-z0-9_.]*)|\[(["'])([^"'\]]+)\2\])/g;
+
+/**
+ * `$(params.<name>)` in a pipeline task's params, matrix and when expressions must name a param the pipeline
+ * declares, as Tekton's validation requires of these fields (pipeline_validation.go
+ * validatePipelineTaskParameterUsage); embedded task specs are left alone (Tekton propagates params into them). In
+ * the dot form a name may itself hold dots (`$(params.a.b)` is param "a.b" or key "b" of object param "a"): any
+ * declared prefix will do.
+ */
+function checkParamNames(spec: PipelineSpec, specPath: string, tasks: readonly NamedTask[], diags: Diagnostics): void {
+  const declared = namesOf(spec.params);
+  const known = (name: string, dotted: boolean): boolean => {
+    if (!dotted) return declared.includes(name);
+    const parts = name.split('.');
+    return parts.some((_, i) => declared.includes(parts.slice(0, i + 1).join('.')));
+  };
+  for (const t of tasks) {
+    for (const field of ['params', 'matrix', 'when'] as const) {
+      forEachString(t.pt[field], childPath(t.path, field), (text, at) => {
+        if (!text.includes('$(params')) return;
+        for (const m of text.matchAll(PARAM_VARIABLE)) {
+          const dotted = m[1] !== undefined;
+          const name = m[1] ?? m[3] ?? '';
+          if (known(name, dotted)) continue;
+          const shown = dotted ? (name.split('.')[0] ?? name) : name;
+          const end = text.indexOf(')', m.index);
+          const expression = end < 0 ? m[0] : text.slice(m.index, end + 1);
+          diags.error(at(), `pipeline task "${t.pt.name}": ${expression} names param "${shown}", which the pipeline does not declare; expected one of ${list(declared, shown)}`);
+        }
+      });
+    }
+  }
 }
 
 /** `$(results.<name>.path)` in a task's steps, stepTemplate and sidecars must name a result it declares. */
@@ -76,13 +112,18 @@ function namesOf(list: unknown): string[] {
 }
 
 /** The names that exist, the likeliest first (`"report" (did you mean it?)`), or `none`. */
-function list(names: readonly string[], found: string): string {
+export function list(names: readonly string[], found: string): string {
   if (names.length === 0) return 'none';
-  const close = names.filter((n) => distance(n, found) <= (found.length < 6 ? 1 : 2));
+  const close = names.filter((n) => isNear(n, found));
   const shown = [...close, ...names.filter((n) => !close.includes(n))].slice(0, 10).map((n) => `"${n}"`);
   const more = names.length > 10 ? ` and ${names.length - 10} more` : '';
   const hint = close.length > 0 ? ` (did you mean "${close[0]}"?)` : '';
   return `${shown.join(', ')}${more}${hint}`;
+}
+
+/** Whether `found` is close enough to `name` to be its typo (1 edit for short names, 2 for longer ones). */
+export function isNear(name: string, found: string): boolean {
+  return name !== found && distance(name, found) <= (found.length < 6 ? 1 : 2);
 }
 
 /** Edit distance with adjacent transpositions (optimal string alignment): `reprot` is 1 from `report`. */

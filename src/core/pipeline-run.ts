@@ -1,14 +1,15 @@
 import {
   ANNOTATION_ORIGINAL_REFS,
   ANNOTATION_RESULT_VOLUME,
+  ANNOTATION_RESULT_WORKSPACE,
   ANNOTATION_REWRITTEN,
   REWRITE_VERSION,
   TASK_WORKSPACE,
 } from '../api/names.js';
 import { describeObject, type ObjectMeta, type Pipeline, type PipelineRun, type PipelineSpec } from '../api/tekton.js';
-import { convertObject } from './convert.js';
+import { checkResultWorkspaceName, convertObject } from './convert.js';
 import { Diagnostics } from './diagnostics.js';
-import { clone } from './json-walk.js';
+import { childPath, clone } from './json-walk.js';
 import { layoutFor, PIPELINE_RUN_DIR, resultFilePath, type Layout } from './layout.js';
 import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
@@ -106,7 +107,11 @@ function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysi
     diags.throwIfErrors();
     return undefined;
   }
-  if (named !== undefined) return named;
+  if (named !== undefined) {
+    checkResultWorkspaceName(named, source.spec, childPath('metadata.annotations', ANNOTATION_RESULT_WORKSPACE), diags);
+    diags.throwIfErrors();
+    return named;
+  }
   diags.warn('spec.pipelineSpec.workspaces', `tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "${TASK_WORKSPACE}"`);
   return TASK_WORKSPACE;
 }
