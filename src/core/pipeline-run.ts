@@ -103,6 +103,8 @@ function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysi
     );
   }
   if (analysis.producers.size === 0) {
+    // With Tasks unknown, whether any stores by reference is unknown too: the errors above say what is missing.
+    if (analysis.unresolved.length > 0) diags.throwIfErrors();
     diags.warn('metadata.annotations', `the run names result workspace "${named}" but no task stores a result by reference; nothing to rewrite`);
     diags.throwIfErrors();
     return undefined;

@@ -1,4 +1,5 @@
 import {
+  ANNOTATION_REFERENCE_RESULTS,
   ANNOTATION_ORIGINAL_REFS,
   ANNOTATION_RESULT_VOLUME,
   ANNOTATION_RESULT_WORKSPACE,
@@ -96,8 +97,8 @@ function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): 
   if (!ref || !isTektonTaskKind(ref)) return undefined;
   const found = options.resolver?.task(ref, '');
   if (!found) {
-    if (run.metadata?.annotations?.[ANNOTATION_RESULT_WORKSPACE] !== undefined) {
-      diags.error('spec.taskRef', `the run names a result workspace, so its Task is needed to rewrite it; ${notSupplied('Task', ref.name)}`);
+    if (annotatedOptIn(run)) {
+      diags.error('spec.taskRef', `the run opts in (its tlr.dev/ annotations), so its Task is needed to rewrite it; ${notSupplied('Task', ref.name)}`);
     }
     return undefined;
   }
@@ -112,6 +113,12 @@ function taskSource(run: TaskRun, options: RewriteOptions, diags: Diagnostics): 
     diags,
   );
   return { spec: clone(task.spec), names, inlinedRef: ref, path: `${where} spec` };
+}
+
+/** The TaskRun opts in by its own annotations (a result workspace, or reference results of its Task). */
+function annotatedOptIn(run: TaskRun): boolean {
+  const annotations = run.metadata?.annotations;
+  return annotations?.[ANNOTATION_RESULT_WORKSPACE] !== undefined || annotations?.[ANNOTATION_REFERENCE_RESULTS] !== undefined;
 }
 
 /** A TaskRun's taskSpec has no `metadata` (unlike a Pipeline's embedded task): drops the one the producer rewrite adds. */

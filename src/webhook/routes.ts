@@ -8,6 +8,7 @@ import type { WebhookName } from './metrics.js';
 import { admitPipelineRun, pipelineRunLookups, quickPipelineRunAnswer, type Lookups } from './pipelinerun-admission.js';
 import { admitPod, quickPodAnswer } from './pod-admission.js';
 import type { WebhookSettings } from './settings.js';
+import { taskRunLookups } from './run-lookups.js';
 import { admitTaskRun, quickTaskRunAnswer } from './taskrun-admission.js';
 
 export interface Route {
@@ -22,7 +23,7 @@ export interface Route {
 export const ROUTES: Readonly<Record<string, Route>> = {
   '/mutate/pipelineruns': { webhook: 'pipelineruns', lookups: pipelineRunLookups, quick: quickPipelineRunAnswer, admit: admitPipelineRun },
   '/mutate/pods': { webhook: 'pods', quick: quickPodAnswer, admit: admitPod },
-  '/mutate/taskruns': { webhook: 'taskruns', quick: quickTaskRunAnswer, admit: admitTaskRun },
+  '/mutate/taskruns': { webhook: 'taskruns', lookups: taskRunLookups, quick: quickTaskRunAnswer, admit: admitTaskRun },
 };
 
 /** The route of a webhook, by name (what crosses to the worker). */

@@ -46,6 +46,29 @@ export async function pipelineRunLookups(request: AdmissionRequest, settings: We
   return { objects, ...(unreadable.length > 0 ? { unreadable } : {}) };
 }
 
+/**
+ * The stored Task a new standalone TaskRun names by a local `taskRef`, in its namespace: it may opt the TaskRun in
+ * (`tlr.dev/reference-results`), and the rewrite inlines it, as `tlr render run.yaml task.yaml` does.
+ */
+export async function taskRunLookups(request: AdmissionRequest, settings: WebhookSettings): Promise<Lookups> {
+  if (request.operation !== 'CREATE' || !isTektonKind(request.object, 'TaskRun') || !settings.storedObject) return {};
+  const run = request.object as { metadata?: { namespace?: unknown }; spec?: { taskSpec?: unknown; taskRef?: unknown } };
+  const name = storedTaskName(run.spec);
+  if (name === undefined) return {};
+  const namespace = request.namespace ?? (typeof run.metadata?.namespace === 'string' ? run.metadata.namespace : 'default');
+  const read = reader(settings, namespace);
+  const task = await read('Task', name);
+  return { ...(task ? { objects: [task] } : {}), ...(read.unreadable.length > 0 ? { unreadable: read.unreadable } : {}) };
+}
+
+/** The name of the stored Task a TaskRun spec names by a local taskRef (no embedded taskSpec, no resolver). */
+function storedTaskName(spec: { taskSpec?: unknown; taskRef?: unknown } | undefined): string | undefined {
+  if (spec?.taskSpec !== undefined && spec.taskSpec !== null) return undefined;
+  const ref = spec?.taskRef as { name?: unknown; kind?: unknown; resolver?: unknown } | null | undefined;
+  if (typeof ref?.name !== 'string' || ref.name === '' || ref.resolver !== undefined) return undefined;
+  return ref.kind === undefined || ref.kind === 'Task' ? ref.name : undefined;
+}
+
 type Reader = ((kind: 'Pipeline' | 'Task', name: string) => Promise<KubeObject | undefined>) & { readonly unreadable: string[] };
 
 function reader(settings: WebhookSettings, namespace: string): Reader {

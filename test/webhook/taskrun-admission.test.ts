@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject, TaskRun } from '../../src/api/tekton.js';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { resolverFromObjects } from '../../src/core/resolver.js';
 import { convertOnly } from '../../src/core/rewrite.js';
 import { rewriteTaskRun } from '../../src/core/task-run.js';
 import { TlrError } from '../../src/errors.js';
@@ -59,12 +60,43 @@ test('an opted-in TaskRun with an embedded taskSpec is patched into exactly what
   t.deepEqual((patched).metadata?.annotations, expected.metadata?.annotations);
 });
 
-test('an opted-in TaskRun with a taskRef is denied with the way out', (t) => {
-  const req = request({ ...TEP_TASKRUN, metadata: { name: 'byref', annotations: { 'tlr.dev/reference-results': 'report' } }, spec: { taskRef: { name: 'lint' } } });
-  const answer = admitTaskRun(req, settings).response;
-  t.false(answer.allowed);
-  t.is(answer.status?.code, 422);
-  t.regex(answer.status?.message ?? '', /TaskRun ci\/byref: spec\.taskRef: .*expected an embedded spec\.taskSpec, found a taskRef.*tlr render/);
+const STORED_TASK = {
+  apiVersion: 'tekton.dev/v1',
+  kind: 'Task',
+  metadata: { name: 'lint', namespace: 'ci', annotations: { 'tlr.dev/reference-results': 'report' } },
+  spec: { results: [{ name: 'report' }], steps: [{ name: 'lint', image: 'alpine', script: 'seq 100000 > $(results.report.path)' }] },
+} as KubeObject;
+const BY_REF: TaskRun = { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name: 'byref' }, spec: { taskRef: { name: 'lint' } } };
+
+test('a TaskRun whose stored Task opts it in is rewritten with the Task inlined, as tlr render run.yaml task.yaml prints it', (t) => {
+  const answer = admitTaskRun(request(BY_REF), settings, { objects: [STORED_TASK] });
+  t.true(answer.response.allowed);
+  const patched = applyPatch(BY_REF, patchOf(answer));
+  const expected = rewriteTaskRun({ ...BY_REF, metadata: { ...BY_REF.metadata, namespace: 'ci' } }, {
+    config: parseConfig({}, 'ci'), featureFlags: parseFeatureFlags({}), resolver: resolverFromObjects([STORED_TASK]),
+  }).object;
+  t.deepEqual(patched.spec, expected.spec);
+  t.is(patched.spec.taskRef, undefined);
+  t.true((patched.spec.taskSpec?.steps ?? []).some((s) => s.name === 'tlr-seal'));
+  t.regex(patched.metadata?.annotations?.['tlr.dev/original-refs'] ?? '', /"taskRef":\{"name":"lint"\}/);
+  // Without the Task's annotation nothing opts it in: allowed untouched.
+  const plain = { ...STORED_TASK, metadata: { name: 'lint', namespace: 'ci' } } as KubeObject;
+  const untouched = request(BY_REF);
+  t.deepEqual(admitTaskRun(untouched, settings, { objects: [plain] }).response, { uid: untouched.uid, allowed: true });
+});
+
+test('an opted-in TaskRun whose Task is missing, or remote, is denied with the way out; an unreadable Task is a warning', (t) => {
+  const optedIn = { ...BY_REF, metadata: { name: 'byref', annotations: { 'tlr.dev/reference-results': 'report' } } };
+  const missing = admitTaskRun(request(optedIn), settings, {}).response;
+  t.false(missing.allowed);
+  t.is(missing.status?.code, 422);
+  t.regex(missing.status?.message ?? '', /TaskRun ci\/byref: spec\.taskRef: the run opts in .*Task "lint" was not found: expected it in the run's namespace on the cluster/);
+  const remote = admitTaskRun(request({ ...optedIn, spec: { taskRef: { resolver: 'git', params: [] } } }), settings, {}).response;
+  t.false(remote.allowed);
+  t.regex(remote.status?.message ?? '', /spec\.taskRef: .*remote Task \(resolver: git\).*Store the Task \(kubectl apply\) or embed it/);
+  const unreadable = admitTaskRun(request(BY_REF), settings, { unreadable: ['Task ci/lint'] }).response;
+  t.true(unreadable.allowed);
+  t.regex(unreadable.warnings?.[0] ?? '', /TaskRun ci\/byref: Task ci\/lint could not be read, so it is not known whether the TaskRun stores results by reference/);
 });
 
 test('a TaskRun Tekton created for a PipelineRun is allowed untouched, even when it carries our annotations', (t) => {
