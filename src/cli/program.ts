@@ -47,7 +47,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (error instanceof CommandRefused) {
-      io.err(`${error.message}\n`);
+      if (!error.silent) io.err(`${error.message}\n`);
       return EXIT.refused;
     }
     if (error instanceof TlrError) {

@@ -6,32 +6,65 @@ import type { CliIo } from './io.js';
 
 export type RenderedDocument = RewriteResult<KubeObject> & { doc: YamlDocument };
 
-/** A refusal that already carries its `file:line` context; the CLI prints it and exits 1. */
-export class CommandRefused extends Error {
-  override readonly name = 'CommandRefused';
+/** A diagnostic with the document it is about: `file:line` of the document's first line. */
+export type LocatedDiagnostic = Diagnostic & { readonly file: string; readonly line: number };
+
+/** `file:line: severity: object: path: message`, the one text form of a diagnostic. */
+export function formatLocated(d: LocatedDiagnostic): string {
+  return `${d.file}:${d.line}: ${formatDiagnostic(d)}`;
 }
 
 /**
- * Runs `fn` on every document, collecting every refusal (with the document's file and line) before failing, so one
- * run of the command shows all problems.
+ * A refusal that already carries its `file:line` context; the CLI prints it and exits 1. `silent`: the command
+ * already said everything (`-o json`), only the exit code is left.
  */
-export function runAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument) => RewriteResult<KubeObject>): Array<RewriteResult<KubeObject> & { doc: YamlDocument }> {
-  const results: Array<RewriteResult<KubeObject> & { doc: YamlDocument }> = [];
-  const refusals: string[] = [];
+export class CommandRefused extends Error {
+  override readonly name = 'CommandRefused';
+  constructor(message: string, readonly silent = false) {
+    super(message);
+  }
+}
+
+/** What every document gave: the results of those that passed, and the refusals of the others. */
+export interface Collected {
+  readonly results: RenderedDocument[];
+  readonly refusals: LocatedDiagnostic[];
+}
+
+/** Runs `fn` on every document, collecting every refusal (with the document's file and line) instead of stopping. */
+export function collectAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument) => RewriteResult<KubeObject>): Collected {
+  const results: RenderedDocument[] = [];
+  const refusals: LocatedDiagnostic[] = [];
   for (const doc of docs) {
     try {
       results.push({ ...fn(doc), doc });
     } catch (error) {
       if (!(error instanceof RewriteError)) throw error;
-      refusals.push(...error.diagnostics.map((d) => `${doc.file}:${doc.line}: ${formatDiagnostic(d)}`));
+      refusals.push(...error.diagnostics.map((d) => ({ ...d, file: doc.file, line: doc.line })));
     }
   }
-  if (refusals.length > 0) throw new CommandRefused(refusals.join('\n'));
+  return { results, refusals };
+}
+
+/** Runs `fn` on every document; fails with every refusal once all were tried, so one run shows all problems. */
+export function runAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument) => RewriteResult<KubeObject>): RenderedDocument[] {
+  const { results, refusals } = collectAll(docs, fn);
+  if (refusals.length > 0) throw new CommandRefused(refusals.map(formatLocated).join('\n'));
   return results;
 }
 
-export function reportWarnings(results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>, io: CliIo): void {
-  for (const r of results) {
-    for (const d of r.diagnostics) if (d.severity === 'warning') io.err(`${r.doc.file}:${r.doc.line}: ${formatDiagnostic(d)}\n`);
+/** The warnings of the documents that passed, located. */
+export function warningsOf(results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>): LocatedDiagnostic[] {
+  return results.flatMap((r) => r.diagnostics.filter((d) => d.severity === 'warning').map((d) => ({ ...d, file: r.doc.file, line: r.doc.line })));
+}
+
+/** With --strict a warning fails the command (exit 1), once every warning has been printed. */
+export function failOnWarnings(strict: boolean | undefined, warnings: readonly LocatedDiagnostic[]): void {
+  if (strict === true && warnings.length > 0) {
+    throw new CommandRefused(`error: ${warnings.length} warning(s), and --strict makes warnings failures`);
   }
+}
+
+export function reportWarnings(results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>, io: CliIo): void {
+  for (const d of warningsOf(results)) io.err(`${formatLocated(d)}\n`);
 }

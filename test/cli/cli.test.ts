@@ -125,3 +125,38 @@ test('render of a run whose Pipeline is not given: the run as it is, exit 0, and
   t.regex(r.err, /pipelinerun\.yaml:5: warning: PipelineRun release-\*: spec\.pipelineRef: Pipeline "release" was not found: .*the run is left as it is/);
   t.notRegex(r.out, /tlr\.dev\/rewritten/);
 });
+
+test('--strict turns warnings into failures (exit 1) for render and validate; without it they pass', async (t) => {
+  for (const command of ['render', 'validate']) {
+    const strict = await tlr(command, '--strict', 'examples/taskref-files/pipelinerun.yaml');
+    t.is(strict.code, 1, command);
+    t.regex(strict.err, /warning: PipelineRun release-\*: spec\.pipelineRef: Pipeline "release" was not found/, command);
+    t.regex(strict.err, /error: 1 warning\(s\), and --strict makes warnings failures/, command);
+    t.notRegex(strict.out, /: ok/, `${command}: nothing claims ok`);
+  }
+  const dir = 'examples/taskref-files';
+  const clean = await tlr('validate', '--strict', `${dir}/pipelinerun.yaml`, `${dir}/pipeline.yaml`, `${dir}/task-produce.yaml`, `${dir}/task-consume.yaml`);
+  t.is(clean.code, 0, clean.err);
+});
+
+test('validate -o json: one document on stdout with every object and diagnostic, nothing on stderr; the exit code says the same', async (t) => {
+  const refused = await tempFile('run.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: PipelineRun', 'metadata: {name: r, annotations: {tlr.dev/result-workspaces: results}}',
+    'spec: {pipelineSpec: {tasks: []}}', '---', 'apiVersion: tekton.dev/v1', 'kind: Task', 'metadata: {name: t}', 'spec: {steps: [{name: s, image: bash, script: "true"}]}', '',
+  ].join('\n'));
+  const r = await tlr('validate', '-o', 'json', refused, 'examples/taskref-files/pipelinerun.yaml');
+  t.is(r.code, 1);
+  t.is(r.err, '');
+  const report = JSON.parse(r.out) as { ok: boolean; objects: Array<{ line: number; object: string; status: string }>; diagnostics: Array<Record<string, unknown>> };
+  t.false(report.ok);
+  t.deepEqual(report.objects.map((o) => [o.line, o.object, o.status]), [[1, 'PipelineRun r', 'refused'], [6, 'Task t', 'ok'], [5, 'PipelineRun release-*', 'ok']]);
+  t.like(report.diagnostics[0], { file: refused, line: 1, severity: 'error', object: 'PipelineRun r', path: 'metadata.annotations[tlr.dev/result-workspaces]' });
+  t.regex(String(report.diagnostics[0]?.['message']), /did you mean "tlr\.dev\/result-workspace"/);
+  t.like(report.diagnostics[1], { severity: 'warning', path: 'spec.pipelineRef' });
+  const ok = await tlr('validate', '-o', 'json', 'examples/large-json/pipelinerun.yaml');
+  t.is(ok.code, 0, ok.err);
+  t.like(JSON.parse(ok.out), { ok: true, diagnostics: [] });
+  const bad = await tlr('validate', '-o', 'yaml', refused);
+  t.is(bad.code, 2);
+  t.regex(bad.err, /--output: expected "text" or "json", found "yaml"/);
+});

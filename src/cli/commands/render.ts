@@ -4,9 +4,19 @@ import { convertOnly, rewriteObject } from '../../core/rewrite.js';
 import { stringifyYamlDocuments } from '../../yaml/documents.js';
 import { asKubeObject, readObjects, readSettings } from '../inputs.js';
 import type { CliIo } from '../io.js';
-import { reportWarnings, runAll, type RenderedDocument } from '../report.js';
+import {
+  collectAll,
+  CommandRefused,
+  failOnWarnings,
+  formatLocated,
+  reportWarnings,
+  warningsOf,
+  type Collected,
+  type RenderedDocument,
+} from '../report.js';
 
 export interface RenderFlags {
+  strict?: boolean;
   config?: string;
   featureFlags?: string;
   namespace?: string;
@@ -15,19 +25,26 @@ export interface RenderFlags {
 
 /**
  * What both `render` and `validate` do: read the files, rewrite runs (resolving refs from the other files) and convert
- * everything else, failing with every refusal at once; warnings go to stderr.
+ * everything else, every document tried; nothing printed.
  */
-export async function renderFiles(files: readonly string[], flags: RenderFlags, io: CliIo): Promise<RenderedDocument[]> {
+export async function renderDocuments(files: readonly string[], flags: RenderFlags, io: CliIo): Promise<Collected> {
   const docs = await readObjects(files, () => io.stdin());
   const settings = await readSettings(flags);
   const resolver = resolverFromObjects(docs.map((d) => d.object));
   const options = { ...settings, resolver, ...(flags.claim !== undefined ? { provisionedClaim: flags.claim } : {}) };
-  const outputs = runAll(docs, (doc) => {
+  return collectAll(docs, (doc) => {
     const object = asKubeObject(doc);
     return object.kind === 'PipelineRun' || object.kind === 'TaskRun' ? rewriteObject(object, options) : convertOnly(object);
   });
-  reportWarnings(outputs, io);
-  return outputs;
+}
+
+/** `renderDocuments`, failing with every refusal at once; warnings go to stderr (and fail with --strict). */
+export async function renderFiles(files: readonly string[], flags: RenderFlags, io: CliIo): Promise<RenderedDocument[]> {
+  const { results, refusals } = await renderDocuments(files, flags, io);
+  if (refusals.length > 0) throw new CommandRefused(refusals.map(formatLocated).join('\n'));
+  reportWarnings(results, io);
+  failOnWarnings(flags.strict, warningsOf(results));
+  return results;
 }
 
 export function addRenderOptions(command: Command): Command {
@@ -35,7 +52,8 @@ export function addRenderOptions(command: Command): Command {
     .option('-c, --config <file>', 'tlr config: the tlr-config ConfigMap or a plain mapping (default: built-in defaults)')
     .option('--feature-flags <file>', "Tekton's feature-flags ConfigMap (coschedule decides the one-PVC check)")
     .option('-n, --namespace <ns>', 'namespace whose config overrides apply (namespace.<ns>.<key>)')
-    .option('--claim <pvc>', 'bind this existing PVC (as a run that binds its own does) instead of a volumeClaimTemplate');
+    .option('--claim <pvc>', 'bind this existing PVC (as a run that binds its own does) instead of a volumeClaimTemplate')
+    .option('--strict', 'fail (exit 1) on warnings too, as a CI gate would');
 }
 
 export function renderCommand(program: Command, io: CliIo): void {
