@@ -5,6 +5,7 @@ import { renderCommand } from './commands/render.js';
 import { validateCommand } from './commands/validate.js';
 import { controllerCommand, webhookCommand } from './commands/serve.js';
 import { fetchCommand } from './commands/fetch.js';
+import { resultsCommand } from './commands/results.js';
 import type { CliIo } from './io.js';
 import { CommandRefused } from './report.js';
 
@@ -20,7 +21,8 @@ export function createProgram(io: CliIo): Command {
         'Typical use:\n' +
         '  tlr convert task.yaml pipeline.yaml | kubectl apply -f -     store TEP-form files the way Tekton accepts\n' +
         '  tlr render pipelinerun.yaml pipeline.yaml task.yaml          see what the admission webhook will make of a run\n' +
-        '  tlr validate --crds tekton/config/300-crds *.yaml            check files before committing them',
+        '  tlr validate --crds tekton/config/300-crds *.yaml            check files before committing them\n' +
+        '  tlr results my-run                                           list a run\'s results: storage, size, sha256',
     )
     .version(VERSION)
     .exitOverride()
@@ -30,6 +32,7 @@ export function createProgram(io: CliIo): Command {
   renderCommand(program, io);
   validateCommand(program, io);
   fetchCommand(program, io);
+  resultsCommand(program, io);
   controllerCommand(program);
   webhookCommand(program);
   for (const command of program.commands) {

@@ -43,6 +43,14 @@ export async function planFetch(
   runName: string,
   names: readonly string[],
 ): Promise<{ claim: string; refs: NamedReference[]; skipped: UnusableReference[] }> {
+  const { run, taskRuns, what } = await readRun(clients, namespace, runName);
+  const claim = claimOf(run, taskRuns, what);
+  const recorded = recordedReferences(run, taskRuns);
+  return { claim, refs: selectReferences(recorded, names, what), skipped: names.length === 0 ? recorded.unusable : [] };
+}
+
+/** The run and its TaskRuns (get pipelineruns, list taskruns): what `tlr results` and `tlr fetch` read first. */
+export async function readRun(clients: Clients, namespace: string, runName: string): Promise<{ run: PipelineRun; taskRuns: TaskRunLike[]; what: string }> {
   const what = `PipelineRun ${namespace}/${runName}`;
   let run: PipelineRun;
   try {
@@ -54,12 +62,22 @@ export async function planFetch(
     }
     throw new TlrError('E_FETCH', isNotFound(err) ? `${what}: not found` : `${what}: ${apiMessage(err)}`, { cause: err });
   }
-  const taskRuns = (await clients.custom.listNamespacedCustomObject({ ...TEKTON, namespace, plural: 'taskruns', labelSelector: `tekton.dev/pipelineRun=${runName}` })) as {
-    items: TaskRunLike[];
-  };
-  const claim = claimOf(run, taskRuns.items, what);
-  const recorded = recordedReferences(run, taskRuns.items);
-  return { claim, refs: selectReferences(recorded, names, what), skipped: names.length === 0 ? recorded.unusable : [] };
+  let taskRuns: { items: TaskRunLike[] };
+  try {
+    taskRuns = (await clients.custom.listNamespacedCustomObject({ ...TEKTON, namespace, plural: 'taskruns', labelSelector: `tekton.dev/pipelineRun=${runName}` })) as { items: TaskRunLike[] };
+  } catch (err) {
+    throw new TlrError('E_FETCH', `${what}: cannot list its TaskRuns: ${apiMessage(err)}`, { cause: err });
+  }
+  return { run, taskRuns: taskRuns.items, what };
+}
+
+/** The run's result volume for messages: its PVC, or why it is not known yet. */
+export function describeResultVolume(run: PipelineRun, taskRuns: readonly TaskRunLike[], what: string): string {
+  try {
+    return `PersistentVolumeClaim ${claimOf(run, taskRuns, what)}`;
+  } catch (error) {
+    return (error as Error).message.replace(`${what}: `, '');
+  }
 }
 
 export interface TaskRunLike {

@@ -8,6 +8,7 @@
  */
 import { SEAL_NOTICE_PREFIX } from '../api/names.js';
 import { REFERENCE_PATTERN, checkRelativePath, type Reference } from '../core/reference.js';
+import { createHash } from 'node:crypto';
 import { TlrError } from '../errors.js';
 
 export interface NamedReference {
@@ -95,4 +96,45 @@ export function selectReferences(all: RecordedReferences, wanted: readonly strin
     const known = all.usable.map((r) => r.name).join(', ') || 'none';
     throw new TlrError('E_FETCH', `${run}: expected one of its results stored by reference (${known}), found "${name}"`);
   });
+}
+
+/** One result of a run as `tlr results` lists it. */
+export interface ListedResult {
+  /** `<pipeline task>.<result>`, or a pipeline result's name. */
+  readonly name: string;
+  /** `reference`: stored on the result volume; `value`: carried by Tekton itself; `unusable`: see `problem`. */
+  readonly storage: 'reference' | 'value' | 'unusable';
+  /** Bytes: of the stored file (as sealed) or of the value. */
+  readonly size?: number;
+  /** Hex sha256: of the stored file (as sealed) or of the value. */
+  readonly sha256?: string;
+  readonly problem?: string;
+}
+
+/**
+ * Every result the run and its TaskRuns recorded, in order (task results by TaskRun, then pipeline results): those
+ * stored by reference with the size and sha256 their producer sealed, the others with those of the value Tekton holds.
+ * Names come from status, written by whoever may write it: they are shown escaped (JSON) when not plain names.
+ */
+export function listResults(run: { status?: unknown; [key: string]: unknown }, taskRuns: readonly TaskRunLike[]): ListedResult[] {
+  const out: ListedResult[] = [];
+  const add = (name: string, value: unknown): void => {
+    if (typeof value !== 'string') return;
+    const recorded: RecordedReferences = { usable: [], unusable: [] };
+    collect(recorded, name, value);
+    if (recorded.usable.length === 0 && recorded.unusable.length === 0) {
+      const shown = FILE_NAME.test(name) ? name : JSON.stringify(name);
+      out.push({ name: shown, storage: 'value', size: Buffer.byteLength(value), sha256: createHash('sha256').update(value).digest('hex') });
+      return;
+    }
+    for (const r of recorded.usable) out.push({ name: r.name, storage: 'reference', size: r.reference.size, sha256: r.reference.sha256 });
+    for (const u of recorded.unusable) out.push({ name: FILE_NAME.test(u.name) ? u.name : JSON.stringify(u.name), storage: 'unusable', problem: u.problem });
+  };
+  for (const tr of taskRuns) {
+    const task = tr.metadata?.labels?.['tekton.dev/pipelineTask'];
+    if (task === undefined) continue;
+    for (const r of tr.status?.results ?? []) add(`${task}.${String(r.name ?? '')}`, r.value);
+  }
+  for (const r of (run.status as RunStatus | undefined)?.results ?? []) add(String(r.name ?? ''), r.value);
+  return out;
 }

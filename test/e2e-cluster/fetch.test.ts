@@ -1,6 +1,7 @@
 /**
- * `tlr fetch` on the real cluster, as a user runs it: from this machine (the API server through loopback), as a
- * ServiceAccount holding exactly the permissions the README lists, against a run Tekton ran. The reader pod starts
+ * `tlr fetch` and `tlr results` on the real cluster, as a user runs them: from this machine (the API server through
+ * loopback), as a ServiceAccount bound to the ClusterRole config/ ships for them (`tlr-fetch`, `tlr-results`), against
+ * a run Tekton ran. The reader pod starts
  * on the node holding the volume, the files arrive verified (sha256 equal to the producer's sealed reference), the
  * pod is gone afterwards (1 GiB); a file changed after sealing is refused and nothing is written under its name.
  */
@@ -59,20 +60,28 @@ spec:
 `;
 }
 
-/** The README's permissions for `tlr fetch`, in a Role bound to a fresh ServiceAccount; a kubeconfig with its token. */
-async function fetcherKubeconfig(ns: string, dir: string, execVerbs: readonly string[] = ['get', 'create']): Promise<string> {
-  const role = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'tlr-fetch', namespace: ns },
-    rules: [
-      { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get'] },
-      { apiGroups: ['tekton.dev'], resources: ['taskruns'], verbs: ['list'] },
-      { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'delete'] },
-      { apiGroups: [''], resources: ['pods/exec'], verbs: execVerbs },
-    ],
-  };
+/**
+ * A fresh ServiceAccount holding what `config/202-user-clusterroles.yaml` ships for users (`tlr-fetch`, or
+ * `tlr-results`), bound in the namespace; or, with `execVerbs`, the tlr-fetch rules with other pods/exec verbs (a
+ * hand-written Role). A kubeconfig with its token.
+ */
+async function fetcherKubeconfig(ns: string, dir: string, access: { clusterRole: string } | { execVerbs: readonly string[] } = { clusterRole: 'tlr-fetch' }): Promise<string> {
   await cluster.kubectl(['-n', ns, 'create', 'serviceaccount', 'fetcher']);
-  await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(role) });
-  await cluster.kubectl(['-n', ns, 'create', 'rolebinding', 'tlr-fetch', '--role=tlr-fetch', `--serviceaccount=${ns}:fetcher`]);
+  if ('clusterRole' in access) {
+    await cluster.kubectl(['-n', ns, 'create', 'rolebinding', 'tlr-fetch', `--clusterrole=${access.clusterRole}`, `--serviceaccount=${ns}:fetcher`]);
+  } else {
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'tlr-fetch', namespace: ns },
+      rules: [
+        { apiGroups: ['tekton.dev'], resources: ['pipelineruns'], verbs: ['get'] },
+        { apiGroups: ['tekton.dev'], resources: ['taskruns'], verbs: ['list'] },
+        { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'delete'] },
+        { apiGroups: [''], resources: ['pods/exec'], verbs: access.execVerbs },
+      ],
+    };
+    await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: JSON.stringify(role) });
+    await cluster.kubectl(['-n', ns, 'create', 'rolebinding', 'tlr-fetch', '--role=tlr-fetch', `--serviceaccount=${ns}:fetcher`]);
+  }
   const token = (await cluster.kubectl(['-n', ns, 'create', 'token', 'fetcher'])).stdout.trim();
   const current = cluster.kubeConfig.getCurrentCluster();
   if (!current) throw new Error('the admin kubeconfig names no cluster');
@@ -164,6 +173,37 @@ test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: ev
   t.is(pods.stdout.trim(), '', 'the reader pod was deleted');
 });
 
+test('tlr results lists the run\'s results with the sizes and digests sealed, as a ServiceAccount that may only read runs', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-results-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const name = await create(cluster, ns, pipelineRun(1));
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const build = await taskRunOf(cluster, ns, run, 'build');
+  // No pod, no exec: the shipped tlr-results ClusterRole (get on pipelineruns, list on taskruns) is enough.
+  const kubeconfig = await fetcherKubeconfig(ns, dir, { clusterRole: 'tlr-results' });
+  const listed = await tlr(['results', name], kubeconfig);
+  t.is(listed.code, 0, listed.stderr);
+  const artifact = referenceOf(build, 'artifact');
+  const notes = referenceOf(build, 'notes');
+  t.regex(listed.stdout, /^NAME +STORAGE +SIZE +SHA256\n/);
+  t.regex(listed.stdout, new RegExp(`\\nbuild\\.artifact +reference +1\\.0 MiB +${artifact?.sha256 ?? 'none'}\\n`));
+  t.regex(listed.stdout, new RegExp(`\\nbuild\\.notes +reference +3\\.8 KiB +${notes?.sha256 ?? 'none'}\\n`));
+  t.regex(listed.stdout, new RegExp(`\\nartifact +reference +1\\.0 MiB +${artifact?.sha256 ?? 'none'}\\n`), 'the pipeline result');
+  t.regex(listed.stderr, new RegExp(`PipelineRun ${ns}/${name}: 3 result\\(s\\); result volume: PersistentVolumeClaim ${claimOf(build)}`));
+  const json = await tlr(['results', name, '-o', 'json'], kubeconfig);
+  t.is(json.code, 0, json.stderr);
+  t.like(JSON.parse(json.stdout), {
+    pipelineRun: `${ns}/${name}`,
+    volume: `PersistentVolumeClaim ${claimOf(build)}`,
+    results: [{ name: 'build.artifact', storage: 'reference', size: MIB, sha256: artifact?.sha256 }],
+  });
+  const missing = await tlr(['results', 'no-such-run'], kubeconfig);
+  t.is(missing.code, 1);
+  t.regex(missing.stderr, new RegExp(`PipelineRun ${ns}/no-such-run: not found`));
+});
+
 test('tlr fetch of a result changed after sealing: refused with both digests, nothing written under its name', async (t) => {
   const ns = await testNamespace(t, cluster, 'fetch');
   const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
@@ -190,7 +230,7 @@ test('tlr fetch without get on pods/exec (the pre-1.35 habit): a clear refusal n
   const name = await create(cluster, ns, pipelineRun(1));
   const run = await waitDone(cluster, ns, 'pipelinerun', name);
   t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
-  const kubeconfig = await fetcherKubeconfig(ns, dir, ['create']);
+  const kubeconfig = await fetcherKubeconfig(ns, dir, { execVerbs: ['create'] });
   const out = join(dir, 'out');
   const fetched = await tlr(['fetch', name, 'build.notes', '-n', ns, '-o', out], kubeconfig);
   t.is(fetched.code, 1, fetched.stdout + fetched.stderr);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, parseReference } from '../../src/core/reference.js';
-import { recordedReferences, selectReferences } from '../../src/fetch/references.js';
+import { humanBytes } from '../../src/cli/commands/results.js';
+import { listResults, recordedReferences, selectReferences } from '../../src/fetch/references.js';
 import { ShortTransfer, verifiedFile } from '../../src/fetch/verified-file.js';
 
 function ref(content: Buffer, path = 'uid/build/blob'): string {
@@ -82,4 +83,24 @@ test('names and references from status never reach outside the output directory,
   t.throws(() => selectReferences(all, ['forger.payload'], 'PipelineRun demo/r'), {
     message: /^PipelineRun demo\/r: result forger.payload cannot be fetched: its reference is unsafe: .*; nothing was written$/,
   });
+});
+
+test('tlr results lists every result: references with the size and sha256 sealed, values with their own; odd names escaped', (t) => {
+  const sbom = Buffer.from('{"sbom": true}');
+  const run = { status: { results: [{ name: 'sbom', value: ref(sbom, 'uid/build/sbom') }, { name: 'tag', value: 'v1.2.3' }] } };
+  const taskRuns = [
+    { metadata: { labels: { 'tekton.dev/pipelineTask': 'build' } }, status: { results: [{ name: 'sbom', value: ref(sbom, 'uid/build/sbom') }, { name: 'digest', value: 'sha256:ab' }] } },
+    { metadata: { labels: { 'tekton.dev/pipelineTask': 'scan' } }, status: { results: [{ name: 'report', value: 'tlr-seal: report: over maxResultSize' }, { name: 'a/b', value: 'x' }] } },
+  ];
+  const listed = listResults(run, taskRuns);
+  const hash = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+  t.deepEqual(listed, [
+    { name: 'build.sbom', storage: 'reference', size: sbom.length, sha256: hash(sbom) },
+    { name: 'build.digest', storage: 'value', size: 9, sha256: hash('sha256:ab') },
+    { name: 'scan.report', storage: 'unusable', problem: 'its producer did not seal it: tlr-seal: report: over maxResultSize' },
+    { name: '"scan.a/b"', storage: 'value', size: 1, sha256: hash('x') },
+    { name: 'sbom', storage: 'reference', size: sbom.length, sha256: hash(sbom) },
+    { name: 'tag', storage: 'value', size: 6, sha256: hash('v1.2.3') },
+  ]);
+  t.deepEqual([0, 1023, 1536, 5 * 1024 ** 3].map(humanBytes), ['0 B', '1023 B', '1.5 KiB', '5.0 GiB']);
 });
