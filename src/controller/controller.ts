@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { LABEL_CONSUMER, LABEL_OPTED_IN } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
-import { makeClients, TEKTON, type Clients } from '../k8s/api.js';
+import { apiMessage, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { startProbeServer, type ProbeServer } from '../k8s/http.js';
 import { startInformer, type RunningInformer } from '../k8s/informer.js';
 import { SettingsSource } from '../k8s/settings.js';
@@ -76,6 +76,8 @@ export async function startController(options: ControllerOptions): Promise<Runni
   const probes: ProbeServer = await startProbeServer({
     port: options.httpPort,
     ready: () => settingsSynced && (!elector.isLeader || synced),
+    notReadyReason: () =>
+      [settings.notReadyReason(), runs?.notReadyReason(), consumers?.notReadyReason()].filter((r): r is string => r !== undefined).join('; and ') || undefined,
     registry: metrics.registry,
   });
   const elector = new LeaderElector({
@@ -122,14 +124,14 @@ export async function startController(options: ControllerOptions): Promise<Runni
     metrics.leader.set(1);
     runs = watchRuns(clients, logger, enqueue);
     consumers = watchConsumerPods(clients, logger, (pod) => {
-      consumerFailures.onPod(pod).catch((err: unknown) => logger.warn({ err: String(err) }, 'could not report a consumer failure'));
+      consumerFailures.onPod(pod).catch((err: unknown) => logger.warn({ err: apiMessage(err) }, 'could not report a consumer failure'));
     });
     await Promise.all([runs.synced, consumers.synced, settings.synced]);
     synced = true;
     logger.info({ identity, workers: options.workers }, 'caches synced; reconciling');
     for (let i = 0; i < options.workers; i++) workers.push(work(queue, reconciler, metrics, logger));
     const sweep = (): void => {
-      relabelDetachedRuns(clients, logger).catch((err: unknown) => logger.warn({ err: String(err) }, 'relabel sweep failed'));
+      relabelDetachedRuns(clients, logger).catch((err: unknown) => logger.warn({ err: apiMessage(err) }, 'relabel sweep failed'));
     };
     sweep();
     sweeper = setInterval(sweep, options.resyncMs ?? 600_000);

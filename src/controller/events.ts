@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CoreV1Event } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/tekton.js';
-import type { Clients } from '../k8s/api.js';
+import { apiMessage, type Clients } from '../k8s/api.js';
 
 /**
  * Records Kubernetes Events on the objects the controller acts on. Failing to record is logged, never fatal. The same
@@ -51,7 +51,7 @@ export class EventRecorder {
     try {
       await this.clients.core.createNamespacedEvent({ namespace, body });
     } catch (err) {
-      this.logger.warn({ reason, err: String(err) }, 'could not record event');
+      this.logger.warn({ reason, err: apiMessage(err) }, 'could not record event');
     }
   }
 

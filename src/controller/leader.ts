@@ -1,6 +1,6 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { isConflict, isNotFound, type Clients } from '../k8s/api.js';
+import { apiMessage, isConflict, isNotFound, type Clients } from '../k8s/api.js';
 
 export interface LeaderElectionOptions {
   readonly clients: Clients;
@@ -143,7 +143,7 @@ export class LeaderElector {
   }
 
   private failed(err: unknown): false {
-    if (!isConflict(err)) this.options.logger.warn({ lease: this.options.name, err: String(err) }, 'lease update failed');
+    if (!isConflict(err)) this.options.logger.warn({ lease: this.options.name, err: apiMessage(err) }, 'lease update failed');
     return false;
   }
 
@@ -166,7 +166,7 @@ export class LeaderElector {
         return;
       } catch (err) {
         if (isConflict(err) && attempt < 5) continue;
-        this.options.logger.warn({ lease: name, err: String(err) }, 'could not release the lease');
+        this.options.logger.warn({ lease: name, err: apiMessage(err) }, 'could not release the lease');
         return;
       }
     }

@@ -7,6 +7,8 @@ export interface ProbeServerOptions {
   readonly host?: string;
   /** Readiness: the process can do its work (API reachable, caches synced). */
   readonly ready: () => boolean;
+  /** Why it is not ready (said in /readyz's body), when known. */
+  readonly notReadyReason?: () => string | undefined;
   readonly registry: Registry;
 }
 
@@ -27,7 +29,8 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<Pro
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
       const ok = options.ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ready\n');
+      const reason = ok ? undefined : options.notReadyReason?.();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : `not ready${reason ? `: ${reason}` : ''}\n`);
     } else if (path === '/metrics') {
       options.registry
         .metrics()

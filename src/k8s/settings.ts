@@ -53,6 +53,12 @@ export class SettingsSource {
     return Promise.all([this.ours.synced, this.tekton.synced]).then(() => undefined);
   }
 
+  /** Why the settings are not read yet (the ConfigMaps' list failures), or undefined once they are. */
+  notReadyReason(): string | undefined {
+    const reasons = [this.ours.notReadyReason(), this.tekton.notReadyReason()].filter((r): r is string => r !== undefined);
+    return reasons.length > 0 ? reasons.join('; and ') : undefined;
+  }
+
   config(namespace: string): Config {
     const hit = this.cache.get(namespace);
     if (hit) return hit;

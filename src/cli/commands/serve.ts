@@ -175,7 +175,7 @@ export function webhookCommand(program: Command): void {
       });
       let synced = false;
       void settings.synced.then(() => (synced = true));
-      const probes = await startProbeServer({ port: opts.metricsPort, ready: () => synced, registry });
+      const probes = await startProbeServer({ port: opts.metricsPort, ready: () => synced, notReadyReason: () => settings.notReadyReason(), registry });
       await settings.synced;
       const server = await startWebhookServer({
         port: opts.port,
