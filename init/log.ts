@@ -1,14 +1,16 @@
 /**
  * Logging of tlr-init: one JSON object per line on stdout for what was done (easy to grep and to parse from
- * `kubectl logs`), plain text on stderr for problems (read by humans first).
+ * `kubectl logs`), in the servers' schema (src/log-line.ts), plain text on stderr for problems (read by humans first).
  */
+import { logLine } from '../src/log-line.js';
+
 export type LogFields = Record<string, string | number | boolean>;
 
 export type Logger = (msg: string, fields: LogFields) => void;
 
-/** Writes `{"level":"info","msg":...,...fields}` as one line to stdout. */
+/** Writes `{"level":30,"time":…,"component":"tlr-init",…fields,"msg":…}` as one line to stdout. */
 export function logInfo(msg: string, fields: LogFields): void {
-  process.stdout.write(`${JSON.stringify({ level: 'info', msg, ...fields })}\n`);
+  process.stdout.write(`${logLine('tlr-init', 'info', msg, fields)}\n`);
 }
 
 /** Writes a human-readable problem to stderr, one message per call. */
@@ -16,7 +18,7 @@ export function logProblem(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** Writes `{"level":"warn","msg":...,...fields}` as one line to stdout (something done that deserves a look). */
+/** The same at level warn (40): something done that deserves a look. */
 export function logWarning(msg: string, fields: LogFields): void {
-  process.stdout.write(`${JSON.stringify({ level: 'warn', msg, ...fields })}\n`);
+  process.stdout.write(`${logLine('tlr-init', 'warn', msg, fields)}\n`);
 }

@@ -45,7 +45,7 @@ test('prepare, seal and substitute end to end through the built binary', async (
   const reference = await readFile(join(d.results, 'out'), 'utf8');
   t.is(reference, referenceFor('uid-1/build/out', value));
   t.deepEqual((await readdir(d.results)).sort(), ['absent', 'out']);
-  t.like(jsonLines(sealed.stdout)[0], { level: 'info', msg: 'Sealed result', result: 'out' });
+  t.like(jsonLines(sealed.stdout)[0], { level: 30, component: 'tlr-init', msg: 'Sealed result', result: 'out' });
 
   const script = join(d.scripts, 'script-0-abcde');
   await writeFile(script, `#!/bin/sh\ncat <<'EOF'\n${reference}EOF\n`);

@@ -70,7 +70,7 @@ test('idle waits and exits 0 on SIGTERM (the reader pod of tlr fetch)', async (t
   const child = spawn(process.execPath, [CLI, 'idle', '--seconds', '60'], { stdio: ['ignore', 'pipe', 'ignore'] });
   // Wait for its "Waiting" line (its signal handlers are in place then), not for a guessed time.
   const line = await new Promise<string>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(c.toString())));
-  t.like(JSON.parse(line) as object, { level: 'info', msg: 'Waiting for tlr fetch', seconds: 60 });
+  t.like(JSON.parse(line) as object, { level: 30, component: 'tlr-init', msg: 'Waiting for tlr fetch', seconds: 60 });
   t.is(child.exitCode, null, 'still waiting');
   child.kill('SIGTERM');
   t.is(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);

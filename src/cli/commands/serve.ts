@@ -88,8 +88,10 @@ export function contextNamespace(kc: KubeConfig): string | undefined {
   return namespace !== undefined && namespace !== '' ? namespace : undefined;
 }
 
-export function makeLogger(name: string, level: string): Logger {
-  return pino({ name, level, base: { component: name }, timestamp: pino.stdTimeFunctions.isoTime });
+export function makeLogger(name: string, level: string, destination?: pino.DestinationStream): Logger {
+  // The schema of src/log-line.ts (tlr-init writes the same): numeric levels, ISO time, component and name.
+  const options = { name, level, base: { component: name }, timestamp: pino.stdTimeFunctions.isoTime };
+  return destination === undefined ? pino(options) : pino(options, destination);
 }
 
 /** Resolves on the first SIGTERM or SIGINT. */
