@@ -9,7 +9,7 @@ import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
 import { childPath, forEachString } from './json-walk.js';
-import { type Layout, viewSubPath } from './layout.js';
+import { type Layout, PIPELINE_RUN_DIR, viewSubPath } from './layout.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
@@ -232,7 +232,7 @@ function rewriteProducerTask(
   if (pt.params) pt.params = [...pt.params];
   const defaults = new Map((pt.taskSpec.params ?? []).map((p) => [p.name, p.default]));
   rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label }, settings.layout, settings.config, diags);
-  passRewrittenDefaults(pt, defaults);
+  passRewrittenDefaults(pt, defaults, entry.path, diags);
 }
 
 /**
@@ -241,12 +241,24 @@ function rewriteProducerTask(
  * defaults (and a TaskRun knows no `context.pipelineRun.*`), so the default would reach the step with the variable
  * unresolved. The pipeline task passes the rewritten default as the param's value instead (unless it passes one).
  */
-function passRewrittenDefaults(pt: PipelineTask & { taskSpec: EmbeddedTask }, before: ReadonlyMap<string, unknown>): void {
+function passRewrittenDefaults(pt: PipelineTask & { taskSpec: EmbeddedTask }, before: ReadonlyMap<string, unknown>, path: string, diags: Diagnostics): void {
   const passed = new Set((pt.params ?? []).map((p) => p.name));
-  for (const p of pt.taskSpec.params ?? []) {
-    if (p.default === undefined || p.default === before.get(p.name) || passed.has(p.name)) continue;
+  (pt.taskSpec.params ?? []).forEach((p, i) => {
+    if (p.default === undefined || p.default === before.get(p.name) || passed.has(p.name)) return;
+    // At the pipeline task, Tekton reads every $(…) of a param value as the pipeline's: a default that holds other
+    // variables than the run directory would mean something else there (or be refused by Tekton's validation).
+    const other = JSON.stringify(p.default).replaceAll(PIPELINE_RUN_DIR, '').match(/\$\([^)]*\)?/)?.[0];
+    if (other !== undefined) {
+      diags.error(
+        childPath(childPath(childPath(childPath(path, 'taskSpec'), 'params'), i), 'default'),
+        `pipeline task "${pt.name}": param "${p.name}"'s default names a result stored by reference, so the rewrite passes it as the ` +
+          `pipeline task's value (Tekton substitutes no variables in defaults), where ${other} would be read as the pipeline's; ` +
+          'expected a default with no other variables. Pass the value in the pipeline task\'s params instead',
+      );
+      return;
+    }
     pt.params = [...(pt.params ?? []), { name: p.name, value: p.default }];
-  }
+  });
 }
 
 /**

@@ -14,9 +14,10 @@ import { isDeepStrictEqual } from 'node:util';
 /**
  * The rewrite of a stored Pipeline on its own (no run: no volume binding, no coschedule check, which need the
  * PipelineRun's workspace bindings). Useful to inspect what the controller will do; the controller itself always
- * works from the PipelineRun.
+ * works from the PipelineRun. `lintOnly` (tlr validate/render of a stored Pipeline): a Task not given is a warning
+ * (the cluster reads it from the namespace when a run names the Pipeline), not a refusal.
  */
-export function rewritePipeline(input: Pipeline, options: RewriteOptions): RewriteResult<Pipeline> {
+export function rewritePipeline(input: Pipeline, options: RewriteOptions, lintOnly = false): RewriteResult<Pipeline> {
   if (isRewritten(input)) return { object: input, changed: false, diagnostics: [] };
   const diags = new Diagnostics(describeObject(input));
   checkObjectShape(input, 'Pipeline', diags);
@@ -30,9 +31,13 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions): Rewri
   const named = annotatedResultWorkspace(pipeline.metadata);
   if (analysis.producers.size === 0 || analysis.unresolved.length > 0) {
     for (const u of analysis.unresolved) {
-      if (named !== undefined || analysis.producers.size > 0) {
-        diags.error(`${u.path}.taskRef`, `pipeline task "${u.pipelineTask}": the pipeline stores results by reference, so every Task it runs is needed; ${notSupplied('Task', u.task)}`);
+      if (named === undefined && analysis.producers.size === 0) continue;
+      if (lintOnly) {
+        // Linting a stored Pipeline: the cluster reads its Tasks when a run names it; only what is here is checked.
+        diags.warn(`${u.path}.taskRef`, `pipeline task "${u.pipelineTask}": Task "${u.task}" is not among the files given, so the pipeline's producers and consumers were not checked; give its file too`);
+        continue;
       }
+      diags.error(`${u.path}.taskRef`, `pipeline task "${u.pipelineTask}": the pipeline stores results by reference, so every Task it runs is needed; ${notSupplied('Task', u.task)}`);
     }
     diags.throwIfErrors();
     return isDeepStrictEqual(pipeline, input) ? { object: input, changed: false, diagnostics: diags.items } : { object: pipeline, changed: true, diagnostics: diags.items };

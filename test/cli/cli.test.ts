@@ -160,3 +160,27 @@ test('validate -o json: one document on stdout with every object and diagnostic,
   t.is(bad.code, 2);
   t.regex(bad.err, /--output: expected "text" or "json", found "yaml"/);
 });
+
+test('a stored Pipeline is checked on its own as every run naming it would be: refusals exit 1, Tasks not given are a warning', async (t) => {
+  const pipeline = await tempFile('pipeline.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: Pipeline', 'metadata: {name: p}', 'spec:', '  resultWorkspace: {name: results}', '  tasks:',
+    '    - name: gen', '      taskSpec:', '        results: [{name: out, storage: reference}]', '        steps: [{name: s, image: bash, script: "echo > $(results.out.path)"}]',
+    '    - name: use', '      taskSpec:', '        steps: [{name: s, image: "$(tasks.gen.results.out)", script: "true"}]', '',
+  ].join('\n'));
+  for (const command of ['validate', 'render']) {
+    const refused = await tlr(command, pipeline);
+    t.is(refused.code, 1, command);
+    t.regex(refused.err, /pipeline\.yaml:1: error: Pipeline p: spec\.tasks\[1\]\.taskSpec\.steps\[0\]\.image: .*\$\(tasks\.gen\.results\.out\)/, command);
+  }
+  const dir = 'examples/taskref-files';
+  const alone = await tlr('validate', `${dir}/pipeline.yaml`);
+  t.is(alone.code, 0, alone.err);
+  t.regex(alone.err, /warning: Pipeline release: spec\.tasks\[0\]\.taskRef: pipeline task "build": Task "list-images" is not among the files given, so the pipeline's producers and consumers were not checked/);
+  const withTasks = await tlr('validate', '--strict', `${dir}/pipeline.yaml`, `${dir}/task-produce.yaml`, `${dir}/task-consume.yaml`);
+  t.is(withTasks.code, 0, withTasks.err);
+  t.regex(withTasks.out, /pipeline\.yaml:1: Pipeline release: ok\n/);
+  // render still prints the Pipeline as kubectl apply should store it: converted, not rewritten.
+  const rendered = await tlr('render', `${dir}/pipeline.yaml`, `${dir}/task-produce.yaml`, `${dir}/task-consume.yaml`);
+  t.is(rendered.code, 0, rendered.err);
+  t.notRegex(rendered.out, /tlr-seal|tlr\.dev\/rewritten/);
+});

@@ -102,3 +102,22 @@ test('tlr validate exits 1 on each, with file:line', async (t) => {
   t.is(code, 1);
   t.regex(err, /run\.yaml:1: error: PipelineRun ci\/r: metadata\.annotations\[tlr\.dev\/enabled\]: annotation "tlr\.dev\/enabled" is not one Tekton Large Results defines/);
 });
+
+test('a param default naming a result path is passed as the pipeline task’s value; with another variable in it, refused', (t) => {
+  const task = (defaultValue: string): unknown => ({
+    name: 'gen',
+    taskSpec: {
+      params: [{ name: 'out', default: defaultValue }],
+      results: [{ name: 'sbom', storage: 'reference' }],
+      steps: [{ name: 'w', image: 'bash', script: 'echo > "$(params.out)"' }],
+    },
+  });
+  const passed = rewritePipelineRun(optedInRun([task('$(results.sbom.path)')]), options);
+  const value = passed.object.spec.pipelineSpec?.tasks?.[0]?.params?.find((p) => p.name === 'out')?.value;
+  t.is(value, '/tlr/results/gen/sbom', "the producer's own directory, as its steps see it");
+  const error = t.throws(() => rewritePipelineRun(optedInRun([task('$(results.sbom.path)$(params.out)')]), options));
+  t.regex(
+    error?.message ?? '',
+    /spec\.pipelineSpec\.tasks\[0\]\.taskSpec\.params\[0\]\.default: pipeline task "gen": param "out"'s default names a result stored by reference, so the rewrite passes it as the pipeline task's value .*where \$\(params\.out\) would be read as the pipeline's/,
+  );
+});
