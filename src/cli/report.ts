@@ -6,12 +6,25 @@ import type { CliIo } from './io.js';
 
 export type RenderedDocument = RewriteResult<KubeObject> & { doc: YamlDocument };
 
-/** A diagnostic with the document it is about: `file:line` of the document's first line. */
-export type LocatedDiagnostic = Diagnostic & { readonly file: string; readonly line: number };
+/** A diagnostic with where it is: the file, and the line and column of its field (else of the document). */
+export type LocatedDiagnostic = Diagnostic & {
+  readonly file: string;
+  readonly line: number;
+  readonly column?: number;
+  /** The first line of the document it is about (which object it is, in its file). */
+  readonly document: number;
+};
 
-/** `file:line: severity: object: path: message`, the one text form of a diagnostic. */
+/** `file:line:col: severity: object: path: message`, the one text form of a diagnostic. */
 export function formatLocated(d: LocatedDiagnostic): string {
-  return `${d.file}:${d.line}: ${formatDiagnostic(d)}`;
+  return `${d.file}:${d.line}${d.column !== undefined ? `:${d.column}` : ''}: ${formatDiagnostic(d)}`;
+}
+
+/** The diagnostic at its field's place in the document's file. */
+export function locate(d: Diagnostic, doc: YamlDocument): LocatedDiagnostic {
+  const at = doc.locate?.(d.path);
+  const where = { file: doc.file, document: doc.line };
+  return at === undefined ? { ...d, ...where, line: doc.line } : { ...d, ...where, line: at.line, column: at.col };
 }
 
 /**
@@ -40,7 +53,7 @@ export function collectAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument
       results.push({ ...fn(doc), doc });
     } catch (error) {
       if (!(error instanceof RewriteError)) throw error;
-      refusals.push(...error.diagnostics.map((d) => ({ ...d, file: doc.file, line: doc.line })));
+      refusals.push(...error.diagnostics.map((d) => locate(d, doc)));
     }
   }
   return { results, refusals };
@@ -55,7 +68,7 @@ export function runAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument) =>
 
 /** The warnings of the documents that passed, located. */
 export function warningsOf(results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>): LocatedDiagnostic[] {
-  return results.flatMap((r) => r.diagnostics.filter((d) => d.severity === 'warning').map((d) => ({ ...d, file: r.doc.file, line: r.doc.line })));
+  return results.flatMap((r) => r.diagnostics.filter((d) => d.severity === 'warning').map((d) => locate(d, r.doc)));
 }
 
 /** With --strict a warning fails the command (exit 1), once every warning has been printed. */

@@ -10,17 +10,32 @@ export class Diagnostics {
   readonly items: Diagnostic[] = [];
   private errors = 0;
   private warnings = 0;
+  private mapPath: ((path: string) => string) | undefined;
 
   constructor(readonly object: string) {}
 
   error(path: string, message: string): void {
     this.errors += 1;
-    if (this.errors <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'error', object: this.object, path, message });
+    if (this.errors <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'error', object: this.object, path: this.mapPath?.(path) ?? path, message });
   }
 
   warn(path: string, message: string): void {
     this.warnings += 1;
-    if (this.warnings <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'warning', object: this.object, path, message });
+    if (this.warnings <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'warning', object: this.object, path: this.mapPath?.(path) ?? path, message });
+  }
+
+  /**
+   * Runs `fn` with every path it reports mapped by `map`: a pass over an object an earlier pass already changed
+   * (steps inserted) still names the fields of the object the user wrote.
+   */
+  withPaths<T>(map: (path: string) => string, fn: () => T): T {
+    const outer = this.mapPath;
+    this.mapPath = outer === undefined ? map : (path) => outer(map(path));
+    try {
+      return fn();
+    } finally {
+      this.mapPath = outer;
+    }
   }
 
   get hasErrors(): boolean {

@@ -1,4 +1,4 @@
-import { PARAM_REFS, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
+import { PARAM_REFS, STEP_PREPARE, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
@@ -144,16 +144,13 @@ export function rewritePipelineSpec(
     if (!isProducer && !mayConsume) continue;
     const pt = embed(entry, inlining, diags);
     if (!pt) continue;
-    if (isProducer) rewriteProducerTask(pt, entry, paramPaths, { layout, config }, diags);
+    const userPaths = producerPass(pt, entry, paramPaths, { layout, config }, diags);
     const errors = diags.errorCount;
-    const used = mayConsume ? rewriteConsumer(
-          {
-            pipelineTask: pt, path: entry.path, producers: analysis.producers, shapes: analysis.shapes,
-            argsAndEnv: { enabled: config.valuesInArgsAndEnv, maxResultSize: config.maxResultSize },
-          },
-          layout,
-          diags,
-        ) : [];
+    const consumer = {
+      pipelineTask: pt, path: entry.path, producers: analysis.producers, shapes: analysis.shapes,
+      argsAndEnv: { enabled: config.valuesInArgsAndEnv, maxResultSize: config.maxResultSize },
+    };
+    const used = mayConsume ? diags.withPaths(userPaths, () => rewriteConsumer(consumer, layout, diags)) : [];
     if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
     if (isProducer) checkSealed(pt, entry, config, flags, diags);
     // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
@@ -203,6 +200,34 @@ function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace:
       });
     });
   }
+}
+
+/** The producer pass, when the task produces; returns how the consumer pass then names the user's fields. */
+function producerPass(
+  pt: PipelineTask & { taskSpec: EmbeddedTask },
+  entry: Entry,
+  paramPaths: ReturnType<typeof pipelineParamPaths>,
+  settings: { layout: Layout; config: Config },
+  diags: Diagnostics,
+): (path: string) => string {
+  if (entry.results.length === 0) return (path) => path;
+  const sealedBefore = (pt.taskSpec.steps ?? []).some(isSealStep);
+  rewriteProducerTask(pt, entry, paramPaths, settings, diags);
+  return sealedBefore ? (path) => path : userStepPaths(pt, entry);
+}
+
+/**
+ * Paths of the consumer pass as the user wrote the task: a producer's tlr-prepare step, inserted first by the producer
+ * pass just before, shifts every step index by one.
+ */
+function userStepPaths(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry): (path: string) => string {
+  if (pt.taskSpec.steps?.[0]?.name !== STEP_PREPARE) return (path) => path;
+  const steps = `${childPath(childPath(entry.path, 'taskSpec'), 'steps')}[`;
+  return (path) => {
+    if (!path.startsWith(steps)) return path;
+    const index = /^(\d+)\]/.exec(path.slice(steps.length));
+    return index?.[1] === undefined ? path : `${steps}${Number(index[1]) - 1}${path.slice(steps.length + index[1].length)}`;
+  };
 }
 
 /** The producer's seal step's termination message, as its pod will run (its consumer rewrite included), must fit. */

@@ -12,6 +12,12 @@ export interface YamlDocument {
   readonly file: string;
   /** 1-based line of the document's first content line (its first key), not of a `---` marker or comment. */
   readonly line: number;
+  /**
+   * Where a field path of the object (`spec.pipelineSpec.tasks[0].taskSpec.steps[1].script`) is in the file, 1-based;
+   * a path that goes beyond what the file holds (a field the rewrite adds, a Task from another file) is located at
+   * its deepest part that is there. Undefined for documents not parsed from text.
+   */
+  readonly locate?: (path: string) => { line: number; col: number };
 }
 
 const EXPECTED_OBJECT = 'expected a Kubernetes object (a mapping with apiVersion and kind)';
@@ -52,7 +58,7 @@ export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
       problems.push(`${file}:${line}: ${EXPECTED_OBJECT}, found ${found}`);
       continue;
     }
-    result.push({ object, file, line });
+    result.push({ object, file, line, locate: locator(doc, lineCounter, line) });
   }
   if (problems.length > 0) {
     throw new TlrError('E_YAML', problems.join('\n'));
@@ -74,6 +80,30 @@ export async function readYamlFile(file: string): Promise<YamlDocument[]> {
 /** `---`-separated YAML of `objects`, as kubectl will read it back; long lines are never folded. */
 export function stringifyYamlDocuments(objects: unknown[]): string {
   return objects.map((object) => stringify(object, KUBECTL_STRINGIFY)).join('---\n');
+}
+
+/** `a.b[0][tlr.dev/x]` as segments (`['a', 'b', 0, 'tlr.dev/x']`), up to the first part that is not a field path. */
+export function pathSegments(path: string): Array<string | number> {
+  const segments: Array<string | number> = [];
+  const token = /^(?:\.?([A-Za-z_$][\w$-]*)|\[([^\]]*)\])/;
+  let rest = path;
+  for (let m = token.exec(rest); m !== null && m[0] !== ''; m = token.exec(rest)) {
+    const key = m[1] ?? m[2] ?? '';
+    segments.push(m[1] === undefined && /^\d+$/.test(key) ? Number(key) : key);
+    rest = rest.slice(m[0].length);
+  }
+  return segments;
+}
+
+function locator(doc: Document, lineCounter: LineCounter, line: number): (path: string) => { line: number; col: number } {
+  return (path) => {
+    const segments = pathSegments(path);
+    for (let n = segments.length; n > 0; n--) {
+      const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return lineCounter.linePos(node.range[0]);
+    }
+    return { line, col: 1 };
+  };
 }
 
 function formatYamlError(error: YAMLError, file: string, lineCounter: LineCounter): string {

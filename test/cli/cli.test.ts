@@ -63,7 +63,7 @@ test('a refused run names file, line, object, field path and reason, exit 1 (the
   t.is(r.out, '');
   t.is(
     r.err,
-    'test/fixtures/rewrite/refused-value-in-args/input.yaml:1: error: PipelineRun ci/value-in-args: spec.pipelineSpec.tasks[1].taskSpec.steps[0].args[1]: ' +
+    'test/fixtures/rewrite/refused-value-in-args/input.yaml:30:32: error: PipelineRun ci/value-in-args: spec.pipelineSpec.tasks[1].taskSpec.steps[0].args[1]: ' +
       'pipeline task "use", step "print": $(params.data) in args carries result "data" of task "gen", which is stored by reference; its value can only be ' +
       'substituted into a step script (values in args, command and env are turned off on this cluster: config key valuesInArgsAndEnv is "false"). ' +
       'Expected it there, or the file path $(tasks.gen.results.data.path) where a path will do; found it in args\n',
@@ -122,7 +122,7 @@ test("convert leaves kubectl's scalars alone: `default: .` stays a dot, a quoted
 test('render of a run whose Pipeline is not given: the run as it is, exit 0, and a warning naming the Pipeline', async (t) => {
   const r = await tlr('render', 'examples/taskref-files/pipelinerun.yaml');
   t.is(r.code, 0, r.err);
-  t.regex(r.err, /pipelinerun\.yaml:5: warning: PipelineRun release-\*: spec\.pipelineRef: Pipeline "release" was not found: .*the run is left as it is/);
+  t.regex(r.err, /pipelinerun\.yaml:11:5: warning: PipelineRun release-\*: spec\.pipelineRef: Pipeline "release" was not found: .*the run is left as it is/);
   t.notRegex(r.out, /tlr\.dev\/rewritten/);
 });
 
@@ -150,7 +150,7 @@ test('validate -o json: one document on stdout with every object and diagnostic,
   const report = JSON.parse(r.out) as { ok: boolean; objects: Array<{ line: number; object: string; status: string }>; diagnostics: Array<Record<string, unknown>> };
   t.false(report.ok);
   t.deepEqual(report.objects.map((o) => [o.line, o.object, o.status]), [[1, 'PipelineRun r', 'refused'], [6, 'Task t', 'ok'], [5, 'PipelineRun release-*', 'ok']]);
-  t.like(report.diagnostics[0], { file: refused, line: 1, severity: 'error', object: 'PipelineRun r', path: 'metadata.annotations[tlr.dev/result-workspaces]' });
+  t.like(report.diagnostics[0], { file: refused, line: 3, column: 62, severity: 'error', object: 'PipelineRun r', path: 'metadata.annotations[tlr.dev/result-workspaces]' });
   t.regex(String(report.diagnostics[0]?.['message']), /did you mean "tlr\.dev\/result-workspace"/);
   t.like(report.diagnostics[1], { severity: 'warning', path: 'spec.pipelineRef' });
   const ok = await tlr('validate', '-o', 'json', 'examples/large-json/pipelinerun.yaml');
@@ -170,7 +170,7 @@ test('a stored Pipeline is checked on its own as every run naming it would be: r
   for (const command of ['validate', 'render']) {
     const refused = await tlr(command, pipeline);
     t.is(refused.code, 1, command);
-    t.regex(refused.err, /pipeline\.yaml:1: error: Pipeline p: spec\.tasks\[1\]\.taskSpec\.steps\[0\]\.image: .*\$\(tasks\.gen\.results\.out\)/, command);
+    t.regex(refused.err, /pipeline\.yaml:13:34: error: Pipeline p: spec\.tasks\[1\]\.taskSpec\.steps\[0\]\.image: .*\$\(tasks\.gen\.results\.out\)/, command);
   }
   const dir = 'examples/taskref-files';
   const alone = await tlr('validate', `${dir}/pipeline.yaml`);
@@ -183,4 +183,16 @@ test('a stored Pipeline is checked on its own as every run naming it would be: r
   const rendered = await tlr('render', `${dir}/pipeline.yaml`, `${dir}/task-produce.yaml`, `${dir}/task-consume.yaml`);
   t.is(rendered.code, 0, rendered.err);
   t.notRegex(rendered.out, /tlr-seal|tlr\.dev\/rewritten/);
+});
+
+test('diagnostics point at the user’s own field: file:line:col of the node, and its index as written (tlr-prepare, inserted, not counted)', async (t) => {
+  const file = await tempFile('run.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: PipelineRun', 'metadata: {name: s}', 'spec:', '  pipelineSpec:', '    resultWorkspace: {name: results}', '    tasks:',
+    '      - name: gen', '        taskSpec:', '          results: [{name: out, storage: reference}]', '          steps: [{name: s, image: bash, script: "echo > $(results.out.path)"}]',
+    '      - name: both', '        taskSpec:', '          results: [{name: more, storage: reference}]', '          steps:',
+    '            - {name: a, image: bash, script: "echo > $(results.more.path)"}', '            - name: b', '              image: $(tasks.gen.results.out)', '',
+  ].join('\n'));
+  const r = await tlr('validate', file);
+  t.is(r.code, 1);
+  t.regex(r.err, /run\.yaml:18:22: error: PipelineRun s: spec\.pipelineSpec\.tasks\[1\]\.taskSpec\.steps\[1\]\.image: pipeline task "both", step "b": /);
 });

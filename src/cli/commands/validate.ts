@@ -5,7 +5,7 @@ import type { CrdValidator } from '../../schema/crd-validator.js';
 import { loadCrdValidator } from '../../schema/load-crds.js';
 import { TlrError } from '../../errors.js';
 import type { CliIo } from '../io.js';
-import { CommandRefused, failOnWarnings, formatLocated, warningsOf, type Collected, type LocatedDiagnostic } from '../report.js';
+import { CommandRefused, failOnWarnings, formatLocated, locate, warningsOf, type Collected, type LocatedDiagnostic } from '../report.js';
 import { addRenderOptions, renderDocuments, type RenderFlags } from './render.js';
 
 type ValidateFlags = RenderFlags & { crds?: string; output?: string };
@@ -70,18 +70,18 @@ function judge(collected: Collected, validator: CrdValidator | undefined, strict
   for (const { object, doc, changed, diagnostics } of collected.results) {
     const name = describeObject(object);
     const found = validator ? validateWithEmbedded(validator, object) : [];
-    invalid.push(...found.map((p) => ({ severity: 'error' as const, object: name, path: p.path, message: p.message, file: doc.file, line: doc.line })));
+    invalid.push(...found.map((p) => locate({ severity: 'error' as const, object: name, path: p.path, message: p.message }, doc)));
     const warned = strict && diagnostics.some((d) => d.severity === 'warning');
     objects.push({ file: doc.file, line: doc.line, object: name, status: found.length > 0 ? 'invalid' : warned ? 'warned' : changed ? 'rewritten' : 'ok' });
   }
   const refused = new Map<string, LocatedDiagnostic>();
-  for (const d of collected.refusals) if (!refused.has(`${d.file}:${d.line}`)) refused.set(`${d.file}:${d.line}`, d);
-  for (const d of refused.values()) objects.push({ file: d.file, line: d.line, object: d.object, status: 'refused' });
+  for (const d of collected.refusals) if (!refused.has(`${d.file}:${d.document}`)) refused.set(`${d.file}:${d.document}`, d);
+  for (const d of refused.values()) objects.push({ file: d.file, line: d.document, object: d.object, status: 'refused' });
   objects.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
   return { objects, invalid };
 }
 
 /** A diagnostic as `-o json` writes it: location first, every field named. */
 function located(d: LocatedDiagnostic): Record<string, unknown> {
-  return { file: d.file, line: d.line, severity: d.severity, object: d.object, path: d.path, message: d.message };
+  return { file: d.file, line: d.line, ...(d.column !== undefined ? { column: d.column } : {}), severity: d.severity, object: d.object, path: d.path, message: d.message };
 }
