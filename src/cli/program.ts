@@ -14,8 +14,9 @@ export const VERSION = '0.1.0';
 /** Exit codes: 0 success, 1 input refused or invalid, 2 usage error. */
 export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;
 
-export function createProgram(io: CliIo): Command {
-  const program = new Command('tlr')
+/** `name`: how the user invoked it (`tkn tlr` when tkn runs us as its plugin `tkn-tlr`), for usage lines. */
+export function createProgram(io: CliIo, name = 'tlr'): Command {
+  const program = new Command(name)
     .description(
       'Tekton Large Results: task results of any size for Tekton Pipelines.\n\n' +
         'Typical use:\n' +
@@ -42,8 +43,8 @@ export function createProgram(io: CliIo): Command {
 }
 
 /** Runs the CLI with `argv` (user arguments only) and returns the exit code; never calls process.exit. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const program = createProgram(io);
+export async function runCli(argv: readonly string[], io: CliIo, name?: string): Promise<number> {
+  const program = createProgram(io, name);
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return EXIT.ok;
