@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TlrError } from '../../src/errors.js';
-import { parseYamlDocuments, readYamlFile, stringifyYamlDocuments } from '../../src/yaml/documents.js';
+import { pathSegments, parseYamlDocuments, readYamlFile, stringifyYamlDocuments } from '../../src/yaml/documents.js';
 
 function yamlError(t: import('ava').ExecutionContext, text: string): string {
   const error = t.throws(() => parseYamlDocuments(text, 'in.yaml'), { instanceOf: TlrError });
@@ -31,7 +31,7 @@ test('each non-empty document becomes an object with its file and first content 
     'kind: Task',
     '',
   ].join('\n');
-  const docs = parseYamlDocuments(text, 'multi.yaml');
+  const docs = parseYamlDocuments(text, 'multi.yaml').map(({ locate: _locate, ...doc }) => doc);
   t.deepEqual(docs, [
     { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' } }, file: 'multi.yaml', line: 6 },
     { object: { apiVersion: 'tekton.dev/v1', kind: 'Task' }, file: 'multi.yaml', line: 15 },
@@ -130,7 +130,7 @@ test('readYamlFile reads and parses a file', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tlr-yaml-'));
   const file = join(dir, 'a.yaml');
   await writeFile(file, 'apiVersion: v1\nkind: Pod\n');
-  t.deepEqual(await readYamlFile(file), [{ object: { apiVersion: 'v1', kind: 'Pod' }, file, line: 1 }]);
+  t.deepEqual((await readYamlFile(file)).map(({ locate: _locate, ...doc }) => doc), [{ object: { apiVersion: 'v1', kind: 'Pod' }, file, line: 1 }]);
 });
 
 test('readYamlFile on a missing file is E_INPUT "no such file"', async (t) => {
@@ -138,4 +138,15 @@ test('readYamlFile on a missing file is E_INPUT "no such file"', async (t) => {
   const error = await t.throwsAsync(readYamlFile(file), { instanceOf: TlrError });
   t.is(error?.code, 'E_INPUT');
   t.is(error?.message, `${file}: no such file`);
+});
+
+test('a field path is located at its node (line and column, 1-based), or at its deepest part the file holds', (t) => {
+  const text = ['apiVersion: tekton.dev/v1', 'kind: Task', 'metadata:', '  annotations: {tlr.dev/x: "1"}', 'spec:', '  steps:', '    - name: a', '      image: bash', ''].join('\n');
+  const [doc] = parseYamlDocuments(text, 't.yaml');
+  t.deepEqual(doc?.locate?.('spec.steps[0].image'), { line: 8, col: 14 });
+  t.deepEqual(doc?.locate?.('metadata.annotations[tlr.dev/x]'), { line: 4, col: 28 });
+  t.deepEqual(doc?.locate?.('spec.steps[3].args[1]'), { line: 7, col: 5 }, 'steps: no [3], so the list');
+  t.deepEqual(doc?.locate?.('spec.taskRef (Task "x") spec.steps[0]'), { line: 6, col: 3 }, 'up to the first part that is no field path: spec (taskRef is not in the file)');
+  t.deepEqual(doc?.locate?.(''), { line: 1, col: 1 });
+  t.deepEqual(pathSegments('a.b[0][tlr.dev/x].c-d'), ['a', 'b', 0, 'tlr.dev/x', 'c-d']);
 });
