@@ -144,7 +144,7 @@ export function rewritePipelineSpec(
     if (!isProducer && !mayConsume) continue;
     const pt = embed(entry, inlining, diags);
     if (!pt) continue;
-    const userPaths = producerPass(pt, entry, paramPaths, { layout, config }, diags);
+    const userPaths = isProducer ? rewriteProducerTask(pt, entry, paramPaths, { layout, config }, diags) : sameFieldPaths;
     const errors = diags.errorCount;
     const consumer = {
       pipelineTask: pt, path: entry.path, producers: analysis.producers, shapes: analysis.shapes,
@@ -202,26 +202,14 @@ function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace:
   }
 }
 
-/** The producer pass, when the task produces; returns how the consumer pass then names the user's fields. */
-function producerPass(
-  pt: PipelineTask & { taskSpec: EmbeddedTask },
-  entry: Entry,
-  paramPaths: ReturnType<typeof pipelineParamPaths>,
-  settings: { layout: Layout; config: Config },
-  diags: Diagnostics,
-): (path: string) => string {
-  if (entry.results.length === 0) return (path) => path;
-  const sealedBefore = (pt.taskSpec.steps ?? []).some(isSealStep);
-  rewriteProducerTask(pt, entry, paramPaths, settings, diags);
-  return sealedBefore ? (path) => path : userStepPaths(pt, entry);
-}
+const sameFieldPaths = (path: string): string => path;
 
 /**
  * Paths of the consumer pass as the user wrote the task: a producer's tlr-prepare step, inserted first by the producer
  * pass just before, shifts every step index by one.
  */
 function userStepPaths(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry): (path: string) => string {
-  if (pt.taskSpec.steps?.[0]?.name !== STEP_PREPARE) return (path) => path;
+  if (pt.taskSpec.steps?.[0]?.name !== STEP_PREPARE) return sameFieldPaths;
   const steps = `${childPath(childPath(entry.path, 'taskSpec'), 'steps')}[`;
   return (path) => {
     if (!path.startsWith(steps)) return path;
@@ -237,20 +225,25 @@ function checkSealed(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry
   checkTerminationBudget(sealed, config, diags);
 }
 
+/**
+ * The producer pass. Returns how the consumer pass that follows names the user's fields (a task sealed by an earlier
+ * rewrite is left as it is; otherwise the inserted tlr-prepare step shifts the step indexes).
+ */
 function rewriteProducerTask(
   pt: PipelineTask & { taskSpec: EmbeddedTask },
   entry: Entry,
   paramPaths: ReturnType<typeof pipelineParamPaths>,
   settings: { layout: Layout; config: Config },
   diags: Diagnostics,
-): void {
+): (path: string) => string {
+  const sealedBefore = (pt.taskSpec.steps ?? []).some(isSealStep);
   if (pt.matrix !== undefined && pt.matrix !== null) {
     diags.error(
       childPath(entry.path, 'matrix'),
       `pipeline task "${pt.name}" stores results by reference (${entry.results.join(', ')}) and fans out with a matrix; ` +
         `Tekton aggregates matrixed results into arrays, which cannot be stored by reference. Remove the matrix or keep these results classic ones`,
     );
-    return;
+    return sameFieldPaths;
   }
   checkPipelineParamPaths(pt, new Set(entry.results), paramPaths, diags);
   const label = `pipeline task "${pt.name}"`;
@@ -258,6 +251,7 @@ function rewriteProducerTask(
   const defaults = new Map((pt.taskSpec.params ?? []).map((p) => [p.name, p.default]));
   rewriteProducer({ taskSpec: pt.taskSpec, params: pt.params, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label }, settings.layout, settings.config, diags);
   passRewrittenDefaults(pt, defaults, entry.path, diags);
+  return sealedBefore ? sameFieldPaths : userStepPaths(pt, entry);
 }
 
 /**

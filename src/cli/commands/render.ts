@@ -3,7 +3,6 @@ import { resolverFromObjects } from '../../core/resolver.js';
 import { isTektonApiVersion, type Pipeline } from '../../api/tekton.js';
 import { rewritePipeline } from '../../core/pipeline.js';
 import { convertOnly, rewriteObject } from '../../core/rewrite.js';
-import type { Diagnostic } from '../../errors.js';
 import { stringifyYamlDocuments } from '../../yaml/documents.js';
 import { asKubeObject, readObjects, readSettings } from '../inputs.js';
 import type { CliIo } from '../io.js';
@@ -42,18 +41,9 @@ export async function renderDocuments(files: readonly string[], flags: RenderFla
     if (object.kind !== 'Pipeline' || !isTektonApiVersion(object.apiVersion)) return converted;
     // A stored Pipeline is printed as kubectl apply should store it, but checked as every run naming it will be
     // rewritten (its Tasks from the other files): its refusals and warnings are the run's.
+    // Its diagnostics include the conversion's (it converts first).
     const checked = rewritePipeline(object as Pipeline, options, true);
-    return { ...converted, diagnostics: unique([...converted.diagnostics, ...checked.diagnostics]) };
-  });
-}
-
-function unique(diagnostics: readonly Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return diagnostics.filter((d) => {
-    const key = `${d.severity}\0${d.path}\0${d.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
+    return { ...converted, diagnostics: checked.diagnostics };
   });
 }
 
