@@ -45,10 +45,10 @@ function outcome(run: PipelineRun): Outcome {
   }
 }
 
-/** Every error names the object, has a field path (empty only for the whole object) and says what it expected. */
+/** Every error names the object ("Kind namespace/name", a kind or name that is not a name JSON-quoted), has a field path (empty only for the whole object) and says what it expected. */
 function explainsItself(error: RewriteError): boolean {
   const errors = error.diagnostics.filter((d) => d.severity === 'error');
-  const bad = errors.find((d) => !/^\S+ \S/.test(d.object) || typeof d.path !== 'string' || d.message.length < 20);
+  const bad = errors.find((d) => !/^(?:"(?:[^"\\]|\\.)*"|\S+) \S/.test(d.object) || typeof d.path !== 'string' || d.message.length < 20);
   if (errors.length === 0 || bad) throw new Error(`a refusal that does not explain itself: ${JSON.stringify(bad ?? error.diagnostics)}`);
   return true;
 }
