@@ -4,8 +4,17 @@ import { TlrError } from '../errors.js';
 export interface FeatureFlags {
   /** `coschedule`: workspaces (default) | pipelineruns | isolate-pipelinerun | disabled. */
   readonly coschedule: 'workspaces' | 'pipelineruns' | 'isolate-pipelinerun' | 'disabled';
-  /** `enable-api-fields`: stable (default) | beta | alpha. stdoutConfig/stderrConfig need alpha. */
+  /** `enable-api-fields`: stable | beta (Tekton's default) | alpha. stdoutConfig/stderrConfig need alpha (api-fields.ts). */
   readonly enableApiFields: 'stable' | 'beta' | 'alpha';
+  /** `enable-param-enum` (default false): params' `enum`. */
+  readonly enableParamEnum: boolean;
+  /** `enable-cel-in-whenexpression` (default false): `when[].cel`. */
+  readonly enableCelInWhenExpression: boolean;
+  /**
+   * `disable-inline-spec` (default none): the kinds (pipelinerun, pipeline, taskrun) whose embedded specs Tekton
+   * refuses. Split on commas without trimming, as Tekton does (`pipeline, taskrun` disables `pipeline` and ` taskrun`).
+   */
+  readonly disableInlineSpec: ReadonlySet<string>;
   /** `results-from`: termination-message (default) | sidecar-logs: where Tekton carries results out of a pod. */
   readonly resultsFrom: 'termination-message' | 'sidecar-logs';
   /** `enable-termination-message-compression` (default false; termination-message only). */
@@ -23,14 +32,23 @@ const GO_FALSE = ['0', 'f', 'F', 'FALSE', 'false', 'False'];
 export function parseFeatureFlags(data: Readonly<Record<string, string>> = {}): FeatureFlags {
   return {
     coschedule: pick(data, 'coschedule', COSCHEDULE, 'workspaces'),
-    enableApiFields: pick(data, 'enable-api-fields', API_FIELDS, 'stable'),
+    enableApiFields: pick(data, 'enable-api-fields', API_FIELDS, 'beta', (v) => v.toLowerCase()),
+    enableParamEnum: bool(data, 'enable-param-enum'),
+    enableCelInWhenExpression: bool(data, 'enable-cel-in-whenexpression'),
+    disableInlineSpec: new Set((data['disable-inline-spec'] ?? '').split(',').filter((kind) => kind !== '')),
     resultsFrom: pick(data, 'results-from', RESULTS_FROM, 'termination-message'),
-    terminationMessageCompression: GO_TRUE.has(pick(data, 'enable-termination-message-compression', [...GO_TRUE, ...GO_FALSE], 'false')),
+    terminationMessageCompression: bool(data, 'enable-termination-message-compression'),
   };
 }
 
-function pick<T extends string>(data: Readonly<Record<string, string>>, key: string, allowed: readonly T[], fallback: T): T {
-  const value = data[key]?.trim();
+/** A boolean flag, false when absent, read as Go's strconv.ParseBool reads it. */
+function bool(data: Readonly<Record<string, string>>, key: string): boolean {
+  return GO_TRUE.has(pick(data, key, [...GO_TRUE, ...GO_FALSE], 'false'));
+}
+
+function pick<T extends string>(data: Readonly<Record<string, string>>, key: string, allowed: readonly T[], fallback: T, normalize = (v: string): string => v): T {
+  const raw = data[key]?.trim();
+  const value = raw === undefined ? undefined : normalize(raw);
   if (value === undefined || value === '') return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new TlrError(

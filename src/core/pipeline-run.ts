@@ -7,6 +7,7 @@ import {
   TASK_WORKSPACE,
 } from '../api/names.js';
 import { describeObject, type ObjectMeta, type Pipeline, type PipelineRun, type PipelineSpec } from '../api/tekton.js';
+import { checkInlineSpecs, checkRunFields } from './api-fields.js';
 import { checkResultWorkspaceName, convertObject } from './convert.js';
 import { Diagnostics } from './diagnostics.js';
 import { childPath, clone } from './json-walk.js';
@@ -15,8 +16,10 @@ import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
 import {
   analysePipelineSpec,
+  checkSpecFields,
   checkSpecNames,
   declareResultWorkspace,
+  embeddedTaskSpecs,
   rewritePipelineSpec,
   type PipelineAnalysis,
   type PipelineSpecInput,
@@ -51,12 +54,16 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
   const workspace = chooseResultWorkspace(run, source, analysis, diags);
   if (workspace === undefined) return convertedOnly(input, run, diags);
   checkSpecNames(specInput, analysis);
+  checkRunFields('PipelineRun', run.spec, options.featureFlags, diags);
+  checkSpecFields(specInput, analysis, options.featureFlags);
   diags.throwIfErrors();
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   checkGrowth(bytes ?? 0, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
 
   const { inlined, inlinedBytes, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
   run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };
+  checkInlineSpecs(options.featureFlags.disableInlineSpec, [{ kind: 'pipelinerun', path: SPEC_PATH, inlined: source.ref !== undefined }, ...embeddedTaskSpecs(source.spec, SPEC_PATH, inlined)], diags);
+  diags.throwIfErrors();
   applyFsGroup(run, options.config.fsGroup);
   run.metadata = rewrittenMetadata(run, source, inlined, bound.volume);
   const parts = { inputBytes: (bytes ?? 0) + (source.bytes ?? 0) + inlinedBytes, ...referenceSizes(analysis, layout), tasks: analysis.entries.length };

@@ -4,6 +4,7 @@ import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
 import { shapeOf, type ResultShape } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
+import { checkPipelineSpecFields, checkTaskSpecFields } from './api-fields.js';
 import { checkNames } from './name-typos.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -117,6 +118,24 @@ export function checkSpecNames(input: PipelineSpecInput, analysis: PipelineAnaly
     ...(e.pt.taskSpec ? { spec: e.pt.taskSpec } : e.task ? { spec: e.task.spec, specPath: `${e.where ?? e.path} spec` } : {}),
   }));
   checkNames(input.spec, input.path, tasks, input.diags);
+}
+
+/**
+ * The fields of an opted-in pipeline and of every task spec the rewritten run will carry (stored Tasks are inlined,
+ * so Tekton checks theirs with the run's) that Tekton admits only under a feature flag the cluster lacks.
+ */
+export function checkSpecFields(input: PipelineSpecInput, analysis: PipelineAnalysis, flags: FeatureFlags): void {
+  checkPipelineSpecFields(input.spec, input.path, flags, input.diags);
+  for (const e of analysis.entries) {
+    if (e.pt.taskSpec) checkTaskSpecFields(e.pt.taskSpec, childPath(e.path, 'taskSpec'), flags, input.diags);
+    else if (e.task) checkTaskSpecFields(e.task.spec, `${e.where ?? e.path} spec`, flags, input.diags);
+  }
+}
+
+/** Where the rewritten pipeline spec embeds task specs, and whether the rewrite inlined them (for disable-inline-spec). */
+export function embeddedTaskSpecs(spec: PipelineSpec, path: string, inlined: Readonly<Record<string, unknown>>): { kind: 'pipeline'; path: string; inlined: boolean }[] {
+  return (['tasks', 'finally'] as const).flatMap((list) => (spec[list] ?? []).flatMap((pt, i) =>
+    pt.taskSpec ? [{ kind: 'pipeline' as const, path: childPath(childPath(childPath(path, list), i), 'taskSpec'), inlined: Object.hasOwn(inlined, pt.name) }] : []));
 }
 
 /**

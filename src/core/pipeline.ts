@@ -5,7 +5,8 @@ import { Diagnostics } from './diagnostics.js';
 import { layoutFor, PIPELINE_RUN_DIR } from './layout.js';
 import { annotatedResultWorkspace } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
-import { analysePipelineSpec, checkSpecNames, declareResultWorkspace, rewritePipelineSpec } from './pipeline-spec.js';
+import { checkInlineSpecs } from './api-fields.js';
+import { analysePipelineSpec, checkSpecFields, checkSpecNames, declareResultWorkspace, embeddedTaskSpecs, rewritePipelineSpec } from './pipeline-spec.js';
 import { checkRewrittenSize, isRewritten } from './rewritten.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { NO_RESOLVER, notSupplied } from './resolver.js';
@@ -44,9 +45,11 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions, lintOn
   }
   const workspace = named ?? TASK_WORKSPACE;
   checkSpecNames(specInput, analysis);
+  checkSpecFields(specInput, analysis, options.featureFlags);
   diags.throwIfErrors();
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  rewritePipelineSpec(specInput, analysis, workspace, layout, options.config, options.featureFlags);
+  const { inlined } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config, options.featureFlags);
+  checkInlineSpecs(options.featureFlags.disableInlineSpec, embeddedTaskSpecs(pipeline.spec, 'spec', inlined), diags);
   declareResultWorkspace(pipeline.spec, workspace);
   diags.throwIfErrors();
   pipeline.metadata = { ...pipeline.metadata, annotations: { ...pipeline.metadata?.annotations, [ANNOTATION_REWRITTEN]: REWRITE_VERSION } };

@@ -87,9 +87,19 @@ test('a missing file is a usage error, exit 2', async (t) => {
 });
 
 test('validate --crds checks every output against Tekton\'s CRD schemas', async (t) => {
-  const r = await tlr('validate', '--crds', '../shared/tekton/v1.15.0/crds', 'examples/stdout-capture/pipelinerun.yaml');
+  const r = await tlr('validate', '--crds', '../shared/tekton/v1.15.0/crds', '--feature-flags', 'examples/stdout-capture/feature-flags.yaml', 'examples/stdout-capture/pipelinerun.yaml');
   t.is(r.code, 0, r.err);
   t.regex(r.out, /PipelineRun stdout-capture-\*: ok \(rewritten\), valid against the CRD schema/);
+});
+
+test('a field Tekton admits only under a feature flag is refused under the flags given (Tekton\'s default beta when none), at the user\'s line', async (t) => {
+  const r = await tlr('validate', 'examples/stdout-capture/pipelinerun.yaml');
+  t.is(r.code, 1);
+  t.regex(r.err, /^examples\/stdout-capture\/pipelinerun\.yaml:23:17: error: PipelineRun stdout-capture-\*: spec\.pipelineSpec\.tasks\[0\]\.taskSpec\.steps\[0\]\.stdoutConfig: step stdout stream support \(stdoutConfig\) needs Tekton's feature flag enable-api-fields: alpha, and the feature flags in use have "beta"/m);
+  const flags = await tempFile('stable.yaml', 'enable-api-fields: STABLE\n');
+  const stable = await tlr('validate', '--feature-flags', flags, 'examples/stdout-capture/pipelinerun.yaml');
+  t.is(stable.code, 1);
+  t.regex(stable.err, /have "stable"/);
 });
 
 test('validate --crds reports schema problems with their field path', async (t) => {
