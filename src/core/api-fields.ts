@@ -111,18 +111,22 @@ export function checkRunFields(kind: 'PipelineRun' | 'TaskRun', spec: Record<str
  * `disable-inline-spec` lists the kinds whose embedded specs Tekton refuses (pipelinerun: spec.pipelineSpec,
  * pipeline: a pipeline task's taskSpec, taskrun: spec.taskSpec). The rewrite writes an embedded spec wherever it
  * inlines a stored Pipeline or Task, so on such a cluster the run cannot be rewritten: said here, before Tekton
- * refuses what the user never wrote.
+ * refuses what the user never wrote. `asWarning`: a stored Pipeline linted on its own, which the cluster stores as
+ * written; the runs of it are what it refuses.
  */
 export function checkInlineSpecs(
   disabled: ReadonlySet<string>,
   found: { kind: 'pipelinerun' | 'pipeline' | 'taskrun'; path: string; inlined: boolean }[],
   diags: Diagnostics,
+  asWarning = false,
 ): void {
   for (const { kind, path, inlined } of found) {
     if (!disabled.has(kind)) continue;
     const what = inlined
       ? `the rewrite inlines the stored ${kind === 'pipelinerun' ? 'Pipeline' : 'Task'} here (a run that stores results by reference carries every spec it runs)`
       : 'the run embeds this spec';
-    diags.error(path, `${what}, but the feature flags in use have disable-inline-spec: "${[...disabled].join(',')}", so Tekton refuses an embedded spec in a ${kind}; storing results by reference needs it: the admin removes "${kind}" from disable-inline-spec in ConfigMap tekton-pipelines/feature-flags`);
+    const message = `${what}, but the feature flags in use have disable-inline-spec: "${[...disabled].join(',')}", so Tekton refuses an embedded spec in a ${kind}; storing results by reference needs it: the admin removes "${kind}" from disable-inline-spec in ConfigMap tekton-pipelines/feature-flags`;
+    if (asWarning) diags.warn(path, message);
+    else diags.error(path, message);
   }
 }

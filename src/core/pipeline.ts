@@ -49,7 +49,7 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions, lintOn
   diags.throwIfErrors();
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   const { inlined } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config, options.featureFlags);
-  checkInlineSpecs(options.featureFlags.disableInlineSpec, embeddedTaskSpecs(pipeline.spec, 'spec', inlined), diags);
+  checkInlineSpecs(options.featureFlags.disableInlineSpec, embeddedTaskSpecs(pipeline.spec, 'spec', inlined), diags, lintOnly);
   declareResultWorkspace(pipeline.spec, workspace);
   diags.throwIfErrors();
   pipeline.metadata = { ...pipeline.metadata, annotations: { ...pipeline.metadata?.annotations, [ANNOTATION_REWRITTEN]: REWRITE_VERSION } };

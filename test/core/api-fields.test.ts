@@ -119,6 +119,9 @@ test('disable-inline-spec: the rewrite does not inline a stored Pipeline or Task
   t.notThrows(() => rewritePipelineRun(run, options({ 'disable-inline-spec': 'taskrun, pipeline' })));
   // The stored Pipeline on its own is rewritten with the Task inlined, which "pipeline" forbids too.
   t.regex(t.throws(() => rewritePipeline(pipeline as never, options({ 'disable-inline-spec': 'pipeline' })))?.message ?? '', /Pipeline p: spec\.tasks\[0\]\.taskSpec: the rewrite inlines the stored Task here/);
+  // Linted on its own (tlr validate pipeline.yaml task.yaml) it is a warning: the cluster stores the Pipeline as written.
+  const linted = rewritePipeline(pipeline as never, options({ 'disable-inline-spec': 'pipeline' }), true);
+  t.deepEqual(linted.diagnostics.filter((d) => /disable-inline-spec/.test(d.message)).map((d) => [d.severity, d.path]), [['warning', 'spec.tasks[0].taskSpec']]);
 
   const taskRun = { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name: 'tr', namespace: 'ci' }, spec: { taskRef: { name: 'gen' } } } as unknown as TaskRun;
   t.regex(

@@ -87,9 +87,12 @@ ${optedIn ? '              storage: reference\n' : ''}          steps:
 `;
 }
 
-/** The message of the first `error:` line of `tlr validate`, without its `file:line:col: ` locator. */
+/**
+ * The first error of `tlr validate` from its field path on (`file:line:col: error: Kind name: ` dropped: the file
+ * has no namespace, the cluster's message names the run's).
+ */
 function firstError(stderr: string): string {
-  return /error: (.*)/.exec(stderr)?.[1] ?? `(no error in: ${stderr})`;
+  return /: error: \S+ \S+: (.*)/.exec(stderr)?.[1] ?? `(no error in: ${stderr})`;
 }
 
 test('stdoutConfig under Tekton’s default beta: kubectl create refuses the opted-in run naming the field and the flag, as tlr validate predicts; under alpha it is admitted', async (t) => {
