@@ -59,7 +59,7 @@ export async function renderFiles(files: readonly string[], flags: RenderFlags, 
 export function addRenderOptions(command: Command): Command {
   return command
     .option('-c, --config <file>', 'tlr config: the tlr-config ConfigMap or a plain mapping (default: built-in defaults)')
-    .option('--feature-flags <file>', "Tekton's feature-flags ConfigMap (coschedule decides the one-PVC check)")
+    .option('--feature-flags <file>', "Tekton's feature-flags ConfigMap (coschedule: the one-PVC check; enable-api-fields and the other gates: which fields a run may use); Tekton's defaults without it")
     .option('-n, --namespace <ns>', 'namespace whose config overrides apply (namespace.<ns>.<key>)')
     .option('--claim <pvc>', 'bind this existing PVC (as a run that binds its own does) instead of a volumeClaimTemplate')
     .option('--strict', 'fail (exit 1) on warnings too, as a CI gate would');
