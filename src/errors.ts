@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'E_VOLUME_NOT_WRITABLE'
   | 'E_SCHEMA'
   | 'E_KUBECONFIG'
-  | 'E_FETCH';
+  | 'E_FETCH'
+  /** Interrupted (Ctrl-C, SIGTERM): cleaned up, exit 130. */
+  | 'E_INTERRUPTED';
 
 export class TlrError extends Error {
   override readonly name: string = 'TlrError';

@@ -7,4 +7,6 @@ export interface CliIo {
   stdin(): Promise<string>;
   /** Standard output for bytes (`tlr fetch -o -`); process.stdout in the real CLI. */
   stdout?: Writable;
+  /** Standard error as a stream, for progress bars when it is a terminal (`isTTY`); process.stderr in the real CLI. */
+  stderr?: Writable & { isTTY?: boolean };
 }

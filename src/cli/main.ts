@@ -10,4 +10,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   err: (text) => process.stderr.write(text),
   stdin: readStdin,
   stdout: process.stdout,
+  stderr: process.stderr,
 }, name);

@@ -12,7 +12,8 @@ import { CommandRefused } from './report.js';
 export const VERSION = '0.1.0';
 
 /** Exit codes: 0 success, 1 input refused or invalid, 2 usage error. */
-export const EXIT = { ok: 0, refused: 1, usage: 2 } as const;
+/** 130: interrupted (128 + SIGINT), as shells report it. */
+export const EXIT = { ok: 0, refused: 1, usage: 2, interrupted: 130 } as const;
 
 /** `name`: how the user invoked it (`tkn tlr` when tkn runs us as its plugin `tkn-tlr`), for usage lines. */
 export function createProgram(io: CliIo, name = 'tlr'): Command {
@@ -56,6 +57,7 @@ export async function runCli(argv: readonly string[], io: CliIo, name?: string):
     }
     if (error instanceof TlrError) {
       io.err(`error: ${error.message}\n`);
+      if (error.code === 'E_INTERRUPTED') return EXIT.interrupted;
       return error.code === 'E_INPUT' || error.code === 'E_CONFIG' || error.code === 'E_KUBECONFIG' ? EXIT.usage : EXIT.refused;
     }
     throw error;

@@ -3,12 +3,14 @@
  * a pod, so this starts a short-lived reader pod (the tlr-init image, the volume mounted read-only, restricted
  * securityContext), execs `tlr-init export <reference>` in it for each result (the same path and symlink checks as the
  * consumer's init container), verifies size and sha256 locally while writing, and deletes the pod afterwards.
- * Needs, in the run's namespace: get pipelineruns, list taskruns, create/get/delete pods, get and create pods/exec.
+ * Needs, in the run's namespace: get pipelineruns, list taskruns, create/get/delete pods, get and create pods/exec,
+ * get persistentvolumeclaims (optional: without it a deleted claim is found by the reader pod's scheduling).
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { Exec, type KubeConfig, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Exec, type KubeConfig, type V1PersistentVolumeClaim, type V1Pod, type V1Status } from '@kubernetes/client-node';
 import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES, ANNOTATION_RESULT_VOLUME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/names.js';
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, isUnreachable, makeClients, TEKTON, type Clients } from '../k8s/api.js';
@@ -26,7 +28,14 @@ export interface FetchOptions {
   readonly image: string;
   readonly mountPath: string;
   readonly timeoutSeconds: number;
+  /** What happened (the reader pod, each verified result). */
   readonly log: (line: string) => void;
+  /** A warning (a result skipped); default: log. */
+  readonly warn?: (line: string) => void;
+  /** The bytes of a result as they arrive. */
+  readonly progress?: (name: string, bytes: number, total: number) => void;
+  /** Aborted (Ctrl-C): the transfer stops, its partial file and the reader pod are removed; E_INTERRUPTED. */
+  readonly signal?: AbortSignal;
 }
 
 export interface Fetched {
@@ -116,17 +125,54 @@ export function boundResultClaim(taskRun: TaskRunLike): string | undefined {
 
 export async function fetchResults(options: FetchOptions): Promise<Fetched[]> {
   const clients = makeClients(options.kubeConfig);
+  const what = `PipelineRun ${options.namespace}/${options.run}`;
   const { claim, refs, skipped } = await planFetch(clients, options.namespace, options.run, options.names);
-  for (const s of skipped) options.log(`skipped result ${s.name}: ${s.problem}`);
+  for (const s of skipped) (options.warn ?? options.log)(`skipped result ${s.name}: ${s.problem}`);
+  await checkClaim(clients, options.namespace, claim, what);
+  throwIfInterrupted(options, what, []);
   const pod = await startReader(clients, options, claim);
+  const fetched: Fetched[] = [];
   try {
-    await waitRunning(clients, options, pod);
-    const fetched: Fetched[] = [];
-    for (const ref of refs) fetched.push(await fetchOne(options, pod, ref));
+    await waitRunning(clients, options, pod, claim);
+    for (const ref of refs) {
+      throwIfInterrupted(options, what, fetched);
+      fetched.push(await fetchOne(options, pod, ref));
+    }
     return fetched;
+  } catch (err) {
+    // Whatever was in flight when Ctrl-C came (a sleep, the exec stream) ends in its own error: say what happened.
+    throwIfInterrupted(options, what, fetched, `; reader pod ${options.namespace}/${pod} deleted`);
+    throw err;
   } finally {
     await clients.core.deleteNamespacedPod({ namespace: options.namespace, name: pod, gracePeriodSeconds: 0 }).catch(() => undefined);
   }
+}
+
+function throwIfInterrupted(options: FetchOptions, what: string, fetched: readonly Fetched[], cleaned = ''): void {
+  if (options.signal?.aborted !== true) return;
+  const kept = fetched.length > 0 ? `; fetched and verified before it: ${fetched.map((f) => f.name).join(', ')}` : '';
+  throw new TlrError('E_INTERRUPTED', `${what}: interrupted${cleaned}; no partial file kept${kept}`);
+}
+
+/**
+ * The result claim, read before a reader pod is made for it: deleted (a retention policy, or by hand) or being
+ * deleted, a pod would wait for it until --timeout. Without get on persistentvolumeclaims (an older Role) the pod's
+ * scheduling condition says the same, a little later (waitRunning).
+ */
+async function checkClaim(clients: Clients, namespace: string, claim: string, what: string): Promise<void> {
+  const pvc = `PersistentVolumeClaim ${namespace}/${claim} (the result volume of ${what})`;
+  let found: V1PersistentVolumeClaim;
+  try {
+    found = await clients.core.readNamespacedPersistentVolumeClaim({ namespace, name: claim });
+  } catch (err) {
+    if (isNotFound(err)) throw new TlrError('E_FETCH', `${pvc}: not found: it was deleted (a retention policy in tlr-config, or by hand), and the results it held with it`, { cause: err });
+    if (isUnreachable(err)) throw new TlrError('E_FETCH', `${pvc}: cannot reach the API server: ${apiMessage(err)}`, { cause: err });
+    return; // forbidden or otherwise unreadable: the reader pod finds out
+  }
+  if (found.metadata?.deletionTimestamp !== undefined) {
+    throw new TlrError('E_FETCH', `${pvc}: being deleted since ${new Date(found.metadata.deletionTimestamp).toISOString()}: no new pod may mount it, and the results go with it`);
+  }
+  if (found.status?.phase === 'Lost') throw new TlrError('E_FETCH', `${pvc}: phase Lost: its PersistentVolume ${found.spec?.volumeName ?? ''} is gone, and the results with it`);
 }
 
 async function startReader(clients: Clients, options: FetchOptions, claim: string): Promise<string> {
@@ -157,7 +203,7 @@ async function startReader(clients: Clients, options: FetchOptions, claim: strin
   return name;
 }
 
-async function waitRunning(clients: Clients, options: FetchOptions, name: string): Promise<void> {
+async function waitRunning(clients: Clients, options: FetchOptions, name: string, claim: string): Promise<void> {
   const deadline = Date.now() + options.timeoutSeconds * 1000;
   let pod: V1Pod | undefined;
   while (Date.now() < deadline) {
@@ -165,7 +211,12 @@ async function waitRunning(clients: Clients, options: FetchOptions, name: string
     const phase = pod.status?.phase;
     if (phase === 'Running') return;
     if (phase === 'Failed' || phase === 'Succeeded') break;
-    await new Promise((r) => setTimeout(r, 1000));
+    const gone = claimGone(pod, claim);
+    if (gone !== undefined) {
+      throw new TlrError('E_FETCH', `reader pod ${options.namespace}/${name}: cannot be scheduled: ${gone}; the result volume was deleted, and the results it held with it`);
+    }
+    await sleep(1000, undefined, { signal: options.signal }).catch(() => undefined);
+    if (options.signal?.aborted === true) return;
   }
   const why = pod ? notReadyReasons(pod) : [];
   throw new TlrError(
@@ -174,6 +225,13 @@ async function waitRunning(clients: Clients, options: FetchOptions, name: string
       `${pod?.status?.phase ?? 'unknown'}${why.length > 0 ? ` (${why.join('; ')})` : ''}. A ReadWriteOnce volume is usable from one node ` +
       'at a time: wait for the run to finish, or raise --timeout',
   );
+}
+
+/** The scheduler's word that the claim is gone (its volume-binding plugin: `persistentvolumeclaim "x" not found`). */
+function claimGone(pod: V1Pod, claim: string): string | undefined {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  const message = scheduled?.message ?? '';
+  return message.includes(`persistentvolumeclaim "${claim}" not found`) || message.includes(`persistentvolumeclaim "${claim}" is being deleted`) ? message : undefined;
 }
 
 /** Why a pod is not running: its false conditions and its containers' waiting or terminated reasons. */
@@ -206,13 +264,7 @@ async function fetchOnce(options: FetchOptions, pod: string, ref: NamedReference
     // references.ts admits only plain file names; this keeps it so whatever changes there.
     throw new TlrError('E_FETCH', `result ${JSON.stringify(ref.name)}: expected a file directly in ${options.outDir}, found ${file}; nothing was written`);
   }
-  let last = 0;
-  const sink = verifiedFile(file, ref.reference, (bytes) => {
-    if (bytes - last >= 64 * 1024 * 1024 || bytes === ref.reference.size) {
-      last = bytes;
-      options.log(`${ref.name}: ${mib(bytes)} / ${mib(ref.reference.size)} MiB`);
-    }
-  });
+  const sink = verifiedFile(file, ref.reference, (bytes) => options.progress?.(ref.name, bytes, ref.reference.size));
   let stderr = '';
   const errors = new Writable({
     write(chunk: Buffer, _e, cb): void {
@@ -221,11 +273,7 @@ async function fetchOnce(options: FetchOptions, pod: string, ref: NamedReference
     },
   });
   try {
-    const status = await new Promise<V1Status>((resolve, reject) => {
-      new Exec(options.kubeConfig)
-        .exec(options.namespace, pod, 'reader', ['tlr-init', 'export', '--root', options.mountPath, ref.token], sink.stream, errors, null, false, resolve)
-        .catch((err: unknown) => reject(execFailure(err, `PipelineRun ${options.namespace}/${options.run}: result ${ref.name}`, `${options.namespace}/${pod}`)));
-    });
+    const status = await execExport(options, pod, ref, sink.stream, errors);
     if (status.status !== 'Success') {
       throw new TlrError(
         'E_FETCH',
@@ -249,6 +297,30 @@ async function fetchOnce(options: FetchOptions, pod: string, ref: NamedReference
   }
 }
 
+/** `tlr-init export` in the reader pod, its stdout into `out`; closed at once when the fetch is interrupted. */
+function execExport(options: FetchOptions, pod: string, ref: NamedReference, out: Writable, errors: Writable): Promise<V1Status> {
+  const { signal } = options;
+  let close: (() => void) | undefined;
+  let onAbort: (() => void) | undefined;
+  return new Promise<V1Status>((resolve, reject) => {
+    onAbort = (): void => {
+      close?.();
+      reject(new TlrError('E_INTERRUPTED', `result ${ref.name}: interrupted`));
+    };
+    if (signal?.aborted === true) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    new Exec(options.kubeConfig)
+      .exec(options.namespace, pod, 'reader', ['tlr-init', 'export', '--root', options.mountPath, ref.token], out, errors, null, false, resolve)
+      .then((socket: unknown) => {
+        close = () => (socket as { close(): void }).close();
+        if (signal?.aborted === true) close();
+      })
+      .catch((err: unknown) => reject(execFailure(err, `PipelineRun ${options.namespace}/${options.run}: result ${ref.name}`, `${options.namespace}/${pod}`)));
+  }).finally(() => {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  });
+}
+
 /**
  * The WebSocket client rejects with an ErrorEvent, not an Error ("Unexpected server response: 403"): made a TlrError
  * that says what was refused. Since Kubernetes 1.35 (AuthorizePodWebsocketUpgradeCreatePermission) a WebSocket exec
@@ -264,8 +336,4 @@ function execFailure(err: unknown, what: string, pod: string): TlrError {
       (forbidden ? '; exec over WebSocket needs get and create on pods/exec in the namespace (Kubernetes 1.35 checks both)' : ''),
     { cause: err instanceof Error ? err : undefined },
   );
-}
-
-function mib(bytes: number): string {
-  return (bytes / 1024 / 1024).toFixed(1);
 }

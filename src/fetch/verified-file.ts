@@ -80,8 +80,12 @@ export function verifiedFile(dest: string, reference: Reference, onProgress?: (b
       return { bytes, sha256 };
     },
     async abort() {
+      // Writes may still be in flight (the exec stream, interrupted): their errors are this abort's, not news.
+      stream.on('error', () => undefined);
+      file.on('error', () => undefined);
       stream.destroy();
       file.destroy();
+      if (!file.closed) await new Promise<void>((resolve) => file.once('close', () => resolve()));
       await rm(partial, { force: true });
     },
   };

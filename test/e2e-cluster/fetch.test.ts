@@ -171,6 +171,73 @@ test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: ev
   t.is((await stat(join(out, 'build.artifact'))).size, 1024 * MIB);
   const pods = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);
   t.is(pods.stdout.trim(), '', 'the reader pod was deleted');
+
+  // The same 1 GiB on a terminal (a pseudo-terminal by script(1)): a progress bar; Ctrl-C typed in the middle.
+  const typed = join(dir, 'typed');
+  const session = await onTerminal(['fetch', name, 'build.artifact', '-n', ns, '-o', typed], kubeconfig, join(typed, 'build.artifact.partial'));
+  t.is(session.code, 130, session.output);
+  t.regex(session.output, /build\.artifact \[[^\]]*\] +\d+% \| [\d.]+ [KMG]iB \/ 1\.00 GiB \| [\d.]+ [KMG]iB\/s \| ETA /, 'the bar: bytes, rate, ETA');
+  t.regex(session.output, /SIGINT: stopping; removing the reader pod and the partial file/);
+  t.regex(session.output, new RegExp(`PipelineRun ${ns}/${name}: interrupted; reader pod ${ns}/tlr-fetch-[0-9a-f]+ deleted; no partial file kept`));
+  t.deepEqual(await readdir(typed), [], 'no partial file, no file');
+  const after = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);
+  t.is(after.stdout.trim(), '', 'the reader pod was deleted');
+});
+
+/**
+ * `tlr` on a pseudo-terminal (script(1)), as a person at a terminal runs it; once `partial` has bytes in it, Ctrl-C
+ * is typed (the terminal turns it into SIGINT for the foreground process). Everything the terminal showed.
+ */
+async function onTerminal(args: readonly string[], kubeconfig: string, partial: string): Promise<{ code: number | null; output: string }> {
+  const command = [process.execPath, 'dist/src/cli/main.js', ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { env: { ...process.env, KUBECONFIG: kubeconfig, TERM: 'xterm', COLUMNS: '160' }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const size = await stat(partial).then((s) => s.size, () => 0);
+    if (size > 16 * MIB) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 500)); // a redraw or two of the bar
+  child.stdin.write('\x03');
+  const code = await closed;
+  return { code, output };
+}
+
+test('tlr fetch of a run whose result PVC was deleted fails at once with the reason; without get on PVCs, from the reader pod\'s scheduling', async (t) => {
+  const ns = await testNamespace(t, cluster, 'fetch');
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const name = await create(cluster, ns, pipelineRun(1));
+  const run = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const claim = claimOf(await taskRunOf(cluster, ns, run, 'build'));
+  // Deleted as a retention policy or a person deletes it. It may stay Terminating a while (pvc-protection): either
+  // way no pod can mount it again.
+  await cluster.kubectl(['-n', ns, 'delete', 'pvc', claim, '--wait=false']);
+  const gone = `(?:not found: it was deleted|being deleted since \\S+: no new pod may mount it)`;
+
+  const kubeconfig = await fetcherKubeconfig(ns, dir);
+  const out = join(dir, 'out');
+  const fetched = await tlr(['fetch', name, '-n', ns, '-o', out, '--timeout', '600'], kubeconfig);
+  t.is(fetched.code, 1, fetched.stdout + fetched.stderr);
+  t.regex(fetched.stderr, new RegExp(`PersistentVolumeClaim ${ns}/${claim} \\(the result volume of PipelineRun ${ns}/${name}\\): ${gone}`));
+  t.notRegex(fetched.stderr, /started reader pod/, 'no reader pod was started for it');
+  t.log(fetched.stderr.trim());
+
+  // A hand-written Role without get on persistentvolumeclaims: the reader pod is made, and its scheduling says why.
+  await cluster.kubectl(['-n', ns, 'delete', 'rolebinding', 'tlr-fetch']);
+  await cluster.kubectl(['-n', ns, 'delete', 'serviceaccount', 'fetcher']);
+  const older = await fetcherKubeconfig(ns, dir, { execVerbs: ['get', 'create'] });
+  const fallback = await tlr(['fetch', name, '-n', ns, '-o', out, '--timeout', '600'], older);
+  t.is(fallback.code, 1, fallback.stdout + fallback.stderr);
+  t.regex(fallback.stderr, new RegExp(`reader pod ${ns}/tlr-fetch-[0-9a-f]+: cannot be scheduled: .*persistentvolumeclaim "${claim}" (?:not found|is being deleted).*; the result volume was deleted`));
+  t.deepEqual(await readdir(out).catch(() => []), []);
+  const pods = await cluster.kubectl(['-n', ns, 'get', 'pods', '-l', 'app.kubernetes.io/managed-by=tekton-large-results', '-o', 'name']);
+  t.is(pods.stdout.trim(), '', 'the reader pod was deleted');
 });
 
 test('tlr results lists the run\'s results with the sizes and digests sealed, as a ServiceAccount that may only read runs', async (t) => {

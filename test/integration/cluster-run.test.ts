@@ -87,6 +87,15 @@ test.serial('tlr fetch: finds the references the run recorded, starts a read-onl
   t.is(await runCli(['fetch', name, 'generate.paylod', '-n', 'demo', '-o', dir, '--kubeconfig', kubeconfig], io), 1);
   t.regex(err, /expected one of its results stored by reference \(generate\.payload\), found "generate\.paylod"/);
 
+  // Its result PVC is gone: refused before any pod is made, with the reason.
+  err = '';
+  t.is(await runCli(['fetch', name, '-n', 'demo', '-o', dir, '--kubeconfig', kubeconfig, '--timeout', '2'], io), 1);
+  t.regex(err, /PersistentVolumeClaim demo\/pvc-0123456789 \(the result volume of PipelineRun demo\/[^)]+\): not found: it was deleted/);
+  await env.core.createNamespacedPersistentVolumeClaim({
+    namespace: 'demo',
+    body: { metadata: { name: 'pvc-0123456789' }, spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } },
+  });
+
   // No kubelet here: the reader pod never runs, so fetch stops at its timeout, says why, and deletes the pod.
   const pods = new Set<string>();
   const watcher = setInterval(() => {
