@@ -26,7 +26,9 @@ import {
 } from './pipeline-spec.js';
 import { NO_RESOLVER, notSupplied } from './resolver.js';
 import { withFsGroup } from './pod-template.js';
-import { bindResultWorkspace, checkCoschedule, describeVolume, warnUnplacedReadWriteOnce, type ResultVolume } from './result-volume.js';
+import { bindResultWorkspace, checkCoschedule, describeVolume, sharedResultWorkspace, warnShared, warnUnplacedReadWriteOnce, type ResultVolume } from './result-volume.js';
+import { mentionsReference } from './consumer.js';
+import type { FeatureFlags } from './feature-flags.js';
 import { isDeepStrictEqual } from 'node:util';
 import { checkGrowth, checkRewrittenSize, isRewritten, rewrittenSizeBound } from './rewritten.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
@@ -51,7 +53,7 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
   const specInput: PipelineSpecInput = { spec: source.spec, path: SPEC_PATH, resolver: options.resolver ?? NO_RESOLVER, diags, runParams: run.spec.params ?? [] };
   const analysis = analysePipelineSpec(specInput);
   diags.throwIfErrors();
-  const workspace = chooseResultWorkspace(run, source, analysis, diags);
+  const workspace = chooseResultWorkspace(run, source, analysis, options.featureFlags, diags);
   if (workspace === undefined) return convertedOnly(input, run, diags);
   checkSpecNames(specInput, analysis);
   checkRunFields('PipelineRun', run.spec, options.featureFlags, diags);
@@ -94,11 +96,18 @@ function convertedOnly(input: PipelineRun, run: PipelineRun, diags: Diagnostics)
     : { object: run, changed: true, diagnostics: diags.items };
 }
 
+/** The workspace holding the run's results; `shared` when its tasks mount it under names of their own too. */
+interface ResultWorkspace {
+  readonly name: string;
+  readonly shared: boolean;
+}
+
 /**
- * The result workspace the rewrite binds (the run's or its Pipeline's annotation, else a provisioned one), or
- * undefined when the run has nothing to store by reference. Reports Tasks it could not resolve.
+ * The run's result workspace: the one it or its Pipeline names; else, under coschedule: workspaces, the PVC-backed
+ * workspace its producers and consumers already share; else a provisioned one. Undefined when the run has nothing to
+ * store by reference. Reports Tasks it could not resolve.
  */
-function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysis: PipelineAnalysis, diags: Diagnostics): string | undefined {
+function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysis: PipelineAnalysis, flags: FeatureFlags, diags: Diagnostics): ResultWorkspace | undefined {
   const named = annotatedResultWorkspace(run.metadata) ?? annotatedResultWorkspace(source.pipeline?.metadata);
   if (named === undefined && analysis.producers.size === 0) return undefined;
 
@@ -119,10 +128,20 @@ function chooseResultWorkspace(run: PipelineRun, source: PipelineSource, analysi
   if (named !== undefined) {
     checkResultWorkspaceName(named, source.spec, childPath('metadata.annotations', ANNOTATION_RESULT_WORKSPACE), diags);
     diags.throwIfErrors();
-    return named;
+    return { name: named, shared: false };
+  }
+  const shared = sharedResultWorkspace(source.spec, run.spec.workspaces ?? [], likelyTouched(analysis), flags);
+  if (shared !== undefined) {
+    warnShared(shared, 'spec.workspaces', diags);
+    return { name: shared.workspace, shared: true };
   }
   diags.warn('spec.pipelineSpec.workspaces', `tasks store results by reference but the pipeline names no result workspace; using a provisioned workspace "${TASK_WORKSPACE}"`);
-  return TASK_WORKSPACE;
+  return { name: TASK_WORKSPACE, shared: false };
+}
+
+/** The pipeline tasks the rewrite will touch: the producers, and every task whose text names a reference result. */
+function likelyTouched(analysis: PipelineAnalysis): Set<string> {
+  return new Set(analysis.entries.filter((e) => e.results.length > 0 || mentionsReference(e.pt, analysis.producers)).map((e) => e.pt.name));
 }
 
 /** Rewrites the pipeline spec in place, declares and binds the result workspace; throws on any refusal. */
@@ -130,16 +149,16 @@ function rewriteSpec(
   run: PipelineRun,
   specInput: PipelineSpecInput,
   analysis: PipelineAnalysis,
-  workspace: string,
+  workspace: ResultWorkspace,
   options: RewriteOptions,
 ): { inlined: Record<string, unknown>; inlinedBytes: number; bound: ReturnType<typeof bindResultWorkspace> } {
   const { spec, diags } = specInput;
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace, layout, options.config, options.featureFlags);
-  declareResultWorkspace(spec, workspace);
-  const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace, options.provisionedClaim, options.config, 'spec', diags);
-  checkCoschedule(spec, bound.bindings, workspace, touched, options.featureFlags, SPEC_PATH, diags);
-  warnUnplacedReadWriteOnce(bound.bindings, workspace, options.featureFlags, 'spec.workspaces', diags);
+  const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace.name, layout, options.config, options.featureFlags, workspace.shared);
+  declareResultWorkspace(spec, workspace.name);
+  const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace.name, options.provisionedClaim, options.config, 'spec', diags);
+  checkCoschedule(spec, bound.bindings, workspace.name, touched, options.featureFlags, SPEC_PATH, diags);
+  warnUnplacedReadWriteOnce(bound.bindings, workspace.name, options.featureFlags, 'spec.workspaces', diags);
   diags.throwIfErrors();
   return { inlined, inlinedBytes, bound };
 }

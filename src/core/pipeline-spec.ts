@@ -140,7 +140,8 @@ export function embeddedTaskSpecs(spec: PipelineSpec, path: string, inlined: Rea
 
 /**
  * Rewrites every producer and consumer of an analysed pipeline spec in place and binds them to the result
- * workspace. Returns the names of the pipeline tasks it changed and the refs it inlined.
+ * workspace (`shared`: one the tasks already bind under their own names, see sharedResultWorkspace). Returns the names
+ * of the pipeline tasks it changed and the refs it inlined.
  */
 export function rewritePipelineSpec(
   input: PipelineSpecInput,
@@ -149,6 +150,7 @@ export function rewritePipelineSpec(
   layout: Layout,
   config: Config,
   flags?: FeatureFlags,
+  shared = false,
 ): { touched: string[]; inlined: Record<string, unknown>; inlinedBytes: number } {
   const { diags } = input;
   const touched: string[] = [];
@@ -179,7 +181,8 @@ export function rewritePipelineSpec(
     if (items) items[entry.index] = pt;
     touched.push(pt.name);
   }
-  checkResultWorkspaceBindings(input, resultWorkspace);
+  // On a shared workspace the tasks' own bindings of it are theirs (sharedResultWorkspace, and its warning).
+  if (!shared) checkResultWorkspaceBindings(input, resultWorkspace);
   checkPipelineResults(input, analysis.producers);
   return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes };
 }

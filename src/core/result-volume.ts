@@ -1,4 +1,4 @@
-import { PREFIX, TASK_WORKSPACE } from '../api/names.js';
+import { PREFIX, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
 import type { PipelineSpec, WorkspaceBinding } from '../api/tekton.js';
 import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -106,6 +106,71 @@ export function warnUnplacedReadWriteOnce(bindings: readonly WorkspaceBinding[],
   );
 }
 
+/** A PVC-backed binding's identity as Tekton counts PVCs (`ValidateOnlyOnePVCIsUsed`): its claim, or its template's workspace. */
+function pvcIdentity(byName: ReadonlyMap<string, WorkspaceBinding>, workspace: string): string | undefined {
+  const b = byName.get(workspace);
+  if (b?.persistentVolumeClaim) return `claim "${b.persistentVolumeClaim.claimName}"`;
+  if (b?.volumeClaimTemplate) return `a volumeClaimTemplate (${workspace})`;
+  return undefined;
+}
+
+function bindingsByName(bindings: readonly WorkspaceBinding[]): Map<string, WorkspaceBinding> {
+  const byName = new Map<string, WorkspaceBinding>();
+  for (const b of bindings) if (!byName.has(b.name)) byName.set(b.name, b);
+  return byName;
+}
+
+/** The run's workspace that will hold its results on a volume the tasks already share (see sharedResultWorkspace). */
+export interface SharedWorkspace {
+  readonly workspace: string;
+  /** The pipeline tasks (of those storing or reading results by reference) that bind it under names of their own. */
+  readonly mountedBy: readonly string[];
+  /** The user's own claim (results stay on it after the run), or undefined for a volumeClaimTemplate. */
+  readonly claim?: string;
+}
+
+/**
+ * Under `coschedule: workspaces` a TaskRun may bind one PVC. When the pipeline tasks that store or read results by
+ * reference (`touched`) bind PVC-backed workspaces of exactly one volume between them (the common shape: a source
+ * workspace every task shares), a provisioned result volume would be a second PVC in each of them and Tekton would
+ * fail the run; the results go on that volume instead, in the run's directory. Undefined when they bind none (a
+ * provisioned volume is no second one) or several (no choice works: checkCoschedule refuses with the fixes).
+ */
+export function sharedResultWorkspace(spec: PipelineSpec, bindings: readonly WorkspaceBinding[], touched: ReadonlySet<string>, flags: FeatureFlags): SharedWorkspace | undefined {
+  if (flags.coschedule !== 'workspaces') return undefined;
+  const byName = bindingsByName(bindings);
+  const volumes = new Map<string, string>();
+  const mountedBy = new Set<string>();
+  for (const pt of [...(spec.tasks ?? []), ...(spec.finally ?? [])]) {
+    if (!touched.has(pt.name)) continue;
+    for (const w of pt.workspaces ?? []) {
+      const workspace = w.workspace ?? w.name;
+      const id = pvcIdentity(byName, workspace);
+      if (id === undefined) continue;
+      if (!volumes.has(id)) volumes.set(id, workspace);
+      if (!VIEW_WORKSPACES.has(w.name)) mountedBy.add(pt.name);
+    }
+  }
+  const [only] = volumes.values();
+  if (volumes.size !== 1 || only === undefined) return undefined;
+  const claim = byName.get(only)?.persistentVolumeClaim?.claimName;
+  return { workspace: only, mountedBy: [...mountedBy], ...(claim !== undefined ? { claim } : {}) };
+}
+
+/** What the author is told when the results go on a shared workspace: where, and what that gives up. */
+export function warnShared(shared: SharedWorkspace, path: string, diags: Diagnostics): void {
+  const tasks = shared.mountedBy.map((t) => `"${t}"`).join(', ');
+  diags.warn(
+    path,
+    `tasks store results by reference and share workspace "${shared.workspace}" (${shared.claim !== undefined ? `claim "${shared.claim}"` : 'a volumeClaimTemplate'}); ` +
+      "under Tekton's coschedule: workspaces a task may bind one PersistentVolumeClaim, so the results are stored on it, in the run's " +
+      `directory (named by the run's uid) at its root. ${tasks || 'Its tasks'} mount it whole and could change a sealed result: a consumer ` +
+      `or tlr fetch would then refuse it (size and sha256), never use it.` +
+      (shared.claim !== undefined ? ` The directory stays on claim "${shared.claim}" after the run; nothing removes it.` : '') +
+      ' For a volume of their own, set coschedule to pipelineruns or isolate-pipelinerun in Tekton\'s feature-flags',
+  );
+}
+
 /**
  * Under Tekton's default `coschedule: workspaces` a TaskRun may bind only one distinct PVC. Refuses, with the fix,
  * every rewritten pipeline task that would bind the result volume and another PVC.
@@ -120,25 +185,17 @@ export function checkCoschedule(
   diags: Diagnostics,
 ): void {
   if (flags.coschedule !== 'workspaces') return;
-  const byName = new Map<string, WorkspaceBinding>();
-  for (const b of bindings) if (!byName.has(b.name)) byName.set(b.name, b);
+  const byName = bindingsByName(bindings);
   const rewritten = new Set(touched);
-  const identity = (workspace: string): string | undefined => {
-    const b = byName.get(workspace);
-    if (b?.persistentVolumeClaim) return `claim "${b.persistentVolumeClaim.claimName}"`;
-    if (b?.volumeClaimTemplate) return `a volumeClaimTemplate`;
-    return undefined;
-  };
   for (const list of ['tasks', 'finally'] as const) {
     (spec[list] ?? []).forEach((pt, i) => {
       if (!rewritten.has(pt.name)) return;
       const claims = new Map<string, string[]>();
       for (const w of pt.workspaces ?? []) {
         const ws = w.workspace ?? w.name;
-        const id = identity(ws);
+        const id = pvcIdentity(byName, ws);
         if (id === undefined) continue;
-        const key = id.startsWith('claim') ? id : `${id} (${ws})`;
-        claims.set(key, [...(claims.get(key) ?? []), ws]);
+        claims.set(id, [...(claims.get(id) ?? []), ws]);
       }
       if (claims.size <= 1) return;
       const others = [...claims.entries()].filter(([, ws]) => !ws.includes(resultWorkspace)).map(([id, ws]) => `"${ws[0]}" (${id})`);
@@ -146,8 +203,9 @@ export function checkCoschedule(
         childPath(childPath(childPath(path, list), i), 'workspaces'),
         `pipeline task "${pt.name}" would bind ${claims.size} PersistentVolumeClaims: the result workspace "${resultWorkspace}" ` +
           `(as ${TASK_WORKSPACE}) and ${others.join(', ')}; Tekton's affinity assistant refuses that under coschedule: workspaces. ` +
-          `Fix: make ${others[0]?.split(' ')[0] ?? 'that workspace'} the result workspace (annotation tlr.dev/result-workspace), ` +
-          `or set coschedule to pipelineruns, isolate-pipelinerun or disabled in Tekton's feature-flags ConfigMap`,
+          'Fix: let the tasks that store or read results by reference share one PVC-backed workspace and name no result workspace ' +
+          '(the results then go on that volume), or set coschedule to pipelineruns, isolate-pipelinerun or disabled in Tekton\'s ' +
+          'feature-flags ConfigMap',
       );
     });
   }
