@@ -150,7 +150,7 @@ export function rewritePipelineSpec(
   layout: Layout,
   config: Config,
   flags?: FeatureFlags,
-  shared = false,
+  shared?: boolean,
 ): { touched: string[]; inlined: Record<string, unknown>; inlinedBytes: number } {
   const { diags } = input;
   const touched: string[] = [];
@@ -181,8 +181,7 @@ export function rewritePipelineSpec(
     if (items) items[entry.index] = pt;
     touched.push(pt.name);
   }
-  // On a shared workspace the tasks' own bindings of it are theirs (sharedResultWorkspace, and its warning).
-  if (!shared) checkResultWorkspaceBindings(input, resultWorkspace);
+  checkResultWorkspaceBindings(input, resultWorkspace, shared);
   checkPipelineResults(input, analysis.producers);
   return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes };
 }
@@ -205,9 +204,12 @@ function bindViews(pt: PipelineTask, resultWorkspace: string, layout: Layout, us
 
 /**
  * Only our views may bind the result workspace: a task binding it under a name of its own would mount the whole
- * volume read-write, and could then alter any task's results. Refused, naming the binding.
+ * volume read-write, and could then alter any task's results. Refused, naming the binding; unless the workspace is
+ * one the tasks share already (`shared`).
  */
-function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace: string): void {
+function checkResultWorkspaceBindings(input: PipelineSpecInput, resultWorkspace: string, shared: boolean | undefined): void {
+  // On a shared workspace the tasks' own bindings of it are theirs (sharedResultWorkspace, and its warning).
+  if (shared === true) return;
   for (const list of ['tasks', 'finally'] as const) {
     (input.spec[list] ?? []).forEach((pt, i) => {
       (pt.workspaces ?? []).forEach((w, j) => {

@@ -1,5 +1,5 @@
 import { PREFIX, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
-import type { PipelineSpec, WorkspaceBinding } from '../api/tekton.js';
+import type { PipelineSpec, PipelineTask, WorkspaceBinding } from '../api/tekton.js';
 import type { Config } from './config.js';
 import type { Diagnostics } from './diagnostics.js';
 import type { FeatureFlags } from './feature-flags.js';
@@ -139,10 +139,18 @@ export interface SharedWorkspace {
 export function sharedResultWorkspace(spec: PipelineSpec, bindings: readonly WorkspaceBinding[], touched: ReadonlySet<string>, flags: FeatureFlags): SharedWorkspace | undefined {
   if (flags.coschedule !== 'workspaces') return undefined;
   const byName = bindingsByName(bindings);
+  const { volumes, mountedBy } = pvcWorkspacesOf([...(spec.tasks ?? []), ...(spec.finally ?? [])].filter((pt) => touched.has(pt.name)), byName);
+  const [only] = volumes.values();
+  if (volumes.size !== 1 || only === undefined) return undefined;
+  const claim = byName.get(only)?.persistentVolumeClaim?.claimName;
+  return { workspace: only, mountedBy: [...mountedBy], ...(claim !== undefined ? { claim } : {}) };
+}
+
+/** The PVC-backed volumes the tasks bind (identity → first workspace naming it), and the tasks binding one themselves. */
+function pvcWorkspacesOf(tasks: readonly PipelineTask[], byName: ReadonlyMap<string, WorkspaceBinding>): { volumes: Map<string, string>; mountedBy: Set<string> } {
   const volumes = new Map<string, string>();
   const mountedBy = new Set<string>();
-  for (const pt of [...(spec.tasks ?? []), ...(spec.finally ?? [])]) {
-    if (!touched.has(pt.name)) continue;
+  for (const pt of tasks) {
     for (const w of pt.workspaces ?? []) {
       const workspace = w.workspace ?? w.name;
       const id = pvcIdentity(byName, workspace);
@@ -151,10 +159,7 @@ export function sharedResultWorkspace(spec: PipelineSpec, bindings: readonly Wor
       if (!VIEW_WORKSPACES.has(w.name)) mountedBy.add(pt.name);
     }
   }
-  const [only] = volumes.values();
-  if (volumes.size !== 1 || only === undefined) return undefined;
-  const claim = byName.get(only)?.persistentVolumeClaim?.claimName;
-  return { workspace: only, mountedBy: [...mountedBy], ...(claim !== undefined ? { claim } : {}) };
+  return { volumes, mountedBy };
 }
 
 /** What the author is told when the results go on a shared workspace: where, and what that gives up. */

@@ -5,7 +5,7 @@
  * says so and what it gives up. Other shapes keep a volume of their own, or are refused with fixes that work.
  */
 import test from 'ava';
-import type { PipelineRun } from '../../src/api/tekton.js';
+import type { PipelineRun, WorkspacePipelineTaskBinding } from '../../src/api/tekton.js';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
@@ -34,8 +34,7 @@ function run(tasks: unknown[], bindings: unknown[], more: Record<string, unknown
   } as unknown as PipelineRun;
 }
 
-type Bound = { name: string; workspace?: string; subPath?: string };
-const bindingsOf = (r: PipelineRun, task: string): Bound[] => (r.spec.pipelineSpec?.tasks?.find((t) => t.name === task)?.workspaces ?? []) as Bound[];
+const bindingsOf = (r: PipelineRun, task: string): WorkspacePipelineTaskBinding[] => (r.spec.pipelineSpec?.tasks?.find((t) => t.name === task)?.workspaces ?? []);
 
 test('a shared volumeClaimTemplate holds the results: views on it under the run’s directory, no second volume, a warning saying what it gives up', (t) => {
   const result = rewritePipelineRun(run([build(), report()], [{ name: 'source', ...TEMPLATE }]), options());
