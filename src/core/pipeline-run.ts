@@ -156,21 +156,29 @@ function rewriteSpec(
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace.name, layout, options.config, options.featureFlags, workspace.shared);
   declareResultWorkspace(spec, workspace.name);
-  const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace.name, options.provisionedClaim, options.config, 'spec', diags);
+  const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace.name, options.provisionedClaim, options.config, 'spec', diags, workspace.shared);
   checkCoschedule(spec, bound.bindings, workspace.name, touched, options.featureFlags, SPEC_PATH, diags);
   warnUnplacedReadWriteOnce(bound.bindings, workspace.name, options.featureFlags, 'spec.workspaces', diags);
   diags.throwIfErrors();
   return { inlined, inlinedBytes, bound };
 }
 
-/** The rewritten run's metadata: the Pipeline's labels and annotations under the run's, plus the rewrite's own. */
-/** The admin's optional fsGroup on every task pod of the run (spec.taskRunTemplate.podTemplate), unless set. */
+/**
+ * The admin's optional fsGroup on every task pod of the run (spec.taskRunTemplate.podTemplate), unless set. A
+ * tekton.dev/v1beta1 run (`tlr render` of one; the webhook sees every run as v1) has it at spec.podTemplate.
+ */
 function applyFsGroup(run: PipelineRun, fsGroup: number | undefined): void {
+  if (run.apiVersion === 'tekton.dev/v1beta1') {
+    const podTemplate = withFsGroup(run.spec.podTemplate as Record<string, unknown> | undefined, fsGroup);
+    if (podTemplate !== undefined) run.spec.podTemplate = podTemplate;
+    return;
+  }
   const template = run.spec.taskRunTemplate as { podTemplate?: Record<string, unknown> } | undefined;
   const podTemplate = withFsGroup(template?.podTemplate, fsGroup);
   if (podTemplate !== template?.podTemplate) run.spec.taskRunTemplate = { ...template, podTemplate };
 }
 
+/** The rewritten run's metadata: the Pipeline's labels and annotations under the run's, plus the rewrite's own. */
 function rewrittenMetadata(run: PipelineRun, source: PipelineSource, inlined: Record<string, unknown>, volume: ResultVolume): ObjectMeta {
   const originalRefs = { ...(source.ref !== undefined ? { pipelineRef: source.ref } : {}), ...(Object.keys(inlined).length > 0 ? { taskRefs: inlined } : {}) };
   const metadata: ObjectMeta = {

@@ -33,6 +33,7 @@ export function claimTemplate(config: Config): Record<string, unknown> {
 /**
  * Binds the run's result workspace: keeps a PVC or volumeClaimTemplate the user bound, refuses any other volume
  * type, otherwise binds the provisioned claim (controller) or a claim template from config (offline / webhook).
+ * `shared`: the workspace is one the tasks bind themselves (sharedResultWorkspace).
  */
 export function bindResultWorkspace(
   bindings: WorkspaceBinding[],
@@ -41,13 +42,15 @@ export function bindResultWorkspace(
   config: Config,
   path: string,
   diags: Diagnostics,
+  shared?: boolean,
 ): { bindings: WorkspaceBinding[]; volume: ResultVolume } {
   const index = bindings.findIndex((b) => b.name === name);
   const existing = bindings[index];
   if (existing) {
     const claim = existing.persistentVolumeClaim?.claimName;
     if (claim !== undefined) {
-      refuseAliases(bindings, index, claim, path, diags);
+      // On a shared workspace the tasks mount the claim whole anyway: another workspace naming it gives them nothing more.
+      if (shared !== true) refuseAliases(bindings, index, claim, path, diags);
       // The controller's own claim, bound by an earlier pass, stays "provisioned": it is ours to clean up.
       return { bindings, volume: { kind: claim === provisioned ? 'provisioned' : 'user-claim', claimName: claim } };
     }
@@ -169,8 +172,8 @@ export function warnShared(shared: SharedWorkspace, path: string, diags: Diagnos
     path,
     `tasks store results by reference and share workspace "${shared.workspace}" (${shared.claim !== undefined ? `claim "${shared.claim}"` : 'a volumeClaimTemplate'}); ` +
       "under Tekton's coschedule: workspaces a task may bind one PersistentVolumeClaim, so the results are stored on it, in the run's " +
-      `directory (named by the run's uid) at its root. ${tasks || 'Its tasks'} mount it whole and could change a sealed result: a consumer ` +
-      `or tlr fetch would then refuse it (size and sha256), never use it.` +
+      `directory (named by the run's uid) at its root. ${tasks || 'Its tasks'} mount it whole and could change or remove a sealed result (a task emptying the workspace, as ` +
+      `git-clone's deleteExisting does, removes it): a consumer or tlr fetch would then refuse it (size and sha256) or name it missing, never use it.` +
       (shared.claim !== undefined ? ` The directory stays on claim "${shared.claim}" after the run; nothing removes it.` : '') +
       ' For a volume of their own, set coschedule to pipelineruns or isolate-pipelinerun in Tekton\'s feature-flags',
   );

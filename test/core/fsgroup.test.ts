@@ -53,3 +53,17 @@ test('prepareRunAsRoot: off by default; on, tlr-prepare runs as root with every 
   const strip = (r: PipelineRun): unknown => JSON.parse(JSON.stringify(r, (k, v: unknown) => (k === 'securityContext' && typeof v === 'object' && v !== null && 'runAsUser' in v ? undefined : v)));
   t.deepEqual(strip(root), strip(plain), 'the only difference is the prepare steps\' securityContext');
 });
+
+test('a tekton.dev/v1beta1 run (as tlr render reads one) gets the fsGroup at spec.podTemplate, where v1beta1 has it, and stays schema-valid', async (t) => {
+  const run = parse(readFileSync('test/fixtures/rewrite/annotation-form-value-in-script/input.yaml', 'utf8')) as PipelineRun;
+  const beta = { ...run, apiVersion: 'tekton.dev/v1beta1', spec: { ...run.spec, podTemplate: { nodeSelector: { disk: 'ssd' } } } } as PipelineRun;
+  const out = rewritePipelineRun(beta, { config: parseConfig({}), featureFlags: parseFeatureFlags({}) }).object;
+  t.deepEqual(out.spec.podTemplate, { nodeSelector: { disk: 'ssd' }, securityContext: { fsGroup: 65532, fsGroupChangePolicy: 'OnRootMismatch' } });
+  t.is(out.spec.taskRunTemplate, undefined);
+  const { loadCrdValidator } = await import('../../src/schema/load-crds.js');
+  const { validateWithEmbedded } = await import('../../src/schema/embedded-specs.js');
+  t.deepEqual(validateWithEmbedded(await loadCrdValidator('../shared/tekton/v1.15.0/crds'), out), []);
+  // v1, as the webhook sees every run: spec.taskRunTemplate.podTemplate.
+  const v1 = rewritePipelineRun(run, { config: parseConfig({}), featureFlags: parseFeatureFlags({}) }).object;
+  t.like(v1.spec.taskRunTemplate, { podTemplate: { securityContext: { fsGroup: 65532 } } });
+});

@@ -47,7 +47,7 @@ test('a shared volumeClaimTemplate holds the results: views on it under the runâ
   t.is(warnings.length, 1, warnings.join('\n'));
   t.regex(
     warnings[0] ?? '',
-    /^spec\.workspaces: tasks store results by reference and share workspace "source" \(a volumeClaimTemplate\); under Tekton's coschedule: workspaces a task may bind one PersistentVolumeClaim, so the results are stored on it, in the run's directory \(named by the run's uid\) at its root\. "build", "report" mount it whole and could change a sealed result: a consumer or tlr fetch would then refuse it \(size and sha256\), never use it\./,
+    /^spec\.workspaces: tasks store results by reference and share workspace "source" \(a volumeClaimTemplate\); under Tekton's coschedule: workspaces a task may bind one PersistentVolumeClaim, so the results are stored on it, in the run's directory \(named by the run's uid\) at its root\. "build", "report" mount it whole and could change or remove a sealed result \(a task emptying the workspace, as git-clone's deleteExisting does, removes it\): a consumer or tlr fetch would then refuse it \(size and sha256\) or name it missing, never use it\./,
   );
   // A fixed point: rewritten again (without the marker too), the same run.
   const { ['tlr.dev/rewritten']: _marker, ...annotations } = out.metadata?.annotations ?? {};
