@@ -88,3 +88,13 @@ test('naming the shared workspace as the result workspace is still refused: a na
   const named = run([build(), report()], [{ name: 'source', ...TEMPLATE }], { resultWorkspace: { name: 'source' } });
   t.regex(t.throws(() => rewritePipelineRun(named, options()))?.message ?? '', /pipeline task "build" binds the result workspace "source" as its workspace "src"/);
 });
+
+test('two workspaces of the run on the same claim are one volume: shared, not refused as an alias of the result claim', (t) => {
+  const claim = { persistentVolumeClaim: { claimName: 'src' } };
+  const result = rewritePipelineRun(run([build('source'), report('cache')], [{ name: 'source', ...claim }, { name: 'cache', ...claim }]), options());
+  t.is(result.object.metadata?.annotations?.['tlr.dev/result-volume'], 'user-claim:src');
+  t.is(bindingsOf(result.object, 'report').find((w) => w.name === 'tlr-results')?.workspace, 'source');
+  // A named result workspace keeps its claim to itself: the alias is refused there, as before.
+  const named = run([build('source'), report('cache')], [{ name: 'results', ...claim }, { name: 'source', ...claim }, { name: 'cache', ...claim }], { resultWorkspace: { name: 'results' } });
+  t.regex(t.throws(() => rewritePipelineRun(named, options()))?.message ?? '', /workspace "source" binds claim "src", which is the result workspace "results"'s claim/);
+});
