@@ -5,6 +5,7 @@ import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from 
 import { shapeOf, type ResultShape } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { checkPipelineSpecFields, checkTaskSpecFields } from './api-fields.js';
+import { warnChainsHints } from './chains-hints.js';
 import { checkNames } from './name-typos.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
@@ -122,13 +123,16 @@ export function checkSpecNames(input: PipelineSpecInput, analysis: PipelineAnaly
 
 /**
  * The fields of an opted-in pipeline and of every task spec the rewritten run will carry (stored Tasks are inlined,
- * so Tekton checks theirs with the run's) that Tekton admits only under a feature flag the cluster lacks.
+ * so Tekton checks theirs with the run's) that Tekton admits only under a feature flag the cluster lacks; and
+ * reference results Tekton Chains would look for by name (a warning).
  */
 export function checkSpecFields(input: PipelineSpecInput, analysis: PipelineAnalysis, flags: FeatureFlags): void {
   checkPipelineSpecFields(input.spec, input.path, flags, input.diags);
   for (const e of analysis.entries) {
-    if (e.pt.taskSpec) checkTaskSpecFields(e.pt.taskSpec, childPath(e.path, 'taskSpec'), flags, input.diags);
-    else if (e.task) checkTaskSpecFields(e.task.spec, `${e.where ?? e.path} spec`, flags, input.diags);
+    const spec = e.pt.taskSpec ? { at: childPath(e.path, 'taskSpec'), task: e.pt.taskSpec } : e.task ? { at: `${e.where ?? e.path} spec`, task: e.task.spec } : undefined;
+    if (spec === undefined) continue;
+    checkTaskSpecFields(spec.task, spec.at, flags, input.diags);
+    warnChainsHints(e.results, childPath(spec.at, 'results'), `pipeline task "${e.pt.name}"`, input.diags);
   }
 }
 

@@ -9,6 +9,7 @@ import {
 } from '../api/names.js';
 import { describeObject, type TaskRun, type TaskSpec } from '../api/tekton.js';
 import { checkInlineSpecs, checkRunFields, checkTaskSpecFields } from './api-fields.js';
+import { warnChainsHints } from './chains-hints.js';
 import { convertObject } from './convert.js';
 import { Diagnostics } from './diagnostics.js';
 import { clone } from './json-walk.js';
@@ -48,6 +49,7 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
   checkTaskSpecNames(source.spec, source.path, new Set(source.names), diags);
   checkRunFields('TaskRun', run.spec, options.featureFlags, diags);
   checkTaskSpecFields(source.spec, source.path, options.featureFlags, diags);
+  warnChainsHints(source.names, `${source.path}.results`, describeObject(input), diags);
   checkInlineSpecs(options.featureFlags.disableInlineSpec, [{ kind: 'taskrun', path: 'spec.taskSpec', inlined: source.inlinedRef !== undefined }], diags);
   diags.throwIfErrors();
   const layout = layoutFor(options.config, TASK_RUN_DIR, 'volume');

@@ -131,3 +131,12 @@ test('disable-inline-spec: the rewrite does not inline a stored Pipeline or Task
   // An embedded spec the author wrote is refused by Tekton itself under the flag; the message says so without "inlines".
   t.regex(refusal(optedInRun([PRODUCER]), { 'disable-inline-spec': 'pipeline' }), /tasks\[0\]\.taskSpec: the run embeds this spec, but the feature flags in use have disable-inline-spec: "pipeline"/);
 });
+
+test('a reference result named as Tekton Chains type-hints what was built (IMAGE_DIGEST, *_IMAGE_URL, *ARTIFACT_OUTPUTS) gets a warning; other names none', (t) => {
+  const results = ['IMAGE_DIGEST', 'APP_IMAGE_URL', 'BUILD_ARTIFACT_OUTPUTS', 'IMAGES', 'sbom', 'MY_IMAGE_URLS'];
+  const task = { ...PRODUCER, taskSpec: { ...PRODUCER.taskSpec, results: results.map((name) => ({ name, storage: 'reference' })), steps: [{ name: 'w', image: 'bash', script: results.map((r) => `echo > $(results.${r}.path)`).join('\n') }] } };
+  const warned = rewritePipelineRun(optedInRun([task]), flags()).diagnostics.filter((d) => /Tekton Chains/.test(d.message));
+  t.deepEqual(warned.map((d) => /result "([^"]+)"/.exec(d.message)?.[1]), ['IMAGE_DIGEST', 'APP_IMAGE_URL', 'BUILD_ARTIFACT_OUTPUTS', 'IMAGES']);
+  t.is(warned[0]?.path, 'spec.pipelineSpec.tasks[0].taskSpec.results');
+  t.regex(warned[0]?.message ?? '', /pipeline task "gen": result "IMAGE_DIGEST" is stored by reference, but Tekton Chains reads results of that name .* keep them classic/);
+});
