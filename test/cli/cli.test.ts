@@ -206,3 +206,14 @@ test('diagnostics point at the user’s own field: file:line:col of the node, an
   t.is(r.code, 1);
   t.regex(r.err, /run\.yaml:18:22: error: PipelineRun s: spec\.pipelineSpec\.tasks\[1\]\.taskSpec\.steps\[1\]\.image: pipeline task "both", step "b": /);
 });
+
+test('on a Node.js older than 24 the installed CLI says what it needs, exit 2, instead of failing inside a dependency', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  // The CLI's own entry, on this Node.js told it is 20 (as npm install -g on an old Node.js would run it).
+  const old = spawnSync(process.execPath, ['--import', 'data:text/javascript,Object.defineProperty(process.versions,"node",{value:"20.19.0"})', 'dist/src/cli/main.js', 'render', 'examples/large-json/pipelinerun.yaml'], { encoding: 'utf8' });
+  t.is(old.status, 2, old.stderr);
+  t.regex(old.stderr, /^error: tlr needs Node\.js 24 or newer; this is Node\.js 20\.19\.0 \(/);
+  t.is(old.stdout, '');
+  const current = spawnSync(process.execPath, ['dist/src/cli/main.js', 'render', 'examples/large-json/pipelinerun.yaml'], { encoding: 'utf8' });
+  t.is(current.status, 0, current.stderr);
+});
