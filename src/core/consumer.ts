@@ -205,12 +205,12 @@ class Scan {
     this.use(source);
     this.selectors.add(`${e.task}/${e.result}${formatSelector(selector)}`);
     if (site === 'param') this.carried = true;
-    else this.valueAt(at, e.text, source);
+    else this.valueAt(at, e.text, source, true);
     return selectorToken(selector, whole);
   }
 
   /** A value used at `at`: fine in a script, and in args/command/env when the exec helper is on; refused elsewhere. */
-  private valueAt(at: string, expression: string, ref: UsedReference): void {
+  private valueAt(at: string, expression: string, ref: UsedReference, element = false): void {
     if (SCRIPT_FIELD.test(at)) return;
     if (!EXEC_FIELD.test(at) || !this.input.argsAndEnv?.enabled) {
       this.refuseValue(at, expression, ref);
@@ -231,11 +231,11 @@ class Scan {
     const field = fieldOf(at);
     this.diags.warn(
       at,
-      `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} puts result "${ref.result}" of task ` +
+      `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} puts ${element ? 'an element of ' : ''}result "${ref.result}" of task ` +
         `"${ref.task}" into ${field} by value; Linux passes at most ${MAX_ARG_STRLEN} bytes per argument or environment ` +
         `variable, and this namespace accepts results up to ${describeBytes(max)} (config key maxResultSize): a larger value ` +
         `fails the step when it starts. Where the value may be that large, read the file ` +
-        `$(tasks.${ref.task}.results.${ref.result}.path) instead`,
+        `$(tasks.${ref.task}.results.${ref.result}.path) instead${element ? ' (it holds the whole JSON value: take the element from it there, e.g. with jq)' : ''}`,
     );
   }
 

@@ -45,10 +45,11 @@ const ADDED_PER_RUN = 4096;
  * An upper bound of the rewritten run's size, so a rewritten run is measured again only when it might not fit.
  * Every string grows at most by the ratio of the longest result path to the shortest token it replaces (17
  * characters: `$(results.x.path)`, `/tekton/results/x`), twice over (a rewritten param default is passed once more);
- * the references a consumer uses, and the original refs, are each at most the input again; then the names and what
- * each task and the run get.
+ * the references a consumer uses, the original refs, and the seal steps' `--shapes` (the declared properties of
+ * structured results, formatted again) are each at most the input again; then the names and what each task and the
+ * run get.
  */
 export function rewrittenSizeBound(parts: GrowthParts): number {
   const growth = Math.max(1, parts.longestPath / 17);
-  return 2 * growth * parts.inputBytes + parts.inputBytes + 2 * parts.names + parts.tasks * ADDED_PER_TASK + ADDED_PER_RUN;
+  return 2 * growth * parts.inputBytes + 2 * parts.inputBytes + 2 * parts.names + parts.tasks * ADDED_PER_TASK + ADDED_PER_RUN;
 }

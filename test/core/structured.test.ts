@@ -88,3 +88,12 @@ test('selector syntax: keys in the dot form, indexes without leading zeros; labe
   t.is(parseSelectorLabel('gen/list'), undefined);
   t.is(parseSelectorLabel('Gen/list.x'), undefined);
 });
+
+test('an element in env by value: the size warning says it is an element, and that the path holds the whole JSON', (t) => {
+  const base = run('true');
+  const use = base.spec.pipelineSpec?.tasks?.[1] as { taskSpec: { steps: Array<Record<string, unknown>> } };
+  use.taskSpec.steps = [{ name: 's', image: 'bash', command: ['show'], env: [{ name: 'URL', value: '$(tasks.gen.results.img.url)' }] }];
+  const warning = rewritePipelineRun(base, options).diagnostics.find((d) => /Linux passes at most/.test(d.message));
+  t.is(warning?.path, 'spec.pipelineSpec.tasks[1].taskSpec.steps[0].env[0].value');
+  t.regex(warning?.message ?? '', /\$\(tasks\.gen\.results\.img\.url\) puts an element of result "img" of task "gen" into .* read the file \$\(tasks\.gen\.results\.img\.path\) instead \(it holds the whole JSON value: take the element from it there, e\.g\. with jq\)$/);
+});
