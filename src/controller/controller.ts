@@ -192,8 +192,30 @@ function watchRuns(clients: Clients, logger: Logger, onChange: (run: PipelineRun
     onChange: (run, event) => {
       if (event !== 'delete') onChange(run);
     },
+    transform: cachedRun,
   });
 }
+
+/**
+ * What the controller keeps of a run: its identity, labels and annotations (the result volume, the opt-in label) and
+ * the status fields retention reads. Not the spec (an opted-in run carries every Task it runs, inlined) nor the rest
+ * of the status (Tekton copies the whole pipeline spec there again) nor managedFields and kubectl's
+ * last-applied-configuration: about 1 KiB a run, whatever the pipeline.
+ */
+export function cachedRun(run: PipelineRun): PipelineRun {
+  const { managedFields: _fields, annotations, ...metadata } = run.metadata ?? {};
+  const { [LAST_APPLIED]: _applied, ...kept } = annotations ?? {};
+  const status = run.status as { conditions?: unknown; startTime?: unknown; completionTime?: unknown } | undefined;
+  return {
+    apiVersion: run.apiVersion,
+    kind: run.kind,
+    metadata: { ...metadata, ...(annotations !== undefined ? { annotations: kept } : {}) },
+    spec: {},
+    ...(status !== undefined ? { status: { conditions: status.conditions, startTime: status.startTime, completionTime: status.completionTime } } : {}),
+  };
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Consumer pods only (label tlr.dev/consumer, which only pods of rewritten runs carry): for their init container's failures. */
 function watchConsumerPods(clients: Clients, logger: Logger, onChange: (pod: V1Pod) => void): RunningInformer<V1Pod> {

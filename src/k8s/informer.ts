@@ -12,6 +12,31 @@ export interface InformerSpec<T extends KubernetesObject> {
   readonly logger: Logger;
   /** Called for every add, update and delete (level-triggered consumers only need to know something changed). */
   readonly onChange: (object: T, event: 'add' | 'update' | 'delete') => void;
+  /**
+   * What the cache keeps of each object, applied to the list's items and to every watch event before anything sees
+   * them (as Tekton's informer cache transforms): the fields its readers use, so memory follows the objects' count,
+   * not their size.
+   */
+  readonly transform?: (object: T) => T;
+}
+
+/** A Watch whose events carry transformed objects (BOOKMARK and ERROR events pass as they are). */
+class TransformingWatch<T> extends Watch {
+  constructor(config: KubeConfig, private readonly transform: (object: T) => T) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    return super.watch(path, queryParams, (phase, object: unknown, watchObj) => {
+      const kept = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? this.transform(object as T) : object;
+      callback(phase, kept, watchObj);
+    }, done);
+  }
 }
 
 /** An informer that restarts itself after watch or list errors, with backoff, until stopped. */
@@ -26,7 +51,13 @@ export interface RunningInformer<T extends KubernetesObject> {
 }
 
 export function startInformer<T extends KubernetesObject>(spec: InformerSpec<T>): RunningInformer<T> {
-  const informer = new ListWatch<T>(spec.path, new Watch(spec.kubeConfig), spec.list, false, spec.labelSelector, spec.fieldSelector);
+  const { transform } = spec;
+  const watch = transform ? new TransformingWatch<T>(spec.kubeConfig, transform) : new Watch(spec.kubeConfig);
+  const list = transform ? async (): Promise<KubernetesListObject<T>> => {
+    const listed = await spec.list();
+    return { ...listed, items: listed.items.map(transform) };
+  } : spec.list;
+  const informer = new ListWatch<T>(spec.path, watch, list, false, spec.labelSelector, spec.fieldSelector);
   let stopped = false;
   let failures = 0;
   let hasSynced = false;
