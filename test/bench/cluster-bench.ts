@@ -214,7 +214,7 @@ export async function runControllerBenchmark(total = 1000, concurrency = 32): Pr
     return [
       { name: `${total} runs: all created, each rewritten at admission`, value: created / 1000, unit: 's', note: `${concurrency} concurrent creates through the webhook` },
       { name: `${total} finished runs: every result PVC deleted (retention on-completion)`, value: retention / 1000, unit: 's', note: 'from the last run marked finished' },
-      { name: 'controller peak RSS (VmHWM)', value: rss, unit: 'MiB', note: `target <= 256 MiB; ${idleRss.toFixed(0)} MiB idle before the load; NODE_OPTIONS=${nodeOptions}; ${breakdown}` },
+      { name: 'controller peak RSS (VmHWM)', value: rss, unit: 'MiB', note: `target: below the Deployment's 384 MiB limit; ${idleRss.toFixed(0)} MiB idle before the load; NODE_OPTIONS=${nodeOptions}; ${breakdown}` },
     ];
   } finally {
     await env.stop();
