@@ -6,6 +6,7 @@
  */
 import type { Writable } from 'node:stream';
 import { SingleBar } from 'cli-progress';
+import { humanBytes } from './commands/results.js';
 
 export interface FetchProgress {
   /** A line for standard error (what happened: the reader pod, each verified result). Not printed with --quiet. */
@@ -89,17 +90,4 @@ export function duration(seconds: number): string {
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-}
-
-/** Bytes as people read them: 0 B, 512 B, 1.5 KiB, 12.0 MiB, 1.00 GiB. */
-export function humanBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return `${Math.round(value)} B`;
-  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit] ?? ''}`;
 }

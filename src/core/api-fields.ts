@@ -16,7 +16,7 @@ import { childPath } from './json-walk.js';
 type Level = FeatureFlags['enableApiFields'];
 const RANK: Record<Level, number> = { stable: 0, beta: 1, alpha: 2 };
 
-/** One gated field found: where, what Tekton calls it, and the level it needs. */
+/** Reports the gated fields the feature flags in use do not admit, each at its path with the flag it needs. */
 class Gate {
   constructor(private readonly flags: FeatureFlags, private readonly diags: Diagnostics) {}
 

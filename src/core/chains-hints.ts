@@ -12,12 +12,15 @@ export function isChainsHint(result: string): boolean {
   return HINT.test(result);
 }
 
-/** Warns once per reference result whose name Tekton Chains reads as a type hint. */
-export function warnChainsHints(results: readonly string[], path: string, where: string, diags: Diagnostics): void {
+/**
+ * Warns once per reference result whose name Tekton Chains reads as a type hint. `where` names the pipeline task;
+ * a TaskRun's own results need none (the diagnostic names the TaskRun).
+ */
+export function warnChainsHints(results: readonly string[], path: string, where: string | undefined, diags: Diagnostics): void {
   for (const result of results.filter(isChainsHint)) {
     diags.warn(
       path,
-      `${where}: result "${result}" is stored by reference, but Tekton Chains reads results of that name from the TaskRun's status to find what was ` +
+      `${where !== undefined ? `${where}: ` : ''}result "${result}" is stored by reference, but Tekton Chains reads results of that name from the TaskRun's status to find what was ` +
         'built (type hinting) and would find the reference there, not the value; such results are small: keep them classic (leave them out of storage: reference)',
     );
   }

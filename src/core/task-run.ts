@@ -49,7 +49,7 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
   checkTaskSpecNames(source.spec, source.path, new Set(source.names), diags);
   checkRunFields('TaskRun', run.spec, options.featureFlags, diags);
   checkTaskSpecFields(source.spec, source.path, options.featureFlags, diags);
-  warnChainsHints(source.names, `${source.path}.results`, describeObject(input), diags);
+  warnChainsHints(source.names, `${source.path}.results`, undefined, diags);
   checkInlineSpecs(options.featureFlags.disableInlineSpec, [{ kind: 'taskrun', path: 'spec.taskSpec', inlined: source.inlinedRef !== undefined }], diags);
   diags.throwIfErrors();
   const layout = layoutFor(options.config, TASK_RUN_DIR, 'volume');

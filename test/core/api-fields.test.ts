@@ -140,3 +140,13 @@ test('a reference result named as Tekton Chains type-hints what was built (IMAGE
   t.is(warned[0]?.path, 'spec.pipelineSpec.tasks[0].taskSpec.results');
   t.regex(warned[0]?.message ?? '', /pipeline task "gen": result "IMAGE_DIGEST" is stored by reference, but Tekton Chains reads results of that name .* keep them classic/);
 });
+
+test('a TaskRun’s Chains-hinted reference result is warned about once, the TaskRun named once', (t) => {
+  const run = {
+    apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name: 'tr', namespace: 'ci' },
+    spec: { taskSpec: { results: [{ name: 'IMAGE_URL', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.IMAGE_URL.path)' }] } },
+  } as unknown as TaskRun;
+  const warned = rewriteTaskRun(run, flags()).diagnostics.filter((d) => /Tekton Chains/.test(d.message));
+  t.deepEqual(warned.map((d) => [d.object, d.path]), [['TaskRun ci/tr', 'spec.taskSpec.results']]);
+  t.regex(warned[0]?.message ?? '', /^result "IMAGE_URL" is stored by reference, but Tekton Chains/);
+});

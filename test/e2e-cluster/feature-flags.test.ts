@@ -8,12 +8,13 @@
  * cluster. Server-side dry runs (admission without storing), so no pod starts. The flags are put back afterwards.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { featureFlags, setFeatureFlags } from '../support/node/tekton-flags.js';
 import { TEKTON_NAMESPACE } from '../support/node/tekton.js';
+import { tlr } from '../support/node/tlr-cli.js';
 
 let cluster: E2eCluster;
 let original: Record<string, string> = {};
@@ -22,21 +23,14 @@ const KEYS = ['enable-api-fields', 'disable-inline-spec'] as const;
 
 test.before(async () => {
   cluster = await connectCluster();
-  const { stdout } = await cluster.kubectl(['-n', TEKTON_NAMESPACE, 'get', 'configmap', 'feature-flags', '-o', 'json']);
-  original = (JSON.parse(stdout) as { data?: Record<string, string> }).data ?? {};
+  original = await featureFlags(cluster);
 });
 
 test.after.always(async () => {
   // Put back what the admin had (a key that was absent is removed again).
-  if (cluster) await patchFlags(Object.fromEntries(KEYS.map((k) => [k, original[k] ?? null])));
+  if (cluster) await setFeatureFlags(cluster, Object.fromEntries(KEYS.map((k) => [k, original[k] ?? null])));
   await cluster?.release();
 });
-
-async function patchFlags(data: Record<string, string | null>): Promise<void> {
-  await cluster.kubectl(['-n', TEKTON_NAMESPACE, 'patch', 'configmap', 'feature-flags', '--type=merge', '-p', JSON.stringify({ data })]);
-  // Tekton's webhook and ours watch the ConfigMap; a moment for both to see the change, then check ours has.
-  await new Promise((resolve) => setTimeout(resolve, 3000));
-}
 
 /** The cluster's feature-flags ConfigMap as `kubectl get -o yaml` prints it, in a file for `tlr --feature-flags`. */
 async function clusterFlagsFile(): Promise<string> {
@@ -44,17 +38,6 @@ async function clusterFlagsFile(): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'tlr-flags-')), 'feature-flags.yaml');
   await writeFile(file, stdout);
   return file;
-}
-
-function tlr(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 async function fileWith(name: string, text: string): Promise<string> {
@@ -97,7 +80,7 @@ function firstError(stderr: string): string {
 
 test('stdoutConfig under Tekton’s default beta: kubectl create refuses the opted-in run naming the field and the flag, as tlr validate predicts; under alpha it is admitted', async (t) => {
   const ns = await testNamespace(t, cluster, 'flags');
-  await patchFlags({ 'enable-api-fields': 'beta' });
+  await setFeatureFlags(cluster, { 'enable-api-fields': 'beta' });
   const refused = await cluster.kubectl(['-n', ns, 'create', '--dry-run=server', '-f', '-'], { input: stdoutRun(true), allowFailure: true });
   t.not(refused.code, 0);
   t.regex(refused.stderr, /spec\.pipelineSpec\.tasks\[0\]\.taskSpec\.steps\[0\]\.stdoutConfig: step stdout stream support \(stdoutConfig\) needs Tekton's feature flag enable-api-fields: alpha, and the feature flags in use have "beta"/);
@@ -110,7 +93,7 @@ test('stdoutConfig under Tekton’s default beta: kubectl create refuses the opt
   t.is(predicted.code, 1);
   t.true(refused.stderr.includes(firstError(predicted.stderr)), `tlr validate said:\n${predicted.stderr}\nkubectl create said:\n${refused.stderr}`);
 
-  await patchFlags({ 'enable-api-fields': 'alpha' });
+  await setFeatureFlags(cluster, { 'enable-api-fields': 'alpha' });
   const admitted = await cluster.kubectl(['-n', ns, 'create', '--dry-run=server', '-f', '-', '-o', 'json'], { input: stdoutRun(true) });
   const stored = JSON.parse(admitted.stdout) as { metadata?: { annotations?: Record<string, string> } };
   t.truthy(stored.metadata?.annotations?.['tlr.dev/rewritten'], 'admitted, rewritten');
@@ -157,7 +140,7 @@ spec:
 test('disable-inline-spec: pipeline: an opted-in run whose stored Task the rewrite would inline is refused naming the flag, as tlr validate predicts; the plain run is admitted', async (t) => {
   const ns = await testNamespace(t, cluster, 'flags');
   await cluster.kubectl(['-n', ns, 'apply', '-f', '-'], { input: `${stored('numbers-ref', true)}---\n${stored('numbers', false)}` });
-  await patchFlags({ 'disable-inline-spec': 'pipeline' });
+  await setFeatureFlags(cluster, { 'disable-inline-spec': 'pipeline' });
   const refused = await cluster.kubectl(['-n', ns, 'create', '--dry-run=server', '-f', '-'], { input: refRun('numbers-ref'), allowFailure: true });
   t.not(refused.code, 0);
   t.regex(refused.stderr, /spec\.pipelineSpec\.tasks\[0\]\.taskSpec: the rewrite inlines the stored Task here .*disable-inline-spec: "pipeline", so Tekton refuses an embedded spec in a pipeline/);

@@ -5,17 +5,17 @@
  * on the node holding the volume, the files arrive verified (sha256 equal to the producer's sealed reference), the
  * pod is gone afterwards (1 GiB); a file changed after sealing is refused and nothing is written under its name.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sha256File } from '../support/file-digest.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
-import { create, referenceOf, report, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
+import { create, referenceOf, report, succeeded, taskRunOf, waitDone, type RunObject } from '../support/node/runs.js';
 import { setNamespaceConfig } from '../support/node/tlr-config.js';
 import { claimOf, runOnClaim } from '../support/node/volume-pod.js';
+import { tlr } from '../support/node/tlr-cli.js';
 
 let cluster: E2eCluster;
 
@@ -95,47 +95,34 @@ async function fetcherKubeconfig(ns: string, dir: string, access: { clusterRole:
   return file;
 }
 
-function tlr(args: readonly string[], kubeconfig: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** `tlr` with its standard output into `file` (bytes, for `-o -`). */
-function tlrToFile(args: readonly string[], kubeconfig: string, file: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const out = createWriteStream(file);
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stdout.pipe(out);
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => out.end(() => resolve({ code, stderr })));
-  });
-}
-
-test('tlr fetch -o -: one result as its bytes, several as a tar stream, each as the producer sealed it', async (t) => {
+/**
+ * A namespace of the test's own, a scratch directory removed afterwards, and a run of pipelineRun(sizeMiB) that
+ * Succeeded (the test fails with the cluster's report otherwise). `before` runs in the namespace before the run.
+ */
+async function finishedRun(t: ExecutionContext, sizeMiB: number, before?: (ns: string) => Promise<void>): Promise<{ ns: string; dir: string; name: string; run: RunObject }> {
   const ns = await testNamespace(t, cluster, 'fetch');
   const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const name = await create(cluster, ns, pipelineRun(1));
+  await before?.(ns);
+  const name = await create(cluster, ns, pipelineRun(sizeMiB));
   const run = await waitDone(cluster, ns, 'pipelinerun', name);
   t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  return { ns, dir, name, run };
+}
+
+test('tlr fetch -o -: one result as its bytes, several as a tar stream, each as the producer sealed it', async (t) => {
+  const { ns, dir, name, run } = await finishedRun(t, 1);
   const build = await taskRunOf(cluster, ns, run, 'build');
   const kubeconfig = await fetcherKubeconfig(ns, dir);
 
   const one = join(dir, 'artifact.bin');
-  const single = await tlrToFile(['fetch', name, 'build.artifact', '-n', ns, '-o', '-'], kubeconfig, one);
+  const single = await tlr(['fetch', name, 'build.artifact', '-n', ns, '-o', '-'], kubeconfig, one);
   t.is(single.code, 0, single.stderr);
   t.is(await sha256File(one), referenceOf(build, 'artifact')?.sha256 ?? 'no reference', 'stdout carries exactly the sealed bytes');
   t.regex(single.stderr, /build\.artifact\t1048576\tsha256:/, 'the summary goes to stderr');
 
   const bundle = join(dir, 'bundle.tar');
-  const several = await tlrToFile(['fetch', name, 'build.artifact', 'build.notes', '-n', ns, '-o', '-'], kubeconfig, bundle);
+  const several = await tlr(['fetch', name, 'build.artifact', 'build.notes', '-n', ns, '-o', '-'], kubeconfig, bundle);
   t.is(several.code, 0, several.stderr);
   const unpacked = join(dir, 'unpacked');
   await mkdir(unpacked);
@@ -148,14 +135,8 @@ test('tlr fetch -o -: one result as its bytes, several as a tar stream, each as 
 });
 
 test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: every result arrives verified, the reader pod is gone', async (t) => {
-  const ns = await testNamespace(t, cluster, 'fetch');
-  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
   // 1 GiB on a 2 GiB volume (the default 1Gi would not hold it on a driver that enforces capacity).
-  await setNamespaceConfig(t, cluster, ns, { size: '2Gi' });
-  const name = await create(cluster, ns, pipelineRun(1024));
-  const run = await waitDone(cluster, ns, 'pipelinerun', name);
-  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const { ns, dir, name, run } = await finishedRun(t, 1024, (namespace) => setNamespaceConfig(t, cluster, namespace, { size: '2Gi' }));
   const build = await taskRunOf(cluster, ns, run, 'build');
 
   const kubeconfig = await fetcherKubeconfig(ns, dir);
@@ -176,7 +157,7 @@ test('tlr fetch of 1 GiB as a ServiceAccount with the documented permissions: ev
   const typed = join(dir, 'typed');
   const session = await onTerminal(['fetch', name, 'build.artifact', '-n', ns, '-o', typed], kubeconfig, join(typed, 'build.artifact.partial'));
   t.is(session.code, 130, session.output);
-  t.regex(session.output, /build\.artifact \[[^\]]*\] +\d+% \| [\d.]+ [KMG]iB \/ 1\.00 GiB \| [\d.]+ [KMG]iB\/s \| ETA /, 'the bar: bytes, rate, ETA');
+  t.regex(session.output, /build\.artifact \[[^\]]*\] +\d+% \| [\d.]+ (?:B|[KMG]iB) \/ 1\.0 GiB \| [\d.]+ [KMG]iB\/s \| ETA \d+[smh]/, 'the bar: bytes, rate, ETA');
   t.regex(session.output, /SIGINT: stopping; removing the reader pod and the partial file/);
   t.regex(session.output, new RegExp(`PipelineRun ${ns}/${name}: interrupted; reader pod ${ns}/tlr-fetch-[0-9a-f]+ deleted; no partial file kept`));
   t.deepEqual(await readdir(typed), [], 'no partial file, no file');
@@ -208,12 +189,7 @@ async function onTerminal(args: readonly string[], kubeconfig: string, partial: 
 }
 
 test('tlr fetch of a run whose result PVC was deleted fails at once with the reason; without get on PVCs, from the reader pod\'s scheduling', async (t) => {
-  const ns = await testNamespace(t, cluster, 'fetch');
-  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const name = await create(cluster, ns, pipelineRun(1));
-  const run = await waitDone(cluster, ns, 'pipelinerun', name);
-  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const { ns, dir, name, run } = await finishedRun(t, 1);
   const claim = claimOf(await taskRunOf(cluster, ns, run, 'build'));
   // Deleted as a retention policy or a person deletes it. It may stay Terminating a while (pvc-protection): either
   // way no pod can mount it again.
@@ -241,12 +217,7 @@ test('tlr fetch of a run whose result PVC was deleted fails at once with the rea
 });
 
 test('tlr results lists the run\'s results with the sizes and digests sealed, as a ServiceAccount that may only read runs', async (t) => {
-  const ns = await testNamespace(t, cluster, 'fetch');
-  const dir = await mkdtemp(join(tmpdir(), 'tlr-results-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const name = await create(cluster, ns, pipelineRun(1));
-  const run = await waitDone(cluster, ns, 'pipelinerun', name);
-  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const { ns, dir, name, run } = await finishedRun(t, 1);
   const build = await taskRunOf(cluster, ns, run, 'build');
   // No pod, no exec: the shipped tlr-results ClusterRole (get on pipelineruns, list on taskruns) is enough.
   const kubeconfig = await fetcherKubeconfig(ns, dir, { clusterRole: 'tlr-results' });
@@ -272,12 +243,7 @@ test('tlr results lists the run\'s results with the sizes and digests sealed, as
 });
 
 test('tlr fetch of a result changed after sealing: refused with both digests, nothing written under its name', async (t) => {
-  const ns = await testNamespace(t, cluster, 'fetch');
-  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const name = await create(cluster, ns, pipelineRun(1));
-  const run = await waitDone(cluster, ns, 'pipelinerun', name);
-  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const { ns, dir, name, run } = await finishedRun(t, 1);
   // No task of the run can change it any more (test/e2e-cluster/isolation.test.ts); a pod mounting the claim can.
   const build = await taskRunOf(cluster, ns, run, 'build');
   await runOnClaim(cluster, ns, claimOf(build), `echo x >> /volume/${run.metadata.uid}/build/artifact`);
@@ -291,12 +257,7 @@ test('tlr fetch of a result changed after sealing: refused with both digests, no
 });
 
 test('tlr fetch without get on pods/exec (the pre-1.35 habit): a clear refusal naming the permission, no stack trace, no file', async (t) => {
-  const ns = await testNamespace(t, cluster, 'fetch');
-  const dir = await mkdtemp(join(tmpdir(), 'tlr-fetch-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const name = await create(cluster, ns, pipelineRun(1));
-  const run = await waitDone(cluster, ns, 'pipelinerun', name);
-  t.is(succeeded(run)?.status, 'True', `${succeeded(run)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const { ns, dir, name } = await finishedRun(t, 1);
   const kubeconfig = await fetcherKubeconfig(ns, dir, { execVerbs: ['create'] });
   const out = join(dir, 'out');
   const fetched = await tlr(['fetch', name, 'build.notes', '-n', ns, '-o', out], kubeconfig);

@@ -8,12 +8,12 @@
  * consumer then refuses it rather than use it.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { tlr } from '../support/node/tlr-cli.js';
 import { createWithWarnings, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
 
 let cluster: E2eCluster;
@@ -141,7 +141,7 @@ test('the tasks share a source volumeClaimTemplate: the result goes on it, the r
 
   const dir = await mkdtemp(join(tmpdir(), 'tlr-shared-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
-  const fetched = await tlr(['fetch', name, 'build.numbers', '-n', ns, '-o', dir]);
+  const fetched = await tlr(['fetch', name, 'build.numbers', '-n', ns, '-o', dir], cluster.kubeConfigPath);
   t.is(fetched.code, 0, fetched.stderr);
   t.is(await readFile(join(dir, 'build.numbers'), 'utf8'), VALUE, 'tlr fetch of a result on a shared volumeClaimTemplate volume');
 });
@@ -156,14 +156,3 @@ test('what the warning says it gives up: a task mounting the shared volume chang
   const described = await cluster.kubectl(['-n', ns, 'describe', 'pod', consumer.status?.podName ?? '']);
   t.regex(described.stdout, /does not match its reference/, 'the changed value is refused, not used');
 });
-
-function tlr(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['dist/src/cli/main.js', ...args], { env: { ...process.env, KUBECONFIG: cluster.kubeConfigPath }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
