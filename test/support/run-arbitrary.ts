@@ -122,13 +122,15 @@ export const mutation: fc.Arbitrary<Mutation> = fc.record({
   value: anyValue,
 });
 
-type Path = Array<string | number>;
+type Path = string[];
 
 /** Every path of a JSON value (the root excluded; not below 30 levels), in document order. */
 function paths(value: unknown, prefix: Path = [], out: Path[] = []): Path[] {
   if (typeof value !== 'object' || value === null || prefix.length >= 30) return out;
   for (const [key, child] of Object.entries(value)) {
-    const path = [...prefix, Array.isArray(value) ? Number(key) : key];
+    // The key as Object.entries gives it: an array given a named property by an earlier mutation has keys that
+    // are not indexes (Number() of those is NaN, a path to nowhere).
+    const path = [...prefix, key];
     out.push(path);
     paths(child, path, out);
   }
@@ -146,8 +148,8 @@ export function mutate<T>(run: T, mutations: readonly Mutation[]): T {
     const all = paths(out);
     if (all.length === 0) continue;
     const path = all[m.at % all.length] as Path;
-    const parent = path.slice(0, -1).reduce<unknown>((v, k) => (v as Record<string | number, unknown>)[k], out) as Record<string | number, unknown>;
-    const key = path[path.length - 1] as string | number;
+    const parent = path.slice(0, -1).reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], out) as Record<string, unknown>;
+    const key = path[path.length - 1] as string;
     if (m.kind === 'delete' && !Array.isArray(parent)) delete parent[key];
     else if (m.kind === 'to-map') parent[key] = Array.isArray(parent[key]) ? Object.fromEntries((parent[key] as unknown[]).map((v, i) => [`k${i}`, v])) : { [String(key)]: parent[key] };
     else if (m.kind === 'to-string') parent[key] = JSON.stringify(parent[key]) ?? 'x';
