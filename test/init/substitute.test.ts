@@ -1,11 +1,12 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, link, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { refusedNotice } from '../../init/seal-notice.js';
-import { substituteScripts, type SubstituteOptions } from '../../init/substitute.js';
+import { defaultOutput, substituteScripts, type SubstituteOptions } from '../../init/substitute.js';
 import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, writeResult } from './temp-volume.js';
 import type { TempVolume } from './temp-volume.js';
 
@@ -280,3 +281,34 @@ test('a symlink in the scripts directory is refused', async (t) => {
 function referenceSha(reference: string): string {
   return /sha256=([0-9a-f]{64})/.exec(reference)![1]!;
 }
+
+test('the output writer writes a new file byte-exact (mode 0600), never an existing one nor through a symlink, and closes what it opened', async (t) => {
+  const volume = await makeVolume(t);
+  // Descriptors of this process open on a file of the scripts directory (other tests run in this process too).
+  const openHere = async (): Promise<string[]> => {
+    const targets = await Promise.all((await readdir('/proc/self/fd')).map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    return targets.filter((target) => target.startsWith(volume.scriptsDir));
+  };
+  const data = randomBytes(3 * 256 * 1024 + 5);
+  const path = join(volume.scriptsDir, 'new');
+  await pipeline([data.subarray(0, 1000), data.subarray(1000)], defaultOutput(path));
+  t.deepEqual(await readFile(path), data);
+  t.is((await stat(path)).mode & 0o777, 0o600);
+
+  await writeFile(join(volume.scriptsDir, 'existing'), 'keep');
+  await t.throwsAsync(pipeline([Buffer.from('x')], defaultOutput(join(volume.scriptsDir, 'existing'))), { code: 'EEXIST' });
+  t.is(await readFile(join(volume.scriptsDir, 'existing'), 'utf8'), 'keep');
+
+  await symlink(join(volume.root, 'elsewhere'), join(volume.scriptsDir, 'link'));
+  await t.throwsAsync(pipeline([Buffer.from('x')], defaultOutput(join(volume.scriptsDir, 'link'))), { code: 'EEXIST' });
+  await t.throwsAsync(lstat(join(volume.root, 'elsewhere')), { code: 'ENOENT' });
+
+  const failing = defaultOutput(join(volume.scriptsDir, 'aborted'));
+  const errored = new Promise<Error>((resolve) => failing.once('error', resolve));
+  const closed = new Promise((resolve) => failing.once('close', resolve));
+  failing.write(Buffer.from('partial'));
+  failing.destroy(new Error('stop'));
+  t.is((await errored).message, 'stop');
+  await closed;
+  t.deepEqual(await openHere(), [], 'no descriptor left open');
+});
