@@ -38,6 +38,8 @@ export interface Diagnostic {
   /** e.g. `spec.pipelineSpec.tasks[2].taskSpec.steps[0].args[1]`. */
   readonly path: string;
   readonly message: string;
+  /** The diagnostic is about the map key at `path` (an annotation's name), not its value: tools point at the key. */
+  readonly key?: true;
 }
 
 export function formatDiagnostic(d: Diagnostic): string {

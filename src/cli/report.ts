@@ -22,7 +22,7 @@ export function formatLocated(d: LocatedDiagnostic): string {
 
 /** The diagnostic at its field's place in the document's file. */
 export function locate(d: Diagnostic, doc: YamlDocument): LocatedDiagnostic {
-  const at = doc.locate?.(d.path);
+  const at = doc.locate?.(d.path, d.key === true);
   const where = { file: doc.file, document: doc.line };
   return at === undefined ? { ...d, ...where, line: doc.line } : { ...d, ...where, line: at.line, column: at.col };
 }

@@ -14,9 +14,12 @@ export class Diagnostics {
 
   constructor(readonly object: string) {}
 
-  error(path: string, message: string): void {
+  /** `about: 'key'`: the key at `path` is wrong, not its value (see Diagnostic.key). */
+  error(path: string, message: string, about?: 'key'): void {
     this.errors += 1;
-    if (this.errors <= MAX_REPORTED_ERRORS) this.items.push({ severity: 'error', object: this.object, path: this.mapPath?.(path) ?? path, message });
+    if (this.errors > MAX_REPORTED_ERRORS) return;
+    const at = this.mapPath?.(path) ?? path;
+    this.items.push({ severity: 'error', object: this.object, path: at, message, ...(about === 'key' ? { key: true as const } : {}) });
   }
 
   warn(path: string, message: string): void {

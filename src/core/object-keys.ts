@@ -59,6 +59,7 @@ function checkKeys(map: unknown, path: string, what: string, known: readonly str
       childPath(path, key),
       `${what} "${key}" is not one Tekton Large Results defines${prefixed ? '' : ' (it is close to one that is)'}, so it would be ` +
         `ignored; expected one of ${list(known, key)}`,
+      'key',
     );
   }
 }

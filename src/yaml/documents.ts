@@ -2,7 +2,7 @@
  * Multi-document YAML files of Kubernetes objects: parse (with file:line:col errors), read, and write back.
  */
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isCollection, isSeq, parseAllDocuments, stringify, visit, type Document, type YAMLError } from 'yaml';
+import { LineCounter, isCollection, isMap, isScalar, isSeq, parseAllDocuments, stringify, visit, type Document, type YAMLError } from 'yaml';
 import { TlrError } from '../errors.js';
 import { KUBECTL_PARSE, KUBECTL_STRINGIFY, kubectlProblems } from './kubectl-yaml.js';
 
@@ -15,9 +15,10 @@ export interface YamlDocument {
   /**
    * Where a field path of the object (`spec.pipelineSpec.tasks[0].taskSpec.steps[1].script`) is in the file, 1-based;
    * a path that goes beyond what the file holds (a field the rewrite adds, a Task from another file) is located at
-   * its deepest part that is there. Undefined for documents not parsed from text.
+   * its deepest part that is there. With `key`, where the last segment's key is written (a misspelt annotation name).
+   * Undefined for documents not parsed from text.
    */
-  readonly locate?: (path: string) => { line: number; col: number };
+  readonly locate?: (path: string, key?: boolean) => { line: number; col: number };
 }
 
 const EXPECTED_OBJECT = 'expected a Kubernetes object (a mapping with apiVersion and kind)';
@@ -95,9 +96,20 @@ export function pathSegments(path: string): Array<string | number> {
   return segments;
 }
 
-function locator(doc: Document, lineCounter: LineCounter, line: number): (path: string) => { line: number; col: number } {
-  return (path) => {
+/** The key node of the last segment's pair in its map (`metadata.annotations[x]`: the `x:` itself). */
+function keyAt(doc: Document, segments: ReadonlyArray<string | number>): { range?: [number, number, number] | null } | undefined {
+  const parent = doc.getIn(segments.slice(0, -1), true);
+  if (segments.length === 0 || !isMap(parent)) return undefined;
+  const last = String(segments[segments.length - 1]);
+  const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === last);
+  return isScalar(pair?.key) ? pair.key : undefined;
+}
+
+function locator(doc: Document, lineCounter: LineCounter, line: number): (path: string, key?: boolean) => { line: number; col: number } {
+  return (path, key = false) => {
     const segments = pathSegments(path);
+    const keyNode = key ? keyAt(doc, segments) : undefined;
+    if (keyNode?.range) return lineCounter.linePos(keyNode.range[0]);
     for (let n = segments.length; n > 0; n--) {
       const node = doc.getIn(segments.slice(0, n), true) as { range?: [number, number, number] } | undefined;
       if (node?.range) return lineCounter.linePos(node.range[0]);

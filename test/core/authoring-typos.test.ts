@@ -93,14 +93,22 @@ test('$(params.<typo>) in a pipeline task’s params, matrix and when is refused
   );
 });
 
-test('tlr validate exits 1 on each, with file:line', async (t) => {
+test('tlr validate exits 1 on each, with file:line:column of the misspelt key itself', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tlr-typos-'));
   const file = join(dir, 'run.yaml');
-  await writeFile(file, stringify(withAnnotations({ 'tlr.dev/enabled': 'true' })));
+  const text = stringify(withAnnotations({ 'tlr.dev/enabled': 'true' }));
+  await writeFile(file, text);
+  const lines = text.split('\n');
+  const line = lines.findIndex((l) => l.includes('tlr.dev/enabled:')) + 1;
+  const column = (lines[line - 1] ?? '').indexOf('tlr.dev/enabled') + 1;
   let err = '';
   const code = await runCli(['validate', file], { out: () => undefined, err: (s) => (err += s), stdin: () => Promise.resolve('') });
   t.is(code, 1);
-  t.regex(err, /run\.yaml:\d+:\d+: error: PipelineRun ci\/r: metadata\.annotations\[tlr\.dev\/enabled\]: annotation "tlr\.dev\/enabled" is not one Tekton Large Results defines/);
+  t.true(line > 0 && column > 1);
+  t.true(
+    err.includes(`run.yaml:${line}:${column}: error: PipelineRun ci/r: metadata.annotations[tlr.dev/enabled]: annotation "tlr.dev/enabled" is not one Tekton Large Results defines`),
+    err,
+  );
 });
 
 test('a param default naming a result path is passed as the pipeline task’s value; with another variable in it, refused', (t) => {
