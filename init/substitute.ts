@@ -121,7 +121,7 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
   const selections = new Map(selectionsFor(options.selectors, refs).map((s) => [s.token, s]));
   const declared = new Map([...refs.map((d) => [d.token, d.reference] as const), ...[...selections].map(([t, s]) => [t, s.reference] as const)]);
   const planned = await planScripts(options.scriptsDir, declared);
-  requireWithinLimit(planned, declared, options.maxSubstituted);
+  const budget = requireWithinLimit(planned, declared, selections, options.maxSubstituted);
   const verified = new Set<string>();
   // A reference whose value (or an element of it) goes into a script is verified as it is copied.
   const inScripts = new Set(planned.flatMap((p) => [...p.uses.keys()].map((t) => declared.get(t)?.path)));
@@ -134,7 +134,7 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
   const written: Array<{ temp: string; script: string; substitutions: number }> = [];
   try {
     for (const plan of planned) {
-      written.push({ ...(await substituteToTemp(plan, { declared, selections }, options, verified)), script: plan.script });
+      written.push({ ...(await substituteToTemp(plan, { declared, selections, budget }, options, verified)), script: plan.script });
     }
     // The original is removed before its replacement is renamed into place: ext4 (auto_da_alloc, the default) starts
     // writing back a file renamed over an existing one, 0.6 s per GiB measured here, where a rename to a free name
@@ -187,36 +187,74 @@ async function scanScript(script: string, declared: ReadonlyMap<string, Referenc
   return { uses, firstLine: firstLine ?? '' };
 }
 
-/** Refuses, before anything is written, scripts that would take more than the limit all together. */
-function requireWithinLimit(planned: readonly PlannedScript[], declared: ReadonlyMap<string, Reference>, limit: number): void {
-  let total = 0;
+/**
+ * What the scripts may take (`--max-substituted`): whole values, whose sizes the references give, are counted before
+ * anything is written; an element of a structured result (`.key`, `[i]`) is known only once it is read, so it counts
+ * its own bytes as they are written (not the whole value's).
+ */
+interface Budget {
+  readonly limit: number;
+  /** Bytes of whole values, every use counted. */
+  readonly whole: number;
+  readonly parts: readonly string[];
+  /** Bytes of elements written so far. */
+  elements: number;
+}
+
+/** Refuses, before anything is written, scripts whose whole values would take more than the limit all together. */
+function requireWithinLimit(
+  planned: readonly PlannedScript[],
+  declared: ReadonlyMap<string, Reference>,
+  selections: ReadonlyMap<string, DeclaredSelection>,
+  limit: number,
+): Budget {
+  let whole = 0;
   const parts: string[] = [];
   for (const plan of planned) {
     for (const [token, count] of plan.uses) {
+      if (selections.has(token)) continue;
       const size = declared.get(token)?.size ?? 0;
-      total += count * size;
+      whole += count * size;
       parts.push(`${count} × ${size} bytes of ${declared.get(token)?.path ?? '?'} in ${plan.script}`);
     }
   }
-  if (total <= limit) return;
-  const shown = parts.length > 4 ? [...parts.slice(0, 4), `${parts.length - 4} more`] : parts;
-  throw new TlrError(
+  if (whole > limit) throw tooLarge(`would write ${whole} bytes into its scripts (${shown(parts)})`, limit, 'nothing was written');
+  return { limit, whole, parts, elements: 0 };
+}
+
+/** An element's bytes as they are written, refused once they take the scripts over the limit. */
+async function* counted(chunks: AsyncIterable<Buffer>, budget: Budget, element: string): AsyncGenerator<Buffer> {
+  for await (const chunk of chunks) {
+    budget.elements += chunk.length;
+    if (budget.whole + budget.elements > budget.limit) {
+      const wholes = budget.parts.length === 0 ? '' : `${budget.whole} bytes of whole values (${shown(budget.parts)}) and `;
+      throw tooLarge(`would write more than ${budget.limit} bytes into its scripts: ${wholes}${budget.elements} bytes of elements so far, the last ${element}`, budget.limit, 'no script was changed');
+    }
+    yield chunk;
+  }
+}
+
+function shown(parts: readonly string[]): string {
+  return (parts.length > 4 ? [...parts.slice(0, 4), `${parts.length - 4} more`] : parts).join('; ');
+}
+
+function tooLarge(what: string, limit: number, outcome: string): TlrError {
+  return new TlrError(
     'E_RESULT_TOO_LARGE',
-    `Substituting the results this pod uses by value would write ${total} bytes into its scripts (${shown.join('; ')}), ` +
-      `over the limit of ${limit} bytes (config key ${SUBSTITUTION_LIMIT_KEY}); nothing was written. Use a large ` +
-      'result by path ($(tasks.<task>.results.<result>.path): the step reads the file and nothing is copied), or ask ' +
-      `your admin to raise ${SUBSTITUTION_LIMIT_KEY}`,
+    `Substituting the results this pod uses by value ${what}, over the limit of ${limit} bytes (config key ` +
+      `${SUBSTITUTION_LIMIT_KEY}); ${outcome}. Use a large result by path ($(tasks.<task>.results.<result>.path): the ` +
+      `step reads the file and nothing is copied), or ask your admin to raise ${SUBSTITUTION_LIMIT_KEY}`,
   );
 }
 
 /** Writes the substituted script next to the original; returns the temp file (the caller renames it). */
 async function substituteToTemp(
   plan: PlannedScript,
-  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection> },
+  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection>; budget: Budget },
   options: SubstituteOptions,
   verified: Set<string>,
 ): Promise<{ temp: string; substitutions: number }> {
-  const { declared, selections } = tokens;
+  const { declared, selections, budget } = tokens;
   const { script, stats } = plan;
   const log = options.log ?? logInfo;
   const warn = options.warn ?? logWarning;
@@ -234,7 +272,8 @@ async function substituteToTemp(
     const type = 'key' in selection.selector ? 'object' : 'array';
     // Named as tlr-exec names it (exec/value.go readSelected).
     const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
-    return selectElement(chunks, { type, subject, select: selection.selector });
+    const selected = selectElement(chunks, { type, subject, select: selection.selector });
+    return counted(selected, budget, `element ${formatSelector(selection.selector)} of ${subject} in ${script}`);
   };
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);

@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import fc from 'fast-check';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealResult, type SealOptions } from '../../init/seal.js';
 import { StructuredReader, selectElement, type StructuredOptions } from '../../init/structured-json.js';
@@ -208,4 +208,33 @@ test('selectElement passes on the source\'s failure after the selection (the rea
     for await (const _ of chunks) void _;
   });
   t.is((error as TlrError).code, 'E_DIGEST_MISMATCH');
+});
+
+test('an element used counts its own bytes against --max-substituted, not the whole value; over it, refused with no script changed', async (t) => {
+  const volume = await makeVolume(t);
+  const big = 'x'.repeat(2 * 1024 * 1024);
+  const image = await writeResult(volume, 'image', JSON.stringify({ url: 'registry/app', layers: big }));
+  const files = await writeResult(volume, 'files', '["a"]');
+  const refs = `${PRODUCER}/image=${image} ${PRODUCER}/files=${files}`;
+  const limited = (limit: number, selectors: string): SubstituteOptions => ({ ...substituteOptions(volume, refs, selectors), maxSubstituted: limit });
+
+  // A small key of a 2 MiB object, under a 64 KiB limit: the object is read (and verified) whole, 12 bytes are written.
+  const path = await script(volume, `#!/bin/sh\ncat <<'E'\n${token({ key: 'url' }, image)}\nE\n`);
+  await substituteScripts(limited(64 * 1024, `${PRODUCER}/image.url`));
+  t.is(await readFile(path, 'utf8'), "#!/bin/sh\ncat <<'E'\nregistry/app\nE\n");
+
+  // The large key is over it: refused as it is written, the script as it was, no temp file left.
+  const large = await script(volume, `#!/bin/sh\ncat <<'E'\n${token({ key: 'layers' }, image)}\nE\n`);
+  const before = await readFile(large);
+  const error = await t.throwsAsync(substituteScripts(limited(64 * 1024, `${PRODUCER}/image.layers`)), { instanceOf: TlrError });
+  t.is(error?.code, 'E_RESULT_TOO_LARGE');
+  t.regex(error?.message ?? '', /would write more than 65536 bytes into its scripts: \d+ bytes of elements so far, the last element \.layers of result "image" of task "producer" \(run-[^)]+\/producer\/image\) in \S+script-0-s, over the limit of 65536 bytes \(config key maxSubstitutedSize\); no script was changed/);
+  t.deepEqual(await readFile(large), before);
+  t.deepEqual((await readdir(volume.scriptsDir)).filter((n) => n.startsWith('.')), []);
+
+  // Whole values count first, before anything is written; elements then take what is left.
+  await script(volume, `#!/bin/sh\ncat <<'E'\n${files}\n${token({ key: 'url' }, image)}\nE\n`);
+  const both = await t.throwsAsync(substituteScripts(limited(10, `${PRODUCER}/image.url`)), { instanceOf: TlrError });
+  t.regex(both?.message ?? '', /5 bytes of whole values \(1 × 5 bytes of run-[^)]+\/producer\/files in \S+\) and 12 bytes of elements so far/);
+  await substituteScripts(limited(17, `${PRODUCER}/image.url`));
 });
