@@ -248,7 +248,6 @@ function userStepPaths(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Ent
 
 /** The producer's seal step's termination message, as its pod will run (its consumer rewrite included), must fit. */
 function checkSealed(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry, config: Config, flags: FeatureFlags | undefined, diags: Diagnostics): void {
-  if (flags === undefined || !(pt.taskSpec.steps ?? []).some(isSealStep)) return;
   const sealed = { taskSpec: pt.taskSpec, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label: `pipeline task "${pt.name}"`, flags };
   checkTerminationBudget(sealed, config, diags);
 }

@@ -115,16 +115,19 @@ export interface SealedTask {
   /** Field path of `taskSpec`, for messages. */
   readonly path: string;
   readonly label: string;
-  readonly flags: FeatureFlags;
+  /** The cluster's feature flags; without them (undefined) the message's form is not known and nothing is checked. */
+  readonly flags: FeatureFlags | undefined;
 }
 
 /**
  * The seal step's termination message must fit what the kubelet keeps of one container's message in this pod
  * (src/core/termination-budget.ts): over it, Tekton drops every result of the task and the TaskRun still succeeds.
  * Refused with the numbers (an estimate with compression: a warning); classic results sharing the message with
- * little room left get a warning, since their size is known only at run time.
+ * little room left get a warning, since their size is known only at run time. A task without a seal step (nothing
+ * stored by reference) has no such message.
  */
 export function checkTerminationBudget(task: SealedTask, config: Config, diags: Diagnostics): void {
+  if (task.flags === undefined || !(task.taskSpec.steps ?? []).some(isSealStep)) return;
   const estimate = sealMessageBytes(task.producer, task.results, config.maxResultSize, task.flags);
   if (estimate === undefined) return;
   const pod = podContainers(task.taskSpec);

@@ -16,7 +16,7 @@ import { clone } from './json-walk.js';
 import { layoutFor, TASK_RUN_DIR, TASK_RUN_PRODUCER } from './layout.js';
 import { referenceResultNames } from './opt-in.js';
 import type { RewriteOptions, RewriteResult } from './options.js';
-import { checkTerminationBudget, isSealStep, rewriteProducer } from './producer.js';
+import { checkTerminationBudget, rewriteProducer } from './producer.js';
 import { isTektonTaskKind, notSupplied } from './resolver.js';
 import { bindResultWorkspace, describeVolume } from './result-volume.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -56,9 +56,7 @@ export function rewriteTaskRun(input: TaskRun, options: RewriteOptions): Rewrite
   const embedded = { ...source.spec };
   const params = run.spec.params ? [...run.spec.params] : undefined;
   rewriteProducer({ taskSpec: embedded, params, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input) }, layout, options.config, diags);
-  if (options.featureFlags !== undefined && (embedded.steps ?? []).some(isSealStep)) {
-    checkTerminationBudget({ taskSpec: embedded, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input), flags: options.featureFlags }, options.config, diags);
-  }
+  checkTerminationBudget({ taskSpec: embedded, results: source.names, producer: TASK_RUN_PRODUCER, path: 'spec.taskSpec', label: describeObject(input), flags: options.featureFlags }, options.config, diags);
   const taskSpec = withoutMetadata(embedded);
   const bindings = reuseNamedClaim(run, diags);
   const bound = bindResultWorkspace(bindings, TASK_WORKSPACE, options.provisionedClaim, options.config, 'spec', diags);
