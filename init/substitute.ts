@@ -74,8 +74,9 @@ export const SUBSTITUTION_LIMIT_KEY = 'maxSubstitutedSize';
 export function defaultOutput(path: string): Writable {
   let fd: number | undefined;
   const close = (): void => {
-    if (fd !== undefined) closeSync(fd);
-    fd = undefined;
+    const open = fd;
+    fd = undefined; // never closed twice, even when closing fails (the number may be reused by then)
+    if (open !== undefined) closeSync(open);
   };
   return new Writable({
     highWaterMark: CHUNK_SIZE,
@@ -199,7 +200,18 @@ interface Budget {
   readonly parts: readonly string[];
   /** Bytes of elements written so far. */
   elements: number;
+  /**
+   * Reading: an element's value is read and verified whole. Its bytes (up to ELEMENT_CACHE_BYTES) are kept after the
+   * first use, so the same element again costs no read; a larger element read again counts its whole value here,
+   * against the same limit: N uses of a small key of a 1 GiB value never read N GiB.
+   */
+  readonly cache: Map<string, Buffer[]>;
+  readonly read: Set<string>;
+  rereads: number;
 }
+
+/** The most bytes of one element kept for its further uses in the pod. */
+const ELEMENT_CACHE_BYTES = 1024 * 1024;
 
 /** Refuses, before anything is written, scripts whose whole values would take more than the limit all together. */
 function requireWithinLimit(
@@ -219,16 +231,30 @@ function requireWithinLimit(
     }
   }
   if (whole > limit) throw tooLarge(`would write ${whole} bytes into its scripts (${shown(parts)})`, limit, 'nothing was written');
-  return { limit, whole, parts, elements: 0 };
+  return { limit, whole, parts, elements: 0, cache: new Map(), read: new Set(), rereads: 0 };
+}
+
+/** Passes the chunks on, keeping a copy in the cache under `token` once they all passed (if they are small enough). */
+async function* remembered(chunks: AsyncIterable<Buffer>, cache: Map<string, Buffer[]>, token: string): AsyncGenerator<Buffer> {
+  let kept: Buffer[] | undefined = [];
+  let bytes = 0;
+  for await (const chunk of chunks) {
+    bytes += chunk.length;
+    if (bytes > ELEMENT_CACHE_BYTES) kept = undefined;
+    kept?.push(Buffer.from(chunk)); // a copy: the reader reuses its buffers
+    yield chunk;
+  }
+  if (kept !== undefined) cache.set(token, kept); // only after the source ended verified
 }
 
 /** An element's bytes as they are written, refused once they take the scripts over the limit. */
-async function* counted(chunks: AsyncIterable<Buffer>, budget: Budget, element: string): AsyncGenerator<Buffer> {
+async function* counted(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, budget: Budget, element: string): AsyncGenerator<Buffer> {
   for await (const chunk of chunks) {
     budget.elements += chunk.length;
-    if (budget.whole + budget.elements > budget.limit) {
+    if (budget.whole + budget.elements + budget.rereads > budget.limit) {
       const wholes = budget.parts.length === 0 ? '' : `${budget.whole} bytes of whole values (${shown(budget.parts)}) and `;
-      throw tooLarge(`would write more than ${budget.limit} bytes into its scripts: ${wholes}${budget.elements} bytes of elements so far, the last ${element}`, budget.limit, 'no script was changed');
+      const again = budget.rereads === 0 ? '' : ` (and ${budget.rereads} bytes of values read again for elements used again)`;
+      throw tooLarge(`would write more than ${budget.limit} bytes into its scripts: ${wholes}${budget.elements} bytes of elements so far, the last ${element}${again}`, budget.limit, 'no script was changed');
     }
     yield chunk;
   }
@@ -263,6 +289,22 @@ async function substituteToTemp(
       warn('Substituted result outside a quoted here-document', { script, path: reference.path, context: context.description });
     }
     const selection = selections.get(token);
+    const cached = budget.cache.get(token);
+    if (selection !== undefined && cached !== undefined) {
+      return counted(cached, budget, `element ${formatSelector(selection.selector)} of ${reference.path} in ${script}`);
+    }
+    if (selection !== undefined && budget.read.has(token)) {
+      budget.rereads += reference.size;
+      if (budget.whole + budget.elements + budget.rereads > budget.limit) {
+        throw tooLarge(
+          `would read ${reference.path} (${reference.size} bytes) once more for element ${formatSelector(selection.selector)} in ${script}, ` +
+            `an element over ${ELEMENT_CACHE_BYTES} bytes used again: ${budget.rereads} bytes read again so far, with ${budget.whole + budget.elements} bytes written`,
+          budget.limit,
+          'no script was changed',
+        );
+      }
+    }
+    if (selection !== undefined) budget.read.add(token);
     const element: Record<string, string> = selection === undefined ? {} : { element: formatSelector(selection.selector) };
     const chunks = await openVerifiedResult(reference, options, (path, digest) => {
       verified.add(reference.path);
@@ -272,7 +314,7 @@ async function substituteToTemp(
     const type = 'key' in selection.selector ? 'object' : 'array';
     // Named as tlr-exec names it (exec/value.go readSelected).
     const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
-    const selected = selectElement(chunks, { type, subject, select: selection.selector });
+    const selected = remembered(selectElement(chunks, { type, subject, select: selection.selector }), budget.cache, token);
     return counted(selected, budget, `element ${formatSelector(selection.selector)} of ${subject} in ${script}`);
   };
   const temp = tempPathFor(script);

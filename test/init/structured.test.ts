@@ -238,3 +238,28 @@ test('an element used counts its own bytes against --max-substituted, not the wh
   t.regex(both?.message ?? '', /5 bytes of whole values \(1 × 5 bytes of run-[^)]+\/producer\/files in \S+\) and 12 bytes of elements so far/);
   await substituteScripts(limited(17, `${PRODUCER}/image.url`));
 });
+
+test('an element used again is not read again: small ones are kept from their first (verified) use, larger ones count their whole value again', async (t) => {
+  const volume = await makeVolume(t);
+  const image = await writeResult(volume, 'image', JSON.stringify({ url: 'registry/app', layers: 'y'.repeat(1536 * 1024), pad: 'z'.repeat(512 * 1024) }));
+  const files = await writeResult(volume, 'files', '["a"]');
+  const refs = `${PRODUCER}/image=${image} ${PRODUCER}/files=${files}`;
+  const options = (limit: number, selectors: string): SubstituteOptions => ({ ...substituteOptions(volume, refs, selectors), maxSubstituted: limit });
+  const url = token({ key: 'url' }, image);
+
+  // 200 uses of a 12-byte key of a 2 MiB value under a 64 KiB limit: read once (200 reads would count 400 MiB).
+  const path = await script(volume, `#!/bin/sh\ncat <<'E'\n${Array.from({ length: 200 }, () => url).join('\n')}\nE\n`);
+  await substituteScripts(options(64 * 1024, `${PRODUCER}/image.url`));
+  t.is(await readFile(path, 'utf8'), `#!/bin/sh\ncat <<'E'\n${Array.from({ length: 200 }, () => 'registry/app').join('\n')}\nE\n`);
+
+  // A 1.5 MiB element twice: its 2 MiB value read a second time after 1.5 MiB written is over a 3.4 MiB limit.
+  const layers = token({ key: 'layers' }, image);
+  const twice = await script(volume, `#!/bin/sh\ncat <<'E'\n${layers}\n${layers}\nE\n`);
+  const before = await readFile(twice);
+  const error = await t.throwsAsync(substituteScripts(options(3_565_158, `${PRODUCER}/image.layers`)), { instanceOf: TlrError });
+  t.is(error?.code, 'E_RESULT_TOO_LARGE');
+  t.regex(error?.message ?? '', /would read run-[^ ]+\/producer\/image \(\d+ bytes\) once more for element \.layers in \S+script-0-s, an element over 1048576 bytes used again: \d+ bytes read again so far, with 1572864 bytes written, over the limit of 3565158 bytes .*no script was changed/);
+  t.deepEqual(await readFile(twice), before);
+  await substituteScripts(options(6 * 1024 * 1024, `${PRODUCER}/image.layers`));
+  t.is((await readFile(twice)).length, before.length - 2 * layers.length + 2 * 1536 * 1024);
+});
