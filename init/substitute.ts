@@ -44,6 +44,8 @@ export interface SubstituteOptions extends ResultVolume {
   /** Where warnings go (a value substituted where nothing checks it); stdout JSON lines by default. */
   readonly warn?: Logger;
   readonly createOutput?: OutputFactory;
+  /** Renames a file (fs.promises.rename). Injectable for tests. */
+  readonly rename?: (from: string, to: string) => Promise<void>;
 }
 
 export interface SubstituteReport {
@@ -122,7 +124,7 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
   const selections = new Map(selectionsFor(options.selectors, refs).map((s) => [s.token, s]));
   const declared = new Map([...refs.map((d) => [d.token, d.reference] as const), ...[...selections].map(([t, s]) => [t, s.reference] as const)]);
   const planned = await planScripts(options.scriptsDir, declared);
-  const budget = requireWithinLimit(planned, declared, selections, options.maxSubstituted);
+  const elements = new ElementSource(planBudget(planned, declared, selections, options.maxSubstituted));
   const verified = new Set<string>();
   // A reference whose value (or an element of it) goes into a script is verified as it is copied.
   const inScripts = new Set(planned.flatMap((p) => [...p.uses.keys()].map((t) => declared.get(t)?.path)));
@@ -135,20 +137,46 @@ export async function substituteScripts(options: SubstituteOptions): Promise<Sub
   const written: Array<{ temp: string; script: string; substitutions: number }> = [];
   try {
     for (const plan of planned) {
-      written.push({ ...(await substituteToTemp(plan, { declared, selections, budget }, options, verified)), script: plan.script });
+      written.push({ ...(await substituteToTemp(plan, { declared, selections, elements }, options, verified)), script: plan.script });
     }
-    // The original is removed before its replacement is renamed into place: ext4 (auto_da_alloc, the default) starts
-    // writing back a file renamed over an existing one, 0.6 s per GiB measured here, where a rename to a free name
-    // costs nothing. Every check is behind us by now, and nothing else runs in the pod during its init containers.
-    for (const w of written) {
-      await unlink(w.script);
-      await rename(w.temp, w.script);
-    }
+    await replaceAll(written, options.rename ?? rename, options.warn ?? logWarning);
   } catch (error) {
     await Promise.all(written.map((w) => unlink(w.temp).catch(() => undefined)));
     throw error;
   }
   return { scripts: written.map(({ script, substitutions }) => ({ script, substitutions })), verified: [...verified] };
+}
+
+/**
+ * Puts every new script in place of its original, all or none. Each original is first renamed aside, then its
+ * replacement renamed to the freed name, and the originals are removed once all are in place: on ext4
+ * (auto_da_alloc, the default) a file renamed over an existing one starts its write-back, 0.6 s per GiB measured
+ * here, where a rename to a free name costs nothing. Every check is behind us by now, and nothing else runs in the pod
+ * during its init containers. When a rename fails, every original is put back (over its replacement if that was in
+ * place already) and the error passed on; the caller removes the replacements left.
+ */
+async function replaceAll(
+  written: ReadonlyArray<{ readonly temp: string; readonly script: string }>,
+  move: (from: string, to: string) => Promise<void>,
+  warn: Logger,
+): Promise<void> {
+  const aside: Array<{ script: string; original: string }> = [];
+  try {
+    for (const { temp, script } of written) {
+      const original = tempPathFor(script);
+      await move(script, original);
+      aside.push({ script, original });
+      await move(temp, script);
+    }
+  } catch (error) {
+    for (const { script, original } of aside.reverse()) {
+      await move(original, script).catch((restore: unknown) => {
+        warn('Original script could not be put back', { script, original, error: String(restore) });
+      });
+    }
+    throw error;
+  }
+  await Promise.all(aside.map(({ original }) => unlink(original).catch(() => undefined)));
 }
 
 /** The scripts that hold a declared token, in name order; refuses anything in the directory but regular files. */
@@ -191,30 +219,103 @@ async function scanScript(script: string, declared: ReadonlyMap<string, Referenc
 /**
  * What the scripts may take (`--max-substituted`): whole values, whose sizes the references give, are counted before
  * anything is written; an element of a structured result (`.key`, `[i]`) is known only once it is read, so it counts
- * its own bytes as they are written (not the whole value's).
+ * its own bytes as they are written (not the whole value's), and a value read again for an element counts whole.
  */
-interface Budget {
-  readonly limit: number;
-  /** Bytes of whole values, every use counted. */
-  readonly whole: number;
-  readonly parts: readonly string[];
+class Budget {
   /** Bytes of elements written so far. */
-  elements: number;
-  /**
-   * Reading: an element's value is read and verified whole. Its bytes (up to ELEMENT_CACHE_BYTES) are kept after the
-   * first use, so the same element again costs no read; a larger element read again counts its whole value here,
-   * against the same limit: N uses of a small key of a 1 GiB value never read N GiB.
-   */
-  readonly cache: Map<string, Buffer[]>;
-  readonly read: Set<string>;
-  rereads: number;
+  private written = 0;
+  /** Bytes of values read again for elements used again (see ElementSource). */
+  private rereads = 0;
+
+  constructor(
+    readonly limit: number,
+    /** Bytes of whole values, every use counted. */
+    private readonly whole: number,
+    private readonly parts: readonly string[],
+  ) {}
+
+  /** Passes an element's chunks on, each counted once it is let through; the first that does not fit is refused. */
+  async *counted(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, element: string): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks) {
+      if (this.whole + this.written + this.rereads + chunk.length > this.limit) {
+        const wholes = this.parts.length === 0 ? '' : `${this.whole} bytes of whole values (${shown(this.parts)}) and `;
+        const again = this.rereads === 0 ? '' : ` (and ${this.rereads} bytes of values read again for elements used again)`;
+        throw tooLarge(
+          `would write more than ${this.limit} bytes into its scripts: ${wholes}${this.written} bytes of elements written${again}, ` +
+            `then ${chunk.length} more bytes of ${element}`,
+          this.limit,
+          'no script was changed',
+        );
+      }
+      this.written += chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** Counts a value of `size` bytes read again for `element`; refused when that takes the pod over the limit. */
+  reread(path: string, size: number, element: string): void {
+    if (this.whole + this.written + this.rereads + size > this.limit) {
+      throw tooLarge(
+        `would read ${path} (${size} bytes) once more for ${element}, an element over ${ELEMENT_CACHE_BYTES} bytes used ` +
+          `again: ${this.rereads} bytes read again before it, with ${this.whole + this.written} bytes written`,
+        this.limit,
+        'no script was changed',
+      );
+    }
+    this.rereads += size;
+  }
 }
 
 /** The most bytes of one element kept for its further uses in the pod. */
 const ELEMENT_CACHE_BYTES = 1024 * 1024;
 
+/**
+ * The elements of structured results the scripts use. An element's value is read and verified whole; its bytes (up to
+ * ELEMENT_CACHE_BYTES) are kept after its first use, so the same element again costs no read, and a larger element
+ * used again reads its value again, counted whole against the budget: N uses of a small key of a 1 GiB value never
+ * read N GiB.
+ */
+class ElementSource {
+  private readonly kept = new Map<string, Buffer[]>();
+  private readonly read = new Set<string>();
+
+  constructor(private readonly budget: Budget) {}
+
+  /** The element's bytes, counted as written; `open` gives the verified value's chunks when it has to be read. */
+  async open(
+    selection: DeclaredSelection,
+    script: string,
+    open: () => Promise<AsyncIterable<Buffer>>,
+  ): Promise<AsyncIterable<Buffer>> {
+    const { token, reference, selector } = selection;
+    // Named as tlr-exec names it (exec/value.go readSelected).
+    const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
+    const element = `element ${formatSelector(selector)} of ${subject} in ${script}`;
+    const kept = this.kept.get(token);
+    if (kept !== undefined) return this.budget.counted(kept, element);
+    if (this.read.has(token)) this.budget.reread(reference.path, reference.size, element);
+    this.read.add(token);
+    const type = 'key' in selector ? 'object' : 'array';
+    const selected = selectElement(await open(), { type, subject, select: selector });
+    return this.budget.counted(this.keep(selected, token), element);
+  }
+
+  /** Passes the chunks on, keeping a copy under `token` once they all passed (if they are small enough). */
+  private async *keep(chunks: AsyncIterable<Buffer>, token: string): AsyncGenerator<Buffer> {
+    let kept: Buffer[] | undefined = [];
+    let bytes = 0;
+    for await (const chunk of chunks) {
+      bytes += chunk.length;
+      if (bytes > ELEMENT_CACHE_BYTES) kept = undefined;
+      kept?.push(Buffer.from(chunk)); // a copy: the reader reuses its buffers
+      yield chunk;
+    }
+    if (kept !== undefined) this.kept.set(token, kept); // only after the source ended verified
+  }
+}
+
 /** Refuses, before anything is written, scripts whose whole values would take more than the limit all together. */
-function requireWithinLimit(
+function planBudget(
   planned: readonly PlannedScript[],
   declared: ReadonlyMap<string, Reference>,
   selections: ReadonlyMap<string, DeclaredSelection>,
@@ -231,33 +332,7 @@ function requireWithinLimit(
     }
   }
   if (whole > limit) throw tooLarge(`would write ${whole} bytes into its scripts (${shown(parts)})`, limit, 'nothing was written');
-  return { limit, whole, parts, elements: 0, cache: new Map(), read: new Set(), rereads: 0 };
-}
-
-/** Passes the chunks on, keeping a copy in the cache under `token` once they all passed (if they are small enough). */
-async function* remembered(chunks: AsyncIterable<Buffer>, cache: Map<string, Buffer[]>, token: string): AsyncGenerator<Buffer> {
-  let kept: Buffer[] | undefined = [];
-  let bytes = 0;
-  for await (const chunk of chunks) {
-    bytes += chunk.length;
-    if (bytes > ELEMENT_CACHE_BYTES) kept = undefined;
-    kept?.push(Buffer.from(chunk)); // a copy: the reader reuses its buffers
-    yield chunk;
-  }
-  if (kept !== undefined) cache.set(token, kept); // only after the source ended verified
-}
-
-/** An element's bytes as they are written, refused once they take the scripts over the limit. */
-async function* counted(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, budget: Budget, element: string): AsyncGenerator<Buffer> {
-  for await (const chunk of chunks) {
-    budget.elements += chunk.length;
-    if (budget.whole + budget.elements + budget.rereads > budget.limit) {
-      const wholes = budget.parts.length === 0 ? '' : `${budget.whole} bytes of whole values (${shown(budget.parts)}) and `;
-      const again = budget.rereads === 0 ? '' : ` (and ${budget.rereads} bytes of values read again for elements used again)`;
-      throw tooLarge(`would write more than ${budget.limit} bytes into its scripts: ${wholes}${budget.elements} bytes of elements so far, the last ${element}${again}`, budget.limit, 'no script was changed');
-    }
-    yield chunk;
-  }
+  return new Budget(limit, whole, parts);
 }
 
 function shown(parts: readonly string[]): string {
@@ -276,11 +351,11 @@ function tooLarge(what: string, limit: number, outcome: string): TlrError {
 /** Writes the substituted script next to the original; returns the temp file (the caller renames it). */
 async function substituteToTemp(
   plan: PlannedScript,
-  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection>; budget: Budget },
+  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection>; elements: ElementSource },
   options: SubstituteOptions,
   verified: Set<string>,
 ): Promise<{ temp: string; substitutions: number }> {
-  const { declared, selections, budget } = tokens;
+  const { declared, selections, elements } = tokens;
   const { script, stats } = plan;
   const log = options.log ?? logInfo;
   const warn = options.warn ?? logWarning;
@@ -289,33 +364,13 @@ async function substituteToTemp(
       warn('Substituted result outside a quoted here-document', { script, path: reference.path, context: context.description });
     }
     const selection = selections.get(token);
-    const cached = budget.cache.get(token);
-    if (selection !== undefined && cached !== undefined) {
-      return counted(cached, budget, `element ${formatSelector(selection.selector)} of ${reference.path} in ${script}`);
-    }
-    if (selection !== undefined && budget.read.has(token)) {
-      budget.rereads += reference.size;
-      if (budget.whole + budget.elements + budget.rereads > budget.limit) {
-        throw tooLarge(
-          `would read ${reference.path} (${reference.size} bytes) once more for element ${formatSelector(selection.selector)} in ${script}, ` +
-            `an element over ${ELEMENT_CACHE_BYTES} bytes used again: ${budget.rereads} bytes read again so far, with ${budget.whole + budget.elements} bytes written`,
-          budget.limit,
-          'no script was changed',
-        );
-      }
-    }
-    if (selection !== undefined) budget.read.add(token);
-    const element: Record<string, string> = selection === undefined ? {} : { element: formatSelector(selection.selector) };
-    const chunks = await openVerifiedResult(reference, options, (path, digest) => {
-      verified.add(reference.path);
-      log('Substituted result', { script, path: reference.path, ...element, file: path, bytes: digest.bytes, sha256: digest.sha256, context: context.description });
-    });
-    if (selection === undefined) return chunks;
-    const type = 'key' in selection.selector ? 'object' : 'array';
-    // Named as tlr-exec names it (exec/value.go readSelected).
-    const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
-    const selected = remembered(selectElement(chunks, { type, subject, select: selection.selector }), budget.cache, token);
-    return counted(selected, budget, `element ${formatSelector(selection.selector)} of ${subject} in ${script}`);
+    const open = (): Promise<AsyncIterable<Buffer>> =>
+      openVerifiedResult(reference, options, (path, digest) => {
+        verified.add(reference.path);
+        const element: Record<string, string> = selection === undefined ? {} : { element: formatSelector(selection.selector) };
+        log('Substituted result', { script, path: reference.path, ...element, file: path, bytes: digest.bytes, sha256: digest.sha256, context: context.description });
+      });
+    return selection === undefined ? open() : elements.open(selection, script, open);
   };
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);

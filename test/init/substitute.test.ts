@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, link, lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, readFile, readlink, rename as fsRename, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -111,6 +111,38 @@ test('a full disk after some chunks were written: the original script is intact'
   };
   const error = await refused(t, volume, script, optionsFor(volume, { createOutput: fillsUp, refs: ref }));
   t.like(error, { code: 'E_NO_SPACE' });
+});
+
+test('a rename that fails while the new scripts are put in place leaves every original script as it was', async (t) => {
+  // Every failing rename: the first script's move aside, its replacement's move in, then the same for the second
+  // (the first already substituted by then), and the removal of nothing else.
+  for (let failing = 0; failing < 4; failing++) {
+    const volume = await makeVolume(t);
+    const ref = await writeResult(volume, 'r', 'VALUE');
+    const first = await writeScript(volume, 'script-0-a', `echo ${ref} first\n`, 0o750);
+    const second = await writeScript(volume, 'script-1-b', `echo ${ref} second\n`, 0o700);
+    const warnings: unknown[] = [];
+    let renames = 0;
+    const rename = async (from: string, to: string): Promise<void> => {
+      if (renames++ === failing) throw Object.assign(new Error(`EIO: i/o error, rename '${from}' -> '${to}'`), { code: 'EIO' });
+      await fsRename(from, to);
+    };
+    const error = await refused(t, volume, second, optionsFor(volume, { refs: ref, rename, warn: (...w) => warnings.push(w) }));
+    t.like(error, { code: 'EIO' }, `rename ${failing} fails`);
+    t.is(await readFile(first, 'utf8'), `echo ${ref} first\n`, `rename ${failing}: the first script is its original`);
+    t.is((await stat(first)).mode & 0o7777, 0o750);
+    t.deepEqual((await readdir(volume.scriptsDir)).sort(), ['script-0-a', 'script-1-b']);
+    t.deepEqual(warnings.filter((w) => JSON.stringify(w).includes('put back')), []);
+  }
+  // With no failure, both are substituted and nothing else is left.
+  const volume = await makeVolume(t);
+  const ref = await writeResult(volume, 'r', 'VALUE');
+  const first = await writeScript(volume, 'script-0-a', `echo ${ref} first\n`);
+  const second = await writeScript(volume, 'script-1-b', `echo ${ref} second\n`);
+  await substituteScripts(optionsFor(volume, { refs: ref, rename: fsRename }));
+  t.is(await readFile(first, 'utf8'), 'echo VALUE first\n');
+  t.is(await readFile(second, 'utf8'), 'echo VALUE second\n');
+  t.deepEqual((await readdir(volume.scriptsDir)).sort(), ['script-0-a', 'script-1-b']);
 });
 
 test('a script with "[[tlr:" text that is not a reference is left untouched', async (t) => {
