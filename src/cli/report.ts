@@ -3,16 +3,21 @@ import type { RewriteResult } from '../core/options.js';
 import type { KubeObject } from '../api/tekton.js';
 import type { YamlDocument } from '../yaml/documents.js';
 import type { CliIo } from './io.js';
+import { originLabel, originOf } from './origin.js';
 
 export type RenderedDocument = RewriteResult<KubeObject> & { doc: YamlDocument };
 
-/** A diagnostic with where it is: the file, and the line and column of its field (else of the document). */
+/**
+ * A diagnostic with where it is: the file, and the line and column of its field (else of the document). A field of a
+ * Pipeline or Task a run inlined is located where its author wrote it, in that document (`object` and `path` then
+ * name that document and its own field).
+ */
 export type LocatedDiagnostic = Diagnostic & {
   readonly file: string;
   readonly line: number;
   readonly column?: number;
-  /** The first line of the document it is about (which object it is, in its file). */
-  readonly document: number;
+  /** The document the diagnostic is about (the run, even when the field is in its Pipeline): file, first line, name. */
+  readonly document: { readonly file: string; readonly line: number; readonly object: string };
 };
 
 /** `file:line:col: severity: object: path: message`, the one text form of a diagnostic. */
@@ -20,11 +25,18 @@ export function formatLocated(d: LocatedDiagnostic): string {
   return `${d.file}:${d.line}${d.column !== undefined ? `:${d.column}` : ''}: ${formatDiagnostic(d)}`;
 }
 
-/** The diagnostic at its field's place in the document's file. */
-export function locate(d: Diagnostic, doc: YamlDocument): LocatedDiagnostic {
-  const at = doc.locate?.(d.path, d.key === true);
-  const where = { file: doc.file, document: doc.line };
-  return at === undefined ? { ...d, ...where, line: doc.line } : { ...d, ...where, line: at.line, column: at.col };
+/**
+ * The diagnostic at its field's place: in the document's file, or, for a field of an inlined Pipeline or Task, in
+ * the document among `docs` it came from.
+ */
+export function locate(d: Diagnostic, doc: YamlDocument, docs: readonly YamlDocument[] = []): LocatedDiagnostic {
+  const document = { file: doc.file, line: doc.line, object: d.object };
+  const origin = originOf(d.path, doc, docs);
+  const target = origin?.doc ?? doc;
+  const named = origin === undefined ? d : { ...d, object: originLabel(origin, d.object), path: origin.path };
+  const at = target.locate?.(named.path, d.key === true);
+  const where = { file: target.file, document };
+  return at === undefined ? { ...named, ...where, line: target.line } : { ...named, ...where, line: at.line, column: at.col };
 }
 
 /**
@@ -42,6 +54,8 @@ export class CommandRefused extends Error {
 export interface Collected {
   readonly results: RenderedDocument[];
   readonly refusals: LocatedDiagnostic[];
+  /** Every document read (where inlined Pipelines and Tasks are located). */
+  readonly docs: readonly YamlDocument[];
 }
 
 /** Runs `fn` on every document, collecting every refusal (with the document's file and line) instead of stopping. */
@@ -53,10 +67,10 @@ export function collectAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument
       results.push({ ...fn(doc), doc });
     } catch (error) {
       if (!(error instanceof RewriteError)) throw error;
-      refusals.push(...error.diagnostics.map((d) => locate(d, doc)));
+      refusals.push(...error.diagnostics.map((d) => locate(d, doc, docs)));
     }
   }
-  return { results, refusals };
+  return { results, refusals, docs };
 }
 
 /** Runs `fn` on every document; fails with every refusal once all were tried, so one run shows all problems. */
@@ -66,9 +80,12 @@ export function runAll(docs: readonly YamlDocument[], fn: (doc: YamlDocument) =>
   return results;
 }
 
-/** The warnings of the documents that passed, located. */
-export function warningsOf(results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>): LocatedDiagnostic[] {
-  return results.flatMap((r) => r.diagnostics.filter((d) => d.severity === 'warning').map((d) => locate(d, r.doc)));
+/** The warnings of the documents that passed, located (among `docs`, for fields of inlined Pipelines and Tasks). */
+export function warningsOf(
+  results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>,
+  docs: readonly YamlDocument[] = [],
+): LocatedDiagnostic[] {
+  return results.flatMap((r) => r.diagnostics.filter((d) => d.severity === 'warning').map((d) => locate(d, r.doc, docs)));
 }
 
 /** With --strict a warning fails the command (exit 1), once every warning has been printed. */
@@ -78,6 +95,10 @@ export function failOnWarnings(strict: boolean | undefined, warnings: readonly L
   }
 }
 
-export function reportWarnings(results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>, io: CliIo): void {
-  for (const d of warningsOf(results)) io.err(`${formatLocated(d)}\n`);
+export function reportWarnings(
+  results: ReadonlyArray<{ diagnostics: readonly Diagnostic[]; doc: YamlDocument }>,
+  io: CliIo,
+  docs: readonly YamlDocument[] = [],
+): void {
+  for (const d of warningsOf(results, docs)) io.err(`${formatLocated(d)}\n`);
 }

@@ -1,6 +1,6 @@
 import { DEFAULT_MOUNT_PATH } from '../api/names.js';
 import { TlrError } from '../errors.js';
-import { parseQuantity } from './quantity.js';
+import { parseQuantity, parseQuantityExact } from './quantity.js';
 
 /**
  * The admin's configuration, parsed in one pure step from the flat string map of the `tlr-config` ConfigMap (or a
@@ -117,13 +117,14 @@ function build(values: Record<string, string>, namespace: string | undefined, ov
   // A key the namespace overrode is named as such (it is the namespace.<ns>.<key> entry that is wrong).
   const keyName = (key: ConfigKey): string => (overridden.has(key) ? `${key} (namespace ${namespace})` : key);
   const accessModes = parseAccessModes(values.accessModes, keyName('accessModes'));
-  const size = parseQuantity((values.size ?? '').trim(), keyName('size'));
-  const maxResultSize = parseQuantity((values.maxResultSize ?? '').trim(), keyName('maxResultSize'));
-  if (maxResultSize > size) {
+  const exactSize = parseQuantityExact((values.size ?? '').trim(), keyName('size'));
+  const exactMaxResultSize = parseQuantityExact((values.maxResultSize ?? '').trim(), keyName('maxResultSize'));
+  const maxResultSize = Number(exactMaxResultSize);
+  if (exactMaxResultSize > exactSize) {
     throw new TlrError(
       'E_CONFIG',
-      `config key "${keyName('maxResultSize')}": ${values.maxResultSize?.trim()} (${maxResultSize} bytes) is more than the volume each run gets, ` +
-        `config key "${keyName('size')}": ${values.size?.trim()} (${size} bytes); a result that large could never be stored. Expected maxResultSize at most size`,
+      `config key "${keyName('maxResultSize')}": ${values.maxResultSize?.trim()} (${exactMaxResultSize} bytes) is more than the volume each run gets, ` +
+        `config key "${keyName('size')}": ${values.size?.trim()} (${exactSize} bytes); a result that large could never be stored. Expected maxResultSize at most size`,
     );
   }
   const mountPath = checkMountPath(values.mountPath ?? '');

@@ -44,6 +44,11 @@ function suffixExponent(suffix: string): number {
 
 /** Parses a Kubernetes resource quantity into a positive number of bytes, as Kubernetes values it (rounded up). */
 export function parseQuantity(text: string, key: string): number {
+  return Number(parseQuantityExact(text, key));
+}
+
+/** parseQuantity's exact value, for comparing and printing sizes past 2^53 bytes (a Number would round `2Ei`). */
+export function parseQuantityExact(text: string, key: string): bigint {
   const exact = exactValue(text);
   if (exact === undefined) {
     throw new TlrError(
@@ -58,5 +63,5 @@ export function parseQuantity(text: string, key: string): number {
   if (rounded >= MAX_VALUE) {
     throw new TlrError('E_CONFIG', `config key "${key}": "${text}" is more than a Kubernetes quantity holds (less than ${MAX_VALUE} bytes)`);
   }
-  return Number(rounded);
+  return rounded;
 }

@@ -218,3 +218,36 @@ test('on a Node.js older than 24 the installed CLI says what it needs, exit 2, i
   const current = spawnSync(process.execPath, ['dist/src/cli/main.js', 'render', 'examples/large-json/pipelinerun.yaml'], { encoding: 'utf8' });
   t.is(current.status, 0, current.stderr);
 });
+
+test('a field of a Pipeline or Task a run references is located in the file that holds it, by its own field path', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-cli-'));
+  const write = async (name: string, lines: string[]): Promise<string> => {
+    await writeFile(join(dir, name), `${lines.join('\n')}\n`);
+    return join(dir, name);
+  };
+  const run = await write('run.yaml', ['apiVersion: tekton.dev/v1', 'kind: PipelineRun', 'metadata: {name: r}', 'spec:', '  pipelineRef: {name: p}']);
+  const pipeline = await write('pipeline.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: Pipeline', 'metadata: {name: p}', 'spec:', '  resultWorkspace: {name: results}', '  tasks:',
+    '    - name: gen', '      taskSpec:', '        results: [{name: out, storage: reference}]', '        steps: [{name: s, image: bash, script: "echo > $(results.out.path)"}]',
+    '    - name: use', '      taskRef: {name: deploy}', '      params: [{name: img, value: $(tasks.gen.results.out)}]',
+  ]);
+  const task = await write('task.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: Task', 'metadata: {name: deploy}', 'spec:', '  params: [{name: img}]', '  steps:',
+    '    - name: s', '      image: $(params.img)', '      script: "true"',
+  ]);
+  const r = await tlr('validate', run, pipeline, task);
+  t.is(r.code, 1);
+  // The run's refusal where the user wrote the field: the Task's image in task.yaml — not the run's first line, not
+  // spec.pipelineSpec.tasks[1].taskSpec.steps[0].image (which no file holds).
+  t.regex(r.err, /task\.yaml:8:14: error: Task deploy, run by PipelineRun r: spec\.steps\[0\]\.image: /);
+  t.notRegex(r.err, /spec\.pipelineSpec/);
+  const missing = await tlr('validate', run, pipeline);
+  t.is(missing.code, 1);
+  t.regex(missing.err, /pipeline\.yaml:12:16: error: Pipeline p, run by PipelineRun r: spec\.tasks\[1\]\.taskRef: pipeline task "use": .*Task "deploy" was not found/);
+  const json = await tlr('validate', '-o', 'json', run, pipeline, task);
+  const report = JSON.parse(json.out) as { objects: Array<{ file: string; line: number; object: string; status: string }>; diagnostics: Array<Record<string, unknown>> };
+  // The objects refused are still the run, in its own file, and the Pipeline (checked on its own, as runs would use it).
+  t.deepEqual(report.objects.filter((o) => o.status === 'refused').map((o) => [o.file, o.line, o.object]), [[pipeline, 1, 'Pipeline p'], [run, 1, 'PipelineRun r']]);
+  t.truthy(report.diagnostics.find((d) => d['object'] === 'Task deploy, run by Pipeline p'), 'the Pipeline\'s own check, located in the Task too');
+  t.like(report.diagnostics.find((d) => d['file'] === task), { line: 8, column: 14, object: 'Task deploy, run by PipelineRun r', path: 'spec.steps[0].image' });
+});

@@ -22,3 +22,11 @@ test("a namespace's override is named as such", (t) => {
   const error = t.throws(() => parseConfig({ size: '4Gi', maxResultSize: '2Gi', 'namespace.ci.size': '1Gi' }, 'ci'));
   t.regex(error.message, /config key "size \(namespace ci\)": 1Gi/);
 });
+
+test('sizes past 2^53 bytes are compared and printed exactly (2Ei is 2305843009213693952 bytes, not a rounded Number)', (t) => {
+  const error = t.throws(() => parseConfig({ size: '1Ei', maxResultSize: '2Ei' }));
+  t.regex(error.message, /2Ei \(2305843009213693952 bytes\) .* 1Ei \(1152921504606846976 bytes\)/);
+  // One byte more than the volume: a Number comparison would round both to 2^60 and let it through.
+  const oneMore = t.throws(() => parseConfig({ size: '1Ei', maxResultSize: '1152921504606846977' }));
+  t.regex(oneMore.message, /\(1152921504606846977 bytes\) is more than/);
+});

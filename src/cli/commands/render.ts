@@ -49,10 +49,10 @@ export async function renderDocuments(files: readonly string[], flags: RenderFla
 
 /** `renderDocuments`, failing with every refusal at once; warnings go to stderr (and fail with --strict). */
 export async function renderFiles(files: readonly string[], flags: RenderFlags, io: CliIo): Promise<RenderedDocument[]> {
-  const { results, refusals } = await renderDocuments(files, flags, io);
+  const { results, refusals, docs } = await renderDocuments(files, flags, io);
   if (refusals.length > 0) throw new CommandRefused(refusals.map(formatLocated).join('\n'));
-  reportWarnings(results, io);
-  failOnWarnings(flags.strict, warningsOf(results));
+  reportWarnings(results, io, docs);
+  failOnWarnings(flags.strict, warningsOf(results, docs));
   return results;
 }
 

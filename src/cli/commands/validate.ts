@@ -40,7 +40,7 @@ export function validateCommand(program: Command, io: CliIo): void {
     const validator = flags.crds !== undefined ? await loadCrdValidator(flags.crds) : undefined;
     const collected = await renderDocuments(files, flags, io);
     const { objects, invalid } = judge(collected, validator, flags.strict === true);
-    const warnings = warningsOf(collected.results);
+    const warnings = warningsOf(collected.results, collected.docs);
     const errors = [...collected.refusals, ...invalid];
     if (format === 'json') {
       const failed = errors.length > 0 || (flags.strict === true && warnings.length > 0);
@@ -70,13 +70,13 @@ function judge(collected: Collected, validator: CrdValidator | undefined, strict
   for (const { object, doc, changed, diagnostics } of collected.results) {
     const name = describeObject(object);
     const found = validator ? validateWithEmbedded(validator, object) : [];
-    invalid.push(...found.map((p) => locate({ severity: 'error' as const, object: name, path: p.path, message: p.message }, doc)));
+    invalid.push(...found.map((p) => locate({ severity: 'error' as const, object: name, path: p.path, message: p.message }, doc, collected.docs)));
     const warned = strict && diagnostics.some((d) => d.severity === 'warning');
     objects.push({ file: doc.file, line: doc.line, object: name, status: found.length > 0 ? 'invalid' : warned ? 'warned' : changed ? 'rewritten' : 'ok' });
   }
   const refused = new Map<string, LocatedDiagnostic>();
-  for (const d of collected.refusals) if (!refused.has(`${d.file}:${d.document}`)) refused.set(`${d.file}:${d.document}`, d);
-  for (const d of refused.values()) objects.push({ file: d.file, line: d.document, object: d.object, status: 'refused' });
+  for (const d of collected.refusals) if (!refused.has(`${d.document.file}:${d.document.line}`)) refused.set(`${d.document.file}:${d.document.line}`, d);
+  for (const d of refused.values()) objects.push({ file: d.document.file, line: d.document.line, object: d.document.object, status: 'refused' });
   objects.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
   return { objects, invalid };
 }
