@@ -22,6 +22,12 @@ const fields = (value: unknown): Fields => (typeof value === 'object' && value !
 
 /** The document and path `path` of `doc` was written at, when it lies in an inlined Pipeline or Task; else undefined. */
 export function originOf(path: string, doc: YamlDocument, docs: readonly YamlDocument[]): Origin | undefined {
+  // A field of a resolved Task the rewrite names without inlining it: `<pipeline task>.taskRef (Task "x") spec.…`.
+  const resolved = /^.*\.taskRef \(Task "([^"]*)"\) (spec(?:[.[].*)?)$/s.exec(path);
+  if (resolved !== null) {
+    const task = named(docs, 'Task', { name: resolved[1] });
+    return task && { doc: task, path: resolved[2] ?? 'spec' };
+  }
   let at: Origin = { doc, path };
   // A PipelineRun inlines a Pipeline that inlines Tasks: at most two hops.
   for (let hop = 0; hop < 2; hop++) {

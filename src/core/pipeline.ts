@@ -40,6 +40,9 @@ export function rewritePipeline(input: Pipeline, options: RewriteOptions, lintOn
       }
       diags.error(`${u.path}.taskRef`, `pipeline task "${u.pipelineTask}": the pipeline stores results by reference, so every Task it runs is needed; ${notSupplied('Task', u.task)}`);
     }
+    // A linted Pipeline that stores nothing by reference is still checked for the names Tekton checks (a
+    // `$(params.reprt)`, a `$(tasks.gne.results.x)`): the cluster would refuse it, or fail the run when it gets there.
+    if (lintOnly) checkSpecNames(specInput, analysis);
     diags.throwIfErrors();
     return isDeepStrictEqual(pipeline, input) ? { object: input, changed: false, diagnostics: diags.items } : { object: pipeline, changed: true, diagnostics: diags.items };
   }

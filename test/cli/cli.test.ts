@@ -251,3 +251,29 @@ test('a field of a Pipeline or Task a run references is located in the file that
   t.truthy(report.diagnostics.find((d) => d['object'] === 'Task deploy, run by Pipeline p'), 'the Pipeline\'s own check, located in the Task too');
   t.like(report.diagnostics.find((d) => d['file'] === task), { line: 8, column: 14, object: 'Task deploy, run by PipelineRun r', path: 'spec.steps[0].image' });
 });
+
+test('a Task the rewrite reads but does not inline is located in its own file too (its field, not the run\'s taskRef)', async (t) => {
+  const r = await tlr('validate', 'examples/catalog-env/pipelinerun.yaml', 'examples/catalog-env/task-json-stats.yaml');
+  t.is(r.code, 1, 'stdoutConfig needs alpha, and no --feature-flags says so');
+  t.regex(r.err, /^examples\/catalog-env\/task-json-stats\.yaml:38:9: error: Task json-stats, run by PipelineRun catalog-env-\*: spec\.steps\[1\]\.stdoutConfig: /m);
+});
+
+test('a Pipeline that stores nothing by reference is still linted for the names Tekton checks', async (t) => {
+  const file = await tempFile('pipeline.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: Pipeline', 'metadata: {name: plain}', 'spec:', '  params: [{name: report}]', '  tasks:',
+    '    - name: gen', '      taskSpec: {results: [{name: out}], steps: [{name: s, image: bash, script: "echo > $(results.out.path)"}]}',
+    '    - name: use', '      params: [{name: a, value: $(params.reprt)}, {name: b, value: $(tasks.gne.results.out)}]',
+    '      taskSpec: {params: [{name: a}, {name: b}], steps: [{name: s, image: bash, script: "echo $(params.a) $(params.b)"}]}',
+  ].join('\n'));
+  const r = await tlr('validate', file);
+  t.is(r.code, 1);
+  t.regex(r.err, /pipeline\.yaml:10:33: error: Pipeline plain: spec\.tasks\[1\]\.params\[0\]\.value: pipeline task "use": \$\(params\.reprt\) names param "reprt", which the pipeline does not declare; expected one of "report"/);
+  t.regex(r.err, /error: Pipeline plain: spec\.tasks\[1\]\.params\[1\]\.value: pipeline task "use": \$\(tasks\.gne\.results\.out\) names pipeline task "gne", which this pipeline does not have; expected one of "gen", "use" \(did you mean "gen"\?\)/);
+  const fixed = await tempFile('pipeline.yaml', [
+    'apiVersion: tekton.dev/v1', 'kind: Pipeline', 'metadata: {name: plain}', 'spec:', '  params: [{name: report}]', '  tasks:',
+    '    - name: use', '      params: [{name: a, value: $(params.report)}]',
+    '      taskSpec: {params: [{name: a}], steps: [{name: s, image: bash, script: "echo $(params.a)"}]}',
+  ].join('\n'));
+  const ok = await tlr('validate', '--strict', fixed);
+  t.is(ok.code, 0, ok.err);
+});
