@@ -2,7 +2,7 @@ import { PARAM_REFS, STEP_PREPARE, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_W
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
-import { shapeOf, type ResultShape } from './structured.js';
+import { describeShape, selectorOfSuffix, selectorToken, shapeOf, type ResultShape, type Selector } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { checkPipelineSpecFields, checkTaskSpecFields } from './api-fields.js';
 import { warnChainsHints } from './chains-hints.js';
@@ -10,7 +10,7 @@ import { checkNames } from './name-typos.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
-import { childPath, forEachString } from './json-walk.js';
+import { childPath, mapStrings } from './json-walk.js';
 import { type Layout, PIPELINE_RUN_DIR, viewSubPath } from './layout.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
@@ -20,7 +20,7 @@ import { isTektonTaskKind, notSupplied, type Resolver } from './resolver.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { measure } from './shape/measure.js';
 import { checkPipelineSpecNames, checkTaskSpecNames } from './tekton-names.js';
-import { findTaskResultExpressions } from './variables.js';
+import { findTaskResultExpressions, type TaskResultExpression } from './variables.js';
 
 export interface PipelineSpecInput {
   /** A private copy of the pipeline spec: edited in place. */
@@ -186,7 +186,7 @@ export function rewritePipelineSpec(
     touched.push(pt.name);
   }
   checkResultWorkspaceBindings(input, resultWorkspace, shared);
-  checkPipelineResults(input, analysis.producers);
+  rewritePipelineResults(input, analysis.producers, analysis.shapes);
   return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes };
 }
 
@@ -360,19 +360,60 @@ function embed(entry: Entry, inlining: InlineBudget, diags: Diagnostics): (Pipel
   return undefined;
 }
 
-function checkPipelineResults(input: PipelineSpecInput, producers: Producers): void {
+/**
+ * A pipeline's results that name reference results. The whole value (`$(tasks.t.results.r)`) stays: the pipeline
+ * result carries the reference, and `tlr fetch` resolves it. One element of an object or array result (`.key`,
+ * `[i]`) becomes `[[tlr:select:.key:$(tasks.t.results.r)]]`, which Tekton fills with the reference (a string
+ * replacement inside the text, as ApplyTaskResultsToPipelineResults does for every string result), so the pipeline
+ * result records which element of which verified value it is; `tlr fetch` takes that element from the value once
+ * its digest is checked. `[*]` and `.path` are refused: Tekton expands `[*]` from the value it holds, the reference,
+ * and a path means nothing outside the pods.
+ */
+function rewritePipelineResults(input: PipelineSpecInput, producers: Producers, shapes: Shapes): void {
   (input.spec.results ?? []).forEach((result, i) => {
-    forEachString(result.value, childPath(childPath(childPath(input.path, 'results'), i), 'value'), (text, at) => {
-      for (const e of findTaskResultExpressions(text)) {
-        if (e.scope !== 'tasks' || !producers.get(e.task)?.has(e.result) || e.suffix === '') continue;
-        input.diags.error(
-          at(),
-          `pipeline result "${result.name}": result "${e.result}" of task "${e.task}" is stored by reference; expected ` +
-            `$(tasks.${e.task}.results.${e.result}) (the reference travels, and \`tlr\` resolves it to the value or the file), found ${e.text}`,
-        );
+    if (result === null || typeof result !== 'object') return;
+    const who = `pipeline result "${result.name}"`;
+    result.value = mapStrings(result.value, childPath(childPath(childPath(input.path, 'results'), i), 'value'), (text, at) => {
+      let out = text;
+      for (const e of findTaskResultExpressions(text).reverse()) {
+        if (!producers.get(e.task)?.has(e.result) || e.suffix === '') continue;
+        const shape = shapes.get(e.task)?.get(e.result) ?? { type: 'string' as const };
+        const whole = `$(${e.scope}.${e.task}.results.${e.result})`;
+        const selector = selectorOfSuffix(e.suffix);
+        const problem = pipelineResultProblem(e, shape, selector, whole);
+        if (problem !== undefined || selector === undefined) {
+          input.diags.error(at(), `${who}: result "${e.result}" of task "${e.task}" is ${describeShape(shape)}, stored by reference; ${problem ?? `expected ${whole}, found ${e.text}`}`);
+          continue;
+        }
+        if ('key' in selector && shape.properties !== undefined && shape.properties.length > 0 && !shape.properties.includes(selector.key)) {
+          input.diags.warn(
+            at(),
+            `${who}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result "${e.result}" ` +
+              `of task "${e.task}" (${[...shape.properties].sort().join(', ')}); tlr fetch of this pipeline result fails if the value lacks it`,
+          );
+        }
+        out = `${out.slice(0, e.index)}${selectorToken(selector, whole)}${out.slice(e.index + e.text.length)}`;
       }
+      return out;
     });
   });
+}
+
+/** Why a pipeline result cannot name `e` of a reference result, or undefined when it can (an element of its type). */
+function pipelineResultProblem(e: TaskResultExpression, shape: ResultShape, selector: Selector | undefined, whole: string): string | undefined {
+  const fixes = `expected the whole value ${whole} (tlr fetch resolves the reference)`;
+  if (e.suffix === '.path') return `${fixes}; a path means nothing outside the task's pods, found ${e.text}`;
+  if (!/^[A-Za-z0-9_-]+$/.test(e.result)) return `${fixes}: Tekton reads the names of pipeline results' variables split at dots, found ${e.text}`;
+  if (e.suffix === '[*]') {
+    return (
+      `Tekton expands ${e.text} from the value it holds, and it holds only the reference; ${fixes}` +
+      `${shape.type === 'array' ? ` or one element ${whole.slice(0, -1)}[<index>])` : shape.type === 'object' ? ` or one key ${whole.slice(0, -1)}.<key>)` : ''}, found ${e.text}`
+    );
+  }
+  if (shape.type === 'string' || selector === undefined) return `${fixes}, found ${e.text}`;
+  if (shape.type === 'object' && !('key' in selector)) return `expected a key, ${whole.slice(0, -1)}.<key>), or ${whole}, found ${e.text}`;
+  if (shape.type === 'array' && !('index' in selector)) return `expected an element, ${whole.slice(0, -1)}[<index>]), or ${whole}, found ${e.text}`;
+  return undefined;
 }
 
 /** Adds the result workspace to the pipeline's declared workspaces when missing. */

@@ -15,8 +15,9 @@ import { TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES, ANNOTATION_RESU
 import type { PipelineRun } from '../api/tekton.js';
 import { apiMessage, isNotFound, isUnreachable, makeClients, TEKTON, type Clients } from '../k8s/api.js';
 import { TlrError } from '../errors.js';
+import { formatSelector } from '../core/structured.js';
 import { recordedReferences, selectReferences, type NamedReference, type UnusableReference } from './references.js';
-import { ShortTransfer, verifiedFile } from './verified-file.js';
+import { selectVerified, ShortTransfer, verifiedFile } from './verified-file.js';
 
 export interface FetchOptions {
   readonly kubeConfig: KubeConfig;
@@ -264,7 +265,11 @@ async function fetchOnce(options: FetchOptions, pod: string, ref: NamedReference
     // references.ts admits only plain file names; this keeps it so whatever changes there.
     throw new TlrError('E_FETCH', `result ${JSON.stringify(ref.name)}: expected a file directly in ${options.outDir}, found ${file}; nothing was written`);
   }
-  const sink = verifiedFile(file, ref.reference, (bytes) => options.progress?.(ref.name, bytes, ref.reference.size));
+  // An element of a structured value: the whole value is fetched and verified first (only it has a digest), beside
+  // the output under a name no result can have (a result's file name starts with a letter or digit), then the element
+  // is taken from it.
+  const whole = ref.selector === undefined ? file : join(options.outDir, `.${ref.name}.tlr-value`);
+  const sink = verifiedFile(whole, ref.reference, (bytes) => options.progress?.(ref.name, bytes, ref.reference.size));
   let stderr = '';
   const errors = new Writable({
     write(chunk: Buffer, _e, cb): void {
@@ -289,8 +294,14 @@ async function fetchOnce(options: FetchOptions, pod: string, ref: NamedReference
       });
     }
     const { bytes, sha256 } = await sink.finish();
-    options.log(`${ref.name}: ${bytes} bytes, sha256 ${sha256} verified -> ${file}`);
-    return { name: ref.name, file, bytes, sha256 };
+    if (ref.selector === undefined) {
+      options.log(`${ref.name}: ${bytes} bytes, sha256 ${sha256} verified -> ${file}`);
+      return { name: ref.name, file, bytes, sha256 };
+    }
+    const element = formatSelector(ref.selector);
+    const selected = await selectVerified(whole, file, ref.selector, `result ${ref.name} (element ${element} of a value of ${bytes} bytes)`);
+    options.log(`${ref.name}: element ${element} of a value of ${bytes} bytes, sha256 ${sha256} verified: ${selected.bytes} bytes -> ${file}`);
+    return { name: ref.name, file, ...selected };
   } catch (err) {
     await sink.abort();
     throw err;

@@ -7,7 +7,8 @@
  * reference-shaped value whose path is unsafe is reported, never fetched.
  */
 import { SEAL_NOTICE_PREFIX } from '../api/names.js';
-import { REFERENCE_PATTERN, checkRelativePath, type Reference } from '../core/reference.js';
+import { REFERENCE_PATTERN, checkRelativePath, formatReference, type Reference } from '../core/reference.js';
+import { SELECT_OPENING, formatSelector, selectorOfSuffix, type Selector } from '../core/structured.js';
 import { createHash } from 'node:crypto';
 import { TlrError } from '../errors.js';
 
@@ -15,8 +16,13 @@ export interface NamedReference {
   /** `<pipeline task>.<result>` or, for a pipeline result, `<result>`: also the file name it is written to. */
   readonly name: string;
   readonly reference: Reference;
-  /** The token as recorded (what `tlr-init export` takes). */
+  /** The reference as recorded (what `tlr-init export` takes). */
   readonly token: string;
+  /**
+   * When the result is one element of a structured value (a pipeline result `$(tasks.t.results.r.key)`, recorded as
+   * `[[tlr:select:.key:<reference>]]`): that element, taken from the value once the value is verified.
+   */
+  readonly selector?: Selector;
 }
 
 /** A result that looks like a reference but cannot be fetched, and why. */
@@ -50,9 +56,30 @@ export function recordedReferences(run: { status?: unknown; [key: string]: unkno
     if (task === undefined) continue;
     for (const r of tr.status?.results ?? []) collect(out, `${task}.${String(r.name ?? '')}`, r.value);
   }
-  for (const r of (run.status as RunStatus | undefined)?.results ?? []) collect(out, String(r.name ?? ''), r.value);
+  for (const r of (run.status as RunStatus | undefined)?.results ?? []) {
+    for (const [name, value] of resultStrings(String(r.name ?? ''), r.value)) collect(out, name, value);
+  }
   return out;
 }
+
+/**
+ * The strings of a pipeline result's value, each with the name it is fetched as: a string as the result's name, an
+ * array's elements as `<result>[i]`, an object's values as `<result>.<key>` (Tekton's pipeline results may be any).
+ */
+function resultStrings(name: string, value: unknown): Array<[string, unknown]> {
+  if (Array.isArray(value)) return value.map((v, i) => [`${name}[${i}]`, v]);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).map(([key, v]) => [`${name}.${key}`, v]);
+  return [[name, value]];
+}
+
+/**
+ * A reference, alone or inside an element token `[[tlr:select:<.key or [i]>:<reference>]]` (groups: 1 the token's
+ * opening with 2 its selector, 3–5 the reference's sha256, size and path, 6 the token's closing).
+ */
+const RECORDED = new RegExp(
+  `(${SELECT_OPENING.replace(/[[\]]/g, '\\$&')}(\\.[A-Za-z0-9_-]{1,253}|\\[[0-9]{1,9}\\]):)?${REFERENCE_PATTERN.source}(\\]\\])?`,
+  'g',
+);
 
 function collect(out: RecordedReferences, name: string, value: unknown): void {
   if (typeof value !== 'string') return;
@@ -60,19 +87,30 @@ function collect(out: RecordedReferences, name: string, value: unknown): void {
     out.unusable.push({ name, problem: `its producer did not seal it: ${value.slice(0, 200)}` });
     return;
   }
-  const matches = [...value.matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))];
-  for (const [i, match] of matches.entries()) {
-    const entry = matches.length > 1 ? `${name}[${i}]` : name;
-    const [token, sha256, size, path] = match as unknown as [string, string, string, string];
-    if (!FILE_NAME.test(entry)) {
-      out.unusable.push({ name: entry, problem: `its name ${JSON.stringify(entry)} is not a plain file name ([A-Za-z0-9._-], no "/")` });
-      continue;
-    }
-    try {
-      out.usable.push({ name: entry, token, reference: { version: 'v1', sha256, size: Number(size), path: checkRelativePath(path) } });
-    } catch (error) {
-      out.unusable.push({ name: entry, problem: `its reference is unsafe: ${(error as Error).message}` });
-    }
+  const matches = [...value.matchAll(RECORDED)];
+  for (const [i, match] of matches.entries()) record(out, matches.length > 1 ? `${name}[${i}]` : name, match);
+}
+
+/** One reference (or element token) RECORDED matched, as the result `entry`: usable, or why not. */
+function record(out: RecordedReferences, entry: string, match: RegExpMatchArray): void {
+  const [, opening, suffix, sha256 = '', size = '', path = '', closing] = match;
+  if (!FILE_NAME.test(entry)) {
+    out.unusable.push({ name: entry, problem: `its name ${JSON.stringify(entry)} is not a plain file name ([A-Za-z0-9._-], no "/")` });
+    return;
+  }
+  const selector = opening === undefined ? undefined : selectorOfSuffix(suffix ?? '');
+  if (opening !== undefined && (closing === undefined || selector === undefined)) {
+    // Whatever wrote it, this is not a token the rewrite makes: fetching the whole value under its name would pass
+    // a value off as the element it names.
+    out.unusable.push({ name: entry, problem: `it holds a malformed element token (expected ${SELECT_OPENING}<.key or [index]>:<reference>]]), found ${JSON.stringify(match[0].slice(0, 200))}` });
+    return;
+  }
+  try {
+    const reference: Reference = { version: 'v1', sha256, size: Number(size), path: checkRelativePath(path) };
+    const token = formatReference(reference); // the reference alone, without a token around it
+    out.usable.push({ name: entry, token, reference, ...(selector !== undefined ? { selector } : {}) });
+  } catch (error) {
+    out.unusable.push({ name: entry, problem: `its reference is unsafe: ${(error as Error).message}` });
   }
 }
 
@@ -104,8 +142,10 @@ export interface ListedResult {
   readonly name: string;
   /** `reference`: stored on the result volume; `value`: carried by Tekton itself; `unusable`: see `problem`. */
   readonly storage: 'reference' | 'value' | 'unusable';
-  /** Bytes: of the stored file (as sealed) or of the value. */
+  /** Bytes: of the stored file (as sealed) or of the value. For an element, of the whole value it is taken from. */
   readonly size?: number;
+  /** `.key` or `[i]`: the result is that element of the stored value (verified as a whole, then selected). */
+  readonly element?: string;
   /** Hex sha256: of the stored file (as sealed) or of the value. */
   readonly sha256?: string;
   readonly problem?: string;
@@ -127,7 +167,9 @@ export function listResults(run: { status?: unknown; [key: string]: unknown }, t
       out.push({ name: shown, storage: 'value', size: Buffer.byteLength(value), sha256: createHash('sha256').update(value).digest('hex') });
       return;
     }
-    for (const r of recorded.usable) out.push({ name: r.name, storage: 'reference', size: r.reference.size, sha256: r.reference.sha256 });
+    for (const r of recorded.usable) {
+      out.push({ name: r.name, storage: 'reference', size: r.reference.size, sha256: r.reference.sha256, ...(r.selector !== undefined ? { element: formatSelector(r.selector) } : {}) });
+    }
     for (const u of recorded.unusable) out.push({ name: FILE_NAME.test(u.name) ? u.name : JSON.stringify(u.name), storage: 'unusable', problem: u.problem });
   };
   for (const tr of taskRuns) {
@@ -135,6 +177,8 @@ export function listResults(run: { status?: unknown; [key: string]: unknown }, t
     if (task === undefined) continue;
     for (const r of tr.status?.results ?? []) add(`${task}.${String(r.name ?? '')}`, r.value);
   }
-  for (const r of (run.status as RunStatus | undefined)?.results ?? []) add(String(r.name ?? ''), r.value);
+  for (const r of (run.status as RunStatus | undefined)?.results ?? []) {
+    for (const [name, value] of resultStrings(String(r.name ?? ''), r.value)) add(name, value);
+  }
   return out;
 }

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { selectElement } from '../../init/structured-json.js';
 import type { Reference } from '../core/reference.js';
+import type { Selector } from '../core/structured.js';
 import { TlrError } from '../errors.js';
 
 export interface VerifiedSink {
@@ -89,4 +92,34 @@ export function verifiedFile(dest: string, reference: Reference, onProgress?: (b
       await rm(partial, { force: true });
     },
   };
+}
+
+/**
+ * One element of a verified value, into `dest`: the value at `whole` (already checked against its reference) read as
+ * the structured JSON its producer sealed, the element written out decoded (its exact bytes), through
+ * `<dest>.partial`, renamed into place only when the whole value was read and the element found. `whole` is removed
+ * either way; on failure nothing is left at `dest`.
+ */
+export async function selectVerified(whole: string, dest: string, selector: Selector, subject: string): Promise<{ bytes: number; sha256: string }> {
+  const partial = `${dest}.partial`;
+  const hash = createHash('sha256');
+  let bytes = 0;
+  try {
+    const element = selectElement(createReadStream(whole), { type: 'key' in selector ? 'object' : 'array', subject, select: selector });
+    const counted = async function* (): AsyncGenerator<Buffer> {
+      for await (const chunk of element) {
+        bytes += chunk.length;
+        hash.update(chunk);
+        yield chunk;
+      }
+    };
+    await pipeline(counted, createWriteStream(partial, { mode: 0o644 }));
+    await rename(partial, dest);
+    return { bytes, sha256: hash.digest('hex') };
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error instanceof TlrError ? new TlrError(error.code, `${dest}: ${error.message}; nothing was written`, { cause: error }) : error;
+  } finally {
+    await rm(whole, { force: true });
+  }
 }

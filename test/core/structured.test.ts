@@ -97,3 +97,37 @@ test('an element in env by value: the size warning says it is an element, and th
   t.is(warning?.path, 'spec.pipelineSpec.tasks[1].taskSpec.steps[0].env[0].value');
   t.regex(warning?.message ?? '', /\$\(tasks\.gen\.results\.img\.url\) puts an element of result "img" of task "gen" into .* read the file \$\(tasks\.gen\.results\.img\.path\) instead \(it holds the whole JSON value: take the element from it there, e\.g\. with jq\)$/);
 });
+
+test('a pipeline result naming an element becomes a token Tekton fills with the reference; [*], .path and the wrong selector are refused', (t) => {
+  const withResults = (results: unknown[]): PipelineRun => {
+    const r = run('true');
+    (r.spec.pipelineSpec as { results?: unknown[] }).results = results;
+    return r;
+  };
+  const out = rewritePipelineRun(
+    withResults([
+      { name: 'url', value: '$(tasks.gen.results.img.url)' },
+      { name: 'line', value: 'third: $(tasks.gen.results.list[2]), all: $(tasks.gen.results.list)' },
+      { name: 'both', type: 'object', properties: { u: { type: 'string' } }, value: { u: '$(tasks.gen.results.img.digest)' } },
+      { name: 'odd', value: '$(tasks.gen.results.img.tag)' },
+    ]),
+    options,
+  );
+  const results = (out.object.spec.pipelineSpec as { results?: Array<{ value: unknown }> }).results;
+  t.deepEqual(results?.map((r) => r.value), [
+    '[[tlr:select:.url:$(tasks.gen.results.img)]]',
+    'third: [[tlr:select:[2]:$(tasks.gen.results.list)]], all: $(tasks.gen.results.list)',
+    { u: '[[tlr:select:.digest:$(tasks.gen.results.img)]]' },
+    '[[tlr:select:.tag:$(tasks.gen.results.img)]]',
+  ]);
+  t.like(out.diagnostics.find((d) => d.severity === 'warning'), { path: 'spec.pipelineSpec.results[3].value' });
+  t.regex(out.diagnostics.find((d) => d.severity === 'warning')?.message ?? '', /pipeline result "odd": .* names key "tag", which is not one of the declared properties .*tlr fetch of this pipeline result fails if the value lacks it/);
+  const refused = (value: string): string => {
+    const error = t.throws(() => rewritePipelineRun(withResults([{ name: 'r', value }]), options));
+    return error.message;
+  };
+  t.regex(refused('$(tasks.gen.results.list[*])'), /pipeline result "r": result "list" of task "gen" is an array of strings, stored by reference; Tekton expands \$\(tasks\.gen\.results\.list\[\*\]\) from the value it holds, and it holds only the reference; expected the whole value \$\(tasks\.gen\.results\.list\) .* or one element \$\(tasks\.gen\.results\.list\[<index>\]\)/);
+  t.regex(refused('$(tasks.gen.results.img.path)'), /a path means nothing outside the task's pods, found \$\(tasks\.gen\.results\.img\.path\)/);
+  t.regex(refused('$(tasks.gen.results.img[0])'), /expected a key, \$\(tasks\.gen\.results\.img\.<key>\), or \$\(tasks\.gen\.results\.img\), found \$\(tasks\.gen\.results\.img\[0\]\)/);
+  t.regex(refused('$(tasks.gen.results.list.first)'), /expected an element, \$\(tasks\.gen\.results\.list\[<index>\]\), or \$\(tasks\.gen\.results\.list\), found/);
+});

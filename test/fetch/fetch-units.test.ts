@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { formatReference, parseReference } from '../../src/core/reference.js';
 import { humanBytes } from '../../src/cli/commands/results.js';
 import { listResults, recordedReferences, selectReferences } from '../../src/fetch/references.js';
-import { ShortTransfer, verifiedFile } from '../../src/fetch/verified-file.js';
+import { selectVerified, ShortTransfer, verifiedFile } from '../../src/fetch/verified-file.js';
 
 function ref(content: Buffer, path = 'uid/build/blob'): string {
   return formatReference({ sha256: createHash('sha256').update(content).digest('hex'), size: content.length, path });
@@ -103,4 +103,54 @@ test('tlr results lists every result: references with the size and sha256 sealed
     { name: 'tag', storage: 'value', size: 6, sha256: hash('v1.2.3') },
   ]);
   t.deepEqual([0, 1023, 1536, 5 * 1024 ** 3].map(humanBytes), ['0 B', '1023 B', '1.5 KiB', '5.0 GiB']);
+});
+
+test('a pipeline result that is one element of a reference result is fetched as that element; object and array pipeline results by key and index', (t) => {
+  const info = Buffer.from('{"version":"1.2","commit":"abc"}');
+  const files = Buffer.from('["a","b"]');
+  const infoRef = ref(info, 'uid/build/info');
+  const filesRef = ref(files, 'uid/build/files');
+  const run = {
+    status: {
+      results: [
+        { name: 'version', value: `[[tlr:select:.version:${infoRef}]]` },
+        { name: 'first', value: `first file: [[tlr:select:[0]:${filesRef}]]` },
+        { name: 'both', value: { v: `[[tlr:select:.version:${infoRef}]]`, f: `[[tlr:select:[1]:${filesRef}]]` } },
+        { name: 'list', value: [filesRef, 'plain'] },
+        // Not a token the rewrite makes (no closing brackets): never fetched as the whole value under the element's name.
+        { name: 'broken', value: `[[tlr:select:.version:${infoRef}` },
+        { name: 'trailing', value: `${infoRef}]]` },
+      ],
+    },
+  };
+  const all = recordedReferences(run, []);
+  t.deepEqual(all.usable.map((r) => [r.name, r.token, r.selector]), [
+    ['version', infoRef, { key: 'version' }],
+    ['first', filesRef, { index: 0 }],
+    ['both.v', infoRef, { key: 'version' }],
+    ['both.f', filesRef, { index: 1 }],
+    ['list[0]', filesRef, undefined],
+    ['trailing', infoRef, undefined],
+  ]);
+  t.deepEqual(all.unusable.map((u) => u.name), ['broken']);
+  t.regex(all.unusable[0]?.problem ?? '', /malformed element token/);
+  const listed = listResults(run, []);
+  t.like(listed[0], { name: 'version', storage: 'reference', element: '.version', size: info.length });
+  t.like(listed.find((r) => r.name === 'both.f'), { storage: 'reference', element: '[1]', size: files.length });
+  t.like(listed.find((r) => r.name === 'list[1]'), { storage: 'value', size: 5 });
+});
+
+test('an element is taken from the verified value: its exact bytes under its name; a missing key leaves nothing, the value removed', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-select-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(dir, '.v.tlr-value'), '{"version":"1.2\\n\\u00e9","commit":"abc"}');
+  const selected = await selectVerified(join(dir, '.v.tlr-value'), join(dir, 'v'), { key: 'version' }, 'result v');
+  t.is(await readFile(join(dir, 'v'), 'utf8'), '1.2\né');
+  t.deepEqual(selected, { bytes: 6, sha256: createHash('sha256').update('1.2\né').digest('hex') });
+  await writeFile(join(dir, '.w.tlr-value'), '{"commit":"abc"}');
+  await t.throwsAsync(selectVerified(join(dir, '.w.tlr-value'), join(dir, 'w'), { key: 'version' }, 'result w'), { message: /\/w: result w has no key "version"; found keys .*commit.*; nothing was written/ });
+  await writeFile(join(dir, '.x.tlr-value'), '["a"]');
+  await t.throwsAsync(selectVerified(join(dir, '.x.tlr-value'), join(dir, 'x'), { index: 3 }, 'result x'), { message: /index \[3\] is out of range/ });
+  t.deepEqual(await readdir(dir), ['v'], 'no partial file, no value left beside the element');
 });

@@ -47,7 +47,8 @@ export function resultsCommand(program: Command, io: CliIo): void {
 function table(results: readonly ListedResult[]): string {
   const rows = [
     ['NAME', 'STORAGE', 'SIZE', 'SHA256'],
-    ...results.map((r) => [r.name, r.storage, r.size === undefined ? '-' : humanBytes(r.size), r.sha256 ?? r.problem ?? '-']),
+    // An element's size and sha256 are its whole value's, the one its producer sealed and fetch verifies.
+    ...results.map((r) => [r.name, r.element !== undefined ? `${r.storage} (element ${r.element})` : r.storage, r.size === undefined ? '-' : humanBytes(r.size), r.sha256 ?? r.problem ?? '-']),
   ];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
   return rows.map((row) => row.map((cell, i) => (i < 3 ? cell.padEnd((widths[i] ?? 0) + 3) : cell)).join('').trimEnd()).join('\n') + '\n';
