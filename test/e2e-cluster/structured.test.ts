@@ -8,6 +8,10 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tlr } from '../support/node/tlr-cli.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { createWithWarnings, failedStepLog, pipelineRunYaml, referenceOf, report, resultOf, type RunObject, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
 
@@ -167,4 +171,40 @@ test('a key the value lacks is warned about at admission and fails the consumer 
   t.is(step, 's', await report(cluster, ns));
   t.regex(log, /result "image" of task "produce" \(.*\/image\) has no key "tag"; found keys "url", "digest", "notes"/);
   t.notRegex(log, /COMMAND-RAN/);
+});
+
+test('a pipeline result naming an element carries the reference out; tlr fetch gives exactly that element, tlr results lists it', async (t) => {
+  const ns = await testNamespace(t, cluster, 'structured-out');
+  const results = `
+    results:
+      - name: notes
+        value: $(tasks.produce.results.image.notes)
+      - name: file
+        value: "$(tasks.produce.results.files[1])"
+      - name: both
+        type: object
+        properties: {url: {type: string}, big: {type: string}}
+        value: {url: "$(tasks.produce.results.image.url)", big: "$(tasks.produce.results.files[2])"}`;
+  const yaml = run('structured-out', producer(IMAGE_JSON, FILES_JSON)).replace('    tasks:', `${results}\n    tasks:`);
+  const { name } = await createRun(ns, yaml);
+  const done = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(done)?.status, 'True', `${succeeded(done)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const recorded = ((done.status as { results?: Array<{ name: string; value: unknown }> }).results ?? []);
+  const produced = await taskRunOf(cluster, ns, done, 'produce');
+  // Tekton filled the reference into the token: the run records which element of which sealed value, never the value.
+  t.regex(JSON.stringify(recorded.find((r) => r.name === 'notes')?.value), new RegExp(`^"\\[\\[tlr:select:\\.notes:\\[\\[tlr:v1:sha256=${referenceOf(produced, 'image')?.sha256 ?? 'none'}:`));
+  const dir = await mkdtemp(join(tmpdir(), 'tlr-structured-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const fetched = await tlr(['fetch', name, 'notes', 'file', 'both.url', 'both.big', '-n', ns, '-o', dir], cluster.kubeConfigPath);
+  t.is(fetched.code, 0, fetched.stderr);
+  t.is(sha256(await readFile(join(dir, 'notes'))), sha256(NOTES), '.notes: 30 KiB, its escapes decoded');
+  t.is(sha256(await readFile(join(dir, 'file'))), sha256(FILES[1] ?? ''), '[1]: the hostile text, byte-exact');
+  t.is(await readFile(join(dir, 'both.url'), 'utf8'), IMAGE.url, 'an object pipeline result: each key by its name');
+  t.is(sha256(await readFile(join(dir, 'both.big'))), sha256(FILES[2] ?? ''));
+  t.deepEqual((await readdir(dir)).sort(), ['both.big', 'both.url', 'file', 'notes'], 'no whole value or partial file left beside the elements');
+  const listed = await tlr(['results', name, '-n', ns, '-o', 'json'], cluster.kubeConfigPath);
+  t.is(listed.code, 0, listed.stderr);
+  const rows = (JSON.parse(listed.stdout) as { results: Array<{ name: string; storage: string; element?: string; size?: number }> }).results;
+  t.like(rows.find((r) => r.name === 'notes'), { storage: 'reference', element: '.notes', size: Buffer.byteLength(IMAGE_JSON) });
+  t.like(rows.find((r) => r.name === 'both.big'), { storage: 'reference', element: '[2]', size: Buffer.byteLength(FILES_JSON) });
 });
