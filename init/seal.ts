@@ -23,7 +23,7 @@ import {
 } from './safe-path.js';
 import { locate, type View } from './volume-view.js';
 import type { ResultShape } from '../src/core/structured.js';
-import { StructuredReader } from './structured-json.js';
+import { StructuredReader } from '../src/core/structured-json.js';
 
 export interface SealOptions {
   /** Mount path of the result volume, e.g. /tlr/results. */

@@ -20,7 +20,7 @@ import { logInfo, logWarning, type Logger } from './log.js';
 import { isNoSpace, podVolumeFull } from './no-space.js';
 import { parseRefsText, selectionsFor, type DeclaredSelection } from './refs-text.js';
 import { formatSelector } from '../src/core/structured.js';
-import { selectElement } from './structured-json.js';
+import { selectElement } from '../src/core/structured-json.js';
 import { describeKind } from './safe-path.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
 import { TokenScanner } from './token-scanner.js';

@@ -5,7 +5,7 @@
  * object of strings, or a JSON array of strings) and substitutes `$(tasks.t.results.r.key)` and
  * `$(tasks.t.results.r[i])` from it. Stored by reference, the result Tekton sees is our reference (a string), so:
  * - the producer's declaration becomes a string result, and its seal step checks the JSON against the declared type
- *   and properties (`--shapes`, init/structured-json.ts) before it publishes the reference;
+ *   and properties (`--shapes`, src/core/structured-json.ts) before it publishes the reference;
  * - a consumer's `$(tasks.t.results.r.key)` / `[i]` becomes a selector token around the plain reference,
  *   `[[tlr:select:.key:$(tasks.t.results.r)]]`, which Tekton fills with the reference; the consumer pod's init
  *   container (scripts) or tlr-exec (args, command, env) replaces the whole token by that element of the verified

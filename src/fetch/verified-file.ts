@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { selectElement } from '../../init/structured-json.js';
+import { selectElement } from '../core/structured-json.js';
 import type { Reference } from '../core/reference.js';
 import type { Selector } from '../core/structured.js';
 import { TlrError } from '../errors.js';

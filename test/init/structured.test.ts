@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sealResult, type SealOptions } from '../../init/seal.js';
-import { StructuredReader, selectElement, type StructuredOptions } from '../../init/structured-json.js';
+import { StructuredReader, selectElement, type StructuredOptions } from '../../src/core/structured-json.js';
 import { substituteScripts, type SubstituteOptions } from '../../init/substitute.js';
 import { selectorToken, type ResultShape, type Selector } from '../../src/core/structured.js';
 import { TlrError } from '../../src/errors.js';

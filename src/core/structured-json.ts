@@ -14,8 +14,8 @@
  * - after the value, only whitespace.
  * A selected element is written out decoded: its exact bytes, escapes resolved.
  */
-import { TlrError } from '../src/errors.js';
-import type { ResultType, Selector } from '../src/core/structured.js';
+import { TlrError } from '../errors.js';
+import type { ResultType, Selector } from './structured.js';
 
 /** Longest object key read, in bytes (a key is a name, and is held in memory while it is compared). */
 export const MAX_KEY_BYTES = 64 * 1024;
