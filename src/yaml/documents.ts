@@ -34,10 +34,7 @@ export function parseYamlDocuments(text: string, file: string): YamlDocument[] {
   const problems: string[] = [];
   const result: YamlDocument[] = [];
   for (const doc of docs) {
-    const errors = [
-      ...doc.errors.map((error) => formatYamlError(error, file, lineCounter)),
-      ...collectionKeys(doc, file, lineCounter),
-    ];
+    const errors = [...syntaxErrors(doc.errors, file, lineCounter, text), ...collectionKeys(doc, file, lineCounter)];
     if (errors.length === 0) {
       for (const p of kubectlProblems(doc)) {
         const { line, col } = lineCounter.linePos(p.offset);
@@ -116,6 +113,29 @@ function locator(doc: Document, lineCounter: LineCounter, line: number): (path: 
     }
     return { line, col: 1 };
   };
+}
+
+/**
+ * A document's syntax errors as the user can act on them. Duplicate keys are each their own mistake; after the first
+ * other error the parser has lost its place and every token after it is "unexpected" (one unquoted `[` in a flow
+ * mapping gives dozens of lines), so only that first one is listed, with a count of the rest. An error inside a flow
+ * collection (`{…}`, `[…]`) on a line holding `$(` says what it most likely is: Tekton's `[*]` or `[0]` unquoted.
+ */
+function syntaxErrors(errors: readonly YAMLError[], file: string, lineCounter: LineCounter, text: string): string[] {
+  const out: string[] = [];
+  for (const [i, error] of errors.entries()) {
+    out.push(formatYamlError(error, file, lineCounter));
+    if (error.code === 'DUPLICATE_KEY') continue;
+    const { line } = lineCounter.linePos(error.pos[0]);
+    const lineText = text.split('\n')[line - 1] ?? '';
+    if (/\$\(/.test(lineText) && /[{[]/.test(lineText.slice(0, lineCounter.linePos(error.pos[0]).col - 1))) {
+      out[out.length - 1] += '; inside a flow collection ({...} or [...]) a value holding [ ] { } or , must be quoted: write "$(tasks.t.results.r[0])", not $(tasks.t.results.r[0])';
+    }
+    const rest = errors.length - i - 1;
+    if (rest > 0) out.push(`${file}:${line}: and ${rest} more syntax error(s) in this document after this one, most likely caused by it`);
+    break;
+  }
+  return out;
 }
 
 function formatYamlError(error: YAMLError, file: string, lineCounter: LineCounter): string {

@@ -150,3 +150,13 @@ test('a field path is located at its node (line and column, 1-based), or at its 
   t.deepEqual(doc?.locate?.(''), { line: 1, col: 1 });
   t.deepEqual(pathSegments('a.b[0][tlr.dev/x].c-d'), ['a', 'b', 0, 'tlr.dev/x', 'c-d']);
 });
+
+test('after the first syntax error only a count of the rest (the parser lost its place); Tekton\'s [0] unquoted in a flow mapping is named', (t) => {
+  const text = 'apiVersion: v1\nkind: PipelineRun\nspec:\n  v: {a: $(tasks.t.results.r[0]), b: 1}\n  c: 2\n';
+  t.deepEqual(yamlError(t, text).split('\n'), [
+    'in.yaml:4:29: Unexpected flow-seq-start at node end; inside a flow collection ({...} or [...]) a value holding [ ] { } or , must be quoted: write "$(tasks.t.results.r[0])", not $(tasks.t.results.r[0])',
+    'in.yaml:4: and 11 more syntax error(s) in this document after this one, most likely caused by it',
+  ]);
+  // Quoted, it is the text Tekton reads.
+  t.like(parseYamlDocuments(text.replace('$(tasks.t.results.r[0])', '"$(tasks.t.results.r[0])"'), 'in.yaml')[0]?.object, { spec: { v: { a: '$(tasks.t.results.r[0])' } } });
+});
