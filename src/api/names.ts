@@ -12,6 +12,12 @@ export const ANNOTATION_REFERENCE_RESULTS = `${PREFIX}/reference-results`;
 export const ANNOTATION_REWRITTEN = `${PREFIX}/rewritten`;
 /** On a rewritten PipelineRun: JSON of the pipelineRef / taskRefs the rewrite inlined, so nothing is forgotten. */
 export const ANNOTATION_ORIGINAL_REFS = `${PREFIX}/original-refs`;
+/**
+ * On a rewritten PipelineRun: JSON of its pipeline results that are one element of a structured reference result,
+ * by the name `tlr fetch` gives them (`<result>`, `<result>.<key>`, `<result>[i]`) → `.key` / `[i]`. Their status
+ * holds the whole value's reference; fetch verifies that value and writes the element.
+ */
+export const ANNOTATION_PIPELINE_RESULT_ELEMENTS = `${PREFIX}/pipeline-result-elements`;
 /** On a rewritten run: which volume holds its reference results (`provisioned:<pvc>`, `user-claim:<pvc>` or `template`). */
 export const ANNOTATION_RESULT_VOLUME = `${PREFIX}/result-volume`;
 

@@ -7,6 +7,7 @@
  */
 import {
   ANNOTATION_ORIGINAL_REFS,
+  ANNOTATION_PIPELINE_RESULT_ELEMENTS,
   ANNOTATION_REFERENCE_RESULTS,
   ANNOTATION_RESULT_VOLUME,
   ANNOTATION_RESULT_WORKSPACE,
@@ -38,7 +39,7 @@ export function checkTektonApiVersion(object: KubeObject, diags: Diagnostics): v
 
 /** Annotation keys a user writes, and those the rewrite adds (a rewritten object carries them; not suggested). */
 const ANNOTATIONS = [ANNOTATION_RESULT_WORKSPACE, ANNOTATION_REFERENCE_RESULTS];
-const OUR_ANNOTATIONS = [ANNOTATION_REWRITTEN, ANNOTATION_ORIGINAL_REFS, ANNOTATION_RESULT_VOLUME];
+const OUR_ANNOTATIONS = [ANNOTATION_REWRITTEN, ANNOTATION_ORIGINAL_REFS, ANNOTATION_RESULT_VOLUME, ANNOTATION_PIPELINE_RESULT_ELEMENTS];
 const LABELS = [LABEL_CONSUMER, LABEL_PRODUCER, LABEL_OPTED_IN];
 
 /** Checks the annotation and label keys of `meta` (at field path `path`). */

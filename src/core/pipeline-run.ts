@@ -3,6 +3,7 @@ import {
   ANNOTATION_RESULT_VOLUME,
   ANNOTATION_RESULT_WORKSPACE,
   ANNOTATION_REWRITTEN,
+  ANNOTATION_PIPELINE_RESULT_ELEMENTS,
   REWRITE_VERSION,
   TASK_WORKSPACE,
 } from '../api/names.js';
@@ -62,12 +63,12 @@ export function rewritePipelineRun(input: PipelineRun, options: RewriteOptions):
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
   checkGrowth(bytes ?? 0, [...analysis.producers].reduce((sum, [name, results]) => sum + producerGrowth(layout, options.config, name, [...results]), 0), diags);
 
-  const { inlined, inlinedBytes, bound } = rewriteSpec(run, specInput, analysis, workspace, options);
+  const { inlined, inlinedBytes, bound, elements } = rewriteSpec(run, specInput, analysis, workspace, options);
   run.spec = { ...withoutRef(run.spec), pipelineSpec: source.spec, workspaces: bound.bindings };
   checkInlineSpecs(options.featureFlags.disableInlineSpec, [{ kind: 'pipelinerun', path: SPEC_PATH, inlined: source.ref !== undefined }, ...embeddedTaskSpecs(source.spec, SPEC_PATH, inlined)], diags);
   diags.throwIfErrors();
   applyFsGroup(run, options.config.fsGroup);
-  run.metadata = rewrittenMetadata(run, source, inlined, bound.volume);
+  run.metadata = rewrittenMetadata(run, source, { inlined, elements }, bound.volume);
   const parts = { inputBytes: (bytes ?? 0) + (source.bytes ?? 0) + inlinedBytes, ...referenceSizes(analysis, layout), tasks: analysis.entries.length };
   if (rewrittenSizeBound(parts) > MAX_OBJECT_BYTES) checkRewrittenSize(run, diags);
   return { object: run, changed: true, diagnostics: diags.items };
@@ -151,16 +152,16 @@ function rewriteSpec(
   analysis: PipelineAnalysis,
   workspace: ResultWorkspace,
   options: RewriteOptions,
-): { inlined: Record<string, unknown>; inlinedBytes: number; bound: ReturnType<typeof bindResultWorkspace> } {
+): { inlined: Record<string, unknown>; inlinedBytes: number; bound: ReturnType<typeof bindResultWorkspace>; elements: Record<string, string> } {
   const { spec, diags } = specInput;
   const layout = layoutFor(options.config, PIPELINE_RUN_DIR, 'run');
-  const { touched, inlined, inlinedBytes } = rewritePipelineSpec(specInput, analysis, workspace.name, layout, options.config, options.featureFlags, workspace.shared);
+  const { touched, inlined, inlinedBytes, elements } = rewritePipelineSpec(specInput, analysis, workspace.name, layout, options.config, options.featureFlags, workspace.shared);
   declareResultWorkspace(spec, workspace.name);
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace.name, options.provisionedClaim, options.config, 'spec', diags, workspace.shared);
   checkCoschedule(spec, bound.bindings, workspace.name, touched, options.featureFlags, SPEC_PATH, diags);
   warnUnplacedReadWriteOnce(bound.bindings, workspace.name, options.featureFlags, 'spec.workspaces', diags);
   diags.throwIfErrors();
-  return { inlined, inlinedBytes, bound };
+  return { inlined, inlinedBytes, bound, elements };
 }
 
 /**
@@ -179,17 +180,25 @@ function applyFsGroup(run: PipelineRun, fsGroup: number | undefined): void {
 }
 
 /** The rewritten run's metadata: the Pipeline's labels and annotations under the run's, plus the rewrite's own. */
-function rewrittenMetadata(run: PipelineRun, source: PipelineSource, inlined: Record<string, unknown>, volume: ResultVolume): ObjectMeta {
+function rewrittenMetadata(
+  run: PipelineRun,
+  source: PipelineSource,
+  made: { inlined: Record<string, unknown>; elements: Record<string, string> },
+  volume: ResultVolume,
+): ObjectMeta {
+  const { inlined, elements } = made;
   const originalRefs = { ...(source.ref !== undefined ? { pipelineRef: source.ref } : {}), ...(Object.keys(inlined).length > 0 ? { taskRefs: inlined } : {}) };
+  // The elements are the rewrite's word alone: one the run came with is dropped, not merged.
+  const { [ANNOTATION_PIPELINE_RESULT_ELEMENTS]: _given, ...given } = { ...stripApplied(source.pipeline?.metadata?.annotations), ...run.metadata?.annotations };
   const metadata: ObjectMeta = {
     ...run.metadata,
     labels: { ...source.pipeline?.metadata?.labels, ...run.metadata?.labels },
     annotations: {
-      ...stripApplied(source.pipeline?.metadata?.annotations),
-      ...run.metadata?.annotations,
+      ...given,
       [ANNOTATION_REWRITTEN]: REWRITE_VERSION,
       [ANNOTATION_RESULT_VOLUME]: describeVolume(volume),
       ...(Object.keys(originalRefs).length > 0 ? { [ANNOTATION_ORIGINAL_REFS]: JSON.stringify(originalRefs) } : {}),
+      ...(Object.keys(elements).length > 0 ? { [ANNOTATION_PIPELINE_RESULT_ELEMENTS]: JSON.stringify(elements) } : {}),
     },
   };
   if (Object.keys(metadata.labels ?? {}).length === 0) delete metadata.labels;

@@ -2,7 +2,7 @@ import { PARAM_REFS, STEP_PREPARE, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_W
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
-import { describeShape, selectorOfSuffix, selectorToken, shapeOf, type ResultShape, type Selector } from './structured.js';
+import { describeShape, formatSelector, selectorOfSuffix, shapeOf, type ResultShape, type Selector } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { checkPipelineSpecFields, checkTaskSpecFields } from './api-fields.js';
 import { warnChainsHints } from './chains-hints.js';
@@ -10,7 +10,7 @@ import { checkNames } from './name-typos.js';
 import { convertObject } from './convert.js';
 import type { Diagnostics } from './diagnostics.js';
 import { inlineTask } from './inline.js';
-import { childPath, mapStrings } from './json-walk.js';
+import { childPath } from './json-walk.js';
 import { type Layout, PIPELINE_RUN_DIR, viewSubPath } from './layout.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
@@ -155,7 +155,7 @@ export function rewritePipelineSpec(
   config: Config,
   flags?: FeatureFlags,
   shared?: boolean,
-): { touched: string[]; inlined: Record<string, unknown>; inlinedBytes: number } {
+): { touched: string[]; inlined: Record<string, unknown>; inlinedBytes: number; elements: Record<string, string> } {
   const { diags } = input;
   const touched: string[] = [];
   const inlining = new InlineBudget(input);
@@ -186,8 +186,8 @@ export function rewritePipelineSpec(
     touched.push(pt.name);
   }
   checkResultWorkspaceBindings(input, resultWorkspace, shared);
-  rewritePipelineResults(input, analysis.producers, analysis.shapes);
-  return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes };
+  const elements = rewritePipelineResults(input, analysis.producers, analysis.shapes);
+  return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes, elements };
 }
 
 /**
@@ -363,40 +363,68 @@ function embed(entry: Entry, inlining: InlineBudget, diags: Diagnostics): (Pipel
 /**
  * A pipeline's results that name reference results. The whole value (`$(tasks.t.results.r)`) stays: the pipeline
  * result carries the reference, and `tlr fetch` resolves it. One element of an object or array result (`.key`,
- * `[i]`) becomes `[[tlr:select:.key:$(tasks.t.results.r)]]`, which Tekton fills with the reference (a string
- * replacement inside the text, as ApplyTaskResultsToPipelineResults does for every string result), so the pipeline
- * result records which element of which verified value it is; `tlr fetch` takes that element from the value once
- * its digest is checked. `[*]` and `.path` are refused: Tekton expands `[*]` from the value it holds, the reference,
- * and a path means nothing outside the pods.
+ * `[i]`) becomes the whole value's expression, and the element is recorded, by the name `tlr fetch` gives the
+ * pipeline result (`<result>`, `<result>.<key>` / `<result>[i]` inside an object or array value), in the run's
+ * `tlr.dev/pipeline-result-elements`: Tekton fills in the reference (its validation takes only expressions in a
+ * pipeline result's text, so no token can go around it), and `tlr fetch` takes the element from the value once its
+ * digest is checked. `[*]` and `.path` are refused: Tekton expands `[*]` from the value it holds, the reference, and a
+ * path means nothing outside the pods. Returns the elements recorded (fetch name → `.key` / `[i]`).
  */
-function rewritePipelineResults(input: PipelineSpecInput, producers: Producers, shapes: Shapes): void {
+function rewritePipelineResults(input: PipelineSpecInput, producers: Producers, shapes: Shapes): Record<string, string> {
+  const elements: Record<string, string> = {};
   (input.spec.results ?? []).forEach((result, i) => {
     if (result === null || typeof result !== 'object') return;
-    const who = `pipeline result "${result.name}"`;
-    result.value = mapStrings(result.value, childPath(childPath(childPath(input.path, 'results'), i), 'value'), (text, at) => {
-      let out = text;
-      for (const e of findTaskResultExpressions(text).reverse()) {
-        if (!producers.get(e.task)?.has(e.result) || e.suffix === '') continue;
-        const shape = shapes.get(e.task)?.get(e.result) ?? { type: 'string' as const };
-        const whole = `$(${e.scope}.${e.task}.results.${e.result})`;
-        const selector = selectorOfSuffix(e.suffix);
-        const problem = pipelineResultProblem(e, shape, selector, whole);
-        if (problem !== undefined || selector === undefined) {
-          input.diags.error(at(), `${who}: result "${e.result}" of task "${e.task}" is ${describeShape(shape)}, stored by reference; ${problem ?? `expected ${whole}, found ${e.text}`}`);
-          continue;
-        }
-        if ('key' in selector && shape.properties !== undefined && shape.properties.length > 0 && !shape.properties.includes(selector.key)) {
-          input.diags.warn(
-            at(),
-            `${who}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result "${e.result}" ` +
-              `of task "${e.task}" (${[...shape.properties].sort().join(', ')}); tlr fetch of this pipeline result fails if the value lacks it`,
-          );
-        }
-        out = `${out.slice(0, e.index)}${selectorToken(selector, whole)}${out.slice(e.index + e.text.length)}`;
-      }
-      return out;
-    });
+    const at = childPath(childPath(childPath(input.path, 'results'), i), 'value');
+    const one = (text: unknown, name: string, path: string): unknown =>
+      typeof text === 'string' ? pipelineResultText({ input, producers, shapes, elements }, text, `pipeline result "${result.name}"`, name, path) : text;
+    const value: unknown = result.value;
+    if (Array.isArray(value)) result.value = value.map((v, k) => one(v, `${result.name}[${k}]`, childPath(at, k))) as typeof result.value;
+    else if (typeof value === 'object' && value !== null) {
+      result.value = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v, `${result.name}.${k}`, childPath(at, k))])) as typeof result.value;
+    } else result.value = one(value, result.name, at) as typeof result.value;
   });
+  return elements;
+}
+
+interface ResultsContext {
+  readonly input: PipelineSpecInput;
+  readonly producers: Producers;
+  readonly shapes: Shapes;
+  readonly elements: Record<string, string>;
+}
+
+/** One string of a pipeline result's value (fetched as `name`), with an element of a reference result made whole. */
+function pipelineResultText(ctx: ResultsContext, text: string, who: string, name: string, at: string): string {
+  for (const e of findTaskResultExpressions(text)) {
+    if (!ctx.producers.get(e.task)?.has(e.result) || e.suffix === '') continue;
+    const shape = ctx.shapes.get(e.task)?.get(e.result) ?? { type: 'string' as const };
+    const whole = `$(${e.scope}.${e.task}.results.${e.result})`;
+    const selector = selectorOfSuffix(e.suffix);
+    const problem = pipelineResultProblem(e, shape, selector, whole);
+    if (problem !== undefined || selector === undefined) {
+      ctx.input.diags.error(at, `${who}: result "${e.result}" of task "${e.task}" is ${describeShape(shape)}, stored by reference; ${problem ?? `expected ${whole}, found ${e.text}`}`);
+      return text;
+    }
+    if (text.trim() !== e.text) {
+      ctx.input.diags.error(
+        at,
+        `${who}: ${e.text} names one element of result "${e.result}" of task "${e.task}", stored by reference; the element is ` +
+          `taken from the value when the result is fetched, so the expression must be the whole text of the value (or of one entry ` +
+          `of an object or array value); expected "${e.text}" alone, found ${JSON.stringify(text)}`,
+      );
+      return text;
+    }
+    if ('key' in selector && shape.properties !== undefined && shape.properties.length > 0 && !shape.properties.includes(selector.key)) {
+      ctx.input.diags.warn(
+        at,
+        `${who}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result "${e.result}" ` +
+          `of task "${e.task}" (${[...shape.properties].sort().join(', ')}); tlr fetch of this pipeline result fails if the value lacks it`,
+      );
+    }
+    ctx.elements[name] = formatSelector(selector);
+    return whole;
+  }
+  return text;
 }
 
 /** Why a pipeline result cannot name `e` of a reference result, or undefined when it can (an element of its type). */

@@ -6,9 +6,9 @@
  * trusted: a name becomes a file name under the output directory only when it is one plain file name, and a
  * reference-shaped value whose path is unsafe is reported, never fetched.
  */
-import { SEAL_NOTICE_PREFIX } from '../api/names.js';
-import { REFERENCE_PATTERN, checkRelativePath, formatReference, type Reference } from '../core/reference.js';
-import { SELECT_OPENING, formatSelector, selectorOfSuffix, type Selector } from '../core/structured.js';
+import { ANNOTATION_PIPELINE_RESULT_ELEMENTS, SEAL_NOTICE_PREFIX } from '../api/names.js';
+import { REFERENCE_PATTERN, checkRelativePath, type Reference } from '../core/reference.js';
+import { formatSelector, selectorOfSuffix, type Selector } from '../core/structured.js';
 import { createHash } from 'node:crypto';
 import { TlrError } from '../errors.js';
 
@@ -19,8 +19,8 @@ export interface NamedReference {
   /** The reference as recorded (what `tlr-init export` takes). */
   readonly token: string;
   /**
-   * When the result is one element of a structured value (a pipeline result `$(tasks.t.results.r.key)`, recorded as
-   * `[[tlr:select:.key:<reference>]]`): that element, taken from the value once the value is verified.
+   * When the result is one element of a structured value (a pipeline result `$(tasks.t.results.r.key)`, recorded in
+   * the run's tlr.dev/pipeline-result-elements): that element, taken from the value once the value is verified.
    */
   readonly selector?: Selector;
 }
@@ -56,8 +56,9 @@ export function recordedReferences(run: { status?: unknown; [key: string]: unkno
     if (task === undefined) continue;
     for (const r of tr.status?.results ?? []) collect(out, `${task}.${String(r.name ?? '')}`, r.value);
   }
+  const elements = recordedElements(run);
   for (const r of (run.status as RunStatus | undefined)?.results ?? []) {
-    for (const [name, value] of resultStrings(String(r.name ?? ''), r.value)) collect(out, name, value);
+    for (const [name, value] of resultStrings(String(r.name ?? ''), r.value)) collect(out, name, value, elements.get(name));
   }
   return out;
 }
@@ -72,46 +73,60 @@ function resultStrings(name: string, value: unknown): Array<[string, unknown]> {
   return [[name, value]];
 }
 
-/**
- * A reference, alone or inside an element token `[[tlr:select:<.key or [i]>:<reference>]]` (groups: 1 the token's
- * opening with 2 its selector, 3–5 the reference's sha256, size and path, 6 the token's closing).
- */
-const RECORDED = new RegExp(
-  `(${SELECT_OPENING.replace(/[[\]]/g, '\\$&')}(\\.[A-Za-z0-9_-]{1,253}|\\[[0-9]{1,9}\\]):)?${REFERENCE_PATTERN.source}(\\]\\])?`,
-  'g',
-);
-
-function collect(out: RecordedReferences, name: string, value: unknown): void {
+function collect(out: RecordedReferences, name: string, value: unknown, element?: Selector): void {
   if (typeof value !== 'string') return;
   if (value.startsWith(SEAL_NOTICE_PREFIX) && FILE_NAME.test(name)) {
     out.unusable.push({ name, problem: `its producer did not seal it: ${value.slice(0, 200)}` });
     return;
   }
-  const matches = [...value.matchAll(RECORDED)];
-  for (const [i, match] of matches.entries()) record(out, matches.length > 1 ? `${name}[${i}]` : name, match);
+  const matches = [...value.matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))];
+  if (element !== undefined && !isOneReference(value, matches)) {
+    // The rewrite made this pipeline result the whole value's reference alone; anything else is not what it recorded.
+    out.unusable.push({ name, problem: `the run records it as element ${formatSelector(element)} of one reference result, but its value is not one reference: ${JSON.stringify(value.slice(0, 200))}` });
+    return;
+  }
+  for (const [i, match] of matches.entries()) {
+    const entry = matches.length > 1 ? `${name}[${i}]` : name;
+    const [token, sha256 = '', size = '', path = ''] = match;
+    if (!FILE_NAME.test(entry)) {
+      out.unusable.push({ name: entry, problem: `its name ${JSON.stringify(entry)} is not a plain file name ([A-Za-z0-9._-], no "/")` });
+      continue;
+    }
+    try {
+      const reference: Reference = { version: 'v1', sha256, size: Number(size), path: checkRelativePath(path) };
+      out.usable.push({ name: entry, token, reference, ...(element !== undefined ? { selector: element } : {}) });
+    } catch (error) {
+      out.unusable.push({ name: entry, problem: `its reference is unsafe: ${(error as Error).message}` });
+    }
+  }
 }
 
-/** One reference (or element token) RECORDED matched, as the result `entry`: usable, or why not. */
-function record(out: RecordedReferences, entry: string, match: RegExpMatchArray): void {
-  const [, opening, suffix, sha256 = '', size = '', path = '', closing] = match;
-  if (!FILE_NAME.test(entry)) {
-    out.unusable.push({ name: entry, problem: `its name ${JSON.stringify(entry)} is not a plain file name ([A-Za-z0-9._-], no "/")` });
-    return;
-  }
-  const selector = opening === undefined ? undefined : selectorOfSuffix(suffix ?? '');
-  if (opening !== undefined && (closing === undefined || selector === undefined)) {
-    // Whatever wrote it, this is not a token the rewrite makes: fetching the whole value under its name would pass
-    // a value off as the element it names.
-    out.unusable.push({ name: entry, problem: `it holds a malformed element token (expected ${SELECT_OPENING}<.key or [index]>:<reference>]]), found ${JSON.stringify(match[0].slice(0, 200))}` });
-    return;
-  }
+function isOneReference(value: string, matches: readonly RegExpMatchArray[]): boolean {
+  return matches.length === 1 && matches[0]?.[0] === value.trim();
+}
+
+/**
+ * The run's pipeline results that are one element of a structured reference result, as the rewrite recorded them
+ * (tlr.dev/pipeline-result-elements: fetch name → `.key` / `[i]`). Anything malformed there is ignored entry by entry:
+ * such a result is then listed and fetched as the whole value its reference names, which is what its status says.
+ */
+export function recordedElements(run: { metadata?: unknown; [key: string]: unknown }): Map<string, Selector> {
+  const annotations = (run.metadata as { annotations?: Record<string, unknown> } | undefined)?.annotations;
+  const text = annotations?.[ANNOTATION_PIPELINE_RESULT_ELEMENTS];
+  const out = new Map<string, Selector>();
+  if (typeof text !== 'string' || text.length > 256 * 1024) return out;
+  let parsed: unknown;
   try {
-    const reference: Reference = { version: 'v1', sha256, size: Number(size), path: checkRelativePath(path) };
-    const token = formatReference(reference); // the reference alone, without a token around it
-    out.usable.push({ name: entry, token, reference, ...(selector !== undefined ? { selector } : {}) });
-  } catch (error) {
-    out.unusable.push({ name: entry, problem: `its reference is unsafe: ${(error as Error).message}` });
+    parsed = JSON.parse(text);
+  } catch {
+    return out;
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return out;
+  for (const [name, suffix] of Object.entries(parsed)) {
+    const selector = typeof suffix === 'string' ? selectorOfSuffix(suffix) : undefined;
+    if (selector !== undefined && FILE_NAME.test(name)) out.set(name, selector);
+  }
+  return out;
 }
 
 /**
@@ -158,10 +173,11 @@ export interface ListedResult {
  */
 export function listResults(run: { status?: unknown; [key: string]: unknown }, taskRuns: readonly TaskRunLike[]): ListedResult[] {
   const out: ListedResult[] = [];
-  const add = (name: string, value: unknown): void => {
+  const elements = recordedElements(run);
+  const add = (name: string, value: unknown, element?: Selector): void => {
     if (typeof value !== 'string') return;
     const recorded: RecordedReferences = { usable: [], unusable: [] };
-    collect(recorded, name, value);
+    collect(recorded, name, value, element);
     if (recorded.usable.length === 0 && recorded.unusable.length === 0) {
       const shown = FILE_NAME.test(name) ? name : JSON.stringify(name);
       out.push({ name: shown, storage: 'value', size: Buffer.byteLength(value), sha256: createHash('sha256').update(value).digest('hex') });
@@ -178,7 +194,7 @@ export function listResults(run: { status?: unknown; [key: string]: unknown }, t
     for (const r of tr.status?.results ?? []) add(`${task}.${String(r.name ?? '')}`, r.value);
   }
   for (const r of (run.status as RunStatus | undefined)?.results ?? []) {
-    for (const [name, value] of resultStrings(String(r.name ?? ''), r.value)) add(name, value);
+    for (const [name, value] of resultStrings(String(r.name ?? ''), r.value)) add(name, value, elements.get(name));
   }
   return out;
 }

@@ -98,7 +98,7 @@ test('an element in env by value: the size warning says it is an element, and th
   t.regex(warning?.message ?? '', /\$\(tasks\.gen\.results\.img\.url\) puts an element of result "img" of task "gen" into .* read the file \$\(tasks\.gen\.results\.img\.path\) instead \(it holds the whole JSON value: take the element from it there, e\.g\. with jq\)$/);
 });
 
-test('a pipeline result naming an element becomes a token Tekton fills with the reference; [*], .path and the wrong selector are refused', (t) => {
+test('a pipeline result naming an element: the whole reference travels, the run records the element; [*], .path, extra text and the wrong selector are refused', (t) => {
   const withResults = (results: unknown[]): PipelineRun => {
     const r = run('true');
     (r.spec.pipelineSpec as { results?: unknown[] }).results = results;
@@ -107,21 +107,31 @@ test('a pipeline result naming an element becomes a token Tekton fills with the 
   const out = rewritePipelineRun(
     withResults([
       { name: 'url', value: '$(tasks.gen.results.img.url)' },
-      { name: 'line', value: 'third: $(tasks.gen.results.list[2]), all: $(tasks.gen.results.list)' },
-      { name: 'both', type: 'object', properties: { u: { type: 'string' } }, value: { u: '$(tasks.gen.results.img.digest)' } },
+      { name: 'all', value: '$(tasks.gen.results.list)' },
+      { name: 'both', type: 'object', value: { u: '$(tasks.gen.results.img.digest)', l: '$(tasks.gen.results.list[2])' } },
+      { name: 'many', type: 'array', value: ['$(tasks.gen.results.list[0])', '$(tasks.gen.results.img)'] },
       { name: 'odd', value: '$(tasks.gen.results.img.tag)' },
     ]),
     options,
   );
   const results = (out.object.spec.pipelineSpec as { results?: Array<{ value: unknown }> }).results;
+  // Only expressions, as Tekton's validation of pipeline results requires (taskContainsResult).
   t.deepEqual(results?.map((r) => r.value), [
-    '[[tlr:select:.url:$(tasks.gen.results.img)]]',
-    'third: [[tlr:select:[2]:$(tasks.gen.results.list)]], all: $(tasks.gen.results.list)',
-    { u: '[[tlr:select:.digest:$(tasks.gen.results.img)]]' },
-    '[[tlr:select:.tag:$(tasks.gen.results.img)]]',
+    '$(tasks.gen.results.img)',
+    '$(tasks.gen.results.list)',
+    { u: '$(tasks.gen.results.img)', l: '$(tasks.gen.results.list)' },
+    ['$(tasks.gen.results.list)', '$(tasks.gen.results.img)'],
+    '$(tasks.gen.results.img)',
   ]);
-  t.like(out.diagnostics.find((d) => d.severity === 'warning'), { path: 'spec.pipelineSpec.results[3].value' });
+  t.deepEqual(JSON.parse(out.object.metadata?.annotations?.['tlr.dev/pipeline-result-elements'] ?? '{}'), {
+    url: '.url', 'both.u': '.digest', 'both.l': '[2]', 'many[0]': '[0]', odd: '.tag',
+  });
+  t.like(out.diagnostics.find((d) => d.severity === 'warning'), { path: 'spec.pipelineSpec.results[4].value' });
   t.regex(out.diagnostics.find((d) => d.severity === 'warning')?.message ?? '', /pipeline result "odd": .* names key "tag", which is not one of the declared properties .*tlr fetch of this pipeline result fails if the value lacks it/);
+  // An annotation the run came with is the rewrite's to write: dropped when nothing is an element.
+  const forged = withResults([{ name: 'all', value: '$(tasks.gen.results.list)' }]);
+  forged.metadata = { ...forged.metadata, annotations: { ...forged.metadata?.annotations, 'tlr.dev/pipeline-result-elements': '{"all":"[0]"}' } };
+  t.is(rewritePipelineRun(forged, options).object.metadata?.annotations?.['tlr.dev/pipeline-result-elements'], undefined);
   const refused = (value: string): string => {
     const error = t.throws(() => rewritePipelineRun(withResults([{ name: 'r', value }]), options));
     return error.message;
@@ -130,4 +140,5 @@ test('a pipeline result naming an element becomes a token Tekton fills with the 
   t.regex(refused('$(tasks.gen.results.img.path)'), /a path means nothing outside the task's pods, found \$\(tasks\.gen\.results\.img\.path\)/);
   t.regex(refused('$(tasks.gen.results.img[0])'), /expected a key, \$\(tasks\.gen\.results\.img\.<key>\), or \$\(tasks\.gen\.results\.img\), found \$\(tasks\.gen\.results\.img\[0\]\)/);
   t.regex(refused('$(tasks.gen.results.list.first)'), /expected an element, \$\(tasks\.gen\.results\.list\[<index>\]\), or \$\(tasks\.gen\.results\.list\), found/);
+  t.regex(refused('v$(tasks.gen.results.img.url)'), /the expression must be the whole text of the value .*; expected "\$\(tasks\.gen\.results\.img\.url\)" alone, found "v\$\(tasks\.gen\.results\.img\.url\)"/);
 });

@@ -5,12 +5,15 @@
  * with plain Tekton results fails as Tekton says it does, which proves the example exercises the limit.
  */
 import test from 'ava';
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, failedStepLog, referenceOf, report, resultOf, succeeded, taskRunOf, waitDone } from '../support/node/runs.js';
 import { enableAlphaFields } from '../support/node/tekton-flags.js';
+import { tlr } from '../support/node/tlr-cli.js';
 
 interface ExampleCase {
   readonly dir: string;
@@ -20,6 +23,8 @@ interface ExampleCase {
   readonly consumer: { readonly task: string; readonly values: Readonly<Record<string, string>> };
   /** What Tekton says when the same run stores its results the classic way. */
   readonly control: RegExp;
+  /** Pipeline results `tlr fetch` must give, exactly (elements of structured results). */
+  readonly fetched?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -44,6 +49,7 @@ const EXAMPLES: readonly ExampleCase[] = [
   {
     dir: 'structured-results', producer: { task: 'build', result: 'files' },
     consumer: { task: 'check', values: { count: '3000', last: 'src/module-0/file-3000.go' } }, control: TOO_LARGE,
+    fetched: { digest: `sha256:${createHash('sha256').update('app').digest('hex')}`, 'last-file': 'src/module-0/file-3000.go' },
   },
 ];
 
@@ -75,6 +81,13 @@ for (const example of EXAMPLES) {
     const consumer = await taskRunOf(cluster, ns, run, example.consumer.task);
     t.is(resultOf(consumer, 'sha256'), reference?.sha256, 'the consumer hashed exactly the bytes the producer sealed');
     for (const [result, value] of Object.entries(example.consumer.values)) t.is(resultOf(consumer, result), value, result);
+    if (example.fetched !== undefined) {
+      const dir = await mkdtemp(join(tmpdir(), 'tlr-example-'));
+      t.teardown(() => rm(dir, { recursive: true, force: true }));
+      const fetched = await tlr(['fetch', name, ...Object.keys(example.fetched), '-n', ns, '-o', dir], cluster.kubeConfigPath);
+      t.is(fetched.code, 0, fetched.stderr);
+      for (const [result, value] of Object.entries(example.fetched)) t.is(await readFile(join(dir, result), 'utf8'), value, `tlr fetch ${result}`);
+    }
 
     // Tekton's affinity assistant (coschedule: workspaces, a ReadWriteOnce volume): every pod of the run on the
     // node holding the volume, on a cluster of several nodes.

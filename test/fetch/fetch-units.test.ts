@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatReference, parseReference } from '../../src/core/reference.js';
 import { humanBytes } from '../../src/cli/commands/results.js';
-import { listResults, recordedReferences, selectReferences } from '../../src/fetch/references.js';
+import { listResults, recordedElements, recordedReferences, selectReferences } from '../../src/fetch/references.js';
 import { selectVerified, ShortTransfer, verifiedFile } from '../../src/fetch/verified-file.js';
 
 function ref(content: Buffer, path = 'uid/build/blob'): string {
@@ -105,21 +105,23 @@ test('tlr results lists every result: references with the size and sha256 sealed
   t.deepEqual([0, 1023, 1536, 5 * 1024 ** 3].map(humanBytes), ['0 B', '1023 B', '1.5 KiB', '5.0 GiB']);
 });
 
-test('a pipeline result that is one element of a reference result is fetched as that element; object and array pipeline results by key and index', (t) => {
+test('a pipeline result the run records as one element is fetched as that element; object and array pipeline results by key and index', (t) => {
   const info = Buffer.from('{"version":"1.2","commit":"abc"}');
   const files = Buffer.from('["a","b"]');
   const infoRef = ref(info, 'uid/build/info');
   const filesRef = ref(files, 'uid/build/files');
+  const elements = { version: '.version', first: '[0]', 'both.v': '.version', 'both.f': '[1]', broken: '.version', 'bad/name': '.x', odd: '.a.b' };
   const run = {
+    metadata: { annotations: { 'tlr.dev/pipeline-result-elements': JSON.stringify(elements) } },
     status: {
       results: [
-        { name: 'version', value: `[[tlr:select:.version:${infoRef}]]` },
-        { name: 'first', value: `first file: [[tlr:select:[0]:${filesRef}]]` },
-        { name: 'both', value: { v: `[[tlr:select:.version:${infoRef}]]`, f: `[[tlr:select:[1]:${filesRef}]]` } },
+        { name: 'version', value: infoRef },
+        { name: 'first', value: filesRef },
+        { name: 'both', value: { v: infoRef, f: filesRef } },
         { name: 'list', value: [filesRef, 'plain'] },
-        // Not a token the rewrite makes (no closing brackets): never fetched as the whole value under the element's name.
-        { name: 'broken', value: `[[tlr:select:.version:${infoRef}` },
-        { name: 'trailing', value: `${infoRef}]]` },
+        // Recorded as an element, but not one reference: never fetched as something else under the element's name.
+        { name: 'broken', value: `${infoRef} ${filesRef}` },
+        { name: 'odd', value: infoRef },
       ],
     },
   };
@@ -130,14 +132,16 @@ test('a pipeline result that is one element of a reference result is fetched as 
     ['both.v', infoRef, { key: 'version' }],
     ['both.f', filesRef, { index: 1 }],
     ['list[0]', filesRef, undefined],
-    ['trailing', infoRef, undefined],
+    // A selector the rewrite cannot have written is ignored: the whole value, as its status says.
+    ['odd', infoRef, undefined],
   ]);
   t.deepEqual(all.unusable.map((u) => u.name), ['broken']);
-  t.regex(all.unusable[0]?.problem ?? '', /malformed element token/);
+  t.regex(all.unusable[0]?.problem ?? '', /records it as element \.version of one reference result, but its value is not one reference/);
   const listed = listResults(run, []);
   t.like(listed[0], { name: 'version', storage: 'reference', element: '.version', size: info.length });
   t.like(listed.find((r) => r.name === 'both.f'), { storage: 'reference', element: '[1]', size: files.length });
   t.like(listed.find((r) => r.name === 'list[1]'), { storage: 'value', size: 5 });
+  t.deepEqual([...recordedElements({ metadata: { annotations: { 'tlr.dev/pipeline-result-elements': 'not json' } } })], []);
 });
 
 test('an element is taken from the verified value: its exact bytes under its name; a missing key leaves nothing, the value removed', async (t) => {
