@@ -71,11 +71,12 @@ ${optedIn ? '              storage: reference\n' : ''}          steps:
 }
 
 /**
- * The first error of `tlr validate` from its field path on (`file:line:col: error: Kind name: ` dropped: the file
- * has no namespace, the cluster's message names the run's).
+ * The message of `tlr validate`'s first error (`file:line:col: error: Kind name: path: ` dropped: the file has no
+ * namespace, the cluster's message names the run's, and the CLI locates a field of a stored Task in the Task's own
+ * file, by its own path, where the webhook names the run's inlined path).
  */
 function firstError(stderr: string): string {
-  return /: error: \S+ \S+: (.*)/.exec(stderr)?.[1] ?? `(no error in: ${stderr})`;
+  return /: error: \S+ \S+(?:, run by \S+ \S+)?: \S+: (.*)/.exec(stderr)?.[1] ?? `(no error in: ${stderr})`;
 }
 
 test('stdoutConfig under Tekton’s default beta: kubectl create refuses the opted-in run naming the field and the flag, as tlr validate predicts; under alpha it is admitted', async (t) => {
@@ -91,6 +92,7 @@ test('stdoutConfig under Tekton’s default beta: kubectl create refuses the opt
 
   const predicted = await tlr(['validate', '--feature-flags', await clusterFlagsFile(), await fileWith('run.yaml', stdoutRun(true))]);
   t.is(predicted.code, 1);
+  t.regex(predicted.stderr, /error: PipelineRun \S+: spec\.pipelineSpec\.tasks\[0\]\.taskSpec\.steps\[0\]\.stdoutConfig: /, 'an embedded spec: the run\'s own path');
   t.true(refused.stderr.includes(firstError(predicted.stderr)), `tlr validate said:\n${predicted.stderr}\nkubectl create said:\n${refused.stderr}`);
 
   await setFeatureFlags(cluster, { 'enable-api-fields': 'alpha' });
@@ -151,4 +153,5 @@ test('disable-inline-spec: pipeline: an opted-in run whose stored Task the rewri
   const predicted = await tlr(['validate', '--feature-flags', await clusterFlagsFile(), ...files]);
   t.is(predicted.code, 1);
   t.true(refused.stderr.includes(firstError(predicted.stderr)), `tlr validate said:\n${predicted.stderr}\nkubectl create said:\n${refused.stderr}`);
+  t.regex(predicted.stderr, /stored\.yaml:\d+:\d+: error: Task numbers-ref, run by PipelineRun numbers: spec: the rewrite inlines the stored Task here/, 'located in the Task the user wrote');
 });
