@@ -45,7 +45,7 @@ function inlinedFrom({ doc, path }: Origin, docs: readonly YamlDocument[]): Orig
   if (object.kind === 'PipelineRun') {
     const rest = under(path, 'spec.pipelineSpec');
     if (rest === undefined) return undefined;
-    if (object.spec !== undefined && fields(object.spec).pipelineSpec !== undefined) return intoTask(spec.pipelineSpec, rest, docs);
+    if (spec.pipelineSpec !== undefined) return intoTask(spec.pipelineSpec, rest, docs);
     const pipeline = named(docs, 'Pipeline', spec.pipelineRef);
     return pipeline && { doc: pipeline, path: `spec${rest}` };
   }

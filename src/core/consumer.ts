@@ -5,7 +5,7 @@ import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addWorkspace } from './producer.js';
 import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
-import { describeShape, formatSelector, selectorOfSuffix, selectorToken, type ResultShape, type Selector } from './structured.js';
+import { describeShape, formatSelector, selectorMismatch, selectorOfSuffix, selectorToken, undeclaredKey, type ResultShape, type Selector } from './structured.js';
 
 /** Reference results by producing pipeline task: `build -> {sbom, images}`. */
 export type Producers = ReadonlyMap<string, ReadonlySet<string>>;
@@ -195,13 +195,8 @@ class Scan {
       this.diags.error(at, `${this.label()}: result "${e.result}" of task "${e.task}" is ${describeShape(shape)}, stored by reference; ${problem}`);
       return e.text;
     }
-    if ('key' in selector && shape.properties !== undefined && shape.properties.length > 0 && !shape.properties.includes(selector.key)) {
-      this.diags.warn(
-        at,
-        `${this.label()}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result ` +
-          `"${e.result}" of task "${e.task}" (${[...shape.properties].sort().join(', ')}); this task fails when it starts if the value lacks it`,
-      );
-    }
+    const undeclared = undeclaredKey(shape, selector, e.text, e.result, e.task);
+    if (undeclared !== undefined) this.diags.warn(at, `${this.label()}: ${undeclared}; this task fails when it starts if the value lacks it`);
     this.use(source);
     this.selectors.add(`${e.task}/${e.result}${formatSelector(selector)}`);
     if (site === 'param') this.carried = true;
@@ -305,13 +300,7 @@ function elementProblem(e: TaskResultExpression, shape: ResultShape, selector: S
   if (shape.type === 'string' || selector === undefined) {
     return `expected ${whole} or ${whole.slice(0, -1)}.path), found ${e.text}`;
   }
-  if (shape.type === 'object' && !('key' in selector)) {
-    return `expected a key, ${whole.slice(0, -1)}.<key>), found ${e.text}`;
-  }
-  if (shape.type === 'array' && !('index' in selector)) {
-    return `expected an element, ${whole.slice(0, -1)}[<index>]), found ${e.text}`;
-  }
-  return undefined;
+  return selectorMismatch(shape, selector, whole, e.text);
 }
 
 /** How a result is named after `results`: `.name`, or `["na.me"]` for a name with dots. */

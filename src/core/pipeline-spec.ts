@@ -2,7 +2,7 @@ import { PARAM_REFS, STEP_PREPARE, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_W
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
 import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
-import { describeShape, formatSelector, selectorOfSuffix, shapeOf, type ResultShape, type Selector } from './structured.js';
+import { describeShape, formatSelector, pipelineResultEntry, selectorMismatch, selectorOfSuffix, shapeOf, undeclaredKey, type ResultShape, type Selector } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { checkPipelineSpecFields, checkTaskSpecFields } from './api-fields.js';
 import { warnChainsHints } from './chains-hints.js';
@@ -378,9 +378,9 @@ function rewritePipelineResults(input: PipelineSpecInput, producers: Producers, 
     const one = (text: unknown, name: string, path: string): unknown =>
       typeof text === 'string' ? pipelineResultText({ input, producers, shapes, elements }, text, `pipeline result "${result.name}"`, name, path) : text;
     const value: unknown = result.value;
-    if (Array.isArray(value)) result.value = value.map((v, k) => one(v, `${result.name}[${k}]`, childPath(at, k))) as typeof result.value;
+    if (Array.isArray(value)) result.value = value.map((v, k) => one(v, pipelineResultEntry(result.name, k), childPath(at, k))) as typeof result.value;
     else if (typeof value === 'object' && value !== null) {
-      result.value = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v, `${result.name}.${k}`, childPath(at, k))])) as typeof result.value;
+      result.value = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v, pipelineResultEntry(result.name, k), childPath(at, k))])) as typeof result.value;
     } else result.value = one(value, result.name, at) as typeof result.value;
   });
   return elements;
@@ -414,13 +414,8 @@ function pipelineResultText(ctx: ResultsContext, text: string, who: string, name
       );
       return text;
     }
-    if ('key' in selector && shape.properties !== undefined && shape.properties.length > 0 && !shape.properties.includes(selector.key)) {
-      ctx.input.diags.warn(
-        at,
-        `${who}: ${e.text} names key "${selector.key}", which is not one of the declared properties of result "${e.result}" ` +
-          `of task "${e.task}" (${[...shape.properties].sort().join(', ')}); tlr fetch of this pipeline result fails if the value lacks it`,
-      );
-    }
+    const undeclared = undeclaredKey(shape, selector, e.text, e.result, e.task);
+    if (undeclared !== undefined) ctx.input.diags.warn(at, `${who}: ${undeclared}; tlr fetch of this pipeline result fails if the value lacks it`);
     ctx.elements[name] = formatSelector(selector);
     return whole;
   }
@@ -439,9 +434,7 @@ function pipelineResultProblem(e: TaskResultExpression, shape: ResultShape, sele
     );
   }
   if (shape.type === 'string' || selector === undefined) return `${fixes}, found ${e.text}`;
-  if (shape.type === 'object' && !('key' in selector)) return `expected a key, ${whole.slice(0, -1)}.<key>), or ${whole}, found ${e.text}`;
-  if (shape.type === 'array' && !('index' in selector)) return `expected an element, ${whole.slice(0, -1)}[<index>]), or ${whole}, found ${e.text}`;
-  return undefined;
+  return selectorMismatch(shape, selector, whole, e.text);
 }
 
 /** Adds the result workspace to the pipeline's declared workspaces when missing. */

@@ -87,6 +87,31 @@ export function describeShape(shape: ResultShape): string {
   return 'a string';
 }
 
+/**
+ * Why `selector` does not fit a structured shape (`.key` on an array, `[i]` on an object), as `expected …, found …`;
+ * undefined when it fits. `whole` is the whole value's expression, `found` the expression written.
+ */
+export function selectorMismatch(shape: ResultShape, selector: Selector, whole: string, found: string): string | undefined {
+  if (shape.type === 'object' && !('key' in selector)) return `expected a key, ${whole.slice(0, -1)}.<key>), found ${found}`;
+  if (shape.type === 'array' && !('index' in selector)) return `expected an element, ${whole.slice(0, -1)}[<index>]), found ${found}`;
+  return undefined;
+}
+
+/**
+ * `<found> names key "k", which is not one of the declared properties of result "r" of task "t" (a, b)` when the
+ * result declares properties and `selector` names another key; undefined otherwise (Tekton takes any key the value has,
+ * so the caller warns, saying what fails when the value lacks it).
+ */
+export function undeclaredKey(shape: ResultShape, selector: Selector, found: string, result: string, task: string): string | undefined {
+  if (!('key' in selector) || shape.properties === undefined || shape.properties.length === 0 || shape.properties.includes(selector.key)) return undefined;
+  return `${found} names key "${selector.key}", which is not one of the declared properties of result "${result}" of task "${task}" (${[...shape.properties].sort().join(', ')})`;
+}
+
+/** The name `tlr fetch` gives one entry of an object or array pipeline result's value: `<result>.<key>`, `<result>[i]`. */
+export function pipelineResultEntry(result: string, entry: string | number): string {
+  return typeof entry === 'number' ? `${result}[${entry}]` : `${result}.${entry}`;
+}
+
 /** The seal step's `--shapes` text: `{"<result>":{"type":"object","properties":["a","b"]},"<other>":{"type":"array"}}`. */
 export function formatShapes(shapes: ReadonlyMap<string, ResultShape>): string {
   const out: Record<string, ResultShape> = {};

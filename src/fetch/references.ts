@@ -8,7 +8,7 @@
  */
 import { ANNOTATION_PIPELINE_RESULT_ELEMENTS, SEAL_NOTICE_PREFIX } from '../api/names.js';
 import { REFERENCE_PATTERN, checkRelativePath, type Reference } from '../core/reference.js';
-import { formatSelector, selectorOfSuffix, type Selector } from '../core/structured.js';
+import { formatSelector, pipelineResultEntry, selectorOfSuffix, type Selector } from '../core/structured.js';
 import { createHash } from 'node:crypto';
 import { TlrError } from '../errors.js';
 
@@ -68,8 +68,8 @@ export function recordedReferences(run: { status?: unknown; [key: string]: unkno
  * array's elements as `<result>[i]`, an object's values as `<result>.<key>` (Tekton's pipeline results may be any).
  */
 function resultStrings(name: string, value: unknown): Array<[string, unknown]> {
-  if (Array.isArray(value)) return value.map((v, i) => [`${name}[${i}]`, v]);
-  if (typeof value === 'object' && value !== null) return Object.entries(value).map(([key, v]) => [`${name}.${key}`, v]);
+  if (Array.isArray(value)) return value.map((v, i) => [pipelineResultEntry(name, i), v]);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).map(([key, v]) => [pipelineResultEntry(name, key), v]);
   return [[name, value]];
 }
 

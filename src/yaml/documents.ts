@@ -126,9 +126,9 @@ function syntaxErrors(errors: readonly YAMLError[], file: string, lineCounter: L
   for (const [i, error] of errors.entries()) {
     out.push(formatYamlError(error, file, lineCounter));
     if (error.code === 'DUPLICATE_KEY') continue;
-    const { line } = lineCounter.linePos(error.pos[0]);
+    const { line, col } = lineCounter.linePos(error.pos[0]);
     const lineText = text.split('\n')[line - 1] ?? '';
-    if (/\$\(/.test(lineText) && /[{[]/.test(lineText.slice(0, lineCounter.linePos(error.pos[0]).col - 1))) {
+    if (/\$\(/.test(lineText) && /[{[]/.test(lineText.slice(0, col - 1))) {
       out[out.length - 1] += '; inside a flow collection ({...} or [...]) a value holding [ ] { } or , must be quoted: write "$(tasks.t.results.r[0])", not $(tasks.t.results.r[0])';
     }
     const rest = errors.length - i - 1;

@@ -138,7 +138,7 @@ test('a pipeline result naming an element: the whole reference travels, the run 
   };
   t.regex(refused('$(tasks.gen.results.list[*])'), /pipeline result "r": result "list" of task "gen" is an array of strings, stored by reference; Tekton expands \$\(tasks\.gen\.results\.list\[\*\]\) from the value it holds, and it holds only the reference; expected the whole value \$\(tasks\.gen\.results\.list\) .* or one element \$\(tasks\.gen\.results\.list\[<index>\]\)/);
   t.regex(refused('$(tasks.gen.results.img.path)'), /a path means nothing outside the task's pods, found \$\(tasks\.gen\.results\.img\.path\)/);
-  t.regex(refused('$(tasks.gen.results.img[0])'), /expected a key, \$\(tasks\.gen\.results\.img\.<key>\), or \$\(tasks\.gen\.results\.img\), found \$\(tasks\.gen\.results\.img\[0\]\)/);
-  t.regex(refused('$(tasks.gen.results.list.first)'), /expected an element, \$\(tasks\.gen\.results\.list\[<index>\]\), or \$\(tasks\.gen\.results\.list\), found/);
+  t.regex(refused('$(tasks.gen.results.img[0])'), /expected a key, \$\(tasks\.gen\.results\.img\.<key>\), found \$\(tasks\.gen\.results\.img\[0\]\)/);
+  t.regex(refused('$(tasks.gen.results.list.first)'), /expected an element, \$\(tasks\.gen\.results\.list\[<index>\]\), found/);
   t.regex(refused('v$(tasks.gen.results.img.url)'), /the expression must be the whole text of the value .*; expected "\$\(tasks\.gen\.results\.img\.url\)" alone, found "v\$\(tasks\.gen\.results\.img\.url\)"/);
 });
