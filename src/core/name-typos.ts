@@ -20,6 +20,16 @@ export interface NamedTask {
   readonly specPath?: string;
 }
 
+/**
+ * The fields in which Tekton v1.15.0 puts task results, so the only ones where a name that does not exist is an
+ * error. These are the pipeline task's own fields (`ApplyTaskResults`, pkg/reconciler/pipelinerun/resources/apply.go)
+ * and its embedded spec's (`PropagateResults`, then `ApplyReplacements`, pkg/reconciler/taskrun/resources/apply.go).
+ * Descriptions are left alone, and so is a child pipeline's spec, whose `$(tasks.…)` names its own tasks: the catalog's
+ * rhacs-image-check describes a param with the example `$(params.IMAGE)@$(tasks.buildah.results.IMAGE_DIGEST)`.
+ */
+const RESOLVED_IN_PIPELINE_TASK = ['params', 'matrix', 'when', 'taskRef', 'displayName', 'workspaces'] as const;
+const RESOLVED_IN_TASK_SPEC = ['steps', 'stepTemplate', 'sidecars', 'volumes'] as const;
+
 const RESULT_VARIABLE = /\$\(results(?:\.([-A-Za-z0-9_.]+?)|\[(["'])([-A-Za-z0-9_.]+)\2\])\.path\)/g;
 
 export function checkNames(spec: PipelineSpec, specPath: string, tasks: readonly NamedTask[], diags: Diagnostics): void {
@@ -43,9 +53,9 @@ export function checkNames(spec: PipelineSpec, specPath: string, tasks: readonly
   };
   for (const t of tasks) {
     const who = `pipeline task "${t.pt.name}"`;
-    const { taskSpec, ...rest } = t.pt;
-    check(rest, t.path, who);
-    if (taskSpec) check(taskSpec, childPath(t.path, 'taskSpec'), who);
+    for (const field of RESOLVED_IN_PIPELINE_TASK) check(t.pt[field], childPath(t.path, field), who);
+    const taskSpec = t.pt.taskSpec;
+    if (taskSpec) for (const field of RESOLVED_IN_TASK_SPEC) check(taskSpec[field], childPath(childPath(t.path, 'taskSpec'), field), who);
     if (t.spec !== undefined) checkResultPaths(t.spec, t.specPath ?? childPath(t.path, 'taskSpec'), who, diags);
   }
   checkParamNames(spec, specPath, tasks, diags);

@@ -42,3 +42,43 @@ test('names that exist pass; a literal /tekton/results/<file> is a step’s own 
   t.true(out.changed);
   t.deepEqual(out.diagnostics.filter((d) => d.severity === 'error'), []);
 });
+
+test('a description naming a task the pipeline lacks is prose, not a reference: Tekton never substitutes it', (t) => {
+  // The catalog's rhacs-image-check documents a param with `$(params.IMAGE)@$(tasks.buildah.results.IMAGE_DIGEST)`.
+  const pr = optedInRun([
+    { name: 'gen', taskSpec: { results: [{ name: 'report', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: OK_PRODUCER }] } },
+    {
+      name: 'use',
+      description: 'runs after $(tasks.lint.results.ok)',
+      params: [{ name: 'in', value: '$(tasks.gen.results.report)' }],
+      taskSpec: {
+        description: 'reads $(tasks.buildah.results.IMAGE_DIGEST)',
+        params: [{ name: 'in', description: 'for example $(tasks.buildah.results.IMAGE_DIGEST)' }],
+        steps: [{ name: 's', image: 'bash', script: 'echo "$(params.in)"' }],
+      },
+    },
+  ]);
+  const out = rewritePipelineRun(pr, options);
+  t.true(out.changed);
+  t.deepEqual(out.diagnostics.filter((d) => d.severity === 'error'), []);
+});
+
+test('the same typo is still refused where Tekton does substitute it: a param, a when expression, a step env', (t) => {
+  for (const [where, field] of [
+    ['params[0].value', { params: [{ name: 'in', value: '$(tasks.gne.results.report)' }] }],
+    ['when[0].input', { when: [{ input: '$(tasks.gne.results.report)', operator: 'in', values: ['x'] }] }],
+  ] as const) {
+    const pr = optedInRun([
+      { name: 'gen', taskSpec: { results: [{ name: 'report', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: OK_PRODUCER }] } },
+      { name: 'use', ...field, taskSpec: { params: [{ name: 'in', default: '' }], steps: [{ name: 's', image: 'bash', script: 'echo "$(params.in)"' }] } },
+    ]);
+    const error = t.throws(() => rewritePipelineRun(pr, options), undefined, where);
+    t.true((error?.message ?? '').includes(`tasks[1].${where}: pipeline task "use": $(tasks.gne.results.report) names pipeline task "gne"`), `${where}: ${error?.message}`);
+  }
+  const env = optedInRun([
+    { name: 'gen', taskSpec: { results: [{ name: 'report', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: OK_PRODUCER }] } },
+    { name: 'use', taskSpec: { steps: [{ name: 's', image: 'bash', env: [{ name: 'X', value: '$(tasks.gen.results.reprot)' }], script: 'echo "$X"' }] } },
+  ]);
+  const error = t.throws(() => rewritePipelineRun(env, options));
+  t.regex(error?.message ?? '', /tasks\[1\]\.taskSpec\.steps\[0\]\.env\[0\]\.value: pipeline task "use": .*names result "reprot"/);
+});
