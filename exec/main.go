@@ -12,7 +12,12 @@
 // its command runs, with the sizes and the limit, on the step's stderr (its log). Exit codes: 1 refused, 2 usage;
 // otherwise the command's own (this process becomes it).
 //
-// Usage: tlr-exec --root <mountPath> [--platform-commands] -- <command> [<arg>…]
+// With --workdir, the step's workingDir held a reference: the helper substitutes it like an argument, then creates the
+// directory (as Tekton's working-dir initializer and the container runtime would have) and changes into it before the
+// command runs; a relative one is taken under /workspace, as Tekton's initializer takes it. Empty once substituted, the
+// step stays where the image put it, as with no workingDir at all.
+//
+// Usage: tlr-exec --root <mountPath> [--platform-commands] [--workdir <dir>] -- <command> [<arg>…]
 package main
 
 import (
@@ -42,7 +47,10 @@ const (
 type options struct {
 	root             string
 	platformCommands bool
-	command          []string
+	// The step's workingDir, tokens and all, when it carried a reference (hasWorkdir).
+	workdir    string
+	hasWorkdir bool
+	command    []string
 }
 
 func main() {
@@ -60,9 +68,14 @@ func main() {
 	if len(opts.command) == 0 {
 		fail(exitUsage, fmt.Errorf("no command to run: expected tlr-exec --root <dir> -- <command> [<arg>…]"))
 	}
-	argv, env, err := prepare(opts, os.Environ())
+	argv, env, dir, err := prepare(opts, os.Environ())
 	if err != nil {
 		fail(exitRefused, err)
+	}
+	if opts.hasWorkdir {
+		if err := enterWorkdir(dir, opts.workdir); err != nil {
+			fail(exitRefused, err)
+		}
 	}
 	path, err := lookPath(argv[0], env)
 	if err != nil {
@@ -95,8 +108,11 @@ func parseArgs(args []string) (options, error) {
 			opts.root = strings.TrimPrefix(a, "--root=")
 		case a == "--platform-commands":
 			opts.platformCommands = true
+		case a == "--workdir" && i+1 < len(args):
+			opts.workdir, opts.hasWorkdir = args[i+1], true
+			i++
 		default:
-			return opts, fmt.Errorf("unknown option %q: expected --root <dir>, --platform-commands, then -- <command> [<arg>…]", a)
+			return opts, fmt.Errorf("unknown option %q: expected --root <dir>, --platform-commands, --workdir <dir>, then -- <command> [<arg>…]", a)
 		}
 	}
 	return opts, fmt.Errorf("expected -- before the command: tlr-exec --root <dir> -- <command> [<arg>…]")

@@ -25,9 +25,10 @@ type use struct {
 	where string
 }
 
-// prepare substitutes the declared references in argv and in every environment value but ours (TLR_*), each string
-// scanned once; reads each referenced value once, verified; refuses a value the kernel cannot pass.
-func prepare(opts options, environ []string) ([]string, environment, error) {
+// prepare substitutes the declared references in argv, in every environment value but ours (TLR_*) and in the working
+// directory, each string scanned once; reads each referenced value once, verified; refuses a value the kernel cannot
+// pass.
+func prepare(opts options, environ []string) ([]string, environment, string, error) {
 	env := environment(environ)
 	refsText, _ := env.get(envRefs)
 	runDir, _ := env.get(envRunDir)
@@ -39,17 +40,17 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 	}
 	refs, err := parseRefs(refsText, runDir, labels)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	selections, err := parseSelections(selectors, refs)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	s := &substituter{refs: refs, selections: selections, vol: volume{root: opts.root, runDir: runDir, view: view}, values: map[string][]byte{}}
 	argv := make([]string, len(opts.command))
 	for i, a := range opts.command {
 		if argv[i], err = s.substitute(a, fmt.Sprintf("argument %d of the command", i)); err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 	}
 	out := make(environment, len(env))
@@ -61,11 +62,17 @@ func prepare(opts options, environ []string) ([]string, environment, error) {
 		}
 		v, err := s.substitute(value, "environment variable "+name)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, "", err
 		}
 		out[i] = name + "=" + v
 	}
-	return argv, out, nil
+	dir := ""
+	if opts.hasWorkdir {
+		if dir, err = s.substitute(opts.workdir, "the working directory (workingDir)"); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	return argv, out, dir, nil
 }
 
 type substituter struct {

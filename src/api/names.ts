@@ -44,7 +44,7 @@ export const STEP_SEAL = 'tlr-seal';
 /** The init container the Pod webhook appends to consumers. */
 export const INIT_CONTAINER_SUBSTITUTE = 'tlr-substitute';
 /**
- * The exec helper (exec/, a static binary) that puts reference values into a step's args, command and env: the
+ * The exec helper (exec/, a static binary) that puts reference values into a step's args, command, env and workingDir: the
  * init container copies it into this emptyDir, mounted read-only in the steps that need it (below /tekton, which
  * Tekton keeps for itself, so no user mount can collide), and Tekton's entrypoint runs it in place of the command.
  */

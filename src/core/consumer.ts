@@ -21,10 +21,15 @@ export interface UsedReference {
 type Site = 'param' | 'forbidden' | 'taskSpec';
 
 const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
-/** Where the exec helper puts values at step start (config valuesInArgsAndEnv): a step's or the stepTemplate's. */
-const EXEC_FIELD = /\.(?:steps\[\d+\]|stepTemplate)\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value)$/;
+/**
+ * Where the exec helper puts values at step start (config valuesInArgsAndEnv): a step's or the stepTemplate's args,
+ * command, env values and workingDir (which the helper enters once substituted).
+ */
+const EXEC_FIELD = /\.(?:steps\[\d+\]|stepTemplate)\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value|workingDir)$/;
 /** MAX_ARG_STRLEN: Linux passes at most this many bytes per argument or environment string. */
 export const MAX_ARG_STRLEN = 128 * 1024;
+/** PATH_MAX less its NUL: the longest path Linux takes, so the longest workingDir. */
+export const MAX_PATH = 4095;
 
 /** True when anything in the pipeline task names a reference result (params, when, matrix, taskSpec, …). */
 export function mentionsReference(pt: PipelineTask, producers: Producers): boolean {
@@ -204,7 +209,7 @@ class Scan {
     return selectorToken(selector, whole);
   }
 
-  /** A value used at `at`: fine in a script, and in args/command/env when the exec helper is on; refused elsewhere. */
+  /** A value used at `at`: fine in a script, and in args/command/env/workingDir when the exec helper is on; refused elsewhere. */
   private valueAt(at: string, expression: string, ref: UsedReference, element = false): void {
     if (SCRIPT_FIELD.test(at)) return;
     if (!EXEC_FIELD.test(at) || !this.input.argsAndEnv?.enabled) {
@@ -220,16 +225,20 @@ class Scan {
       );
     }
     const max = this.input.argsAndEnv.maxResultSize;
-    const key = `${ref.task}\u0000${ref.result}`;
-    if (max < MAX_ARG_STRLEN || this.warnedLarge.has(key)) return;
+    const isDir = /\.workingDir$/.test(at);
+    const limit = isDir ? MAX_PATH : MAX_ARG_STRLEN;
+    const key = `${ref.task}\u0000${ref.result}\u0000${limit}`;
+    if (max < limit || this.warnedLarge.has(key)) return;
     this.warnedLarge.add(key);
     const field = fieldOf(at);
+    const kernel = isDir
+      ? `Linux takes paths of at most ${MAX_PATH} bytes (PATH_MAX)`
+      : `Linux passes at most ${MAX_ARG_STRLEN} bytes per argument or environment variable`;
     this.diags.warn(
       at,
       `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} puts ${element ? 'an element of ' : ''}result "${ref.result}" of task ` +
-        `"${ref.task}" into ${field} by value; Linux passes at most ${MAX_ARG_STRLEN} bytes per argument or environment ` +
-        `variable, and this namespace accepts results up to ${describeBytes(max)} (config key maxResultSize): a larger value ` +
-        `fails the step when it starts. Where the value may be that large, read the file ` +
+        `"${ref.task}" into ${field} by value; ${kernel}, and this namespace accepts results up to ${describeBytes(max)} ` +
+        `(config key maxResultSize): a larger value fails the step when it starts. Where the value may be that large, read the file ` +
         `$(tasks.${ref.task}.results.${ref.result}.path) instead${element ? ' (it holds the whole JSON value: take the element from it there, e.g. with jq)' : ''}`,
     );
   }
@@ -258,13 +267,13 @@ class Scan {
     const step = stepOf(this.input.pipelineTask.taskSpec, at);
     const field = fieldOf(at);
     const enabled = this.input.argsAndEnv?.enabled ?? false;
-    const where = enabled ? "a step's script, args, command or env" : 'a step script';
+    const where = enabled ? "a step's script, args, command, env or workingDir" : 'a step script';
     const why = EXEC_FIELD.test(at)
-      ? 'values in args, command and env are turned off on this cluster: config key valuesInArgsAndEnv is "false"'
+      ? 'values in args, command, env and workingDir are turned off on this cluster: config key valuesInArgsAndEnv is "false"'
       : /\.sidecars\[\d+\]\./.test(at)
         ? 'a sidecar starts with its own command, not through the step entrypoint that puts values in'
-        : field === 'image' || field === 'workingDir'
-          ? `the kubelet uses ${field} before any process of the step runs`
+        : field === 'image'
+          ? 'the kubelet pulls the image before any process of the step runs'
           : `Tekton fixes ${field} when it creates the pod`;
     this.diags.error(
       at,

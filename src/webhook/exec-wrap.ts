@@ -1,5 +1,5 @@
 /**
- * Which step containers of a consumer pod carry reference values in their args, command or env, and how each is made
+ * Which step containers of a consumer pod carry reference values in their args, command, env or workingDir, and how each is made
  * to run through the exec helper (exec/, copied to EXEC_BINARY by the init container).
  *
  * Tekton v1.15.0 (pkg/pod/entrypoint.go) gives every step `command: [/tekton/bin/entrypoint]` and
@@ -9,12 +9,19 @@
  * Tekton's entrypoint still orders the steps, applies onError, timeouts and stdout/stderr capture, and runs the helper
  * at the step's turn; the helper substitutes the values and execs the command. The kubelet expands `$(VAR)` in args
  * before the container starts, on the tokens (which hold no `$`), so no value is ever expanded by it.
+ *
+ * A workingDir holding a reference is the kubelet's before any process runs, so it moves to the helper too
+ * (`--workdir <dir>`, its `$` doubled so the kubelet's expansion gives it back as written): the container loses its
+ * workingDir (it starts where the image says) and Tekton's working-dir-initializer no longer creates the directory
+ * named by the token; the helper creates and enters the one the value names.
  */
 import { EXEC_BINARY, OUR_ENV as OURS } from '../api/names.js';
 import { REFERENCE_PATTERN } from '../core/reference.js';
 import type { Container } from './tekton-pod.js';
 
 const TEKTON_ENTRYPOINT = '/tekton/bin/entrypoint';
+/** The init container Tekton adds to create steps' workingDirs under /workspace (pkg/pod/workingdir_init.go). */
+export const WORKING_DIR_INITIALIZER = 'working-dir-initializer';
 /** Tekton's entrypoint's boolean flags (cmd/entrypoint/main.go, spire.go at v1.15.0): every other flag takes a value. */
 const BOOLEAN_FLAGS: ReadonlySet<string> = new Set([
   'wait_file_content', 'breakpoint_on_failure', 'debug_before_step', 'compress_termination_message', 'enable_spire',
@@ -28,18 +35,30 @@ export function declaredTokens(refsText: string | undefined): string[] {
   return [...new Set([...(refsText ?? '').matchAll(new RegExp(REFERENCE_PATTERN.source, 'g'))].map((m) => m[0]))];
 }
 
-/** True when the container's args (command included: Tekton moved it there) or env values hold a declared token. */
+/** True when `text` holds one of the declared tokens. */
+export function holdsToken(text: unknown, tokens: readonly string[]): boolean {
+  return typeof text === 'string' && text.includes('[[tlr:') && tokens.some((t) => text.includes(t));
+}
+
+/**
+ * True when the container's args (command included: Tekton moved it there), env values or workingDir hold a declared
+ * token.
+ */
 export function carriesValues(container: Container, tokens: readonly string[]): boolean {
   if (tokens.length === 0) return false;
-  const has = (text: unknown): boolean => typeof text === 'string' && text.includes('[[tlr:') && tokens.some((t) => text.includes(t));
-  if ([...(container.command ?? []), ...(container.args ?? [])].some(has)) return true;
+  const has = (text: unknown): boolean => holdsToken(text, tokens);
+  if ([...(container.command ?? []), ...(container.args ?? [])].some(has) || has(container.workingDir)) return true;
   return (container.env ?? []).some((e) => !OURS.has(e?.name) && has(e?.value));
 }
 
-export type Wrapped = { readonly args: string[] } | { readonly problem: string };
+/** The step's new args, and whether its workingDir went to the helper (so the container must lose it). */
+export type Wrapped = { readonly args: string[]; readonly movedWorkingDir: boolean } | { readonly problem: string };
 
-/** The step's args with the helper in its command's place; a problem when the container is not Tekton's shape. */
-export function wrapStep(container: Container, mountPath: string): Wrapped {
+/**
+ * The step's args with the helper in its command's place; a problem when the container is not Tekton's shape.
+ * `tokens`: the declared ones, to tell whether the workingDir carries a value.
+ */
+export function wrapStep(container: Container, mountPath: string, tokens: readonly string[] = []): Wrapped {
   const command = container.command ?? [];
   if (command.length !== 1 || command[0] !== TEKTON_ENTRYPOINT) {
     return { problem: `container "${container.name}": expected command [${TEKTON_ENTRYPOINT}] (Tekton's entrypoint), found ${JSON.stringify(command)}` };
@@ -48,15 +67,28 @@ export function wrapStep(container: Container, mountPath: string): Wrapped {
   const parsed = parseEntrypointArgs(args, container.name);
   if ('problem' in parsed) return parsed;
   const { separator, entrypoint } = parsed;
-  // The kubelet expands $(VAR) in args: what we add holds no $ (mountPath is [A-Za-z0-9._/-], config.ts).
+  // The kubelet expands $(VAR) in args: mountPath holds no $ ([A-Za-z0-9._/-], config.ts) and the workingDir's are
+  // doubled ($$ is its escape for $), so the helper gets both as written.
+  const movedWorkingDir = holdsToken(container.workingDir, tokens);
+  const workdir = movedWorkingDir ? ['--workdir', (container.workingDir as string).replaceAll('$', '$$$$')] : [];
   if (entrypoint !== -1) {
     const original = args[entrypoint] as string;
     args[entrypoint] = EXEC_BINARY;
-    args.splice(separator + 1, 0, '--root', mountPath, '--', original);
+    args.splice(separator + 1, 0, '--root', mountPath, ...workdir, '--', original);
   } else {
-    args.splice(separator, 1, '-entrypoint', EXEC_BINARY, '--', '--root', mountPath, '--platform-commands', '--');
+    args.splice(separator, 1, '-entrypoint', EXEC_BINARY, '--', '--root', mountPath, '--platform-commands', ...workdir, '--');
   }
-  return { args };
+  return { args, movedWorkingDir };
+}
+
+/**
+ * The working-dir-initializer's args without the directories named by a declared token (it would create a directory
+ * called after the token, on the workspace the step would have run in); undefined when none is.
+ */
+export function initializerArgsWithout(container: Container, tokens: readonly string[]): string[] | undefined {
+  const args = container.args ?? [];
+  const kept = args.filter((a) => !holdsToken(a, tokens));
+  return kept.length === args.length ? undefined : kept;
 }
 
 /**

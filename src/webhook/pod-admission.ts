@@ -22,7 +22,7 @@ import {
   type AdmissionReviewResponse,
   type PatchOperation,
 } from './admission-review.js';
-import { carriesValues, declaredTokens, wrapStep } from './exec-wrap.js';
+import { carriesValues, declaredTokens, initializerArgsWithout, WORKING_DIR_INITIALIZER, wrapStep } from './exec-wrap.js';
 import { podShapeProblems } from './pod-shape.js';
 import { readConsumerPod, SCRIPTS_DIR, type ConsumerPod, type Container, type Pod, type SecurityContext } from './tekton-pod.js';
 
@@ -79,20 +79,21 @@ export function admitPod(request: AdmissionRequest, settings: { config(namespace
   }
   const exec = execSteps(pod, reading.pod, config);
   if ('problem' in exec) return deny(uid, `${describePod(pod, namespace)}: ${exec.problem}`);
-  return allowWithPatch(uid, patchOps(pod, reading.pod, config, exec.steps));
+  return allowWithPatch(uid, patchOps(pod, reading.pod, config, exec.steps, exec.tokens));
 }
 
-/** A step to run through the exec helper: its index in spec.containers and its new args. */
+/** A step to run through the exec helper: its index in spec.containers, its new args, whether it loses its workingDir. */
 interface ExecStep {
   readonly index: number;
   readonly args: string[];
+  readonly movedWorkingDir: boolean;
 }
 
 /**
- * The step containers whose args, command or env carry a declared reference (exec-wrap.ts), each with its args
+ * The step containers whose args, command, env or workingDir carry a declared reference (exec-wrap.ts), each with its args
  * rewritten to run the helper; a problem when one cannot be (valuesInArgsAndEnv off, not Tekton's shape, no view).
  */
-function execSteps(pod: Pod, consumer: ConsumerPod, config: Config): { steps: ExecStep[] } | { problem: string } {
+function execSteps(pod: Pod, consumer: ConsumerPod, config: Config): { steps: ExecStep[]; tokens: string[] } | { problem: string } {
   const tokens = declaredTokens(consumer.env.find((e) => e.name === ENV_REFS)?.value);
   const steps: ExecStep[] = [];
   for (const [index, container] of (pod.spec?.containers ?? []).entries()) {
@@ -100,19 +101,19 @@ function execSteps(pod: Pod, consumer: ConsumerPod, config: Config): { steps: Ex
     if (!config.valuesInArgsAndEnv) {
       return {
         problem:
-          `container "${container.name}" carries a reference result in its args, command or env, but values there are ` +
+          `container "${container.name}" carries a reference result in its args, command, env or workingDir, but values there are ` +
           'turned off on this cluster (config key valuesInArgsAndEnv: "false"); the steps would see reference tokens ' +
           'instead of values. Use the value in a script or the result by path, or ask your admin to turn it on',
       };
     }
     if (!(container.volumeMounts ?? []).some((m) => m.name === consumer.resultMount.name && m.mountPath === consumer.resultMount.mountPath)) {
-      return { problem: `container "${container.name}" carries a reference result in its args, command or env but does not mount the result workspace at ${consumer.resultMount.mountPath}, where the values are read` };
+      return { problem: `container "${container.name}" carries a reference result in its args, command, env or workingDir but does not mount the result workspace at ${consumer.resultMount.mountPath}, where the values are read` };
     }
-    const wrapped = wrapStep(container, config.mountPath);
-    if ('problem' in wrapped) return { problem: `cannot put reference values into its args, command or env: ${wrapped.problem}` };
-    steps.push({ index, args: wrapped.args });
+    const wrapped = wrapStep(container, config.mountPath, tokens);
+    if ('problem' in wrapped) return { problem: `cannot put reference values into its args, command, env or workingDir: ${wrapped.problem}` };
+    steps.push({ index, args: wrapped.args, movedWorkingDir: wrapped.movedWorkingDir });
   }
-  return { steps };
+  return { steps, tokens };
 }
 
 /** The pod, when this request creates a labelled pod that has no substitute init container yet. */
@@ -133,7 +134,7 @@ function describePod(pod: Pod, namespace: string): string {
   return `${described}${taskRun !== undefined ? ` (TaskRun ${namespace}/${taskRun})` : ''}`;
 }
 
-function patchOps(pod: Pod, consumer: ConsumerPod, config: Config, execSteps: readonly ExecStep[]): PatchOperation[] {
+function patchOps(pod: Pod, consumer: ConsumerPod, config: Config, execSteps: readonly ExecStep[], tokens: readonly string[]): PatchOperation[] {
   const ops: PatchOperation[] = [];
   let hasVolumes = pod.spec?.volumes !== undefined;
   const addVolume = (volume: Record<string, unknown>): void => {
@@ -144,16 +145,7 @@ function patchOps(pod: Pod, consumer: ConsumerPod, config: Config, execSteps: re
   if (consumer.scriptsVolume === undefined) addVolume({ name: EMPTY_SCRIPTS_VOLUME, emptyDir: {} });
   if (execSteps.length > 0) {
     addVolume({ name: VOLUME_EXEC, emptyDir: { sizeLimit: EXEC_VOLUME_SIZE } });
-    for (const step of execSteps) {
-      const mount = { name: VOLUME_EXEC, mountPath: EXEC_DIR, readOnly: true };
-      const container = pod.spec?.containers?.[step.index];
-      ops.push({ op: 'replace', path: `/spec/containers/${step.index}/args`, value: step.args });
-      ops.push(
-        container?.volumeMounts
-          ? { op: 'add', path: `/spec/containers/${step.index}/volumeMounts/-`, value: mount }
-          : { op: 'add', path: `/spec/containers/${step.index}/volumeMounts`, value: [mount] },
-      );
-    }
+    ops.push(...execStepOps(pod, execSteps, tokens));
   }
   const container = substituteContainer(consumer, scriptsVolume, config, execSteps.length > 0);
   ops.push(
@@ -161,6 +153,33 @@ function patchOps(pod: Pod, consumer: ConsumerPod, config: Config, execSteps: re
       ? { op: 'add', path: '/spec/initContainers/-', value: container }
       : { op: 'add', path: '/spec/initContainers', value: [container] },
   );
+  return ops;
+}
+
+/**
+ * The ops that run steps through the exec helper: new args, its mount, and for a workingDir that went to the helper,
+ * the container's removed and the working-dir-initializer's args without it.
+ */
+function execStepOps(pod: Pod, execSteps: readonly ExecStep[], tokens: readonly string[]): PatchOperation[] {
+  const ops: PatchOperation[] = [];
+  for (const step of execSteps) {
+    const mount = { name: VOLUME_EXEC, mountPath: EXEC_DIR, readOnly: true };
+    const container = pod.spec?.containers?.[step.index];
+    ops.push({ op: 'replace', path: `/spec/containers/${step.index}/args`, value: step.args });
+    if (step.movedWorkingDir) ops.push({ op: 'remove', path: `/spec/containers/${step.index}/workingDir` });
+    ops.push(
+      container?.volumeMounts
+        ? { op: 'add', path: `/spec/containers/${step.index}/volumeMounts/-`, value: mount }
+        : { op: 'add', path: `/spec/containers/${step.index}/volumeMounts`, value: [mount] },
+    );
+  }
+  if (execSteps.some((s) => s.movedWorkingDir)) {
+    // With no args left it creates nothing (cmd/workingdirinit/main.go loops over its args) and exits 0.
+    for (const [index, init] of (pod.spec?.initContainers ?? []).entries()) {
+      const kept = init?.name === WORKING_DIR_INITIALIZER ? initializerArgsWithout(init, tokens) : undefined;
+      if (kept !== undefined) ops.push({ op: 'replace', path: `/spec/initContainers/${index}/args`, value: kept });
+    }
+  }
   return ops;
 }
 

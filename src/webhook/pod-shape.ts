@@ -10,6 +10,7 @@ const CONTAINER = object('a container (a mapping)', {
   name: STRING,
   command: STRINGS,
   args: STRINGS,
+  workingDir: STRING,
   env: listOf(object('an environment variable (a mapping)', { name: STRING, value: STRING, valueFrom: ANY }), 'a list of environment variables'),
   volumeMounts: listOf(object('a volume mount (a mapping)', { name: STRING, mountPath: STRING, subPath: STRING, subPathExpr: STRING }), 'a list of volume mounts'),
   securityContext: object('a securityContext (a mapping)', {}),

@@ -35,6 +35,7 @@ export interface Container {
   image?: string;
   command?: string[];
   args?: string[];
+  workingDir?: string;
   env?: EnvVar[];
   volumeMounts?: VolumeMount[];
   securityContext?: SecurityContext;

@@ -65,7 +65,7 @@ test('a refused run names file, line, object, field path and reason, exit 1 (the
     r.err,
     'test/fixtures/rewrite/refused-value-in-args/input.yaml:30:32: error: PipelineRun ci/value-in-args: spec.pipelineSpec.tasks[1].taskSpec.steps[0].args[1]: ' +
       'pipeline task "use", step "print": $(params.data) in args carries result "data" of task "gen", which is stored by reference; its value can only be ' +
-      'substituted into a step script (values in args, command and env are turned off on this cluster: config key valuesInArgsAndEnv is "false"). ' +
+      'substituted into a step script (values in args, command, env and workingDir are turned off on this cluster: config key valuesInArgsAndEnv is "false"). ' +
       'Expected it there, or the file path $(tasks.gen.results.data.path) where a path will do; found it in args\n',
   );
   // With the default configuration the same run is accepted: the exec helper puts the value into args.

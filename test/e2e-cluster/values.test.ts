@@ -198,3 +198,76 @@ test('a value over Linux’s 128 KiB per variable fails that step before its com
   const before = await cluster.kubectl(['-n', ns, 'logs', consumer.status?.podName ?? '', '-c', 'step-before']);
   t.regex(before.stdout, /BEFORE-RAN/, 'the steps before it ran as usual');
 });
+
+test('a workingDir carrying a value: the step runs in the directory it names, and no directory named after the token is made', async (t) => {
+  const ns = await testNamespace(t, cluster, 'values-workdir');
+  const context = "pkg/it's app";
+  // `$(HOME)` is not Tekton's: it stays in the workingDir as text, and the kubelet must not expand it either.
+  const yaml = `apiVersion: tekton.dev/v1
+kind: PipelineRun
+metadata:
+  generateName: workdir-
+spec:
+  workspaces:
+    - name: source
+      emptyDir: {}
+  pipelineSpec:
+    resultWorkspace:
+      name: results
+    workspaces:
+      - name: source
+    tasks:
+      - name: produce
+        taskSpec:
+          results:
+            - name: context
+              storage: reference
+          steps:
+            - name: write
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                printf '%s' '${b64(context)}' | base64 -d > "$(results.context.path)"
+      - name: build
+        params:
+          - name: CONTEXT
+            value: $(tasks.produce.results.context)
+        workspaces:
+          - name: source
+            workspace: source
+        taskSpec:
+          params:
+            - name: CONTEXT
+          workspaces:
+            - name: source
+          results:
+            - name: cwd
+            - name: token-dirs
+          steps:
+            - name: in-dir
+              image: docker.io/library/busybox:1.35
+              workingDir: $(workspaces.source.path)/$(HOME)/$(params.CONTEXT)
+              script: |
+                #!/bin/sh
+                pwd | tr -d '\\n' > "$(results.cwd.path)"
+            - name: look
+              image: docker.io/library/busybox:1.35
+              script: |
+                #!/bin/sh
+                find / -xdev -name '*tlr:*' 2>/dev/null | wc -l | tr -d ' \\n' > "$(results.token-dirs.path)"
+                find "$(workspaces.source.path)" -name '*tlr:*' | wc -l | tr -d ' \\n' >> "$(results.token-dirs.path)"
+`;
+  const { name, warnings } = await createRun(ns, yaml);
+  t.regex(warnings, /\$\(params\.CONTEXT\) puts result "context" of task "produce" into workingDir by value; Linux takes paths of at most 4095 bytes \(PATH_MAX\)/);
+  const done = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(done)?.status, 'True', `${succeeded(done)?.message ?? ''}\n${await report(cluster, ns)}`);
+  const consumer = await taskRunOf(cluster, ns, done, 'build');
+  t.is(resultOf(consumer, 'cwd'), `/workspace/source/$(HOME)/${context}`);
+  t.is(resultOf(consumer, 'token-dirs'), '00', 'no directory named after the token, on the image or the workspace');
+  const pod = await get<{ spec: { initContainers: Array<{ name: string; args?: string[] }>; containers: Array<{ name: string; workingDir?: string; args: string[] }> } }>(
+    cluster, ns, 'pod', consumer.status?.podName ?? '');
+  const inDir = pod.spec.containers.find((c) => c.name === 'step-in-dir');
+  t.is(inDir?.workingDir, undefined);
+  t.true(inDir?.args.includes('--workdir'));
+  t.deepEqual(pod.spec.initContainers.find((c) => c.name === 'working-dir-initializer')?.args ?? [], []);
+});

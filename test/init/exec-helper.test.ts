@@ -263,3 +263,50 @@ test('the exec helper\'s Go tests pass: its JSON reader never reads another valu
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   t.is(code, 0, output);
 });
+
+test('--workdir: the step runs in the directory the value names, created if missing; an empty value leaves it where it started', async (t) => {
+  const v = await volume(t);
+  const base = await tempDir(t, 'tlr-exec-wd-');
+  const sub = await v.result('gen', 'subdir', "pkg/it's $(x) dir");
+  const cwd = 'import os; print(os.getcwd())';
+  let r = await run(['--root', v.root, '--workdir', `${base}/src/${sub.token}`, '--', 'python3', '-c', cwd], stepEnv([sub.declared]));
+  t.is(r.code, 0, r.stderr);
+  t.is(r.stdout.toString().trim(), `${base}/src/pkg/it's $(x) dir`);
+  await access(join(base, 'src', "pkg/it's $(x) dir"));
+  // The directory exists already: entered as it is.
+  r = await run(['--root', v.root, '--workdir', `${base}/src/${sub.token}`, '--', 'python3', '-c', cwd], stepEnv([sub.declared]));
+  t.is(r.stdout.toString().trim(), `${base}/src/pkg/it's $(x) dir`);
+  // An empty value, alone: as with no workingDir, the step stays where the container started.
+  const empty = await v.result('gen', 'empty', '');
+  const child = spawn(await builtExecHelper(), ['--root', v.root, '--workdir', empty.token, '--', 'python3', '-c', cwd], {
+    cwd: base,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...stepEnv([empty.declared]) },
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  t.is(await new Promise<number | null>((resolve) => child.on('close', resolve)), 0);
+  t.is(out.trim(), base);
+});
+
+test('--workdir: a path Linux cannot take, or a directory that cannot be made, fails before the command runs, naming the workingDir', async (t) => {
+  const v = await volume(t);
+  const base = await tempDir(t, 'tlr-exec-wd-');
+  const marker = join(v.root, 'ran');
+  const runIn = (workdir: string, declared: string[]): Promise<Ran> =>
+    run(['--root', v.root, '--workdir', workdir, '--', 'python3', '-c', `open(${JSON.stringify(marker)}, "w")`], stepEnv(declared));
+  const long = await v.result('gen', 'long', 'd/'.repeat(2100));
+  let r = await runIn(`${base}/${long.token}`, [long.declared]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /^tlr-exec: error: the working directory \(workingDir ".*"\) would be \d{4} bytes with its results substituted; Linux takes paths of at most 4095 bytes \(PATH_MAX\)/);
+  await writeFile(join(base, 'file'), 'not a directory');
+  const name = await v.result('gen', 'name', 'file/below');
+  r = await runIn(`${base}/${name.token}`, [name.declared]);
+  t.is(r.code, 1, r.stderr);
+  t.true(r.stderr.startsWith(`tlr-exec: error: cannot create the working directory "${base}/file/below" (workingDir "${base}/${name.token}"`), r.stderr);
+  t.regex(r.stderr, /not a directory\n$/);
+  const nul = await v.result('gen', 'nul', Buffer.from('a\0b'));
+  r = await runIn(`${base}/${nul.token}`, [nul.declared]);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /result "nul" of task "gen" has a NUL byte at offset 1, .*the working directory \(workingDir\) cannot carry it/);
+  await t.throwsAsync(access(marker), undefined, 'the command never ran');
+});

@@ -316,11 +316,43 @@ test('a stdout path spelt like a flag does not mislead the parse of Tekton’s f
   t.deepEqual(args, ['-stdout_path', '-entrypoint', '-post_file', '/tekton/run/1/out', '-entrypoint', '/tekton/tlr-exec/tlr-exec', '--', '--root', '/tlr/results', '--', '/bin/app', 'a']);
 });
 
+test('a workingDir carrying a reference goes to the helper ($ kept from the kubelet); the initializer no longer creates the token-named directory', (t) => {
+  const dir = `/workspace/source/$(HOME)/${REFS}`;
+  const pod = podWith((pod) => {
+    const step = pod.spec.containers?.[1] as Container;
+    step.workingDir = dir;
+    (pod.spec.containers?.[0] as Container).workingDir = '/workspace/source/plain';
+    pod.spec.initContainers = [
+      ...(pod.spec.initContainers ?? []),
+      { name: 'working-dir-initializer', image: 'ghcr.io/tektoncd/pipeline/workingdirinit:v1.15.0', command: ['/ko-app/workingdirinit'], args: ['/workspace/source/plain', dir], workingDir: '/workspace' },
+    ];
+  });
+  const after = applyPatch(pod, patchOf(admitPod(request(pod), settings)));
+  const [plain, moved] = steps(after);
+  t.is(moved?.workingDir, undefined, 'the container starts where the image says');
+  const args = moved?.args ?? [];
+  t.deepEqual(args.slice(args.indexOf('-entrypoint')), [
+    '-entrypoint', '/tekton/tlr-exec/tlr-exec', '--', '--root', '/tlr/results', '--workdir', `/workspace/source/$$(HOME)/${REFS}`, '--', '/tekton/scripts/script-1-xk7wq',
+  ]);
+  t.is(plain?.workingDir, '/workspace/source/plain', 'a step without a value keeps its workingDir');
+  t.false(plain?.args?.includes('--workdir'));
+  const initializer = after.spec?.initContainers?.find((c) => c.name === 'working-dir-initializer');
+  t.deepEqual(initializer?.args, ['/workspace/source/plain'], 'only the directory naming the token is dropped');
+  // Alone, the initializer keeps no args at all (and then creates nothing).
+  const alone = podWith((pod) => {
+    (pod.spec.containers?.[1] as Container).workingDir = REFS;
+    pod.spec.initContainers = [...(pod.spec.initContainers ?? []), { name: 'working-dir-initializer', image: 'w', args: [REFS] }];
+  });
+  const afterAlone = applyPatch(alone, patchOf(admitPod(request(alone), settings)));
+  t.deepEqual(afterAlone.spec?.initContainers?.find((c) => c.name === 'working-dir-initializer')?.args, []);
+  t.true(steps(afterAlone)[1]?.args?.includes('--workdir'));
+});
+
 test('values in args and env turned off (config valuesInArgsAndEnv: "false"): a pod carrying one is refused, naming the key', (t) => {
   const off = { config: (ns: string): Config => parseConfig({ initImage: 'registry.example/tlr-init:v9', valuesInArgsAndEnv: 'false' }, ns) };
   const review = admitPod(request(podWithValueStep()), off);
   t.false(review.response.allowed);
-  t.regex(review.response.status?.message ?? '', /container "step-count" carries a reference result in its args, command or env, but values there are turned off on this cluster \(config key valuesInArgsAndEnv: "false"\)/);
+  t.regex(review.response.status?.message ?? '', /container "step-count" carries a reference result in its args, command, env or workingDir, but values there are turned off on this cluster \(config key valuesInArgsAndEnv: "false"\)/);
 });
 
 const refusal = (pod: Pod): string => admitPod(request(pod), settings).response.status?.message ?? '';
