@@ -98,6 +98,9 @@ export function startComponent(ns: Namespaces, logs: string, name: string, argv:
 /** SIGTERM, then SIGKILL after a grace period. */
 export async function stopProc(proc: Proc, graceMs = STOP_GRACE_MS): Promise<void> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  // Started unref'd: while we wait for its exit it must keep this process alive, or with nothing else pending Node
+  // ends the test process with the wait unresolved (ava: "Promise returned by test never resolved").
+  proc.child.ref();
   proc.child.kill('SIGTERM');
   const graceful = await Promise.race([proc.exited.then(() => true), sleep(graceMs).then(() => false)]);
   if (!graceful) {
