@@ -68,10 +68,10 @@ export const SUBSTITUTION_LIMIT_KEY = 'maxSubstitutedSize';
 
 /**
  * A new file (never an existing one: O_EXCL, and O_NOFOLLOW), written with synchronous writes on this thread. Not
- * fs.createWriteStream: its writes go to libuv's thread pool, a third and fourth busy thread on a 2-core node beside
- * this one and the hashing worker. Measured on 1 GiB, 2-core VM, the two builds alternating: median 1.31 s this way
- * and 1.39 s through the pool (npm run bench, 7 rounds); 2.00 s and 2.23 s in a slower hour (10 rounds). Nothing
- * else needs this thread while substitute writes.
+ * fs.createWriteStream: its writes go to libuv's thread pool, more busy threads on a 2-core node beside this one, the
+ * reads (./worker-reader.ts) and the hashing worker. Measured on 1 GiB, 2-core VM, the two builds alternating: median
+ * 1.31 s this way and 1.39 s through the pool (npm run bench, 7 rounds); 2.00 s and 2.23 s in a slower hour (10
+ * rounds). Nothing else needs this thread while substitute writes.
  */
 export function defaultOutput(path: string): Writable {
   let fd: number | undefined;

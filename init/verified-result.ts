@@ -59,8 +59,8 @@ export async function openVerifiedResult(
   const { path, handle } = await openReferencedFile(reference, volume);
   const ring = WRITES_IN_FLIGHT + 2;
   return (async function* verified(): AsyncGenerator<Buffer> {
-    // Large values: read and hashed on a second thread while this one writes (./worker-reader.ts).
-    const reader = reference.size >= WORKER_MIN_BYTES ? new WorkerReader(handle.fd, reference.size, ring, CHUNK_SIZE) : undefined;
+    // Large values: hashed on a second thread while this one reads and writes (./worker-reader.ts).
+    const reader = reference.size >= WORKER_MIN_BYTES ? new WorkerReader(handle, reference.size, ring, CHUNK_SIZE) : undefined;
     try {
       let digest: Digest;
       if (reader) {

@@ -1,5 +1,5 @@
 /**
- * Large values are read and hashed on a second thread while substitute writes them (init/worker-reader.ts): the digest must be
+ * Large values are hashed on a second thread while substitute reads and writes them (init/worker-reader.ts): the digest must be
  * the same as in line, the bytes copied must be the file's, and a changed file must still be refused, whatever chunk
  * is changed, with every original script intact.
  */
@@ -17,7 +17,7 @@ test('the worker reader hands out the file’s bytes in order and their digest, 
   const data = randomBytes(SIZE);
   await writeFile(join(dir, 'f'), data);
   const handle = await open(join(dir, 'f'), 'r');
-  const reader = new WorkerReader(handle.fd, SIZE, 6, 256 * 1024);
+  const reader = new WorkerReader(handle, SIZE, 6, 256 * 1024);
   try {
     const hash = createHash('sha256');
     let offset = 0;
@@ -44,7 +44,7 @@ test('a file shorter than expected ends early with the bytes there were (the cal
   const dir = await tempDir(t, 'tlr-worker-reader-');
   await writeFile(join(dir, 'f'), randomBytes(1000));
   const handle = await open(join(dir, 'f'), 'r');
-  const reader = new WorkerReader(handle.fd, SIZE, 6, 256 * 1024);
+  const reader = new WorkerReader(handle, SIZE, 6, 256 * 1024);
   try {
     let n = 0;
     for await (const chunk of reader.chunks()) n += chunk.length;
@@ -54,6 +54,22 @@ test('a file shorter than expected ends early with the bytes there were (the cal
     await reader.close();
     await handle.close();
   }
+});
+
+test('a consumer that stops early (a refusal while writing) can close the reader and then the file: nothing is read after', async (t) => {
+  const dir = await tempDir(t, 'tlr-worker-reader-');
+  await writeFile(join(dir, 'f'), randomBytes(SIZE));
+  const handle = await open(join(dir, 'f'), 'r');
+  const reader = new WorkerReader(handle, SIZE, 6, 256 * 1024);
+  let n = 0;
+  for await (const chunk of reader.chunks()) {
+    n += chunk.length;
+    if (n >= 1024 * 1024) break;
+  }
+  await reader.close();
+  await handle.close();
+  t.is(n, 1024 * 1024);
+  t.throws(() => reader.digest, { message: /digest before the last chunk/ });
 });
 
 async function substituteLarge(
