@@ -68,7 +68,7 @@ func prepare(opts options, environ []string) ([]string, environment, string, err
 	}
 	dir := ""
 	if opts.hasWorkdir {
-		if dir, err = s.substitute(opts.workdir, "the working directory (workingDir)"); err != nil {
+		if dir, err = s.substitute(opts.workdir, whereWorkdir); err != nil {
 			return nil, nil, "", err
 		}
 	}
@@ -128,6 +128,9 @@ func (s *substituter) substitute(text, where string) (string, error) {
 	if strings.HasPrefix(where, "environment variable ") {
 		length += len(strings.TrimPrefix(where, "environment variable ")) + 1
 	}
+	if where == whereWorkdir {
+		return result, nil // its own limit, PATH_MAX, is checked where it is entered (workdir.go)
+	}
 	if length > maxArgStrlen {
 		return "", fmt.Errorf("%s would be %d bytes with %s substituted; Linux passes at most %d bytes per argument or "+
 			"environment variable (MAX_ARG_STRLEN, its name and terminating NUL included), so the step's command cannot be "+
@@ -174,6 +177,10 @@ func (s *substituter) element(sel selection, where string) ([]byte, error) {
 func (s *substituter) value(ref reference, where string) ([]byte, error) {
 	if v, ok := s.values[ref.token]; ok {
 		return v, nil
+	}
+	if where == whereWorkdir && ref.size >= pathMax {
+		return nil, fmt.Errorf("%s would take result %q of task %q, %d bytes; Linux takes paths of at most %d bytes "+
+			"(PATH_MAX), so the step cannot run there", where, ref.result, ref.task, ref.size, pathMax-1)
 	}
 	if ref.size >= maxArgStrlen {
 		return nil, fmt.Errorf("%s would take result %q of task %q, %d bytes; Linux passes at most %d bytes per argument or "+

@@ -15,6 +15,9 @@ const workspaceDir = "/workspace"
 // PATH_MAX (include/uapi/linux/limits.h), the terminating NUL included.
 const pathMax = 4096
 
+// What a workingDir is called in messages.
+const whereWorkdir = "the working directory (workingDir)"
+
 // enterWorkdir makes dir the working directory of this process (and so of the command it becomes). text is the
 // workingDir as the step wrote it, for messages. As Tekton's working-dir initializer does for a workingDir under
 // /workspace and the container runtime does for any other, a directory that does not exist is created (0755).
@@ -30,7 +33,13 @@ func enterWorkdir(dir, text string) error {
 			"paths of at most %d bytes (PATH_MAX), so the step cannot run there", truncate(text), len(dir), pathMax-1)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot create the working directory %q (workingDir %q, its results substituted): %v", truncate(dir), truncate(text), cause(err))
+		hint := ""
+		if errno := cause(err); errno == syscall.EACCES || errno == syscall.EPERM || errno == syscall.EROFS {
+			// The runtime would have made it as root before the step's user and a read-only root applied.
+			hint = fmt.Sprintf("; it is created as the step's user (uid %d), after the container started: make it "+
+				"under a workspace or a directory that user may write", os.Getuid())
+		}
+		return fmt.Errorf("cannot create the working directory %q (workingDir %q, its results substituted): %v%s", truncate(dir), truncate(text), cause(err), hint)
 	}
 	if err := os.Chdir(dir); err != nil {
 		return fmt.Errorf("cannot change into the working directory %q (workingDir %q, its results substituted): %v", truncate(dir), truncate(text), cause(err))

@@ -80,8 +80,11 @@ export async function openVerifiedResult(
       requireMatch(path, reference, digest);
       onVerified?.(path, digest);
     } finally {
-      await reader?.close();
-      await handle.close();
+      try {
+        await reader?.close();
+      } finally {
+        await handle.close();
+      }
     }
   })();
 }

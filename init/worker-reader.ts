@@ -53,6 +53,8 @@ export class WorkerReader {
     private readonly chunkSize: number,
     pool = POOL,
   ) {
+    // The consumer holds ring - 1 chunks; one more buffer must be free to read into, or nothing moves.
+    if (ring < 2 || pool < ring) throw new Error(`WorkerReader: expected ring >= 2 and pool >= ring, found ring ${ring}, pool ${pool}`);
     this.worker = new Worker(HASHER, { eval: true });
     this.free = Array.from({ length: pool }, () => new ArrayBuffer(chunkSize));
     this.worker.on('message', (m: Message) => {
@@ -112,14 +114,18 @@ export class WorkerReader {
       ({ bytesRead }) => {
         this.reading = undefined;
         if (this.failure !== undefined) return;
-        if (bytesRead === 0) {
-          this.free.push(buffer);
-          this.end();
-          return;
+        try {
+          if (bytesRead === 0) {
+            this.free.push(buffer);
+            this.end();
+            return;
+          }
+          this.position += bytesRead;
+          this.worker.postMessage({ chunk: buffer, length: bytesRead }, [buffer]);
+          this.pump();
+        } catch (error) {
+          this.fail(error instanceof Error ? error : new Error(String(error)));
         }
-        this.position += bytesRead;
-        this.worker.postMessage({ chunk: buffer, length: bytesRead }, [buffer]);
-        this.pump();
       },
       (error: unknown) => {
         this.reading = undefined;

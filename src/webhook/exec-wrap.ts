@@ -66,10 +66,24 @@ export function wrapStep(container: Container, mountPath: string, tokens: readon
   const args = [...(container.args ?? [])];
   const parsed = parseEntrypointArgs(args, container.name);
   if ('problem' in parsed) return parsed;
-  const { separator, entrypoint } = parsed;
+  const { separator, entrypoint, values } = parsed;
   // The kubelet expands $(VAR) in args: mountPath holds no $ ([A-Za-z0-9._/-], config.ts) and the workingDir's are
   // doubled ($$ is its escape for $), so the helper gets both as written.
   const movedWorkingDir = holdsToken(container.workingDir, tokens);
+  if (movedWorkingDir) {
+    // Tekton's entrypoint opens these itself, in the directory the container starts in, before it runs the helper.
+    for (const [flag, field] of [['stdout_path', 'stdoutConfig.path'], ['stderr_path', 'stderrConfig.path']] as const) {
+      const path = values.get(flag);
+      if (path !== undefined && !path.startsWith('/')) {
+        return {
+          problem:
+            `container "${container.name}": its workingDir carries a reference result, which the exec helper enters only after ` +
+            `Tekton's entrypoint has opened ${field} ${JSON.stringify(path.slice(0, 80))}; expected an absolute ${field} ` +
+            '(e.g. $(results.<name>.path)) with a workingDir by value, found a relative one',
+        };
+      }
+    }
+  }
   const workdir = movedWorkingDir ? ['--workdir', (container.workingDir as string).replaceAll('$', '$$$$')] : [];
   if (entrypoint !== -1) {
     const original = args[entrypoint] as string;
@@ -92,17 +106,22 @@ export function initializerArgsWithout(container: Container, tokens: readonly st
 }
 
 /**
- * Where Tekton's `--` is and the index of `-entrypoint`'s value (-1: none). As Tekton's entrypoint does
+ * Where Tekton's `--` is, the index of `-entrypoint`'s value (-1: none) and each flag's value (the last one given, as
+ * Go's flag package keeps). As Tekton's entrypoint does
  * (cmd/entrypoint/args.go), the first `--` ends its flags, whatever precedes it; the flags before it are read as Go's
  * flag package reads them, and a flag left without its value (a `--` where it should be) is refused: Tekton's
  * entrypoint would refuse it too.
  */
-function parseEntrypointArgs(args: readonly string[], name: string): { separator: number; entrypoint: number } | { problem: string } {
+function parseEntrypointArgs(
+  args: readonly string[],
+  name: string,
+): { separator: number; entrypoint: number; values: Map<string, string> } | { problem: string } {
   const separator = args.indexOf('--');
   if (separator === -1) {
     return { problem: `container "${name}": expected Tekton's entrypoint flags, then --, then the step's command and args; found no --` };
   }
   let entrypoint = -1;
+  const values = new Map<string, string>();
   for (let i = 0; i < separator; ) {
     const arg = args[i] as string;
     if (!arg.startsWith('-')) {
@@ -117,9 +136,11 @@ function parseEntrypointArgs(args: readonly string[], name: string): { separator
       return { problem: `container "${name}": flag ${arg} has no value before Tekton's --` };
     }
     if (flag === 'entrypoint') entrypoint = i + 1;
+    const value = takesValue ? args[i + 1] : inline;
+    if (value !== undefined) values.set(flag, value);
     i += takesValue ? 2 : 1;
   }
-  return { separator, entrypoint };
+  return { separator, entrypoint, values };
 }
 
 function splitFlag(arg: string): [string, string | undefined] {

@@ -297,6 +297,10 @@ test('--workdir: a path Linux cannot take, or a directory that cannot be made, f
   const long = await v.result('gen', 'long', 'd/'.repeat(2100));
   let r = await runIn(`${base}/${long.token}`, [long.declared]);
   t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /^tlr-exec: error: the working directory \(workingDir\) would take result "long" of task "gen", 4200 bytes; Linux takes paths of at most 4095 bytes \(PATH_MAX\)/);
+  const half = await v.result('gen', 'half', 'e/'.repeat(1100));
+  r = await runIn(`${base}/${half.token}/${half.token}`, [half.declared]);
+  t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /^tlr-exec: error: the working directory \(workingDir ".*"\) would be \d{4} bytes with its results substituted; Linux takes paths of at most 4095 bytes \(PATH_MAX\)/);
   await writeFile(join(base, 'file'), 'not a directory');
   const name = await v.result('gen', 'name', 'file/below');

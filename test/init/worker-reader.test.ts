@@ -114,3 +114,15 @@ for (const [where, offset] of [['first chunk', 5], ['a middle chunk', Math.floor
     t.is(await readFile(script, 'utf8'), original);
   });
 }
+
+test('a ring or pool that could never move is refused when the reader is made, not left to hang', async (t) => {
+  const dir = await tempDir(t, 'tlr-worker-reader-');
+  await writeFile(join(dir, 'f'), 'x');
+  const handle = await open(join(dir, 'f'), 'r');
+  try {
+    t.throws(() => new WorkerReader(handle, 1, 1, 1024), { message: /expected ring >= 2 and pool >= ring, found ring 1, pool 16/ });
+    t.throws(() => new WorkerReader(handle, 1, 6, 1024, 5), { message: /found ring 6, pool 5/ });
+  } finally {
+    await handle.close();
+  }
+});

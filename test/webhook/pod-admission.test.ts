@@ -348,6 +348,38 @@ test('a workingDir carrying a reference goes to the helper ($ kept from the kube
   t.true(steps(afterAlone)[1]?.args?.includes('--workdir'));
 });
 
+test('a stepTemplate workingDir by value (every step has it) moves for every step; a relative stdoutConfig.path with it is refused', (t) => {
+  const shared = podWith((pod) => {
+    for (const step of pod.spec.containers ?? []) step.workingDir = `/workspace/${REFS}`;
+    pod.spec.initContainers = [...(pod.spec.initContainers ?? []), { name: 'working-dir-initializer', image: 'w', args: [`/workspace/${REFS}`] }];
+  });
+  const after = applyPatch(shared, patchOf(admitPod(request(shared), settings)));
+  for (const step of steps(after)) {
+    t.is(step.workingDir, undefined, step.name);
+    const args = step.args ?? [];
+    t.is(args[args.indexOf('--workdir') + 1], `/workspace/${REFS}`, step.name);
+  }
+  t.deepEqual(after.spec?.initContainers?.find((c) => c.name === 'working-dir-initializer')?.args, []);
+
+  for (const [flag, field] of [['-stdout_path', 'stdoutConfig.path'], ['-stderr_path', 'stderrConfig.path']]) {
+    const relative = podWith((pod) => {
+      const step = pod.spec.containers?.[1] as Container;
+      step.workingDir = `/workspace/${REFS}`;
+      step.args = [flag as string, 'out/log.txt', ...(step.args ?? [])];
+    });
+    t.regex(
+      refusal(relative),
+      new RegExp(`container "step-count": its workingDir carries a reference result, which the exec helper enters only after Tekton's entrypoint has opened ${field?.replace('.', '\\.')} "out/log\\.txt"; expected an absolute`),
+    );
+    const absolute = podWith((pod) => {
+      const step = pod.spec.containers?.[1] as Container;
+      step.workingDir = `/workspace/${REFS}`;
+      step.args = [flag as string, '/tekton/results/log', ...(step.args ?? [])];
+    });
+    t.true(admitPod(request(absolute), settings).response.allowed);
+  }
+});
+
 test('values in args and env turned off (config valuesInArgsAndEnv: "false"): a pod carrying one is refused, naming the key', (t) => {
   const off = { config: (ns: string): Config => parseConfig({ initImage: 'registry.example/tlr-init:v9', valuesInArgsAndEnv: 'false' }, ns) };
   const review = admitPod(request(podWithValueStep()), off);

@@ -1,0 +1,53 @@
+/**
+ * Where the exec helper puts values (config valuesInArgsAndEnv): a step's and the stepTemplate's args, command, env
+ * and workingDir are accepted, each with the kernel's limit for that field in the admission warning; a sidecar's are
+ * refused; turned off, all are refused naming the key.
+ */
+import test from 'ava';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
+
+const GEN = { name: 'gen', taskSpec: { results: [{ name: 'dir', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.dir.path)' }] } };
+
+function consumer(taskSpec: Record<string, unknown>): ReturnType<typeof optedInRun> {
+  return optedInRun([GEN, { name: 'use', params: [{ name: 'dir', value: '$(tasks.gen.results.dir)' }], taskSpec: { params: [{ name: 'dir' }], ...taskSpec } }]);
+}
+
+test('a workingDir by value, a step’s or the stepTemplate’s, is accepted and warned about with PATH_MAX, once per result', (t) => {
+  const out = rewritePipelineRun(
+    consumer({
+      stepTemplate: { workingDir: '/src/$(params.dir)' },
+      steps: [
+        { name: 'a', image: 'bash', workingDir: '/workspace/$(params.dir)', script: 'pwd' },
+        { name: 'b', image: 'bash', workingDir: '/other/$(params.dir)', script: 'pwd' },
+        { name: 'c', image: 'bash', env: [{ name: 'DIR', value: '$(params.dir)' }], script: 'echo "$DIR"' },
+      ],
+    }),
+    options,
+  );
+  t.true(out.changed);
+  t.deepEqual(out.diagnostics.filter((d) => d.severity === 'error'), []);
+  const warnings = out.diagnostics.filter((d) => d.severity === 'warning').map((d) => d.message);
+  const pathMax = warnings.filter((w) => w.includes('Linux takes paths of at most 4095 bytes (PATH_MAX), and this namespace accepts results up to 1073741824 bytes'));
+  t.is(pathMax.length, 1, warnings.join('\n'));
+  t.regex(pathMax[0] ?? '', /\$\(params\.dir\) puts result "dir" of task "gen" into (the stepTemplate's )?workingDir by value/);
+  t.is(warnings.filter((w) => w.includes('131072 bytes per argument or environment variable')).length, 1, 'env has its own limit, warned about too');
+});
+
+test('no PATH_MAX warning when the namespace caps results below it (config key maxResultSize)', (t) => {
+  const small = { config: parseConfig({ maxResultSize: '4000' }, 'ci'), featureFlags: parseFeatureFlags({}) };
+  const out = rewritePipelineRun(consumer({ steps: [{ name: 'a', image: 'bash', workingDir: '/w/$(params.dir)', script: 'pwd' }] }), small);
+  t.deepEqual(out.diagnostics.map((d) => d.message), []);
+});
+
+test('a sidecar’s workingDir by value is refused; with valuesInArgsAndEnv off a step’s is too, naming the key', (t) => {
+  const sidecar = t.throws(() =>
+    rewritePipelineRun(consumer({ steps: [{ name: 'a', image: 'bash', script: 'true' }], sidecars: [{ name: 's', image: 'bash', workingDir: '/w/$(params.dir)' }] }), options),
+  );
+  t.regex(sidecar?.message ?? '', /sidecars\[0\]\.workingDir: .*a sidecar starts with its own command/);
+  const off = { config: parseConfig({ valuesInArgsAndEnv: 'false' }, 'ci'), featureFlags: parseFeatureFlags({}) };
+  const step = t.throws(() => rewritePipelineRun(consumer({ steps: [{ name: 'a', image: 'bash', workingDir: '/w/$(params.dir)', script: 'pwd' }] }), off));
+  t.regex(step?.message ?? '', /steps\[0\]\.workingDir: .*values in args, command, env and workingDir are turned off on this cluster: config key valuesInArgsAndEnv is "false"/);
+});
