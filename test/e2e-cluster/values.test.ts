@@ -199,7 +199,7 @@ test('a value over Linux’s 128 KiB per variable fails that step before its com
   t.regex(before.stdout, /BEFORE-RAN/, 'the steps before it ran as usual');
 });
 
-test('a workingDir carrying a value: the step runs in the directory it names, and no directory named after the token is made', async (t) => {
+test('a workingDir carrying a value: the step runs in the directory it names (as root and as another user), and no directory named after the token is made', async (t) => {
   const ns = await testNamespace(t, cluster, 'values-workdir');
   const context = "pkg/it's app";
   // `$(HOME)` is not Tekton's: it stays in the workingDir as text, and the kubelet must not expand it either.
@@ -242,6 +242,7 @@ spec:
             - name: source
           results:
             - name: cwd
+            - name: user-cwd
             - name: token-dirs
           steps:
             - name: in-dir
@@ -250,6 +251,14 @@ spec:
               script: |
                 #!/bin/sh
                 pwd | tr -d '\\n' > "$(results.cwd.path)"
+            - name: as-user
+              image: docker.io/library/busybox:1.35
+              securityContext:
+                runAsUser: 65532
+              workingDir: $(workspaces.source.path)/by-user/$(params.CONTEXT)
+              script: |
+                #!/bin/sh
+                printf '%s:%s' "$(pwd)" "$(stat -c %u .)" > "$(results.user-cwd.path)"
             - name: look
               image: docker.io/library/busybox:1.35
               script: |
@@ -263,6 +272,7 @@ spec:
   t.is(succeeded(done)?.status, 'True', `${succeeded(done)?.message ?? ''}\n${await report(cluster, ns)}`);
   const consumer = await taskRunOf(cluster, ns, done, 'build');
   t.is(resultOf(consumer, 'cwd'), `/workspace/source/$(HOME)/${context}`);
+  t.is(resultOf(consumer, 'user-cwd'), `/workspace/source/by-user/${context}:65532`, 'a non-root step: the directory is made as its user, on the workspace');
   t.is(resultOf(consumer, 'token-dirs'), '00', 'no directory named after the token, on the image or the workspace');
   const pod = await get<{ spec: { initContainers: Array<{ name: string; args?: string[] }>; containers: Array<{ name: string; workingDir?: string; args: string[] }> } }>(
     cluster, ns, 'pod', consumer.status?.podName ?? '');
