@@ -13,9 +13,10 @@
 // otherwise the command's own (this process becomes it).
 //
 // With --workdir, the step's workingDir held a reference: the helper substitutes it like an argument, then creates the
-// directory (as Tekton's working-dir initializer and the container runtime would have) and changes into it before the
-// command runs; a relative one is taken under /workspace, as Tekton's initializer takes it. Empty once substituted, the
-// step stays where the image put it, as with no workingDir at all.
+// directory if it is missing (as the step's user: Tekton's working-dir initializer and the container runtime, which
+// would have made it, create it as root before the container starts) and changes into it before the command runs; a
+// relative one is taken under /workspace, as Tekton's initializer takes it. Empty once substituted, the step stays
+// where the image put it, as with no workingDir at all.
 //
 // Usage: tlr-exec --root <mountPath> [--platform-commands] [--workdir <dir>] -- <command> [<arg>…]
 package main
@@ -47,10 +48,9 @@ const (
 type options struct {
 	root             string
 	platformCommands bool
-	// The step's workingDir, tokens and all, when it carried a reference (hasWorkdir).
-	workdir    string
-	hasWorkdir bool
-	command    []string
+	// The step's workingDir, tokens and all, when it carried a reference; "" when none did.
+	workdir string
+	command []string
 }
 
 func main() {
@@ -72,10 +72,8 @@ func main() {
 	if err != nil {
 		fail(exitRefused, err)
 	}
-	if opts.hasWorkdir {
-		if err := enterWorkdir(dir, opts.workdir); err != nil {
-			fail(exitRefused, err)
-		}
+	if err := enterWorkdir(dir, opts.workdir); err != nil {
+		fail(exitRefused, err)
 	}
 	path, err := lookPath(argv[0], env)
 	if err != nil {
@@ -109,7 +107,7 @@ func parseArgs(args []string) (options, error) {
 		case a == "--platform-commands":
 			opts.platformCommands = true
 		case a == "--workdir" && i+1 < len(args):
-			opts.workdir, opts.hasWorkdir = args[i+1], true
+			opts.workdir = args[i+1]
 			i++
 		default:
 			return opts, fmt.Errorf("unknown option %q: expected --root <dir>, --platform-commands, --workdir <dir>, then -- <command> [<arg>…]", a)

@@ -66,11 +66,9 @@ func prepare(opts options, environ []string) ([]string, environment, string, err
 		}
 		out[i] = name + "=" + v
 	}
-	dir := ""
-	if opts.hasWorkdir {
-		if dir, err = s.substitute(opts.workdir, whereWorkdir); err != nil {
-			return nil, nil, "", err
-		}
+	dir, err := s.substitute(opts.workdir, whereWorkdir)
+	if err != nil {
+		return nil, nil, "", err
 	}
 	return argv, out, dir, nil
 }

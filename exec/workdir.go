@@ -18,9 +18,10 @@ const pathMax = 4096
 // What a workingDir is called in messages.
 const whereWorkdir = "the working directory (workingDir)"
 
-// enterWorkdir makes dir the working directory of this process (and so of the command it becomes). text is the
-// workingDir as the step wrote it, for messages. As Tekton's working-dir initializer does for a workingDir under
-// /workspace and the container runtime does for any other, a directory that does not exist is created (0755).
+// enterWorkdir makes dir the working directory of this process (and so of the command it becomes); "" leaves it as it
+// is. text is the workingDir as the step wrote it, for messages. A directory that does not exist is created (0755), as
+// Tekton's working-dir initializer (under /workspace) and the container runtime (anywhere else) would have, but as the
+// step's user.
 func enterWorkdir(dir, text string) error {
 	if dir == "" {
 		return nil

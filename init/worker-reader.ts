@@ -7,10 +7,11 @@
  * POOL buffers lets reads, hashing and writes overlap. The digest is over exactly the bytes handed out (each buffer is
  * hashed before it comes back, and nothing else holds it meanwhile), so a file that changes meanwhile is refused.
  *
- * Measured (1 GiB, warm page cache, 2-core VM, 5 alternating runs, `npm run bench`): median 0.75 s this way with 16
- * buffers of 256 KiB, against 0.84 s when the worker read and hashed (the read's copy was on the hashing thread, the
- * bottleneck) and `openssl dgst -sha256` at 0.67 s. With 6 buffers this way is slower (1.07 s): the read, the hash
- * and the write then wait on each other. Buffers over shared memory were 0.4 s/GiB slower.
+ * Measured (1 GiB, warm page cache, 2-core VM, `npm run bench` with the previous build alternating, 5 rounds): median
+ * 0.78 s this way with 16 buffers of 256 KiB, against 0.85 s when the worker read and hashed (the read's copy was on
+ * the hashing thread, the bottleneck) and `openssl dgst -sha256` at 0.67 s (docs/testing.md). With 6 buffers this
+ * way is slower (1.07 s): the read, the hash and the write then wait on each other. Buffers over shared memory were
+ * 0.4 s/GiB slower.
  * Values smaller than WORKER_MIN_BYTES are read and hashed in line: starting a thread (about 20 ms) costs more.
  */
 import type { FileHandle } from 'node:fs/promises';

@@ -46,9 +46,8 @@ export function holdsToken(text: unknown, tokens: readonly string[]): boolean {
  */
 export function carriesValues(container: Container, tokens: readonly string[]): boolean {
   if (tokens.length === 0) return false;
-  const has = (text: unknown): boolean => holdsToken(text, tokens);
-  if ([...(container.command ?? []), ...(container.args ?? [])].some(has) || has(container.workingDir)) return true;
-  return (container.env ?? []).some((e) => !OURS.has(e?.name) && has(e?.value));
+  const texts = [...(container.command ?? []), ...(container.args ?? []), container.workingDir];
+  return texts.some((t) => holdsToken(t, tokens)) || (container.env ?? []).some((e) => !OURS.has(e?.name) && holdsToken(e?.value, tokens));
 }
 
 /** The step's new args, and whether its workingDir went to the helper (so the container must lose it). */
@@ -58,7 +57,7 @@ export type Wrapped = { readonly args: string[]; readonly movedWorkingDir: boole
  * The step's args with the helper in its command's place; a problem when the container is not Tekton's shape.
  * `tokens`: the declared ones, to tell whether the workingDir carries a value.
  */
-export function wrapStep(container: Container, mountPath: string, tokens: readonly string[] = []): Wrapped {
+export function wrapStep(container: Container, mountPath: string, tokens: readonly string[]): Wrapped {
   const command = container.command ?? [];
   if (command.length !== 1 || command[0] !== TEKTON_ENTRYPOINT) {
     return { problem: `container "${container.name}": expected command [${TEKTON_ENTRYPOINT}] (Tekton's entrypoint), found ${JSON.stringify(command)}` };

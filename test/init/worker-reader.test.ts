@@ -5,7 +5,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile, open } from 'node:fs/promises';
+import { readFile, writeFile, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WorkerReader, WORKER_MIN_BYTES } from '../../init/worker-reader.js';
 import { makeVolume, RUN_DIR, runCli, tempDir, writeResult, type CliRun } from './temp-volume.js';
@@ -60,14 +60,23 @@ test('a consumer that stops early (a refusal while writing) can close the reader
   const dir = await tempDir(t, 'tlr-worker-reader-');
   await writeFile(join(dir, 'f'), randomBytes(SIZE));
   const handle = await open(join(dir, 'f'), 'r');
-  const reader = new WorkerReader(handle, SIZE, 6, 256 * 1024);
+  let reads = 0;
+  // The handle as the reader sees it, counting the reads it starts.
+  const counted = new Proxy(handle, {
+    get: (target, key): unknown => (key === 'read' ? (...args: Parameters<FileHandle['read']>) => (reads++, target.read(...args)) : Reflect.get(target, key, target)),
+  });
+  const reader = new WorkerReader(counted, SIZE, 6, 256 * 1024);
   let n = 0;
   for await (const chunk of reader.chunks()) {
     n += chunk.length;
     if (n >= 1024 * 1024) break;
   }
   await reader.close();
+  const readsAtClose = reads;
   await handle.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.true(readsAtClose >= 4, 'the reads went through the counted handle');
+  t.is(reads, readsAtClose, 'no read started once the reader was closed');
   t.is(n, 1024 * 1024);
   t.throws(() => reader.digest, { message: /digest before the last chunk/ });
 });
