@@ -206,6 +206,37 @@ const jq: ImageRecipe = {
   mustFail: [['/bin/sh', '-c', 'true']],
 };
 
+/**
+ * Every program the public catalog's Tasks run (their steps' commands and their scripts' interpreters, tektoncd/catalog
+ * at 55dd80e), and the usual shells: in the recorder image each is a symlink to the recorder (test/catalog/on-cluster.ts).
+ */
+export const RECORDER_PROGRAMS = [
+  '/bin/sh', '/bin/bash', '/usr/bin/env', '/usr/bin/sh', '/usr/bin/bash', '/usr/bin/python', '/usr/bin/python3', '/bin/shellcheck',
+  '/cnb/lifecycle/analyzer', '/cnb/lifecycle/builder', '/cnb/lifecycle/creator', '/cnb/lifecycle/detector',
+  '/cnb/lifecycle/exporter', '/cnb/lifecycle/extender', '/gke-deploy', '/ko-app/kn', '/ko-app/kubeconfigwriter',
+  '/ko-app/pullrequest-init', '/ko-app/git-init', '/makisu-internal/makisu', '/pluto', '/usr/bin/tower-cli',
+  '/usr/libexec/platform-python', '/usr/local/bin/s2i',
+  ...['az', 'bentoml', 'buildctl', 'buildctl-daemonless.sh', 'checkmake', 'conftest', 'curl', 'entrypoint', 'gsutil', 'helm',
+    'ibmcloud', 'kubeval', 'mdl', 'npm', 'orka-full', 'prettier', 'rubocop', 'sendevent', 'sonar-scanner', 'terraform',
+    'tslint', 'wget', 'yamllint'].map((c) => `/usr/local/bin/${c}`),
+] as const;
+
+/**
+ * Test only: a catalog Task's steps run in this image in place of their own (which this offline machine cannot pull)
+ * and record what they were started with instead of doing their work (test/cluster/node/cmd/tlr-recorder).
+ */
+const recorder: ImageRecipe = {
+  name: 'recorder', ref: 'localhost/tlr-test/recorder:1', group: 'cluster', debianPackages: [],
+  description: 'Test only: every program the catalog\'s Tasks run, each the recorder, which logs its argv, cwd, env and scripts',
+  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+  async stage(fs, ctx) {
+    await fs.copyFileAs(join(ctx.goBinaries.node, 'tlr-recorder'), '/tlr-recorder', 0o755);
+    await accounts(fs);
+    for (const program of RECORDER_PROGRAMS) await fs.symlink(program, '/tlr-recorder');
+  },
+  checks: [['/bin/sh', '-c', 'true']],
+};
+
 export function recipes(version: string): ImageRecipe[] {
   return [
     tlr(version), tlrInit(version),
@@ -216,5 +247,6 @@ export function recipes(version: string): ImageRecipe[] {
     busybox('tekton-shell', 'cgr.dev/chainguard/busybox:1.35', 'Stand-in for Tekton\'s shell image (chainguard busybox): Debian\'s busybox-static'),
     busybox('busybox', 'docker.io/library/busybox:1.35', 'Stand-in for busybox:1.35: Debian\'s busybox-static 1.35'),
     python, bash, jq,
+    recorder,
   ];
 }

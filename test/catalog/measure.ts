@@ -8,86 +8,9 @@
  *
  * A static measure: it says where the value can be put, not that each Task's images and commands then work.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import type { EmbeddedTask, PipelineRun } from '../../src/api/tekton.js';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
-import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
-import { RewriteError } from '../../src/errors.js';
-
-interface Param {
-  name: string;
-  type?: string;
-  default?: unknown;
-}
-
-/** The latest version directory of each task: task/<name>/<x.y>/<name>.yaml. */
-function latestTasks(catalog: string): Array<{ name: string; file: string }> {
-  const out: Array<{ name: string; file: string }> = [];
-  for (const entry of readdirSync(join(catalog, 'task'), { withFileTypes: true }).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const name = entry.name;
-    const versions = readdirSync(join(catalog, 'task', name)).filter((v) => /^\d+(\.\d+)*$/.test(v));
-    versions.sort((a, b) => compareVersions(b, a));
-    const latest = versions[0];
-    if (latest) out.push({ name, file: join(catalog, 'task', name, latest, `${name}.yaml`) });
-  }
-  return out;
-}
-
-function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
-  return 0;
-}
-
-function literal(p: Param): unknown {
-  if (p.type === 'array') return ['x'];
-  if (p.type === 'object') return {};
-  return 'x';
-}
-
-/** The run: `gen` produces `r` by reference; `use` runs the catalog Task's spec with `fed` given the reference. */
-function runFor(spec: EmbeddedTask, params: readonly Param[], fed: string): PipelineRun {
-  return {
-    apiVersion: 'tekton.dev/v1',
-    kind: 'PipelineRun',
-    metadata: { name: 'catalog', namespace: 'ci' },
-    spec: {
-      pipelineSpec: {
-        resultWorkspace: { name: 'results' },
-        tasks: [
-          { name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] } },
-          {
-            name: 'use',
-            params: params.map((p) => ({ name: p.name, value: p.name === fed ? '$(tasks.gen.results.r)' : literal(p) })),
-            taskSpec: spec,
-          },
-        ],
-      },
-    },
-  } as unknown as PipelineRun;
-}
-
-/** Where in the task the refused use is, from the diagnostic's field path (`steps[].env[].valueFrom`, `sidecars[].image`…). */
-function siteOf(path: string): string | undefined {
-  const m = /\.taskSpec\.(.*)$/.exec(path);
-  return m?.[1]?.replace(/\[\d+\]/g, '[]').replace(/\.(secretKeyRef|configMapKeyRef|fieldRef|resourceFieldRef)\..*$/, '.$1');
-}
-
-/** Where the rewrite refuses the param fed a reference, and its message; undefined when it accepts it. */
-function refusalOf(spec: EmbeddedTask, params: readonly Param[], fed: string, options: Parameters<typeof rewritePipelineRun>[1]): { site: string; message: string } | undefined {
-  try {
-    rewritePipelineRun(runFor(structuredClone(spec), params, fed), options);
-    return undefined;
-  } catch (error) {
-    const first = error instanceof RewriteError ? error.diagnostics.find((d) => d.severity === 'error') : undefined;
-    const message = first?.message ?? String(error);
-    return { site: (first ? siteOf(first.path) : undefined) ?? message.slice(0, 80), message };
-  }
-}
+import { latestTasks, refusalOf } from './catalog.js';
 
 function measure(catalog: string, valuesInArgsAndEnv: boolean): { params: number; accepted: number; tasks: number; refusals: Map<string, number>; examples: Map<string, string> } {
   const options = { config: parseConfig({ valuesInArgsAndEnv: String(valuesInArgsAndEnv) }), featureFlags: parseFeatureFlags({}) };
@@ -96,12 +19,10 @@ function measure(catalog: string, valuesInArgsAndEnv: boolean): { params: number
   let tasks = 0;
   const refusals = new Map<string, number>();
   const examples = new Map<string, string>();
-  for (const { name, file } of latestTasks(catalog)) {
-    const doc = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind?: string; spec?: EmbeddedTask }).find((d) => d?.kind === 'Task');
-    const spec = doc?.spec;
-    const all = ((spec?.params ?? []) as Param[]);
+  for (const { name, spec } of latestTasks(catalog)) {
+    const all = spec.params ?? [];
     const strings = all.filter((p) => (p.type ?? 'string') === 'string');
-    if (!spec || strings.length === 0) continue;
+    if (strings.length === 0) continue;
     tasks += 1;
     for (const p of strings) {
       params += 1;

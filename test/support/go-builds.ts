@@ -5,7 +5,8 @@
  *   kube-proxy and kubectl at the pinned Kubernetes release, version-stamped like a release build so `--version`
  *   tells the truth.
  * - `tekton` (test/cluster/tekton): Tekton Pipelines' controller, webhook and the images' commands, static.
- * - `node` (test/cluster/node): the CSI external-provisioner, the test CSI driver and the pods' sandbox, static.
+ * - `node` (test/cluster/node): the CSI external-provisioner, the test CSI driver, the pods' sandbox and the catalog
+ *   run's recorder (test/catalog/on-cluster.ts), static.
  *
  * And the project's own Go module, `exec/`: the exec helper `tlr-exec` the tlr-init image ships (static, no
  * dependency: it runs in any step image).
@@ -74,8 +75,8 @@ export function nodeBuild(): GoBuild {
   return {
     name: 'node', moduleDir: dir, version: version(dir, 'github.com/kubernetes-csi/external-provisioner/v5'),
     ldflags: '-s -w', env: { CGO_ENABLED: '0' }, whatToDo: GO_HELP,
-    binaries: ['csi-provisioner', 'tlr-csi-hostpath', 'pause'],
-    packages: ['github.com/kubernetes-csi/external-provisioner/v5/cmd/csi-provisioner', './cmd/tlr-csi-hostpath', './cmd/pause'],
+    binaries: ['csi-provisioner', 'tlr-csi-hostpath', 'pause', 'tlr-recorder'],
+    packages: ['github.com/kubernetes-csi/external-provisioner/v5/cmd/csi-provisioner', './cmd/tlr-csi-hostpath', './cmd/pause', './cmd/tlr-recorder'],
   };
 }
 

@@ -1,0 +1,110 @@
+/**
+ * The catalog-on-the-cluster comparison itself (./on-cluster.ts), offline: what the recorder logs parses back to the
+ * bytes; the comparison flags any byte of difference in argv, working directory, a declared env var or a script, and
+ * nothing else (run names, uids and Tekton's random script suffixes aside); the plan feeds what the rewrite accepts
+ * and says why the rest is given inline.
+ */
+import test from 'ava';
+import type { EmbeddedTask } from '../../src/api/tekton.js';
+import { DEFAULT_OPTIONS as options } from '../core/run-fixture.js';
+import { differences, parseRecord, planFor, runOf, valueFor, type StepRecord } from './on-cluster.js';
+
+/** What the recorder prints (test/cluster/node/cmd/tlr-recorder): base64 JSON of base64 fields, in 3000-char lines. */
+function logOf(r: { argv: string[]; cwd: string; env: Record<string, string>; scripts?: Record<string, string> }): string {
+  const b = (s: string): string => Buffer.from(s, 'latin1').toString('base64');
+  const json = JSON.stringify({
+    argv: r.argv.map(b), cwd: b(r.cwd), env: Object.fromEntries(Object.entries(r.env).map(([k, v]) => [k, b(v)])),
+    scripts: Object.fromEntries(Object.entries(r.scripts ?? {}).map(([k, v]) => [b(k), b(v)])),
+  });
+  const encoded = Buffer.from(json).toString('base64');
+  const lines = encoded.match(/.{1,3000}/g) ?? [];
+  return ['some output before', 'tlr-recorder-begin', ...lines, 'tlr-recorder-end', ''].join('\n');
+}
+
+const VALUE = `it's "q"\r\n$(x) \xff\xfe${'z'.repeat(9000)}`;
+const A = { names: ['pr-inline-abcde', 'pr-inline-abcde-use', 'pr-inline-abcde-use-pod'], uids: ['11111111-2222-3333-4444-555555555555'] };
+const B = { names: ['pr-ref-fghij', 'pr-ref-fghij-use', 'pr-ref-fghij-use-pod'], uids: ['66666666-7777-8888-9999-000000000000'] };
+
+function record(value: string, runName: string, suffix: string): StepRecord {
+  const parsed = parseRecord(logOf({
+    argv: ['/bin/sh', `/tekton/scripts/script-0-${suffix}`, value],
+    cwd: '/workspace/source',
+    env: { PARAM_URL: value, HOSTNAME: runName, RUN: `${runName}-use` },
+    scripts: { [`/tekton/scripts/script-0-${suffix}`]: `#!/bin/sh\necho ${value}\n` },
+  }));
+  if (parsed === undefined) throw new Error('no record parsed');
+  return parsed;
+}
+
+test('a record parses back to the exact bytes, over several log lines, non-UTF-8 included', (t) => {
+  const r = record(VALUE, 'x', 'abcde');
+  t.is(r.argv[2]?.toString('latin1'), VALUE);
+  t.is(r.env.get('PARAM_URL')?.toString('latin1'), VALUE);
+  t.is(r.cwd.toString(), '/workspace/source');
+  t.is(parseRecord('no record here\n'), undefined);
+});
+
+test('records equal but for run names, uids and script suffixes compare equal', (t) => {
+  t.deepEqual(differences(record(VALUE, A.names[0] ?? '', 'abcde'), record(VALUE, B.names[0] ?? '', 'zq9x1'), ['PARAM_URL', 'RUN'], A, B), []);
+});
+
+test('one byte of difference in a value is reported where it is: argv, declared env and script', (t) => {
+  const other = `${VALUE.slice(0, 5000)}Z${VALUE.slice(5001)}`;
+  const diff = differences(record(VALUE, 'a', 'abcde'), record(other, 'a', 'abcde'), ['PARAM_URL'], A, A);
+  t.deepEqual(diff.map((d) => d.split(':')[0]), ['argv[2]', 'env PARAM_URL', 'script /tekton/scripts/script-0']);
+  t.regex(diff[0] ?? '', /first difference at byte 5000/);
+});
+
+test('an env var the step does not declare is not compared; a declared one missing on one side is', (t) => {
+  const a = record(VALUE, 'a', 'abcde');
+  const b = record(VALUE, 'a', 'abcde');
+  t.deepEqual(differences(a, b, ['HOSTNAME_NOT_DECLARED'], A, A), []);
+  const noEnv: StepRecord = { ...b, env: new Map() };
+  t.deepEqual(differences(a, noEnv, ['PARAM_URL'], A, A), ['env PARAM_URL: missing by reference']);
+});
+
+const TASK: EmbeddedTask = {
+  params: [{ name: 'url' }, { name: 'image' }, { name: 'subdir' }, { name: 'shell', default: '/bin/bash' }, { name: 'list', type: 'array' }],
+  workspaces: [{ name: 'source' }],
+  steps: [
+    { name: 'clone', image: '$(params.image)', workingDir: '$(workspaces.source.path)/$(params.subdir)', env: [{ name: 'PARAM_URL', value: '$(params.url)' }], script: '#!$(params.shell)\necho "$PARAM_URL"\n' },
+    { name: 'list', image: 'x', command: ['echo'], args: ['$(params.list[*])'] },
+  ],
+};
+
+test('the plan feeds every string param the rewrite accepts, gives the rest inline with the reason, and sizes values by use', (t) => {
+  const plan = planFor('t', TASK, options);
+  t.is(plan.notRun, undefined);
+  t.deepEqual([...plan.fed.keys()], ['url', 'subdir', 'shell']);
+  t.regex(plan.inline.get('image') ?? '', /image/);
+  t.regex(plan.inline.get('list') ?? '', /array/);
+  t.true((plan.fed.get('url')?.length ?? 0) > 4096, 'over Tekton\'s 4 KiB per result');
+  t.true((plan.fed.get('subdir')?.length ?? 0) < 255 && !(plan.fed.get('subdir') ?? '').includes('/'), 'a workingDir value is one short path component');
+  t.is(plan.fed.get('shell'), '/bin/bash', 'a param naming the program keeps its default');
+  t.is(valueFor(TASK, { name: 'url' }), plan.fed.get('url') ?? '-');
+});
+
+test('both runs: the images are the recorder, the params are the values inline or references by reference', (t) => {
+  const plan = planFor('t', TASK, options);
+  const inline = JSON.stringify(runOf(plan, false));
+  const byRef = runOf(plan, true);
+  const tasks = (byRef.spec.pipelineSpec?.tasks ?? []);
+  t.deepEqual(tasks.map((x) => x.name), ['gen0', 'use']);
+  const use = tasks.at(-1);
+  t.deepEqual(use?.params?.find((p) => p.name === 'url')?.value, '$(tasks.gen0.results.v0)');
+  t.true(inline.includes(JSON.stringify(plan.fed.get('url') ?? '-').slice(1, -1)));
+  t.true(((use?.taskSpec?.steps ?? []) as Array<{ image?: string }>).every((s) => s.image === 'localhost/tlr-test/recorder:1'));
+});
+
+test('a task with a step that names no command is not run, with the reason', (t) => {
+  const plan = planFor('t', { steps: [{ name: 'build', image: 'x', args: ['a'] }], params: [{ name: 'p' }] }, options);
+  t.regex(plan.notRun ?? '', /step build names no command: Tekton looks the image's entrypoint up in its registry/);
+});
+
+test('a task needing more references than one producer can seal gets several producers', (t) => {
+  const params = Array.from({ length: 19 }, (_, i) => ({ name: `p${i}` }));
+  const plan = planFor('t', { params, steps: [{ name: 's', image: 'x', script: params.map((p) => `echo $(params.${p.name})`).join('\n') }] }, options);
+  t.is(plan.notRun, undefined);
+  t.is(plan.fed.size, 19);
+  t.deepEqual((runOf(plan, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'gen2', 'use']);
+});

@@ -1,0 +1,285 @@
+/**
+ * Catalog Tasks on the real cluster, unchanged but for their images: does each Task get a reference result's value
+ * exactly where, and as, stock Tekton would give it the same value inline?
+ *
+ * This machine cannot pull the catalog's images, so each step runs in the recorder image instead
+ * (test/cluster/node/cmd/tlr-recorder): every program the catalog's steps run is there, and each writes to the step's
+ * log what it was started with (argv, working directory, environment, the scripts its argv names) instead of doing
+ * its work. Everything else about the Task is as published. Each Task runs twice on the cluster:
+ *
+ * - **inline**: its params given the values as literals; stock Tekton (and the kubelet) substitute them;
+ * - **by reference**: a producer writes the same values as reference results and the Task's params are
+ *   `$(tasks.gen.results.<r>)`; our webhooks, tlr-init and tlr-exec put the values in.
+ *
+ * The two records must be equal, step by step (run names and uids aside). A param goes in by reference where the
+ * rewrite accepts it; the others, refused with a reason (./measure.ts counts those), get their literal in both runs.
+ *
+ * The values are over Tekton's 4 KiB result limit and hold quotes, backslashes, backquotes, `$(…)`, shell
+ * metacharacters, tabs, CRLF and newlines, but no `$(NAME)` of a defined variable and no `$$`: inline, the kubelet
+ * expands those in env, args and command (a reference value arrives as written, so the runs would differ for a
+ * reason that is Tekton's, not ours). A param used where a path must stay a short name (a workingDir) gets a short
+ * value; one naming the program to run (command[0], a script's `#!` line) keeps its default.
+ */
+import type { EmbeddedTask, ParamSpec, PipelineRun, Step } from '../../src/api/tekton.js';
+import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import type { RewriteOptions } from '../../src/core/options.js';
+import { RewriteError } from '../../src/errors.js';
+
+export const RECORDER_IMAGE = 'localhost/tlr-test/recorder:1';
+/** The image of the producer's step: a stand-in the cluster has (images/recipes.ts). */
+const PRODUCER_IMAGE = 'docker.io/library/busybox:1.35';
+
+/** The piece each long value repeats (see the module comment for what it leaves out, and why). */
+export const PIECE = `it's "q" \\ \`id\` $(tlr-none) ;&|<>*?~#%{} [[x]]\t\r\n`;
+/** Copies of PIECE in a long value: about 5.4 KiB, over Tekton's 4 KiB per result. */
+export const COPIES = 110;
+
+export type Why = string;
+
+export interface Plan {
+  readonly task: string;
+  readonly spec: EmbeddedTask;
+  /** The string params fed a reference, and each one's value. */
+  readonly fed: ReadonlyMap<string, string>;
+  /** Params given inline in both runs, and why (refused by the rewrite, or not a string). */
+  readonly inline: ReadonlyMap<string, Why>;
+  /** Why the Task cannot run here at all (then nothing else counts). */
+  readonly notRun?: Why;
+}
+
+const isString = (p: ParamSpec): boolean => (p.type ?? 'string') === 'string';
+const uses = (text: string | undefined, name: string): boolean =>
+  text !== undefined && new RegExp(`\\$\\((inputs\\.)?params(\\.${escape(name)}|\\[['"]${escape(name)}['"]\\])\\)`).test(text);
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function steps(spec: EmbeddedTask): Step[] {
+  return (spec.steps ?? []);
+}
+
+/** Where a param must keep a value that works as a program name or a short path. */
+function shape(spec: EmbeddedTask, name: string): 'program' | 'path' | 'long' {
+  for (const s of [...steps(spec), ...((spec.sidecars ?? []))]) {
+    if (uses(s.command?.[0], name) || uses(s.script?.trimStart().split('\n')[0], name)) return 'program';
+  }
+  const dirs: unknown[] = [...steps(spec).map((s) => s.workingDir), spec.stepTemplate?.workingDir];
+  if (dirs.some((d) => typeof d === 'string' && uses(d, name))) return 'path';
+  return 'long';
+}
+
+/** The value fed to `param`: distinct per param, hostile, and over 4 KiB unless its use needs it short. */
+export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
+  switch (shape(spec, param.name)) {
+    case 'program':
+      return typeof param.default === 'string' ? param.default : '/bin/sh';
+    case 'path':
+      return `${param.name}-it's "q" $(tlr-none) ;&~#%`;
+    default:
+      return `${param.name}=${PIECE.repeat(COPIES)}`;
+  }
+}
+
+function literal(p: ParamSpec): unknown {
+  if (p.default !== undefined) return p.default;
+  if (p.type === 'array') return ['x'];
+  if (p.type === 'object') return Object.fromEntries(Object.keys((p.properties ?? {})).map((k) => [k, 'x']));
+  return 'x';
+}
+
+/** The Task as the cluster runs it: its images replaced by the recorder, nothing else changed. */
+export function recorderTask(spec: EmbeddedTask): EmbeddedTask {
+  const copy = structuredClone(spec);
+  for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? [])] as Step[]) s.image = RECORDER_IMAGE;
+  if (copy.stepTemplate && 'image' in copy.stepTemplate) copy.stepTemplate.image = RECORDER_IMAGE;
+  return copy;
+}
+
+const wsName = (w: string): string => `w-${w}`;
+
+/**
+ * The run with `fed` given by reference (`byReference`) or inline; the Task's steps in the recorder image, or, for
+ * what admission decides, in the images it names (a param in an image is refused there).
+ */
+export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'published' = 'recorder'): PipelineRun {
+  const spec = images === 'recorder' ? recorderTask(plan.spec) : structuredClone(plan.spec);
+  const params = (spec.params ?? []).map((p) => {
+    const value = plan.fed.get(p.name);
+    if (value === undefined) return { name: p.name, value: literal(p) };
+    return { name: p.name, value: byReference ? `$(tasks.${producerOf(plan, p.name)}.results.${resultName(plan, p.name)})` : value };
+  });
+  const workspaces = ((spec.workspaces ?? []) as Array<{ name: string }>).map((w) => w.name);
+  const use = {
+    name: 'use', params, taskSpec: spec,
+    ...(workspaces.length > 0 ? { workspaces: workspaces.map((w) => ({ name: w, workspace: wsName(w) })) } : {}),
+  };
+  const batches = producerBatches(plan);
+  const producers = batches.map((batch, k) => ({
+    name: `gen${k}`,
+    taskSpec: {
+      results: batch.map((p) => ({ name: resultName(plan, p), storage: 'reference' })),
+      steps: [{ name: 'write', image: PRODUCER_IMAGE, script: producerScript(plan, batch) }],
+    },
+  }));
+  return {
+    apiVersion: 'tekton.dev/v1',
+    kind: 'PipelineRun',
+    metadata: { generateName: `${plan.task.slice(0, 40)}-${byReference ? 'ref' : 'inline'}-` },
+    spec: {
+      pipelineSpec: {
+        ...(byReference ? { resultWorkspace: { name: 'results' } } : {}),
+        ...(workspaces.length > 0 ? { workspaces: workspaces.map((w) => ({ name: wsName(w) })) } : {}),
+        tasks: byReference ? [...producers, use] : [use],
+      },
+      ...(workspaces.length > 0 ? { workspaces: workspaces.map((w) => ({ name: wsName(w), emptyDir: {} })) } : {}),
+    },
+  } as unknown as PipelineRun;
+}
+
+/**
+ * The fed params in producers of PER_PRODUCER results each: a task's references ride in its seal step's termination
+ * message, which the kubelet caps (the rewrite refuses a producer whose references cannot fit).
+ */
+const PER_PRODUCER = 8;
+
+function producerBatches(plan: Plan): string[][] {
+  const fed = [...plan.fed.keys()];
+  return Array.from({ length: Math.ceil(fed.length / PER_PRODUCER) }, (_, k) => fed.slice(k * PER_PRODUCER, (k + 1) * PER_PRODUCER));
+}
+
+function resultName(plan: Plan, param: string): string {
+  return `v${[...plan.fed.keys()].indexOf(param)}`;
+}
+
+function producerOf(plan: Plan, param: string): string {
+  return `gen${Math.floor([...plan.fed.keys()].indexOf(param) / PER_PRODUCER)}`;
+}
+
+/**
+ * The producer writes each value from small pieces (Tekton's place-scripts passes a script in one argument, which
+ * Linux caps at 128 KiB): the value's head, then PIECE as many times as the value holds it.
+ */
+function producerScript(plan: Plan, batch: readonly string[]): string {
+  const b64 = (s: string): string => Buffer.from(s).toString('base64');
+  const lines = ['#!/bin/sh', 'set -eu', `printf '%s' '${b64(PIECE)}' | base64 -d > /tmp/piece`];
+  for (const param of batch) {
+    const value = plan.fed.get(param) ?? '';
+    const long = value.endsWith(PIECE.repeat(COPIES));
+    const head = long ? value.slice(0, value.length - PIECE.length * COPIES) : value;
+    const out = `"$(results.${resultName(plan, param)}.path)"`;
+    lines.push(`printf '%s' '${b64(head)}' | base64 -d > ${out}`);
+    if (long) lines.push(`i=0; while [ $i -lt ${COPIES} ]; do cat /tmp/piece; i=$((i + 1)); done >> ${out}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Whether the rewrite accepts the run by reference; the first error's message when it does not. */
+function accepted(plan: Plan, options: RewriteOptions): string | undefined {
+  try {
+    rewritePipelineRun(runOf(plan, true, 'published'), options);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof RewriteError)) throw error;
+    return error.diagnostics.find((d) => d.severity === 'error')?.message ?? error.message;
+  }
+}
+
+/**
+ * What to feed: every string param the rewrite accepts a reference for (tried one by one, then all together; a
+ * param refused alone is given inline, with the refusal as the reason).
+ */
+export function planFor(task: string, spec: EmbeddedTask, options: RewriteOptions): Plan {
+  const inline = new Map<string, Why>();
+  const fed = new Map<string, string>();
+  const noCommand = steps(spec).find((s) => s.script === undefined && (s.command ?? []).length === 0);
+  if (noCommand) {
+    return { task, spec, fed, inline, notRun: `step ${noCommand.name ?? '?'} names no command: Tekton looks the image's entrypoint up in its registry, and this offline cluster has none` };
+  }
+  for (const p of spec.params ?? []) {
+    if (!isString(p)) {
+      inline.set(p.name, `a${p.type === 'array' ? 'n array' : 'n object'} param (fed strings only)`);
+      continue;
+    }
+    const alone = accepted({ task, spec, fed: new Map([[p.name, valueFor(spec, p)]]), inline }, options);
+    if (alone === undefined) fed.set(p.name, valueFor(spec, p));
+    else inline.set(p.name, alone);
+  }
+  const together = accepted({ task, spec, fed, inline }, options);
+  if (together !== undefined) return { task, spec, fed: new Map(), inline, notRun: `refused with every accepted param fed at once: ${together}` };
+  return { task, spec, fed, inline };
+}
+
+/** What one step was started with, as the recorder logged it (base64 fields decoded to bytes). */
+export interface StepRecord {
+  readonly argv: Buffer[];
+  readonly cwd: Buffer;
+  readonly env: ReadonlyMap<string, Buffer>;
+  readonly scripts: ReadonlyMap<string, Buffer>;
+  readonly errors: readonly string[];
+}
+
+/** The record in a step's log, or undefined when the step logged none (its program is not the recorder). */
+export function parseRecord(log: string): StepRecord | undefined {
+  const lines = log.split('\n');
+  const from = lines.indexOf('tlr-recorder-begin');
+  const to = lines.indexOf('tlr-recorder-end', from + 1);
+  if (from < 0 || to < 0) return undefined;
+  const raw = JSON.parse(Buffer.from(lines.slice(from + 1, to).join(''), 'base64').toString('utf8')) as {
+    argv: string[]; cwd: string; env: Record<string, string>; scripts: Record<string, string>; errors?: string[];
+  };
+  const bytes = (s: string): Buffer => Buffer.from(s, 'base64');
+  return {
+    argv: raw.argv.map(bytes),
+    cwd: bytes(raw.cwd),
+    env: new Map(Object.entries(raw.env).map(([k, v]) => [k, bytes(v)])),
+    scripts: new Map(Object.entries(raw.scripts).map(([k, v]) => [bytes(k).toString('latin1'), bytes(v)])),
+    errors: raw.errors ?? [],
+  };
+}
+
+/** The env names a step declares (its own and the stepTemplate's): what the Task reads its params from. */
+export function declaredEnv(spec: EmbeddedTask, step: Step): string[] {
+  const names = [...((spec.stepTemplate?.env ?? [])), ...(step.env ?? [])].map((e) => e.name);
+  return [...new Set(names)];
+}
+
+/** Strings that differ between any two runs whatever the values: run names, uids, Tekton's script file suffixes. */
+export interface RunNames {
+  readonly names: readonly string[];
+  readonly uids: readonly string[];
+}
+
+function normalize(bytes: Buffer, run: RunNames): string {
+  let text = bytes.toString('latin1');
+  for (const uid of run.uids) text = text.split(uid).join('<uid>');
+  // Longest first: the TaskRun's name starts with the PipelineRun's.
+  for (const name of [...run.names].sort((a, b) => b.length - a.length)) text = text.split(name).join('<run>');
+  return text.replace(/\/tekton\/scripts\/((?:sidecar-)?script-\d+)-[a-z0-9]{5}/g, '/tekton/scripts/$1');
+}
+
+/**
+ * The differences between a step's two records (inline, by reference), each naming what differs and where the
+ * first differing byte is; empty when the step got the same argv, working directory, declared env and scripts.
+ */
+export function differences(inline: StepRecord, byReference: StepRecord, env: readonly string[], a: RunNames, b: RunNames): string[] {
+  const out: string[] = [];
+  const compare = (what: string, x: Buffer | undefined, y: Buffer | undefined): void => {
+    const left = x === undefined ? undefined : normalize(x, a);
+    const right = y === undefined ? undefined : normalize(y, b);
+    if (left === right) return;
+    if (left === undefined || right === undefined) {
+      out.push(`${what}: ${left === undefined ? 'missing inline' : 'missing by reference'}`);
+      return;
+    }
+    let i = 0;
+    while (i < left.length && left[i] === right[i]) i++;
+    out.push(`${what}: ${left.length} bytes inline, ${right.length} by reference, first difference at byte ${i}: ` +
+      `${JSON.stringify(left.slice(Math.max(0, i - 20), i + 40))} vs ${JSON.stringify(right.slice(Math.max(0, i - 20), i + 40))}`);
+  };
+  const argc = Math.max(inline.argv.length, byReference.argv.length);
+  for (let i = 0; i < argc; i++) compare(`argv[${i}]`, inline.argv[i], byReference.argv[i]);
+  compare('working directory', inline.cwd, byReference.cwd);
+  for (const name of env) compare(`env ${name}`, inline.env.get(name), byReference.env.get(name));
+  const scripts = new Set([...inline.scripts.keys(), ...byReference.scripts.keys()].map((k) => k.replace(/-[a-z0-9]{5}$/, '')));
+  const find = (m: ReadonlyMap<string, Buffer>, key: string): Buffer | undefined => [...m].find(([k]) => k.replace(/-[a-z0-9]{5}$/, '') === key)?.[1];
+  for (const key of scripts) compare(`script ${key}`, find(inline.scripts, key), find(byReference.scripts, key));
+  return out;
+}
