@@ -21,7 +21,7 @@ function logOf(r: { argv: string[]; cwd: string; env: Record<string, string>; sc
   return ['some output before', 'tlr-recorder-begin', ...lines, 'tlr-recorder-end', ''].join('\n');
 }
 
-const VALUE = `it's "q"\r\n$(x) \xff\xfe${'z'.repeat(9000)}`;
+const VALUE = `it's "q"\r\n\${HOME} \xff\xfe${'z'.repeat(9000)}`;
 const A = { names: ['pr-inline-abcde', 'pr-inline-abcde-use', 'pr-inline-abcde-use-pod'], uids: ['11111111-2222-3333-4444-555555555555'] };
 const B = { names: ['pr-ref-fghij', 'pr-ref-fghij-use', 'pr-ref-fghij-use-pod'], uids: ['66666666-7777-8888-9999-000000000000'] };
 

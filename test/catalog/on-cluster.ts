@@ -14,10 +14,10 @@
  * The two records must be equal, step by step (run names and uids aside). A param goes in by reference where the
  * rewrite accepts it; the others, refused with a reason (./measure.ts counts those), get their literal in both runs.
  *
- * The values are over Tekton's 4 KiB result limit and hold quotes, backslashes, backquotes, `$(…)`, shell
- * metacharacters, tabs, CRLF and newlines, but no `$(NAME)` of a defined variable and no `$$`: inline, the kubelet
- * expands those in env, args and command (a reference value arrives as written, so the runs would differ for a
- * reason that is Tekton's, not ours). A param used where a path must stay a short name (a workingDir) gets a short
+ * The values are over Tekton's 4 KiB result limit and hold quotes, backslashes, backquotes, shell variables and
+ * metacharacters, tabs, CRLF and newlines, but no `$(…)`: inline, Tekton's webhook refuses a param value holding one
+ * that is not its own variable, and the kubelet expands `$(NAME)` and `$$` in env, args and command (a reference value
+ * arrives as written: test/e2e-cluster/values.test.ts feeds those). A param used where a path must stay a short name (a workingDir) gets a short
  * value; one naming the program to run (command[0], a script's `#!` line) keeps its default.
  */
 import type { EmbeddedTask, ParamSpec, PipelineRun, Step } from '../../src/api/tekton.js';
@@ -30,7 +30,7 @@ export const RECORDER_IMAGE = 'localhost/tlr-test/recorder:1';
 const PRODUCER_IMAGE = 'docker.io/library/busybox:1.35';
 
 /** The piece each long value repeats (see the module comment for what it leaves out, and why). */
-export const PIECE = `it's "q" \\ \`id\` $(tlr-none) ;&|<>*?~#%{} [[x]]\t\r\n`;
+export const PIECE = `it's "q" \\ \`id\` \${HOME} $HOME ;&|<>*?~#%{} [[x]]\t\r\n`;
 /** Copies of PIECE in a long value: about 5.4 KiB, over Tekton's 4 KiB per result. */
 export const COPIES = 110;
 
@@ -72,7 +72,7 @@ export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
     case 'program':
       return typeof param.default === 'string' ? param.default : '/bin/sh';
     case 'path':
-      return `${param.name}-it's "q" $(tlr-none) ;&~#%`;
+      return `${param.name}-it's "q" \${HOME} ;&~#%`;
     default:
       return `${param.name}=${PIECE.repeat(COPIES)}`;
   }

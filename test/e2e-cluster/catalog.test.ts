@@ -1,0 +1,79 @@
+/**
+ * Public catalog Tasks, as published but for their images, consume reference results on the real cluster exactly as
+ * they consume the same values inline (test/catalog/on-cluster.ts says how: each step runs the recorder, which logs
+ * what it was started with, and the by-reference run's records must equal the inline run's). The six Tasks
+ * (test/fixtures/catalog/, copied from tektoncd/catalog) cover where the catalog puts params: the hardening pattern's
+ * env (git-clone, buildah), the stepTemplate's env and a workingDir (ansible-runner), args after an absolute command
+ * (kn), a relative command with an array param beside the string (curl), a script and env (golang-build).
+ * `node dist/test/catalog/run-on-cluster.js <catalog>` runs the whole catalog the same way.
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
+import { taskSpecIn } from '../catalog/catalog.js';
+import { runPlan } from '../catalog/cluster-runner.js';
+import { parseRecord, planFor, runOf, type Plan } from '../catalog/on-cluster.js';
+import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
+import { get, waitDone, create } from '../support/node/runs.js';
+
+let cluster: E2eCluster;
+
+test.before(async () => {
+  cluster = await connectCluster();
+});
+
+test.after.always(async () => {
+  await cluster?.release();
+});
+
+const options = { config: parseConfig({}), featureFlags: parseFeatureFlags({}) };
+
+function plan(task: string): Plan {
+  const spec = taskSpecIn(readFileSync(fileURLToPath(new URL(`../../../test/fixtures/catalog/${task}.yaml`, import.meta.url)), 'utf8'));
+  if (spec === undefined) throw new Error(`test/fixtures/catalog/${task}.yaml holds no Task`);
+  return planFor(task, spec, options);
+}
+
+/** Each Task: the params that must go in by reference (the rest are refused at admission, e.g. in `image`). */
+const CASES: ReadonlyArray<{ task: string; fed: readonly string[] }> = [
+  // userHome is refused: it names a volumeMount's mountPath.
+  { task: 'git-clone', fed: ['url', 'revision', 'refspec', 'submodules', 'depth', 'sslVerify', 'crtFileName', 'subdirectory', 'sparseCheckoutDirectories', 'deleteExisting', 'httpProxy', 'httpsProxy', 'noProxy', 'verbose'] },
+  { task: 'buildah', fed: ['IMAGE', 'STORAGE_DRIVER', 'DOCKERFILE', 'CONTEXT', 'TLSVERIFY', 'FORMAT', 'BUILD_EXTRA_ARGS', 'PUSH_EXTRA_ARGS', 'SKIP_PUSH'] },
+  { task: 'ansible-runner', fed: ['project-dir', 'user-home'] },
+  { task: 'kn-apply', fed: ['SERVICE', 'IMAGE'] },
+  { task: 'curl', fed: ['url'] },
+  // Ten params in one argument (a JSON document): ten values of 5.4 KiB in one string, under Linux's 128 KiB.
+  { task: 'kubeconfig-creator', fed: ['name', 'url', 'username', 'password', 'cadata', 'clientKeyData', 'clientCertificateData', 'namespace', 'token', 'insecure'] },
+];
+
+for (const { task, fed } of CASES) {
+  test(`catalog ${task}: every step gets the reference values exactly as it gets them inline`, async (t) => {
+    const p = plan(task);
+    t.is(p.notRun, undefined);
+    t.deepEqual([...p.fed.keys()].sort(), [...fed].sort(), `params fed by reference; given inline: ${JSON.stringify([...p.inline])}`);
+    const namespace = await testNamespace(t, cluster, 'catalog');
+    const outcome = await runPlan(cluster, namespace, p);
+    t.is(outcome.verdict, 'same', [...outcome.details, ...outcome.steps.map((s) => `step ${s.step}: ${s.verdict} ${s.details.join('; ')}`)].join('\n'));
+    t.true(outcome.steps.length > 0 && outcome.steps.every((s) => s.verdict === 'same'));
+  });
+}
+
+// The comparison could pass with both runs wrong the same way: here the bytes themselves, where git-clone reads them.
+test('catalog git-clone by reference: PARAM_URL holds the fed value byte for byte, over 4 KiB with quotes, ${HOME} and CRLF', async (t) => {
+  const p = plan('git-clone');
+  const namespace = await testNamespace(t, cluster, 'catalog');
+  const name = await create(cluster, namespace, JSON.stringify(runOf(p, true)));
+  const run = await waitDone(cluster, namespace, 'pipelinerun', name);
+  const child = run.status?.childReferences?.find((c) => c.pipelineTaskName === 'use');
+  t.truthy(child, JSON.stringify(run.status?.conditions));
+  const taskRun = await get(cluster, namespace, 'taskrun', child?.name ?? '');
+  const { stdout } = await cluster.kubectl(['-n', namespace, 'logs', taskRun.status?.podName ?? '', '-c', 'step-clone']);
+  const record = parseRecord(stdout);
+  const url = p.fed.get('url') ?? '';
+  t.true(url.length > 4096 && url.includes('\r\n') && url.includes('${HOME}') && url.includes('\''));
+  t.is(record?.env.get('PARAM_URL')?.toString('utf8'), url);
+  // The pod carried references, not the value: the TaskRun Tekton made holds no byte of it.
+  t.false(JSON.stringify(taskRun).includes(url.slice(0, 200)));
+});
