@@ -4,9 +4,14 @@
 import type { EmbeddedTask, Step } from '../../src/api/tekton.js';
 import type { E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, get, report, succeeded, type RunObject, waitDone } from '../support/node/runs.js';
-import { declaredEnv, differences, parseRecord, runOf, type Plan, type RunNames, type StepRecord } from './on-cluster.js';
+import { declaredEnv, differences, parseRecord, prerequisiteObjects, runOf, type Plan, type RunNames, type StepRecord } from './on-cluster.js';
 
-export type Verdict = 'same' | 'differs' | 'no record' | 'run failed';
+/**
+ * same: every step's records equal; differs: some step got other bytes; run failed: the by-reference run failed where
+ * the inline one did not; fails inline too: both failed (the recorder image cannot stand in for this Task's
+ * programs, or the Task needs what this cluster lacks); no record: a step logged none in one run.
+ */
+export type Verdict = 'same' | 'differs' | 'no record' | 'run failed' | 'fails inline too';
 
 export interface StepOutcome {
   readonly step: string;
@@ -48,16 +53,38 @@ async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byRef
 
 const stepName = (s: Step, i: number): string => s.name ?? `unnamed-${i}`;
 
-/** Both runs of the plan, compared step by step. */
+/** Both runs of the plan, compared step by step, in `namespace` (which gets the Secrets and ConfigMaps the Task reads). */
 export async function runPlan(cluster: E2eCluster, namespace: string, plan: Plan, timeoutMs = 600_000): Promise<TaskOutcome> {
+  for (const object of prerequisiteObjects(plan)) await cluster.kubectl(['-n', namespace, 'create', '-f', '-'], { input: JSON.stringify(object) });
   const [inline, byReference] = await Promise.all([runOnce(cluster, namespace, plan, false, timeoutMs), runOnce(cluster, namespace, plan, true, timeoutMs)]);
+  const details = failures(inline, byReference);
+  const steps = compareSteps(plan.spec, inline, byReference);
+  const failed = (label: string): boolean => details.some((d) => d.startsWith(label));
+  const worst: Verdict = steps.some((s) => s.verdict === 'differs') ? 'differs'
+    : failed('inline') ? 'fails inline too'
+      : failed('by reference') ? 'run failed'
+        : steps.some((s) => s.verdict === 'no record') ? 'no record' : 'same';
+  if (worst !== 'same' && process.env.TLR_CATALOG_REPORT) details.push(await report(cluster, namespace));
+  return { task: plan.task, verdict: worst, steps, details };
+}
+
+function parse(log: string | undefined): StepRecord | undefined {
+  return log === undefined ? undefined : parseRecord(log);
+}
+
+/** Why each run that did not succeed failed: its TaskRun's condition (or the PipelineRun's, when there is none). */
+function failures(inline: Ran, byReference: Ran): string[] {
   const details: string[] = [];
   for (const [label, ran] of [['inline', inline], ['by reference', byReference]] as const) {
-    const condition = succeeded(ran.run);
-    if (condition?.status !== 'True') details.push(`${label}: ${ran.run.metadata.name} ${condition?.reason ?? '?'}: ${(condition?.message ?? '').slice(0, 400)}`);
+    if (succeeded(ran.run)?.status === 'True') continue;
+    const condition = (ran.taskRun ? succeeded(ran.taskRun) : undefined) ?? succeeded(ran.run);
+    details.push(`${label}: ${ran.run.metadata.name} ${ran.taskRun ? 'TaskRun ' : ''}${condition?.reason ?? '?'}: ${(condition?.message ?? '').slice(0, 600)}`);
   }
-  const spec: EmbeddedTask = plan.spec;
-  const steps = ((spec.steps ?? [])).map((s, i) => {
+  return details;
+}
+
+function compareSteps(spec: EmbeddedTask, inline: Ran, byReference: Ran): StepOutcome[] {
+  return ((spec.steps ?? [])).map((s, i) => {
     const name = stepName(s, i);
     const a = parse(inline.logs.get(name));
     const b = parse(byReference.logs.get(name));
@@ -67,13 +94,4 @@ export async function runPlan(cluster: E2eCluster, namespace: string, plan: Plan
     const diff = differences(a, b, declaredEnv(spec, s), inline.names, byReference.names);
     return { step: name, verdict: diff.length === 0 ? ('same' as const) : ('differs' as const), details: diff };
   });
-  const worst: Verdict = steps.some((s) => s.verdict === 'differs') ? 'differs'
-    : details.some((d) => d.startsWith('by reference')) ? 'run failed'
-      : steps.some((s) => s.verdict === 'no record') ? 'no record' : 'same';
-  if (worst !== 'same' && process.env.TLR_CATALOG_REPORT) details.push(await report(cluster, namespace));
-  return { task: plan.task, verdict: worst, steps, details };
-}
-
-function parse(log: string | undefined): StepRecord | undefined {
-  return log === undefined ? undefined : parseRecord(log);
 }

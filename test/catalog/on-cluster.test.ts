@@ -7,7 +7,7 @@
 import test from 'ava';
 import type { EmbeddedTask } from '../../src/api/tekton.js';
 import { DEFAULT_OPTIONS as options } from '../core/run-fixture.js';
-import { differences, parseRecord, planFor, runOf, valueFor, type StepRecord } from './on-cluster.js';
+import { asV1, differences, parseRecord, planFor, prerequisites, runOf, valueFor, type StepRecord } from './on-cluster.js';
 
 /** What the recorder prints (test/cluster/node/cmd/tlr-recorder): base64 JSON of base64 fields, in 3000-char lines. */
 function logOf(r: { argv: string[]; cwd: string; env: Record<string, string>; scripts?: Record<string, string> }): string {
@@ -107,4 +107,31 @@ test('a task needing more references than one producer can seal gets several pro
   t.is(plan.notRun, undefined);
   t.is(plan.fed.size, 19);
   t.deepEqual((runOf(plan, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'gen2', 'use']);
+});
+
+test('the Secrets and ConfigMaps a Task reads are named as Tekton names them inline, with the keys it reads', (t) => {
+  const spec = {
+    params: [{ name: 'secret', default: 'git-creds' }, { name: 'key', default: 'token' }, { name: 'cm' }],
+    steps: [{
+      name: 's', image: 'x', script: 'true',
+      env: [
+        { name: 'A', valueFrom: { secretKeyRef: { name: '$(params.secret)', key: '$(params.key)' } } },
+        { name: 'B', valueFrom: { configMapKeyRef: { name: '$(params.cm)', key: 'conf' } } },
+        { name: 'C', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      ],
+      envFrom: [{ secretRef: { name: 'git-creds' } }],
+    }],
+    volumes: [{ name: 'v', secret: { secretName: 'tls', items: [{ key: 'ca.crt', path: 'ca' }] } }, { name: 'e', emptyDir: {} }],
+  } as unknown as EmbeddedTask;
+  t.deepEqual(prerequisites(planFor('t', spec, options)), [
+    { kind: 'Secret', name: 'git-creds', keys: ['token'] },
+    { kind: 'ConfigMap', name: 'x', keys: ['conf'] },
+    { kind: 'Secret', name: 'tls', keys: ['ca.crt'] },
+  ]);
+});
+
+test('a v1beta1 container\'s resources become computeResources, as Tekton converts them; nothing else changes', (t) => {
+  const spec = { steps: [{ name: 's', image: 'x', resources: { limits: { cpu: '1' } } }, { name: 'u', image: 'y' }] } as unknown as EmbeddedTask;
+  t.deepEqual(asV1(spec).steps, [{ name: 's', image: 'x', computeResources: { limits: { cpu: '1' } } }, { name: 'u', image: 'y' }] as unknown as EmbeddedTask['steps']);
+  t.truthy((spec.steps?.[0] as Record<string, unknown>).resources, 'the input is not changed');
 });

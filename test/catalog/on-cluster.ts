@@ -87,9 +87,24 @@ function literal(p: ParamSpec): unknown {
 
 /** The Task as the cluster runs it: its images replaced by the recorder, nothing else changed. */
 export function recorderTask(spec: EmbeddedTask): EmbeddedTask {
-  const copy = structuredClone(spec);
+  const copy = asV1(spec);
   for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? [])] as Step[]) s.image = RECORDER_IMAGE;
   if (copy.stepTemplate && 'image' in copy.stepTemplate) copy.stepTemplate.image = RECORDER_IMAGE;
+  return copy;
+}
+
+/**
+ * A v1beta1 Task's spec as v1 embeds it: a container's `resources` is `computeResources` there, the one rename
+ * Tekton's own conversion makes in the fields the catalog's Tasks use (pkg/apis/pipeline/v1beta1/container_conversion.go).
+ */
+export function asV1(spec: EmbeddedTask): EmbeddedTask {
+  const copy = structuredClone(spec);
+  for (const c of [...(copy.steps ?? []), ...(copy.sidecars ?? []), ...(copy.stepTemplate ? [copy.stepTemplate] : [])] as Step[]) {
+    if ('resources' in c && !('computeResources' in c)) {
+      c.computeResources = c.resources;
+      delete c.resources;
+    }
+  }
   return copy;
 }
 
@@ -100,7 +115,7 @@ const wsName = (w: string): string => `w-${w}`;
  * what admission decides, in the images it names (a param in an image is refused there).
  */
 export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'published' = 'recorder'): PipelineRun {
-  const spec = images === 'recorder' ? recorderTask(plan.spec) : structuredClone(plan.spec);
+  const spec = images === 'recorder' ? recorderTask(plan.spec) : asV1(plan.spec);
   const params = (spec.params ?? []).map((p) => {
     const value = plan.fed.get(p.name);
     if (value === undefined) return { name: p.name, value: literal(p) };
@@ -125,7 +140,7 @@ export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'pu
     metadata: { generateName: `${plan.task.slice(0, 40)}-${byReference ? 'ref' : 'inline'}-` },
     spec: {
       pipelineSpec: {
-        ...(byReference ? { resultWorkspace: { name: 'results' } } : {}),
+        ...(byReference && plan.fed.size > 0 ? { resultWorkspace: { name: 'results' } } : {}),
         ...(workspaces.length > 0 ? { workspaces: workspaces.map((w) => ({ name: wsName(w) })) } : {}),
         tasks: byReference ? [...producers, use] : [use],
       },
@@ -282,4 +297,83 @@ export function differences(inline: StepRecord, byReference: StepRecord, env: re
   const find = (m: ReadonlyMap<string, Buffer>, key: string): Buffer | undefined => [...m].find(([k]) => k.replace(/-[a-z0-9]{5}$/, '') === key)?.[1];
   for (const key of scripts) compare(`script ${key}`, find(inline.scripts, key), find(byReference.scripts, key));
   return out;
+}
+
+/** A Secret or ConfigMap a Task names, with the keys it reads. */
+export interface Prerequisite {
+  readonly kind: 'Secret' | 'ConfigMap';
+  readonly name: string;
+  readonly keys: readonly string[];
+}
+
+/**
+ * The Secrets and ConfigMaps the Task reads (env valueFrom, envFrom, secret/configMap/projected volumes), named as
+ * Tekton would name them with the params inline (a name from a fed param is refused at admission, so never fed): what
+ * a user's namespace holds before they run the Task. Both runs need them to start their pods.
+ */
+export function prerequisites(plan: Plan): Prerequisite[] {
+  const found = new Map<string, { kind: 'Secret' | 'ConfigMap'; name: string; keys: Set<string> }>();
+  const named = inlineName(plan);
+  const add = (kind: 'Secret' | 'ConfigMap', name: unknown, key?: unknown): void => {
+    const n = named(name);
+    if (n === undefined) return;
+    const entry = found.get(`${kind}/${n}`) ?? { kind, name: n, keys: new Set<string>() };
+    found.set(`${kind}/${n}`, entry);
+    const k = named(key) ?? (typeof key === 'string' && /^[-._a-zA-Z0-9]+$/.test(key) ? key : undefined);
+    if (k !== undefined) entry.keys.add(k);
+  };
+  for (const [kind, ref] of references(plan.spec)) {
+    for (const item of ref.items ?? [{ key: ref.key }]) add(kind, ref.name, item.key);
+  }
+  return [...found.values()].map((p) => ({ kind: p.kind, name: p.name, keys: [...p.keys].sort() }));
+}
+
+/** A name as Tekton makes it with the params inline; undefined unless it is a valid object name. */
+function inlineName(plan: Plan): (text: unknown) => string | undefined {
+  const params = new Map((plan.spec.params ?? []).map((p) => [p.name, literal(p)]));
+  return (text) => {
+    if (typeof text !== 'string') return undefined;
+    const out = text.replace(/\$\((?:inputs\.)?params\.([\w.-]+)\)/g, (m, p: string) => {
+      const v = params.get(p);
+      return typeof v === 'string' ? v : m;
+    });
+    return /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(out) ? out : undefined;
+  };
+}
+
+interface Ref { name?: unknown; key?: unknown; items?: Array<{ key?: unknown }> }
+type Volume = { secret?: { secretName?: unknown; items?: Ref['items'] }; configMap?: Ref; projected?: { sources?: Array<{ secret?: Ref; configMap?: Ref }> } };
+type EnvSource = { valueFrom?: { secretKeyRef?: Ref; configMapKeyRef?: Ref } };
+type EnvFromSource = { secretRef?: Ref; configMapRef?: Ref };
+
+/** Every Secret and ConfigMap reference in a Task: env, envFrom and volumes. */
+function references(spec: EmbeddedTask): Array<['Secret' | 'ConfigMap', Ref]> {
+  const out = [...envReferences(spec), ...volumeReferences(spec)];
+  return out.filter((r): r is ['Secret' | 'ConfigMap', Ref] => r[1] !== undefined);
+}
+
+function envReferences(spec: EmbeddedTask): Array<['Secret' | 'ConfigMap', Ref | undefined]> {
+  const out: Array<['Secret' | 'ConfigMap', Ref | undefined]> = [];
+  for (const c of [...steps(spec), ...(spec.sidecars ?? []), spec.stepTemplate ?? {}] as Step[]) {
+    for (const e of (c.env ?? []) as EnvSource[]) out.push(['Secret', e.valueFrom?.secretKeyRef], ['ConfigMap', e.valueFrom?.configMapKeyRef]);
+    for (const e of (c.envFrom ?? []) as EnvFromSource[]) out.push(['Secret', e.secretRef], ['ConfigMap', e.configMapRef]);
+  }
+  return out;
+}
+
+function volumeReferences(spec: EmbeddedTask): Array<['Secret' | 'ConfigMap', Ref | undefined]> {
+  const out: Array<['Secret' | 'ConfigMap', Ref | undefined]> = [];
+  for (const v of (spec.volumes ?? []) as Volume[]) {
+    out.push(['Secret', v.secret ? { name: v.secret.secretName, ...(v.secret.items ? { items: v.secret.items } : {}) } : undefined], ['ConfigMap', v.configMap]);
+    for (const source of v.projected?.sources ?? []) out.push(['Secret', source.secret], ['ConfigMap', source.configMap]);
+  }
+  return out;
+}
+
+/** The objects for `kubectl create`: each key's value a placeholder. */
+export function prerequisiteObjects(plan: Plan): object[] {
+  return prerequisites(plan).map((p) => ({
+    apiVersion: 'v1', kind: p.kind, metadata: { name: p.name },
+    ...(p.kind === 'Secret' ? { stringData: Object.fromEntries(p.keys.map((k) => [k, 'x'])) } : { data: Object.fromEntries(p.keys.map((k) => [k, 'x'])) }),
+  }));
 }

@@ -32,22 +32,24 @@ const plans: Plan[] = latestTasks(catalog)
   .map((t) => planFor(t.name, t.spec, options));
 
 const cluster = await connectCluster();
-const namespace = `catalog-${randomBytes(3).toString('hex')}`;
 const outcomes = new Map<string, TaskOutcome>();
 const started = Date.now();
 try {
-  await cluster.kubectl(['create', 'namespace', namespace]);
-  const queue = plans.filter((p) => p.notRun === undefined);
+  // A Task none of whose params can be fed has nothing to compare.
+  const queue = plans.filter((p) => p.notRun === undefined && p.fed.size > 0);
   const worker = async (): Promise<void> => {
     for (let plan = queue.shift(); plan; plan = queue.shift()) {
+      // A namespace per Task: the Secrets and ConfigMaps it reads are its own.
+      const namespace = `catalog-${randomBytes(4).toString('hex')}`;
+      await cluster.kubectl(['create', 'namespace', namespace]);
       const outcome = await runPlan(cluster, namespace, plan).catch((error: unknown): TaskOutcome => ({ task: plan.task, verdict: 'run failed', steps: [], details: [String(error).slice(0, 2000)] }));
       outcomes.set(plan.task, outcome);
+      if (outcome.verdict === 'same' || !process.env.TLR_E2E_KEEP) await cluster.kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
       process.stdout.write(`${outcome.verdict.padEnd(10)} ${plan.task} (${plan.fed.size} fed)${outcome.verdict === 'same' ? '' : `\n    ${[...outcome.details, ...outcome.steps.filter((s) => s.verdict !== 'same').map((s) => `step ${s.step}: ${s.details.join('; ')}`)].join('\n    ').slice(0, 3000)}`}\n`);
     }
   };
   await Promise.all(Array.from({ length: Number(values.parallel) }, worker));
 } finally {
-  await cluster.kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
   await cluster.release();
 }
 
@@ -62,7 +64,7 @@ for (const plan of plans) {
     add(`not run: ${plan.notRun.replace(/^step \S+ /, 'a step ')}`, strings.length);
     continue;
   }
-  const verdict = outcomes.get(plan.task)?.verdict ?? 'run failed';
+  const verdict = outcomes.get(plan.task)?.verdict ?? (plan.fed.size === 0 ? 'nothing fed' : 'run failed');
   for (const p of strings) {
     const refused = plan.inline.get(p.name);
     if (refused !== undefined) add(`refused at admission: ${refused.replace(/"[^"]*"/g, '"…"').replace(/^.*? (uses|takes|puts)/, '$1').slice(0, 100)}`);
