@@ -32,6 +32,12 @@ interface Ran {
   readonly taskRun?: RunObject;
   readonly names: RunNames;
   readonly logs: ReadonlyMap<string, string>;
+  /** Init containers that failed, with their termination messages (tlr-substitute says why there). */
+  readonly initFailures: readonly string[];
+}
+
+interface PodStatus {
+  readonly status?: { readonly initContainerStatuses?: ReadonlyArray<{ name: string; state?: { terminated?: { exitCode: number; message?: string } } }> };
 }
 
 async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byReference: boolean, timeoutMs: number): Promise<Ran> {
@@ -39,16 +45,24 @@ async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byRef
   const run = await waitDone(cluster, namespace, 'pipelinerun', name, timeoutMs);
   const child = run.status?.childReferences?.find((c) => c.pipelineTaskName === 'use');
   const taskRun = child ? await get(cluster, namespace, 'taskrun', child.name) : undefined;
+  if (taskRun === undefined) return { run, names: { names: [run.metadata.name], uids: [run.metadata.uid] }, logs: new Map(), initFailures: [] };
+  const pod = taskRun.status?.podName;
+  if (pod === undefined) return { run, taskRun, names: { names: [run.metadata.name, taskRun.metadata.name], uids: [run.metadata.uid, taskRun.metadata.uid] }, logs: new Map(), initFailures: [] };
   const logs = new Map<string, string>();
-  const pod = taskRun?.status?.podName;
-  for (const s of taskRun?.status?.steps ?? []) {
-    if (!pod) break;
+  for (const s of taskRun.status?.steps ?? []) {
     const r = await cluster.kubectl(['-n', namespace, 'logs', pod, '-c', s.container], { allowFailure: true });
     logs.set(s.name, r.stdout);
   }
-  const names = [run.metadata.name, ...(taskRun ? [taskRun.metadata.name] : []), ...(pod ? [pod] : [])];
-  const uids = [run.metadata.uid, ...(taskRun ? [taskRun.metadata.uid] : [])];
-  return { run, ...(taskRun ? { taskRun } : {}), names: { names, uids }, logs };
+  const initFailures = succeeded(run)?.status !== 'True' ? await failedInitContainers(cluster, namespace, pod) : [];
+  const names = { names: [run.metadata.name, taskRun.metadata.name, pod], uids: [run.metadata.uid, taskRun.metadata.uid] };
+  return { run, taskRun, names, logs, initFailures };
+}
+
+async function failedInitContainers(cluster: E2eCluster, namespace: string, pod: string): Promise<string[]> {
+  const status = await get<PodStatus>(cluster, namespace, 'pod', pod).catch(() => undefined);
+  return (status?.status?.initContainerStatuses ?? [])
+    .filter((c) => (c.state?.terminated?.exitCode ?? 0) !== 0)
+    .map((c) => `init container ${c.name}: ${(c.state?.terminated?.message ?? '').trim().slice(0, 600)}`);
 }
 
 const stepName = (s: Step, i: number): string => s.name ?? `unnamed-${i}`;
@@ -78,7 +92,7 @@ function failures(inline: Ran, byReference: Ran): string[] {
   for (const [label, ran] of [['inline', inline], ['by reference', byReference]] as const) {
     if (succeeded(ran.run)?.status === 'True') continue;
     const condition = (ran.taskRun ? succeeded(ran.taskRun) : undefined) ?? succeeded(ran.run);
-    details.push(`${label}: ${ran.run.metadata.name} ${ran.taskRun ? 'TaskRun ' : ''}${condition?.reason ?? '?'}: ${(condition?.message ?? '').slice(0, 600)}`);
+    details.push(`${label}: ${ran.run.metadata.name} ${ran.taskRun ? 'TaskRun ' : ''}${condition?.reason ?? '?'}: ${(condition?.message ?? '').slice(0, 600)}`, ...ran.initFailures);
   }
   return details;
 }

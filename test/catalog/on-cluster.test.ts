@@ -111,7 +111,7 @@ test('a task needing more references than one producer can seal gets several pro
 
 test('the Secrets and ConfigMaps a Task reads are named as Tekton names them inline, with the keys it reads', (t) => {
   const spec = {
-    params: [{ name: 'secret', default: 'git-creds' }, { name: 'key', default: 'token' }, { name: 'cm' }],
+    params: [{ name: 'secret', default: 'git-creds' }, { name: 'key', default: 'GITHUB_TOKEN' }, { name: 'cm' }],
     steps: [{
       name: 's', image: 'x', script: 'true',
       env: [
@@ -124,7 +124,7 @@ test('the Secrets and ConfigMaps a Task reads are named as Tekton names them inl
     volumes: [{ name: 'v', secret: { secretName: 'tls', items: [{ key: 'ca.crt', path: 'ca' }] } }, { name: 'e', emptyDir: {} }],
   } as unknown as EmbeddedTask;
   t.deepEqual(prerequisites(planFor('t', spec, options)), [
-    { kind: 'Secret', name: 'git-creds', keys: ['token'] },
+    { kind: 'Secret', name: 'git-creds', keys: ['GITHUB_TOKEN'] },
     { kind: 'ConfigMap', name: 'x', keys: ['conf'] },
     { kind: 'Secret', name: 'tls', keys: ['ca.crt'] },
   ]);
@@ -134,4 +134,16 @@ test('a v1beta1 container\'s resources become computeResources, as Tekton conver
   const spec = { steps: [{ name: 's', image: 'x', resources: { limits: { cpu: '1' } } }, { name: 'u', image: 'y' }] } as unknown as EmbeddedTask;
   t.deepEqual(asV1(spec).steps, [{ name: 's', image: 'x', computeResources: { limits: { cpu: '1' } } }, { name: 'u', image: 'y' }] as unknown as EmbeddedTask['steps']);
   t.truthy((spec.steps?.[0] as Record<string, unknown>).resources, 'the input is not changed');
+});
+
+test('a Task declaring PipelineResources is not run: Tekton removed them', (t) => {
+  const plan = planFor('t', { params: [{ name: 'p' }], resources: { outputs: [{ name: 'image', type: 'image' }] }, steps: [{ name: 's', image: 'x', script: 'echo $(params.p)' }] }, options);
+  t.regex(plan.notRun ?? '', /PipelineResources/);
+});
+
+test('the recorder replaces every image, the stepTemplate\'s when it names one, and is never pulled', (t) => {
+  const plan = planFor('t', { params: [{ name: 'p' }], stepTemplate: { image: 'a', env: [] }, steps: [{ name: 's', image: 'x', imagePullPolicy: 'Always', script: 'echo $(params.p)' }] }, options);
+  const spec = runOf(plan, false).spec.pipelineSpec?.tasks?.[0]?.taskSpec as unknown as { stepTemplate: { image: string }; steps: Array<{ image: string; imagePullPolicy: string }> };
+  t.is(spec.stepTemplate.image, 'localhost/tlr-test/recorder:1');
+  t.deepEqual(spec.steps.map((s) => [s.image, s.imagePullPolicy]), [['localhost/tlr-test/recorder:1', 'IfNotPresent']]);
 });

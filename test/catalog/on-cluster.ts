@@ -85,11 +85,14 @@ function literal(p: ParamSpec): unknown {
   return 'x';
 }
 
-/** The Task as the cluster runs it: its images replaced by the recorder, nothing else changed. */
+/** The Task as the cluster runs it: its images replaced by the recorder (pulled if not present), nothing else changed. */
 export function recorderTask(spec: EmbeddedTask): EmbeddedTask {
   const copy = asV1(spec);
-  for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? [])] as Step[]) s.image = RECORDER_IMAGE;
-  if (copy.stepTemplate && 'image' in copy.stepTemplate) copy.stepTemplate.image = RECORDER_IMAGE;
+  for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? []), ...(copy.stepTemplate ? [copy.stepTemplate] : [])] as Step[]) {
+    if (s.image !== undefined || s !== copy.stepTemplate) s.image = RECORDER_IMAGE;
+    // The recorder is on the node, not in a registry: `Always` would fail the pull.
+    if (s.imagePullPolicy === 'Always') s.imagePullPolicy = 'IfNotPresent';
+  }
   return copy;
 }
 
@@ -205,6 +208,9 @@ export function planFor(task: string, spec: EmbeddedTask, options: RewriteOption
   const inline = new Map<string, Why>();
   const fed = new Map<string, string>();
   const noCommand = steps(spec).find((s) => s.script === undefined && (s.command ?? []).length === 0);
+  if (spec.resources !== undefined) {
+    return { task, spec, fed, inline, notRun: 'it declares PipelineResources (spec.resources), which Tekton removed in v0.50: no Tekton this project supports runs it' };
+  }
   if (noCommand) {
     return { task, spec, fed, inline, notRun: `step ${noCommand.name ?? '?'} names no command: Tekton looks the image's entrypoint up in its registry, and this offline cluster has none` };
   }
@@ -319,7 +325,7 @@ export function prerequisites(plan: Plan): Prerequisite[] {
     if (n === undefined) return;
     const entry = found.get(`${kind}/${n}`) ?? { kind, name: n, keys: new Set<string>() };
     found.set(`${kind}/${n}`, entry);
-    const k = named(key) ?? (typeof key === 'string' && /^[-._a-zA-Z0-9]+$/.test(key) ? key : undefined);
+    const k = named(key, /^[-._a-zA-Z0-9]+$/);
     if (k !== undefined) entry.keys.add(k);
   };
   for (const [kind, ref] of references(plan.spec)) {
@@ -328,16 +334,16 @@ export function prerequisites(plan: Plan): Prerequisite[] {
   return [...found.values()].map((p) => ({ kind: p.kind, name: p.name, keys: [...p.keys].sort() }));
 }
 
-/** A name as Tekton makes it with the params inline; undefined unless it is a valid object name. */
-function inlineName(plan: Plan): (text: unknown) => string | undefined {
+/** A name (or key) as Tekton makes it with the params inline; undefined unless valid as one. */
+function inlineName(plan: Plan): (text: unknown, valid?: RegExp) => string | undefined {
   const params = new Map((plan.spec.params ?? []).map((p) => [p.name, literal(p)]));
-  return (text) => {
+  return (text, valid = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/) => {
     if (typeof text !== 'string') return undefined;
     const out = text.replace(/\$\((?:inputs\.)?params\.([\w.-]+)\)/g, (m, p: string) => {
       const v = params.get(p);
       return typeof v === 'string' ? v : m;
     });
-    return /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(out) ? out : undefined;
+    return valid.test(out) ? out : undefined;
   };
 }
 
