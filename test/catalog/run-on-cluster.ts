@@ -67,7 +67,7 @@ for (const plan of plans) {
   const verdict = outcomes.get(plan.task)?.verdict ?? (plan.fed.size === 0 ? 'nothing fed' : 'run failed');
   for (const p of strings) {
     const refused = plan.inline.get(p.name);
-    if (refused !== undefined) add(`refused at admission: ${refused.replace(/"[^"]*"/g, '"…"').replace(/^.*? (uses|takes|puts)/, '$1').slice(0, 100)}`);
+    if (refused !== undefined) add(refusalKind(refused));
     else add(verdict === 'same' ? 'works unchanged' : `fed, but ${verdict}`);
   }
 }
@@ -76,3 +76,10 @@ process.stdout.write(`\n${works} of ${params} string params of ${plans.length} c
   `${outcomes.size} Tasks run twice in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 for (const [why, n] of [...tally].sort((a, b) => b[1] - a[1])) process.stdout.write(`  ${String(n).padStart(4)}  ${why}\n`);
 if (values.json) await writeFile(values.json, `${JSON.stringify({ params, tally: Object.fromEntries(tally), outcomes: [...outcomes.values()] }, null, 2)}\n`);
+
+/** A refusal by where the value would have gone (`image`, `env` for a Secret's name…), or its message's start. */
+function refusalKind(message: string): string {
+  const field = /\) in (\S+) carries result/.exec(message)?.[1];
+  if (field !== undefined) return `refused at admission: a reference in ${field}`;
+  return message.startsWith('a') && message.includes('param (fed strings only)') ? 'not a string param' : `refused at admission: ${message.replace(/"[^"]*"/g, '"…"').slice(0, 100)}`;
+}
