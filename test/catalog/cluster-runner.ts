@@ -9,9 +9,11 @@ import { declaredEnv, differences, parseRecord, prerequisiteObjects, runOf, type
 /**
  * same: every step's records equal; differs: some step got other bytes; run failed: the by-reference run failed where
  * the inline one did not; fails inline too: both failed (the recorder image cannot stand in for this Task's
- * programs, or the Task needs what this cluster lacks); no record: a step logged none in one run.
+ * programs, or the Task needs what this cluster lacks); only by reference: the inline run failed and the one by
+ * reference succeeded (a value too large inline, e.g. scripts over Linux's 128 KiB per argument for Tekton's
+ * place-scripts); no record: a step logged none in one run.
  */
-export type Verdict = 'same' | 'differs' | 'no record' | 'run failed' | 'fails inline too';
+export type Verdict = 'same' | 'differs' | 'no record' | 'run failed' | 'fails inline too' | 'only by reference';
 
 export interface StepOutcome {
   readonly step: string;
@@ -28,7 +30,9 @@ export interface TaskOutcome {
 }
 
 interface Ran {
-  readonly run: RunObject;
+  /** Undefined when the API server refused to create the run (then `refused` says why). */
+  readonly run?: RunObject;
+  readonly refused?: string;
   readonly taskRun?: RunObject;
   readonly names: RunNames;
   readonly logs: ReadonlyMap<string, string>;
@@ -41,7 +45,15 @@ interface PodStatus {
 }
 
 async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byReference: boolean, timeoutMs: number): Promise<Ran> {
-  const name = await create(cluster, namespace, JSON.stringify(runOf(plan, byReference)));
+  let name: string;
+  try {
+    name = await create(cluster, namespace, JSON.stringify(runOf(plan, byReference)));
+  } catch (error) {
+    // kubectl's stderr: admission warnings, then the refusal.
+    const text = String(error);
+    const at = text.lastIndexOf('Error from server');
+    return { refused: text.slice(Math.max(0, at)).slice(0, 600), names: { names: [], uids: [] }, logs: new Map(), initFailures: [] };
+  }
   const run = await waitDone(cluster, namespace, 'pipelinerun', name, timeoutMs);
   const child = run.status?.childReferences?.find((c) => c.pipelineTaskName === 'use');
   const taskRun = child ? await get(cluster, namespace, 'taskrun', child.name) : undefined;
@@ -75,7 +87,7 @@ export async function runPlan(cluster: E2eCluster, namespace: string, plan: Plan
   const steps = compareSteps(plan.spec, inline, byReference);
   const failed = (label: string): boolean => details.some((d) => d.startsWith(label));
   const worst: Verdict = steps.some((s) => s.verdict === 'differs') ? 'differs'
-    : failed('inline') ? 'fails inline too'
+    : failed('inline') ? (failed('by reference') ? 'fails inline too' : 'only by reference')
       : failed('by reference') ? 'run failed'
         : steps.some((s) => s.verdict === 'no record') ? 'no record' : 'same';
   if (worst !== 'same' && process.env.TLR_CATALOG_REPORT) details.push(await report(cluster, namespace));
@@ -90,6 +102,10 @@ function parse(log: string | undefined): StepRecord | undefined {
 function failures(inline: Ran, byReference: Ran): string[] {
   const details: string[] = [];
   for (const [label, ran] of [['inline', inline], ['by reference', byReference]] as const) {
+    if (ran.run === undefined) {
+      details.push(`${label}: refused by the API server: ${ran.refused ?? '?'}`);
+      continue;
+    }
     if (succeeded(ran.run)?.status === 'True') continue;
     const condition = (ran.taskRun ? succeeded(ran.taskRun) : undefined) ?? succeeded(ran.run);
     details.push(`${label}: ${ran.run.metadata.name} ${ran.taskRun ? 'TaskRun ' : ''}${condition?.reason ?? '?'}: ${(condition?.message ?? '').slice(0, 600)}`, ...ran.initFailures);

@@ -68,7 +68,7 @@ for (const plan of plans) {
   for (const p of strings) {
     const refused = plan.inline.get(p.name);
     if (refused !== undefined) add(refusalKind(refused));
-    else add(verdict === 'same' ? 'works unchanged' : `fed, but ${verdict}`);
+    else add(verdict === 'same' ? 'works unchanged' : verdict === 'only by reference' ? 'works by reference; inline Tekton fails' : `fed, but ${verdict}`);
   }
 }
 const works = tally.get('works unchanged') ?? 0;
