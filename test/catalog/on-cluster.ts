@@ -209,7 +209,7 @@ export function planFor(task: string, spec: EmbeddedTask, options: RewriteOption
   const fed = new Map<string, string>();
   const noCommand = steps(spec).find((s) => s.script === undefined && (s.command ?? []).length === 0);
   if (spec.resources !== undefined) {
-    return { task, spec, fed, inline, notRun: 'it declares PipelineResources (spec.resources), which Tekton removed in v0.50: no Tekton this project supports runs it' };
+    return { task, spec, fed, inline, notRun: 'it declares PipelineResources (spec.resources), which Tekton has removed (the v1 API has no field for them): no Tekton this project supports runs it' };
   }
   if (noCommand) {
     return { task, spec, fed, inline, notRun: `step ${noCommand.name ?? '?'} names no command: Tekton looks the image's entrypoint up in its registry, and this offline cluster has none` };
