@@ -349,6 +349,7 @@ function markConsumer(input: ConsumerInput, scan: { used: readonly UsedReference
   ];
   const env: EnvVar[] = (spec.stepTemplate?.env ?? []).filter((e) => !OUR_ENV.has(e.name));
   refuseOurEnv(spec, childPath(input.path, 'taskSpec'), diags, `pipeline task "${pt.name}"`);
+  mergeableStepEnv(spec, childPath(input.path, 'taskSpec'), diags, `pipeline task "${pt.name}"`);
   spec.stepTemplate = {
     ...spec.stepTemplate,
     env: [
@@ -363,6 +364,35 @@ function markConsumer(input: ConsumerInput, scan: { used: readonly UsedReference
   // A consumer only reads the run's directory; its own results (when it also produces) go to its tlr-output.
   addWorkspace(spec, layout, true);
   spec.metadata = { ...spec.metadata, labels: { ...spec.metadata?.labels, [LABEL_CONSUMER]: 'true' } };
+}
+
+/**
+ * The stepTemplate added above makes Tekton merge it into every step (a strategic merge keyed by env name), which
+ * Tekton's webhook refuses when a step lists one name twice — harmless without a stepTemplate, so catalog Tasks do it
+ * (nexus-lifecycle-scan, terraform-cli). A repeat identical to the first is dropped, with a warning (the container
+ * gets the same environment); a repeat with another value is refused here, naming both, rather than by Tekton's
+ * "error merging step template and steps".
+ */
+function mergeableStepEnv(spec: EmbeddedTask, path: string, diags: Diagnostics, label: string): void {
+  (spec.steps ?? []).forEach((step, i) => {
+    if (step.env === undefined) return;
+    const first = new Map<string, { index: number; text: string }>();
+    const kept: EnvVar[] = [];
+    step.env.forEach((e, j) => {
+      const text = JSON.stringify(e);
+      const seen = first.get(e.name);
+      const at = `${path}.steps[${i}].env[${j}]`;
+      if (seen === undefined) {
+        first.set(e.name, { index: j, text });
+        kept.push(e);
+      } else if (seen.text === text) {
+        diags.warn(at, `${label}, step "${step.name ?? i}": env ${e.name} is listed twice (env[${seen.index}] and env[${j}]), identically; the rewrite keeps env[${seen.index}], since Tekton refuses a repeated name once the task has a stepTemplate (which the rewrite adds)`);
+      } else {
+        diags.error(at, `${label}, step "${step.name ?? i}": env ${e.name} is listed twice with different values (env[${seen.index}] and env[${j}]); expected each name once, since Tekton refuses a repeated name once the task has a stepTemplate (which the rewrite adds): keep the one the step should see`);
+      }
+    });
+    if (kept.length !== step.env.length) step.env = kept;
+  });
 }
 
 /** `1073741824 bytes (1 GiB)`: exact, and readable. */

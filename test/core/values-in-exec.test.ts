@@ -51,3 +51,18 @@ test('a sidecar’s workingDir by value is refused; with valuesInArgsAndEnv off 
   const step = t.throws(() => rewritePipelineRun(consumer({ steps: [{ name: 'a', image: 'bash', workingDir: '/w/$(params.dir)', script: 'pwd' }] }), off));
   t.regex(step?.message ?? '', /steps\[0\]\.workingDir: .*values in args, command, env and workingDir are turned off on this cluster: config key valuesInArgsAndEnv is "false"/);
 });
+
+// Found running the catalog on the cluster: nexus-lifecycle-scan and terraform-cli list an env name twice, which Tekton
+// accepts until the task has a stepTemplate (the rewrite adds one), then refuses ("error merging step template").
+test('a step listing an env name twice identically keeps one, with a warning; twice with different values is refused naming both', (t) => {
+  const out = rewritePipelineRun(consumer({
+    steps: [{ name: 'scan', image: 'bash', env: [{ name: 'F', value: '$(params.dir)' }, { name: 'G', value: 'g' }, { name: 'F', value: '$(params.dir)' }], script: 'echo "$F"' }],
+  }), options);
+  const step = (out.object.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.steps ?? [])[0];
+  t.deepEqual(step?.env?.map((e) => e.name), ['F', 'G']);
+  t.regex(out.diagnostics.map((d) => d.message).join('\n'), /step "scan": env F is listed twice \(env\[0\] and env\[2\]\), identically; the rewrite keeps env\[0\]/);
+  const error = t.throws(() => rewritePipelineRun(consumer({
+    steps: [{ name: 'scan', image: 'bash', env: [{ name: 'F', value: 'a' }, { name: 'F', value: '$(params.dir)' }], script: 'echo "$F"' }],
+  }), options));
+  t.regex(error?.message ?? '', /steps\[0\]\.env\[1\]: .*step "scan": env F is listed twice with different values \(env\[0\] and env\[1\]\)/);
+});
