@@ -89,7 +89,8 @@ export async function runPlan(cluster: E2eCluster, namespace: string, plan: Plan
   const worst: Verdict = steps.some((s) => s.verdict === 'differs') ? 'differs'
     : failed('inline') ? (failed('by reference') ? 'fails inline too' : 'only by reference')
       : failed('by reference') ? 'run failed'
-        : steps.some((s) => s.verdict === 'no record') ? 'no record' : 'same';
+        // At least one step's records compared: a recorder that logged nothing must not pass as the same.
+        : steps.some((s) => s.verdict === 'no record') || steps.every((s) => s.details.length > 0) ? 'no record' : 'same';
   if (worst !== 'same' && process.env.TLR_CATALOG_REPORT) details.push(await report(cluster, namespace));
   return { task: plan.task, verdict: worst, steps, details };
 }
@@ -118,6 +119,8 @@ function compareSteps(spec: EmbeddedTask, inline: Ran, byReference: Ran): StepOu
     const name = stepName(s, i);
     const a = parse(inline.logs.get(name));
     const b = parse(byReference.logs.get(name));
+    // Neither ran its program (both skipped it, by a step's `when` say): the same, as far as the values go.
+    if (a === undefined && b === undefined) return { step: name, verdict: 'same' as const, details: ['neither run started its program'] };
     if (a === undefined || b === undefined) {
       return { step: name, verdict: 'no record' as const, details: [`${a === undefined ? 'inline' : 'by reference'} run logged no record`] };
     }
