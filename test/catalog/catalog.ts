@@ -1,11 +1,13 @@
 /**
- * The public Tekton catalog as the catalog measures read it (./measure.ts, ./on-cluster.ts): the latest version of
- * each Task, and what the rewrite (the webhook's function) says when one of a Task's params is fed a reference result.
+ * The public Tekton catalog as the catalog measures read it (./measure.ts, ./samples.ts, ./on-cluster.ts): the latest
+ * version of each Task, and what the rewrite (the webhook's function) says when a Task's params are fed reference
+ * results.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { EmbeddedTask, ParamSpec, PipelineRun } from '../../src/api/tekton.js';
+import type { RewriteOptions } from '../../src/core/options.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { RewriteError } from '../../src/errors.js';
 
@@ -15,22 +17,27 @@ export interface CatalogTask {
   readonly spec: EmbeddedTask;
 }
 
-type Param = ParamSpec;
+/** A param Tekton takes as a string (the type's default). */
+export const isStringParam = (p: ParamSpec): boolean => (p.type ?? 'string') === 'string';
+
+/** The latest version directory of each task, by name: task/<name>/<x.y>/. */
+export function latestTaskDirs(catalog: string): Array<{ name: string; dir: string }> {
+  const out: Array<{ name: string; dir: string }> = [];
+  for (const entry of readdirSync(join(catalog, 'task'), { withFileTypes: true }).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const versions = readdirSync(join(catalog, 'task', entry.name)).filter((v) => /^\d+(\.\d+)*$/.test(v));
+    versions.sort((a, b) => compareVersions(b, a));
+    if (versions[0] !== undefined) out.push({ name: entry.name, dir: join(catalog, 'task', entry.name, versions[0]) });
+  }
+  return out;
+}
 
 /** The Task of the latest version directory of each task: task/<name>/<x.y>/<name>.yaml. */
 export function latestTasks(catalog: string): CatalogTask[] {
-  const out: CatalogTask[] = [];
-  for (const entry of readdirSync(join(catalog, 'task'), { withFileTypes: true }).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const name = entry.name;
-    const versions = readdirSync(join(catalog, 'task', name)).filter((v) => /^\d+(\.\d+)*$/.test(v));
-    versions.sort((a, b) => compareVersions(b, a));
-    const latest = versions[0];
-    if (latest === undefined) continue;
-    const file = join(catalog, 'task', name, latest, `${name}.yaml`);
+  return latestTaskDirs(catalog).flatMap(({ name, dir }) => {
+    const file = join(dir, `${name}.yaml`);
     const spec = taskSpecIn(readFileSync(file, 'utf8'));
-    if (spec) out.push({ name, file, spec });
-  }
-  return out;
+    return spec ? [{ name, file, spec }] : [];
+  });
 }
 
 function compareVersions(a: string, b: string): number {
@@ -40,14 +47,14 @@ function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-function literal(p: Param): unknown {
+function literal(p: ParamSpec): unknown {
   if (p.type === 'array') return ['x'];
   if (p.type === 'object') return {};
   return 'x';
 }
 
 /** The run: `gen` produces `r` by reference; `use` runs the catalog Task's spec with `fed` given the reference. */
-export function runFor(spec: EmbeddedTask, params: readonly Param[], fed: string): PipelineRun {
+export function runFor(spec: EmbeddedTask, params: readonly ParamSpec[], fed: string): PipelineRun {
   return {
     apiVersion: 'tekton.dev/v1',
     kind: 'PipelineRun',
@@ -74,16 +81,29 @@ function siteOf(path: string): string | undefined {
   return m?.[1]?.replace(/\[\d+\]/g, '[]').replace(/\.(secretKeyRef|configMapKeyRef|fieldRef|resourceFieldRef)\..*$/, '.$1');
 }
 
-/** Where the rewrite refuses the param fed a reference, and its message; undefined when it accepts it. */
-export function refusalOf(spec: EmbeddedTask, params: readonly Param[], fed: string, options: Parameters<typeof rewritePipelineRun>[1]): { site: string; message: string } | undefined {
+/** Why the rewrite refuses a run: where (the refused field, from its path) and its first error's message. */
+export interface Refusal {
+  /** The field of the task the value would have gone to, indices elided (`steps[].image`, `steps[].env[].valueFrom`…). */
+  readonly site: string;
+  readonly message: string;
+}
+
+/** The rewrite's refusal of `run`; undefined when it accepts it. */
+export function refusalOfRun(run: PipelineRun, options: RewriteOptions): Refusal | undefined {
   try {
-    rewritePipelineRun(runFor(structuredClone(spec), params, fed), options);
+    rewritePipelineRun(run, options);
     return undefined;
   } catch (error) {
-    const first = error instanceof RewriteError ? error.diagnostics.find((d) => d.severity === 'error') : undefined;
-    const message = first?.message ?? String(error);
+    if (!(error instanceof RewriteError)) throw error;
+    const first = error.diagnostics.find((d) => d.severity === 'error');
+    const message = first?.message ?? error.message;
     return { site: (first ? siteOf(first.path) : undefined) ?? message.slice(0, 80), message };
   }
+}
+
+/** Where the rewrite refuses the param fed a reference, and its message; undefined when it accepts it. */
+export function refusalOf(spec: EmbeddedTask, params: readonly ParamSpec[], fed: string, options: RewriteOptions): Refusal | undefined {
+  return refusalOfRun(runFor(structuredClone(spec), params, fed), options);
 }
 
 /** The spec of the first Task in a YAML file's documents. */

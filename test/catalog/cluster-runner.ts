@@ -29,7 +29,8 @@ export interface TaskOutcome {
   readonly details: readonly string[];
 }
 
-interface Ran {
+/** One run of a plan, as it ended: the TaskRun of `use`, its steps' logs by step name. */
+export interface Ran {
   /** Undefined when the API server refused to create the run (then `refused` says why). */
   readonly run?: RunObject;
   readonly refused?: string;
@@ -44,7 +45,8 @@ interface PodStatus {
   readonly status?: { readonly initContainerStatuses?: ReadonlyArray<{ name: string; state?: { terminated?: { exitCode: number; message?: string } } }> };
 }
 
-async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byReference: boolean, timeoutMs: number): Promise<Ran> {
+/** Creates the plan's run (inline or by reference), waits for it to finish, and collects what its `use` pod logged. */
+export async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byReference: boolean, timeoutMs = 600_000): Promise<Ran> {
   let name: string;
   try {
     name = await create(cluster, namespace, JSON.stringify(runOf(plan, byReference)));
@@ -57,17 +59,21 @@ async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan, byRef
   const run = await waitDone(cluster, namespace, 'pipelinerun', name, timeoutMs);
   const child = run.status?.childReferences?.find((c) => c.pipelineTaskName === 'use');
   const taskRun = child ? await get(cluster, namespace, 'taskrun', child.name) : undefined;
-  if (taskRun === undefined) return { run, names: { names: [run.metadata.name], uids: [run.metadata.uid] }, logs: new Map(), initFailures: [] };
-  const pod = taskRun.status?.podName;
-  if (pod === undefined) return { run, taskRun, names: { names: [run.metadata.name, taskRun.metadata.name], uids: [run.metadata.uid, taskRun.metadata.uid] }, logs: new Map(), initFailures: [] };
+  const pod = taskRun?.status?.podName;
+  const logs = pod === undefined ? new Map<string, string>() : await stepLogs(cluster, namespace, pod, taskRun);
+  const initFailures = pod !== undefined && succeeded(run)?.status !== 'True' ? await failedInitContainers(cluster, namespace, pod) : [];
+  const objects = [run, ...(taskRun ? [taskRun] : [])];
+  const names = { names: [...objects.map((o) => o.metadata.name), ...(pod ? [pod] : [])], uids: objects.map((o) => o.metadata.uid) };
+  return { run, ...(taskRun ? { taskRun } : {}), names, logs, initFailures };
+}
+
+/** Each step's log (`kubectl logs <pod> -c step-…`), by step name. */
+async function stepLogs(cluster: E2eCluster, namespace: string, pod: string, taskRun: RunObject | undefined): Promise<Map<string, string>> {
   const logs = new Map<string, string>();
-  for (const s of taskRun.status?.steps ?? []) {
-    const r = await cluster.kubectl(['-n', namespace, 'logs', pod, '-c', s.container], { allowFailure: true });
-    logs.set(s.name, r.stdout);
+  for (const s of taskRun?.status?.steps ?? []) {
+    logs.set(s.name, (await cluster.kubectl(['-n', namespace, 'logs', pod, '-c', s.container], { allowFailure: true })).stdout);
   }
-  const initFailures = succeeded(run)?.status !== 'True' ? await failedInitContainers(cluster, namespace, pod) : [];
-  const names = { names: [run.metadata.name, taskRun.metadata.name, pod], uids: [run.metadata.uid, taskRun.metadata.uid] };
-  return { run, taskRun, names, logs, initFailures };
+  return logs;
 }
 
 async function failedInitContainers(cluster: E2eCluster, namespace: string, pod: string): Promise<string[]> {

@@ -10,7 +10,7 @@
  */
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
-import { latestTasks, refusalOf } from './catalog.js';
+import { isStringParam, latestTasks, refusalOf } from './catalog.js';
 
 function measure(catalog: string, valuesInArgsAndEnv: boolean): { params: number; accepted: number; tasks: number; refusals: Map<string, number>; examples: Map<string, string> } {
   const options = { config: parseConfig({ valuesInArgsAndEnv: String(valuesInArgsAndEnv) }), featureFlags: parseFeatureFlags({}) };
@@ -21,7 +21,7 @@ function measure(catalog: string, valuesInArgsAndEnv: boolean): { params: number
   const examples = new Map<string, string>();
   for (const { name, spec } of latestTasks(catalog)) {
     const all = spec.params ?? [];
-    const strings = all.filter((p) => (p.type ?? 'string') === 'string');
+    const strings = all.filter(isStringParam);
     if (strings.length === 0) continue;
     tasks += 1;
     for (const p of strings) {

@@ -76,8 +76,10 @@ test('the plan feeds every string param the rewrite accepts, gives the rest inli
   const plan = planFor('t', TASK, options);
   t.is(plan.notRun, undefined);
   t.deepEqual([...plan.fed.keys()], ['url', 'subdir', 'shell']);
-  t.regex(plan.inline.get('image') ?? '', /image/);
-  t.regex(plan.inline.get('list') ?? '', /array/);
+  t.regex(plan.inline.get('image')?.message ?? '', /image/);
+  t.is(plan.inline.get('image')?.site, 'steps[].image');
+  t.regex(plan.inline.get('list')?.message ?? '', /array/);
+  t.is(plan.inline.get('list')?.site, 'not a string param');
   t.true((plan.fed.get('url')?.length ?? 0) > 4096, 'over Tekton\'s 4 KiB per result');
   t.true((plan.fed.get('subdir')?.length ?? 0) < 255 && !(plan.fed.get('subdir') ?? '').includes('/'), 'a workingDir value is one short path component');
   t.is(plan.fed.get('shell'), '/bin/bash', 'a param naming the program keeps its default');

@@ -21,9 +21,8 @@
  * value; one naming the program to run (command[0], a script's `#!` line) keeps its default.
  */
 import type { EmbeddedTask, ParamSpec, PipelineRun, Step } from '../../src/api/tekton.js';
-import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import type { RewriteOptions } from '../../src/core/options.js';
-import { RewriteError } from '../../src/errors.js';
+import { isStringParam, refusalOfRun, type Refusal } from './catalog.js';
 
 export const RECORDER_IMAGE = 'localhost/tlr-test/recorder:1';
 /** The image of the producer's step: a stand-in the cluster has (images/recipes.ts). */
@@ -34,20 +33,16 @@ export const PIECE = `it's "q" \\ \`id\` \${HOME} $HOME ;&|<>*?~#%{} [[x]]\t\r\n
 /** Copies of PIECE in a long value: about 5.4 KiB, over Tekton's 4 KiB per result. */
 export const COPIES = 110;
 
-export type Why = string;
-
 export interface Plan {
   readonly task: string;
   readonly spec: EmbeddedTask;
   /** The string params fed a reference, and each one's value. */
   readonly fed: ReadonlyMap<string, string>;
-  /** Params given inline in both runs, and why (refused by the rewrite, or not a string). */
-  readonly inline: ReadonlyMap<string, Why>;
+  /** Params given inline in both runs, and why: the rewrite's refusal, or (site `not a string param`) their type. */
+  readonly inline: ReadonlyMap<string, Refusal>;
   /** Why the Task cannot run here at all (then nothing else counts). */
-  readonly notRun?: Why;
+  readonly notRun?: string;
 }
-
-const isString = (p: ParamSpec): boolean => (p.type ?? 'string') === 'string';
 const uses = (text: string | undefined, name: string): boolean =>
   text !== undefined && new RegExp(`\\$\\((inputs\\.)?params(\\.${escape(name)}|\\[['"]${escape(name)}['"]\\])\\)`).test(text);
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -189,15 +184,9 @@ function producerScript(plan: Plan, batch: readonly string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Whether the rewrite accepts the run by reference; the first error's message when it does not. */
-function accepted(plan: Plan, options: RewriteOptions): string | undefined {
-  try {
-    rewritePipelineRun(runOf(plan, true, 'published'), options);
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof RewriteError)) throw error;
-    return error.diagnostics.find((d) => d.severity === 'error')?.message ?? error.message;
-  }
+/** The rewrite's refusal of the run by reference, with the Task's own images; undefined when it accepts it. */
+function refusal(plan: Plan, options: RewriteOptions): Refusal | undefined {
+  return refusalOfRun(runOf(plan, true, 'published'), options);
 }
 
 /**
@@ -205,7 +194,7 @@ function accepted(plan: Plan, options: RewriteOptions): string | undefined {
  * param refused alone is given inline, with the refusal as the reason).
  */
 export function planFor(task: string, spec: EmbeddedTask, options: RewriteOptions): Plan {
-  const inline = new Map<string, Why>();
+  const inline = new Map<string, Refusal>();
   const fed = new Map<string, string>();
   const noCommand = steps(spec).find((s) => s.script === undefined && (s.command ?? []).length === 0);
   if (spec.resources !== undefined) {
@@ -215,16 +204,16 @@ export function planFor(task: string, spec: EmbeddedTask, options: RewriteOption
     return { task, spec, fed, inline, notRun: `step ${noCommand.name ?? '?'} names no command: Tekton looks the image's entrypoint up in its registry, and this offline cluster has none` };
   }
   for (const p of spec.params ?? []) {
-    if (!isString(p)) {
-      inline.set(p.name, `a${p.type === 'array' ? 'n array' : 'n object'} param (fed strings only)`);
+    if (!isStringParam(p)) {
+      inline.set(p.name, { site: 'not a string param', message: `an ${p.type ?? '?'} param (fed strings only)` });
       continue;
     }
-    const alone = accepted({ task, spec, fed: new Map([[p.name, valueFor(spec, p)]]), inline }, options);
+    const alone = refusal({ task, spec, fed: new Map([[p.name, valueFor(spec, p)]]), inline }, options);
     if (alone === undefined) fed.set(p.name, valueFor(spec, p));
     else inline.set(p.name, alone);
   }
-  const together = accepted({ task, spec, fed, inline }, options);
-  if (together !== undefined) return { task, spec, fed: new Map(), inline, notRun: `refused with every accepted param fed at once: ${together}` };
+  const together = refusal({ task, spec, fed, inline }, options);
+  if (together !== undefined) return { task, spec, fed: new Map(), inline, notRun: `refused with every accepted param fed at once: ${together.message}` };
   return { task, spec, fed, inline };
 }
 
@@ -273,8 +262,11 @@ function normalize(bytes: Buffer, run: RunNames): string {
   for (const uid of run.uids) text = text.split(uid).join('<uid>');
   // Longest first: the TaskRun's name starts with the PipelineRun's.
   for (const name of [...run.names].sort((a, b) => b.length - a.length)) text = text.split(name).join('<run>');
-  return text.replace(/\/tekton\/scripts\/((?:sidecar-)?script-\d+)-[a-z0-9]{5}/g, '/tekton/scripts/$1');
+  return withoutScriptSuffixes(text);
 }
+
+/** Tekton names a step's script file `script-<i>-<5 random characters>` (pkg/pod/script.go): the suffix elided. */
+const withoutScriptSuffixes = (text: string): string => text.replace(/\/tekton\/scripts\/((?:sidecar-)?script-\d+)-[a-z0-9]{5}/g, '/tekton/scripts/$1');
 
 /**
  * The differences between a step's two records (inline, by reference), each naming what differs and where the
@@ -299,9 +291,11 @@ export function differences(inline: StepRecord, byReference: StepRecord, env: re
   for (let i = 0; i < argc; i++) compare(`argv[${i}]`, inline.argv[i], byReference.argv[i]);
   compare('working directory', inline.cwd, byReference.cwd);
   for (const name of env) compare(`env ${name}`, inline.env.get(name), byReference.env.get(name));
-  const scripts = new Set([...inline.scripts.keys(), ...byReference.scripts.keys()].map((k) => k.replace(/-[a-z0-9]{5}$/, '')));
-  const find = (m: ReadonlyMap<string, Buffer>, key: string): Buffer | undefined => [...m].find(([k]) => k.replace(/-[a-z0-9]{5}$/, '') === key)?.[1];
+  const scripts = new Set([...inline.scripts.keys(), ...byReference.scripts.keys()].map(withoutScriptSuffixes));
+  const find = (m: ReadonlyMap<string, Buffer>, key: string): Buffer | undefined => [...m].find(([k]) => withoutScriptSuffixes(k) === key)?.[1];
   for (const key of scripts) compare(`script ${key}`, find(inline.scripts, key), find(byReference.scripts, key));
+  // A script the recorder could not read, in one run and not the other.
+  compare('recorder errors', Buffer.from(inline.errors.join('\n')), Buffer.from(byReference.errors.join('\n')));
   return out;
 }
 

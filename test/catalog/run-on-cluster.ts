@@ -17,14 +17,14 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { connectCluster } from '../support/node/e2e-cluster.js';
-import { latestTasks } from './catalog.js';
+import { isStringParam, latestTasks, type Refusal } from './catalog.js';
 import { runPlan, type TaskOutcome } from './cluster-runner.js';
 import { planFor, type Plan } from './on-cluster.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { only: { type: 'string' }, parallel: { type: 'string', default: '4' }, json: { type: 'string' }, reuse: { type: 'string', multiple: true } } });
 const catalog = positionals[0];
 if (catalog === undefined) {
-  process.stderr.write('usage: node dist/test/catalog/run-on-cluster.js <tektoncd/catalog checkout> [--only a,b] [--parallel N] [--json FILE]\n');
+  process.stderr.write('usage: node dist/test/catalog/run-on-cluster.js <tektoncd/catalog checkout> [--only a,b] [--parallel N] [--json FILE] [--reuse FILE]…\n');
   process.exit(2);
 }
 const only = values.only?.split(',');
@@ -34,7 +34,7 @@ for (const file of values.reuse ?? []) {
   for (const o of (JSON.parse(await readFile(file, 'utf8')) as { outcomes: TaskOutcome[] }).outcomes) reused.set(o.task, o);
 }
 const plans: Plan[] = latestTasks(catalog)
-  .filter((t) => (t.spec.params ?? []).some((p) => (p.type ?? 'string') === 'string'))
+  .filter((t) => (t.spec.params ?? []).some(isStringParam))
   .filter((t) => only === undefined || only.includes(t.name) || reused.size > 0)
   .map((t) => planFor(t.name, t.spec, options));
 const toRun = (p: Plan): boolean => p.notRun === undefined && p.fed.size > 0 && (only === undefined ? !reused.has(p.task) : only.includes(p.task));
@@ -76,7 +76,7 @@ const tally = new Map<string, number>();
 const add = (why: string, n = 1): void => void tally.set(why, (tally.get(why) ?? 0) + n);
 let params = 0;
 for (const plan of plans) {
-  const strings = (plan.spec.params ?? []).filter((p) => (p.type ?? 'string') === 'string');
+  const strings = (plan.spec.params ?? []).filter(isStringParam);
   params += strings.length;
   if (plan.notRun !== undefined) {
     add(`not run: ${plan.notRun.replace(/^step \S+ /, 'a step ')}`, strings.length);
@@ -95,9 +95,7 @@ process.stdout.write(`\n${works} of ${params} string params of ${plans.length} c
 for (const [why, n] of [...tally].sort((a, b) => b[1] - a[1])) process.stdout.write(`  ${String(n).padStart(4)}  ${why}\n`);
 if (values.json) await writeFile(values.json, `${JSON.stringify({ params, tally: Object.fromEntries(tally), outcomes: [...outcomes.values()] }, null, 2)}\n`);
 
-/** A refusal by where the value would have gone (`image`, `env` for a Secret's name…), or its message's start. */
-function refusalKind(message: string): string {
-  const field = /\) in (\S+) carries result/.exec(message)?.[1];
-  if (field !== undefined) return `refused at admission: a reference in ${field}`;
-  return message.startsWith('a') && message.includes('param (fed strings only)') ? 'not a string param' : `refused at admission: ${message.replace(/"[^"]*"/g, '"…"').slice(0, 100)}`;
+/** A param given inline, by the field the value would have gone to (`steps[].image`, `steps[].env[].valueFrom.secretKeyRef`…). */
+function refusalKind(refusal: Refusal): string {
+  return refusal.site === 'not a string param' ? refusal.site : `refused at admission: a reference in ${refusal.site}`;
 }

@@ -21,17 +21,7 @@ import { RewriteError } from '../../src/errors.js';
 import { validateWithEmbedded } from '../../src/schema/embedded-specs.js';
 import type { CrdValidator } from '../../src/schema/crd-validator.js';
 import { loadCrdValidator } from '../../src/schema/load-crds.js';
-
-/** The latest version directory of each task (task/<name>/<x.y>/). */
-function latestDirs(catalog: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(join(catalog, 'task'), { withFileTypes: true }).filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const versions = readdirSync(join(catalog, 'task', entry.name)).filter((v) => /^\d+(\.\d+)*$/.test(v));
-    versions.sort((a, b) => b.split('.').map(Number).reduce((d, n, i) => d || n - Number(a.split('.')[i] ?? 0), 0));
-    if (versions[0] !== undefined) out.push(join(catalog, 'task', entry.name, versions[0]));
-  }
-  return out;
-}
+import { latestTaskDirs } from './catalog.js';
 
 function sampleFiles(dir: string): string[] {
   const samples = join(dir, 'samples');
@@ -111,12 +101,12 @@ async function main(): Promise<void> {
   const [catalog, flag] = process.argv.slice(2);
   if (catalog === undefined) throw new Error('usage: node dist/test/catalog/samples.js <catalog checkout> [--json]');
   validator = await loadCrdValidator(join('../shared/tekton/v1.15.0', 'crds'));
-  const dirs = latestDirs(catalog);
+  const latest = latestTaskDirs(catalog);
   // Sample runs name catalog Tasks by name: every latest Task, each marked to store its results by reference.
-  const catalogTasks = dirs.flatMap((dir) => documents(join(dir, `${dir.split('/').at(-2) ?? ''}.yaml`))).filter((o) => o.kind === 'Task').map(marked);
+  const catalogTasks = latest.flatMap(({ name, dir }) => documents(join(dir, `${name}.yaml`))).filter((o) => o.kind === 'Task').map(marked);
   const tallies = { shared: new Map<Outcome, number>(), own: new Map<Outcome, number>() };
   let runs = 0;
-  for (const file of dirs.flatMap(sampleFiles)) {
+  for (const file of latest.flatMap((t) => sampleFiles(t.dir))) {
     const docs = documents(file);
     const stored = [...docs.filter((o) => o.kind === 'Pipeline' || o.kind === 'Task').map(marked), ...catalogTasks];
     for (const run of docs.filter((o) => o.kind === 'PipelineRun' && o.apiVersion.startsWith('tekton.dev/'))) {

@@ -13,10 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { taskSpecIn } from '../catalog/catalog.js';
-import { runPlan } from '../catalog/cluster-runner.js';
-import { parseRecord, planFor, runOf, type Plan } from '../catalog/on-cluster.js';
+import { runOnce, runPlan } from '../catalog/cluster-runner.js';
+import { parseRecord, planFor, type Plan } from '../catalog/on-cluster.js';
 import { connectCluster, testNamespace, type E2eCluster } from '../support/node/e2e-cluster.js';
-import { get, waitDone, create } from '../support/node/runs.js';
 
 let cluster: E2eCluster;
 
@@ -64,16 +63,12 @@ for (const { task, fed } of CASES) {
 test('catalog git-clone by reference: PARAM_URL holds the fed value byte for byte, over 4 KiB with quotes, ${HOME} and CRLF', async (t) => {
   const p = plan('git-clone');
   const namespace = await testNamespace(t, cluster, 'catalog');
-  const name = await create(cluster, namespace, JSON.stringify(runOf(p, true)));
-  const run = await waitDone(cluster, namespace, 'pipelinerun', name);
-  const child = run.status?.childReferences?.find((c) => c.pipelineTaskName === 'use');
-  t.truthy(child, JSON.stringify(run.status?.conditions));
-  const taskRun = await get(cluster, namespace, 'taskrun', child?.name ?? '');
-  const { stdout } = await cluster.kubectl(['-n', namespace, 'logs', taskRun.status?.podName ?? '', '-c', 'step-clone']);
-  const record = parseRecord(stdout);
+  const ran = await runOnce(cluster, namespace, p, true);
+  t.truthy(ran.taskRun, ran.refused ?? JSON.stringify(ran.run?.status?.conditions));
+  const record = parseRecord(ran.logs.get('clone') ?? '');
   const url = p.fed.get('url') ?? '';
   t.true(url.length > 4096 && url.includes('\r\n') && url.includes('${HOME}') && url.includes('\''));
   t.is(record?.env.get('PARAM_URL')?.toString('utf8'), url);
   // The pod carried references, not the value: the TaskRun Tekton made holds no byte of it.
-  t.false(JSON.stringify(taskRun).includes(url.slice(0, 200)));
+  t.false(JSON.stringify(ran.taskRun).includes(url.slice(0, 200)));
 });
