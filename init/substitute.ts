@@ -22,6 +22,7 @@ import { parseRefsText, selectionsFor, type DeclaredSelection } from './refs-tex
 import { formatSelector } from '../src/core/structured.js';
 import { selectElement } from '../src/core/structured-json.js';
 import { describeKind } from './safe-path.js';
+import { confirmPreamble, decidePreamble, dropPrefix, isMarked, MARK_BYTES, withPreamble } from './script-preamble.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
 import { TokenScanner } from './token-scanner.js';
 import { openVerifiedResult, verifyResult, type ResultVolume } from './verified-result.js';
@@ -61,6 +62,8 @@ interface PlannedScript {
   readonly stats: Stats;
   readonly uses: ReadonlyMap<string, number>;
   readonly firstLine: string;
+  /** Begins with the rewrite's SCRIPT_PREAMBLE_MARK: its preamble is decided here (./script-preamble.ts). */
+  readonly marked: boolean;
 }
 
 const SCRIPT_CHUNK = 64 * 1024;
@@ -192,28 +195,32 @@ async function planScripts(dir: string, declared: ReadonlyMap<string, Reference>
           'refusing to substitute through it',
       );
     }
-    if (declared.size === 0) continue;
-    const { uses, firstLine } = await scanScript(script, declared);
-    if (uses.size > 0) planned.push({ script, stats, uses, firstLine });
+    const scanned = await scanScript(script, declared);
+    if (scanned.uses.size > 0 || scanned.marked) planned.push({ script, stats, ...scanned });
   }
   return planned;
 }
 
-async function scanScript(script: string, declared: ReadonlyMap<string, Reference>): Promise<{ uses: Map<string, number>; firstLine: string }> {
+async function scanScript(
+  script: string,
+  declared: ReadonlyMap<string, Reference>,
+): Promise<{ uses: Map<string, number>; firstLine: string; marked: boolean }> {
   const scanner = new TokenScanner(declared);
   const uses = new Map<string, number>();
   let firstLine: string | undefined;
+  let marked: boolean | undefined;
   const handle = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     for await (const chunk of readChunks(handle, { chunkSize: SCRIPT_CHUNK, ring: 2 })) {
       firstLine ??= chunk.toString('utf8', 0, 512).trimStart().split('\n')[0] ?? '';
+      marked ??= isMarked(chunk);
       for (const s of scanner.push(chunk)) if (s.kind === 'reference') uses.set(s.token, (uses.get(s.token) ?? 0) + 1);
     }
     for (const s of scanner.end()) if (s.kind === 'reference') uses.set(s.token, (uses.get(s.token) ?? 0) + 1);
   } finally {
     await handle.close();
   }
-  return { uses, firstLine: firstLine ?? '' };
+  return { uses, firstLine: firstLine ?? '', marked: marked ?? false };
 }
 
 /**
@@ -372,13 +379,17 @@ async function substituteToTemp(
       });
     return selection === undefined ? open() : elements.open(selection, script, open);
   };
+  const preamble = plan.marked ? await decidePreamble(script, tokens, options) : undefined;
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const output = (options.createOutput ?? defaultOutput)(temp);
-    const chunks = readChunks(input, { chunkSize: SCRIPT_CHUNK });
-    const guard = guardFor(plan.firstLine, script);
+    const read = readChunks(input, { chunkSize: SCRIPT_CHUNK });
+    // A marked script: the mark out, and Tekton's preamble in where Tekton would have put it with the values in.
+    const chunks = preamble === undefined ? read : withPreamble(dropPrefix(read, MARK_BYTES.length), preamble.decision);
+    const guard = guardFor(preamble?.firstLine ?? plan.firstLine, script);
     const { substitutions } = await substituteStream(chunks, output, { declared, open: openReference, guard });
+    if (preamble !== undefined) await confirmPreamble(temp, script, preamble);
     await chmod(temp, stats.mode & 0o7777);
     await keepOwner(temp, stats);
     return { temp, substitutions };

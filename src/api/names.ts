@@ -54,6 +54,15 @@ export const EXEC_BINARY = `${EXEC_DIR}/tlr-exec`;
 /** Where the tlr-init image holds the helper (copied from there by `tlr-init substitute --install-exec`). */
 export const EXEC_IMAGE_PATH = '/usr/local/bin/tlr-exec';
 
+/**
+ * The first line the rewrite gives a consumer step script that begins with a value (`script: $(params.SCRIPT)`):
+ * Tekton decides at pod creation whether to prepend its `#!/bin/sh` + `set -e` preamble by whether the script starts
+ * with `#!`, while a value by reference is still its token. To Tekton this line is a `#!` line (it prepends nothing);
+ * tlr-substitute replaces it with Tekton's decision on the script with the values in (init/script-preamble.ts). Were
+ * it ever run as it is, the kernel would find no such interpreter and the step would fail.
+ */
+export const SCRIPT_PREAMBLE_MARK = "#!/tekton/tlr-preamble (tlr-substitute puts Tekton's #!/bin/sh preamble here unless the values bring a #! line)\n";
+
 /** The task param our rewrite adds to consumers, carrying every reference they use (for verification). */
 export const PARAM_REFS = 'tlr-refs';
 /** Env vars set through the consumer's stepTemplate; the Pod webhook copies them to the init container. */

@@ -1,4 +1,4 @@
-import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_SELECTORS, ENV_VIEW, LABEL_CONSUMER, OUR_ENV, PARAM_REFS } from '../api/names.js';
+import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_SELECTORS, ENV_VIEW, LABEL_CONSUMER, OUR_ENV, PARAM_REFS, SCRIPT_PREAMBLE_MARK } from '../api/names.js';
 import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
@@ -88,10 +88,28 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   const rewritten = rewriteSubstituted(body, (value, key) => scan.rewrite(value, childPath(specPath, key), 'taskSpec', carrying));
   // A task that turns out to use no reference is left exactly as it was (the caller skips it).
   if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
+  markValueFirstScripts(pt.taskSpec, specPath, scan.valueScripts);
 
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
   return used;
+}
+
+/**
+ * Gives SCRIPT_PREAMBLE_MARK (src/api/names.ts) to each step script that holds a value by reference and begins, once
+ * white space is trimmed as Tekton trims it, with an expression: whether that script starts with `#!` is known only
+ * with the values in, so tlr-substitute, not Tekton, decides its preamble. A script with its own `#!` line, or
+ * starting with other text, keeps Tekton's decision (the value cannot change it) and is left as written.
+ */
+function markValueFirstScripts(spec: EmbeddedTask, specPath: string, scripts: ReadonlySet<string>): void {
+  const steps = spec.steps;
+  if (steps === undefined || scripts.size === 0) return;
+  const marked = steps.map((step, i) => {
+    const script: unknown = step.script;
+    if (typeof script !== 'string' || !scripts.has(`${specPath}.steps[${i}].script`)) return step;
+    return script.replace(/^\p{White_Space}+/u, '').startsWith('$(') ? { ...step, script: SCRIPT_PREAMBLE_MARK + script } : step;
+  });
+  if (marked.some((step, i) => step !== steps[i])) spec.steps = marked;
 }
 
 /**
@@ -133,6 +151,8 @@ class Scan {
   readonly used = new Map<string, UsedReference>();
   /** The elements used (`<task>/<result>.key`, `…[i]`), for TLR_SELECTORS. */
   readonly selectors = new Set<string>();
+  /** The script fields a value by reference is substituted into. */
+  readonly valueScripts = new Set<string>();
   private readonly sources = new Map<string, UsedReference>();
   private readonly warnedLarge = new Set<string>();
   carried = false;
@@ -211,7 +231,10 @@ class Scan {
 
   /** A value used at `at`: fine in a script, and in args/command/env/workingDir when the exec helper is on; refused elsewhere. */
   private valueAt(at: string, expression: string, ref: UsedReference, element = false): void {
-    if (SCRIPT_FIELD.test(at)) return;
+    if (SCRIPT_FIELD.test(at)) {
+      this.valueScripts.add(at);
+      return;
+    }
     if (!EXEC_FIELD.test(at) || !this.input.argsAndEnv?.enabled) {
       this.refuseValue(at, expression, ref);
       return;

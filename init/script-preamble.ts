@@ -1,0 +1,210 @@
+/**
+ * Tekton's script preamble, decided with the values in. Tekton (pkg/pod/script.go placeScriptInContainer, v1.15.0)
+ * prepends `#!/bin/sh\nset -e\n` to a step script unless `strings.TrimSpace(script)` starts with `#!`, and runs it
+ * with PowerShell when it starts with `#!win` — at pod creation, when a value by reference is still its token. So a
+ * script that begins with a value (`script: $(params.SCRIPT)`, fed a Python script by reference) would lose its own
+ * `#!` line. The rewrite gives such scripts SCRIPT_PREAMBLE_MARK as their first line (a `#!` line to Tekton, which
+ * then prepends nothing); here that line is replaced by what Tekton would have decided on the substituted script.
+ */
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import { SCRIPT_PREAMBLE_MARK } from '../src/api/names.js';
+import type { Reference } from '../src/core/reference.js';
+import { selectElement } from '../src/core/structured-json.js';
+import { TlrError } from '../src/errors.js';
+import { readChunks } from './hash-file.js';
+import type { DeclaredSelection } from './refs-text.js';
+import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
+import { openVerifiedResult, type ResultVolume } from './verified-result.js';
+
+export const MARK_BYTES = Buffer.from(SCRIPT_PREAMBLE_MARK);
+/** Tekton's defaultScriptPreamble. */
+export const TEKTON_PREAMBLE = Buffer.from('#!/bin/sh\nset -e\n');
+
+/** What Tekton does with a script: runs it as it is (it has a `#!` line), prepends its preamble, or runs PowerShell. */
+export type PreambleDecision = 'shebang' | 'preamble' | 'windows';
+
+/**
+ * The UTF-8 encodings of the white space above ASCII that Go's unicode.IsSpace (so strings.TrimSpace) skips: U+0085,
+ * U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F, U+205F, U+3000. Any other byte, or an invalid sequence
+ * (Go decodes it as U+FFFD, not space), ends the white space.
+ */
+const WIDE_SPACES: readonly Buffer[] = [0x85, 0xa0, 0x1680, ...range(0x2000, 0x200a), 0x2028, 0x2029, 0x202f, 0x205f, 0x3000].map((c) =>
+  Buffer.from(String.fromCodePoint(c), 'utf8'),
+);
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/**
+ * The number of leading bytes strings.TrimSpace drops from a text starting with `head`; undefined when `head` does
+ * not show it yet (all white space, or ending inside a multi-byte space) and more may follow (`ended` false).
+ */
+export function leadingSpace(head: Uint8Array, ended: boolean): number | undefined {
+  let i = 0;
+  while (i < head.length) {
+    const b = head[i] as number;
+    if (b === 0x20 || (b >= 0x09 && b <= 0x0d)) {
+      i++;
+      continue;
+    }
+    if (b < 0x80) return i;
+    const rest = head.subarray(i);
+    const wide = WIDE_SPACES.find((s) => rest.length >= s.length && s.equals(rest.subarray(0, s.length)));
+    if (wide !== undefined) {
+      i += wide.length;
+      continue;
+    }
+    const partial = !ended && WIDE_SPACES.some((s) => rest.length < s.length && s.subarray(0, rest.length).equals(rest));
+    return partial ? undefined : i;
+  }
+  return ended ? i : undefined;
+}
+
+/** Tekton's decision on a script starting with `head`; undefined while `head` is too short to tell and more follows. */
+export function preambleDecision(head: Uint8Array, ended: boolean): PreambleDecision | undefined {
+  const skip = leadingSpace(head, ended);
+  if (skip === undefined) return undefined;
+  const text = Buffer.from(head.buffer, head.byteOffset + skip, head.length - skip);
+  for (const [prefix, decision] of [['#!win', 'windows'], ['#!', 'shebang']] as const) {
+    if (text.length >= prefix.length) {
+      if (text.subarray(0, prefix.length).toString('latin1') === prefix) return decision;
+    } else if (!ended && prefix.startsWith(text.toString('latin1'))) {
+      return undefined; // `#!wi`…: could still become `#!win`
+    }
+  }
+  return 'preamble';
+}
+
+/** The first line of a script starting with `head` once leading white space is skipped (at most 512 bytes). */
+export function firstLineOf(head: Uint8Array): string {
+  const skip = leadingSpace(head, true) ?? 0;
+  const text = Buffer.from(head.buffer, head.byteOffset + skip, Math.min(head.length - skip, 512)).toString('utf8');
+  return text.split('\n')[0] ?? '';
+}
+
+/** True when a script's first bytes are the rewrite's mark (then the script's preamble is decided here). */
+export function isMarked(head: Uint8Array): boolean {
+  return head.length >= MARK_BYTES.length && MARK_BYTES.equals(head.subarray(0, MARK_BYTES.length));
+}
+
+/** `chunks` without their first `bytes` bytes. */
+export async function* dropPrefix(chunks: AsyncIterable<Buffer>, bytes: number): AsyncGenerator<Buffer> {
+  let left = bytes;
+  for await (const chunk of chunks) {
+    if (left >= chunk.length) {
+      left -= chunk.length;
+      continue;
+    }
+    yield left > 0 ? chunk.subarray(left) : chunk;
+    left = 0;
+  }
+}
+
+/** The most bytes of a marked script's substituted start read to decide its preamble (all white space up to here: refused). */
+const PREAMBLE_PEEK_LIMIT = 1024 * 1024;
+
+export interface Preamble {
+  readonly decision: Exclude<PreambleDecision, 'windows'>;
+  /** The first line Tekton's preamble decision gives the script (for the heredoc guard). */
+  readonly firstLine: string;
+  /** The substituted script's first bytes (without the preamble) the decision was made on. */
+  readonly head: Buffer;
+}
+
+/** Stops the peek once the decision is known. */
+class Decided extends Error {}
+
+/**
+ * Tekton's preamble decision on a marked script with its values in: the script's start is substituted into memory
+ * (values read from their files, not yet verified, and only as far as needed), and decided as Tekton decides. The
+ * real substitution verifies every value, and confirmPreamble then checks that its output starts with these bytes.
+ */
+export async function decidePreamble(
+  script: string,
+  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection> },
+  volume: ResultVolume,
+): Promise<Preamble> {
+  const { declared, selections } = tokens;
+  const head: Buffer[] = [];
+  let bytes = 0;
+  let decision: PreambleDecision | undefined;
+  const capture = new Writable({
+    write(chunk: Buffer, _encoding, callback): void {
+      head.push(Buffer.from(chunk)); // a copy: the reader reuses its buffers
+      bytes += chunk.length;
+      decision = preambleDecision(Buffer.concat(head), false);
+      callback(decision !== undefined || bytes > PREAMBLE_PEEK_LIMIT ? new Decided() : undefined);
+    },
+  });
+  const openValue: ReferenceOpener = async (reference, token) => {
+    const selection = selections.get(token);
+    const chunks = await openVerifiedResult(reference, volume);
+    if (selection === undefined) return chunks;
+    const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
+    return selectElement(chunks, { type: 'key' in selection.selector ? 'object' : 'array', subject, select: selection.selector });
+  };
+  const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    await substituteStream(dropPrefix(readChunks(input, { chunkSize: 64 * 1024 }), MARK_BYTES.length), capture, { declared, open: openValue });
+    decision = preambleDecision(Buffer.concat(head), true);
+  } catch (error) {
+    if (!(error instanceof Decided)) throw error;
+  } finally {
+    await input.close();
+  }
+  return preambleOf(script, Buffer.concat(head), decision);
+}
+
+/** The decision, or the refusal for what Tekton would do and a pod created already cannot. */
+function preambleOf(script: string, head: Buffer, decision: PreambleDecision | undefined): Preamble {
+  const begins = `Script ${script} begins with a value by reference (the rewrite marked it so that its #! line is decided with the values in)`;
+  if (decision === undefined) {
+    throw new TlrError(
+      'E_INPUT',
+      `${begins}; with the values in, its first ${head.length} bytes are all white space: expected a #! line or the ` +
+        `script's first command within ${PREAMBLE_PEEK_LIMIT} bytes; nothing was substituted`,
+    );
+  }
+  if (decision === 'windows') {
+    throw new TlrError(
+      'E_INPUT',
+      `${begins}; with the values in it starts with "#!win", found "${firstLineOf(head).slice(0, 80)}": Tekton runs such ` +
+        'a script with PowerShell, which it decides when it creates the pod, before the value is known; expected a Linux ' +
+        'script (a #! line for its interpreter, or none for /bin/sh). Put the #!win line in the Task itself; nothing was substituted',
+    );
+  }
+  if (head.length === 0) {
+    throw new TlrError(
+      'E_INPUT',
+      `${begins}; with the values in it is empty: expected a script (Tekton gives a step whose script is empty no script ` +
+        `at all, and runs the image's own command instead, which a pod created already cannot); nothing was substituted`,
+    );
+  }
+  return { decision, firstLine: decision === 'shebang' ? firstLineOf(head) : '#!/bin/sh', head };
+}
+
+export async function* withPreamble(chunks: AsyncIterable<Buffer>, decision: Preamble['decision']): AsyncGenerator<Buffer> {
+  if (decision === 'preamble') yield TEKTON_PREAMBLE;
+  yield* chunks;
+}
+
+/** Refuses a substituted script that does not start as the decision's peek did (a value changed while it was read). */
+export async function confirmPreamble(temp: string, script: string, preamble: Preamble): Promise<void> {
+  const expected = preamble.decision === 'preamble' ? Buffer.concat([TEKTON_PREAMBLE, preamble.head]) : preamble.head;
+  const handle = await open(temp, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const found = Buffer.alloc(expected.length);
+    const { bytesRead } = await handle.read(found, 0, expected.length, 0);
+    if (bytesRead === expected.length && found.equals(expected)) return;
+  } finally {
+    await handle.close();
+  }
+  throw new TlrError(
+    'E_RESULT_UNSAFE',
+    `Script ${script}: its substituted start differs from the bytes its #! line was decided on: a result file it uses ` +
+      'changed while it was read; nothing was substituted',
+  );
+}
