@@ -1,10 +1,12 @@
 /**
  * Public catalog Tasks, as published but for their images, consume reference results on the real cluster exactly as
  * they consume the same values inline (test/catalog/on-cluster.ts says how: each step runs the recorder, which logs
- * what it was started with, and the by-reference run's records must equal the inline run's). The six Tasks
+ * what it was started with, and the by-reference run's records must equal the inline run's). The seven Tasks
  * (test/fixtures/catalog/, copied from tektoncd/catalog) cover where the catalog puts params: the hardening pattern's
  * env (git-clone, buildah), the stepTemplate's env and a workingDir (ansible-runner), args after an absolute command
- * (kn), a relative command with an array param beside the string (curl), a script and env (golang-build).
+ * (kn), a relative command with an array param beside the string (curl), ten params in one argument
+ * (kubeconfig-creator), and a whole script, its #! line included (openshift-client-python: Tekton picks a script's
+ * interpreter at pod creation, so the value's #!/usr/bin/python must survive the rewrite's preamble mark).
  * `node dist/test/catalog/run-on-cluster.js <catalog>` runs the whole catalog the same way.
  */
 import test from 'ava';
@@ -45,6 +47,8 @@ const CASES: ReadonlyArray<{ task: string; fed: readonly string[] }> = [
   { task: 'curl', fed: ['url'] },
   // Ten params in one argument (a JSON document): ten values of 5.4 KiB in one string, under Linux's 128 KiB.
   { task: 'kubeconfig-creator', fed: ['name', 'url', 'username', 'password', 'cadata', 'clientKeyData', 'clientCertificateData', 'namespace', 'token', 'insecure'] },
+  // script: $(params.SCRIPT), fed its default, a Python script: it must run under /usr/bin/python, not Tekton's /bin/sh.
+  { task: 'openshift-client-python', fed: ['SCRIPT'] },
 ];
 
 for (const { task, fed } of CASES) {
