@@ -208,10 +208,11 @@ const jq: ImageRecipe = {
 
 /**
  * Every program the public catalog's Tasks run (their steps' commands and their scripts' interpreters, tektoncd/catalog
- * at 55dd80e), and the usual shells: in the recorder image each is a symlink to the recorder (test/catalog/on-cluster.ts).
+ * at 55dd80e; `ls`, the readiness probe of docker-build's and dockerslim-build's sidecars, which exits 0 as the
+ * recorder), and the usual shells: in the recorder image each is a symlink to the recorder (test/catalog/on-cluster.ts).
  */
 export const RECORDER_PROGRAMS = [
-  '/bin/sh', '/bin/bash', '/usr/bin/env', '/usr/bin/sh', '/usr/bin/bash', '/usr/bin/python', '/usr/bin/python3', '/bin/shellcheck',
+  '/bin/ls', '/bin/sh', '/bin/bash', '/usr/bin/env', '/usr/bin/sh', '/usr/bin/bash', '/usr/bin/python', '/usr/bin/python3', '/bin/shellcheck',
   '/cnb/lifecycle/analyzer', '/cnb/lifecycle/builder', '/cnb/lifecycle/creator', '/cnb/lifecycle/detector',
   '/cnb/lifecycle/exporter', '/cnb/lifecycle/extender', '/gke-deploy', '/ko-app/kn', '/ko-app/kubeconfigwriter',
   '/ko-app/pullrequest-init', '/ko-app/git-init', '/makisu-internal/makisu', '/pluto', '/usr/bin/tower-cli',
@@ -228,7 +229,8 @@ export const RECORDER_PROGRAMS = [
 const recorder: ImageRecipe = {
   name: 'recorder', ref: 'localhost/tlr-test/recorder:1', group: 'cluster', debianPackages: [],
   description: 'Test only: every program the catalog\'s Tasks run, each the recorder, which logs its argv, cwd, env and scripts',
-  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'] },
+  // The entrypoint a step naming no command runs (Tekton looks it up in the test registry, which serves this image).
+  config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Entrypoint: ['/tlr-recorder'] },
   async stage(fs, ctx) {
     await fs.copyFileAs(join(ctx.goBinaries.node, 'tlr-recorder'), '/tlr-recorder', 0o755);
     await accounts(fs);

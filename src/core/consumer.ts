@@ -96,20 +96,23 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
 }
 
 /**
- * Gives SCRIPT_PREAMBLE_MARK (src/api/names.ts) to each step script that holds a value by reference and begins, once
+ * Gives SCRIPT_PREAMBLE_MARK (src/api/names.ts) to each step or sidecar script that holds a value by reference and begins, once
  * white space is trimmed as Tekton trims it, with an expression: whether that script starts with `#!` is known only
  * with the values in, so tlr-substitute, not Tekton, decides its preamble. A script with its own `#!` line, or
  * starting with other text, keeps Tekton's decision (the value cannot change it) and is left as written.
  */
 function markValueFirstScripts(spec: EmbeddedTask, specPath: string, scripts: ReadonlySet<string>): void {
-  const steps = spec.steps;
-  if (steps === undefined || scripts.size === 0) return;
-  const marked = steps.map((step, i) => {
-    const script: unknown = step.script;
-    if (typeof script !== 'string' || !scripts.has(`${specPath}.steps[${i}].script`)) return step;
-    return script.replace(/^\p{White_Space}+/u, '').startsWith('$(') ? { ...step, script: SCRIPT_PREAMBLE_MARK + script } : step;
-  });
-  if (marked.some((step, i) => step !== steps[i])) spec.steps = marked;
+  if (scripts.size === 0) return;
+  for (const field of ['steps', 'sidecars'] as const) {
+    const containers = spec[field];
+    if (containers === undefined) continue;
+    const marked = containers.map((c, i) => {
+      const script: unknown = c.script;
+      if (typeof script !== 'string' || !scripts.has(`${specPath}.${field}[${i}].script`)) return c;
+      return script.replace(/^\p{White_Space}+/u, '').startsWith('$(') ? { ...c, script: SCRIPT_PREAMBLE_MARK + script } : c;
+    });
+    if (marked.some((c, i) => c !== containers[i])) spec[field] = marked;
+  }
 }
 
 /**

@@ -58,13 +58,24 @@ export async function runOnce(cluster: E2eCluster, namespace: string, plan: Plan
   }
   const run = await waitDone(cluster, namespace, 'pipelinerun', name, timeoutMs);
   const child = run.status?.childReferences?.find((c) => c.pipelineTaskName === 'use');
-  const taskRun = child ? await get(cluster, namespace, 'taskrun', child.name) : undefined;
-  const pod = taskRun?.status?.podName;
-  const logs = pod === undefined ? new Map<string, string>() : await stepLogs(cluster, namespace, pod, taskRun);
-  const initFailures = pod !== undefined && succeeded(run)?.status !== 'True' ? await failedInitContainers(cluster, namespace, pod) : [];
-  const objects = [run, ...(taskRun ? [taskRun] : [])];
-  const names = { names: [...objects.map((o) => o.metadata.name), ...(pod ? [pod] : [])], uids: objects.map((o) => o.metadata.uid) };
-  return { run, ...(taskRun ? { taskRun } : {}), names, logs, initFailures };
+  if (child === undefined) return { run, names: namesOf([run]), logs: new Map(), initFailures: [] };
+  return { run, ...(await collectUse(cluster, namespace, run, await get(cluster, namespace, 'taskrun', child.name))) };
+}
+
+/** What the `use` TaskRun's pod logged, and why its init containers failed (if the run did not succeed). */
+async function collectUse(cluster: E2eCluster, namespace: string, run: RunObject, taskRun: RunObject): Promise<Omit<Ran, 'run'>> {
+  const pod = taskRun.status?.podName;
+  if (pod === undefined) return { taskRun, names: namesOf([run, taskRun]), logs: new Map(), initFailures: [] };
+  const logs = await stepLogs(cluster, namespace, pod, taskRun);
+  const initFailures = succeeded(run)?.status !== 'True' ? await failedInitContainers(cluster, namespace, pod) : [];
+  // The pod's uid too: a step may read it (downward API fieldRef metadata.uid, catalog kubectl-deploy-pod).
+  const podObject = await get<RunObject>(cluster, namespace, 'pod', pod).catch(() => undefined);
+  return { taskRun, names: namesOf(podObject ? [run, taskRun, podObject] : [run, taskRun], pod), logs, initFailures };
+}
+
+/** The run's objects' names and uids (the pod's name last), which differ between any two runs. */
+function namesOf(objects: readonly RunObject[], pod?: string): RunNames {
+  return { names: [...objects.map((o) => o.metadata.name), ...(pod === undefined ? [] : [pod])], uids: objects.map((o) => o.metadata.uid) };
 }
 
 /** Each step's log (`kubectl logs <pod> -c step-…`), by step name. */

@@ -98,9 +98,12 @@ test('both runs: the images are the recorder, the params are the values inline o
   t.true(((use?.taskSpec?.steps ?? []) as Array<{ image?: string }>).every((s) => s.image === 'localhost/tlr-test/recorder:1'));
 });
 
-test('a task with a step that names no command is not run, with the reason', (t) => {
-  const plan = planFor('t', { steps: [{ name: 'build', image: 'x', args: ['a'] }], params: [{ name: 'p' }] }, options);
-  t.regex(plan.notRun ?? '', /step build names no command: Tekton looks the image's entrypoint up in its registry/);
+test('a step that names no command runs the recorder from the test registry, for Tekton to look its entrypoint up', (t) => {
+  const plan = planFor('t', { steps: [{ name: 'build', image: 'x', args: ['$(params.p)'] }, { name: 'other', image: 'x', script: 'echo' }], params: [{ name: 'p' }] }, options);
+  t.is(plan.notRun, undefined);
+  t.deepEqual([...plan.fed.keys()], ['p']);
+  const steps = (runOf(plan, true).spec.pipelineSpec?.tasks?.at(-1)?.taskSpec?.steps ?? []) as Array<{ image?: string }>;
+  t.deepEqual(steps.map((s) => s.image), ['10.250.0.2:5000/tlr-test/recorder:1', 'localhost/tlr-test/recorder:1']);
 });
 
 test('a task needing more references than one producer can seal gets several producers', (t) => {
@@ -148,4 +151,16 @@ test('the recorder replaces every image, the stepTemplate\'s when it names one, 
   const spec = runOf(plan, false).spec.pipelineSpec?.tasks?.[0]?.taskSpec as unknown as { stepTemplate: { image: string }; steps: Array<{ image: string; imagePullPolicy: string }> };
   t.is(spec.stepTemplate.image, 'localhost/tlr-test/recorder:1');
   t.deepEqual(spec.steps.map((s) => [s.image, s.imagePullPolicy]), [['localhost/tlr-test/recorder:1', 'IfNotPresent']]);
+});
+
+test('a param not fed keeps its default as Tekton applies it: not passed, so a default naming $(params.X) stays the Task’s', (t) => {
+  const spec = {
+    params: [{ name: 'image', default: '$(params.IMAGE)' }, { name: 'endpoint' }, { name: 'flag', default: 'true' }],
+    steps: [{ name: 's', image: 'x', command: ['check'], env: [{ name: 'IMAGE', value: '$(params.image)' }, { name: 'E', value: '$(params.endpoint)' }], args: ['--flag=$(params.flag)'] }],
+  };
+  const plan = planFor('t', spec, options);
+  t.deepEqual([...plan.fed.keys()].sort(), ['endpoint', 'flag', 'image'], 'each accepted alone: the others keep their defaults');
+  const only = { ...plan, fed: new Map([['endpoint', plan.fed.get('endpoint') ?? '']]) };
+  const use = runOf(only, false).spec.pipelineSpec?.tasks?.at(-1);
+  t.deepEqual(use?.params?.map((p) => p.name), ['endpoint']);
 });

@@ -22,9 +22,15 @@
  */
 import type { EmbeddedTask, ParamSpec, PipelineRun, Step } from '../../src/api/tekton.js';
 import type { RewriteOptions } from '../../src/core/options.js';
+import { servedName } from '../support/node/oci-registry.js';
 import { isStringParam, refusalOfRun, type Refusal } from './catalog.js';
 
 export const RECORDER_IMAGE = 'localhost/tlr-test/recorder:1';
+/**
+ * The recorder as the test registry serves it (test/support/node/oci-registry.ts), for a step naming no command:
+ * Tekton's controller asks that image's registry for its entrypoint (the recorder, by its image config).
+ */
+export const SERVED_RECORDER_IMAGE = servedName(RECORDER_IMAGE);
 /** The image of the producer's step: a stand-in the cluster has (images/recipes.ts). */
 const PRODUCER_IMAGE = 'docker.io/library/busybox:1.35';
 
@@ -80,11 +86,15 @@ function literal(p: ParamSpec): unknown {
   return 'x';
 }
 
-/** The Task as the cluster runs it: its images replaced by the recorder (pulled if not present), nothing else changed. */
+/**
+ * The Task as the cluster runs it: its images replaced by the recorder (the registry's name of it for a step naming
+ * neither command nor script), nothing else changed.
+ */
 export function recorderTask(spec: EmbeddedTask): EmbeddedTask {
   const copy = asV1(spec);
   for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? []), ...(copy.stepTemplate ? [copy.stepTemplate] : [])] as Step[]) {
-    if (s.image !== undefined || s !== copy.stepTemplate) s.image = RECORDER_IMAGE;
+    const looksUp = (copy.steps ?? []).includes(s) && s.script === undefined && (s.command ?? []).length === 0;
+    if (s.image !== undefined || s !== copy.stepTemplate) s.image = looksUp ? SERVED_RECORDER_IMAGE : RECORDER_IMAGE;
     // The recorder is on the node, not in a registry: `Always` would fail the pull.
     if (s.imagePullPolicy === 'Always') s.imagePullPolicy = 'IfNotPresent';
   }
@@ -114,10 +124,13 @@ const wsName = (w: string): string => `w-${w}`;
  */
 export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'published' = 'recorder'): PipelineRun {
   const spec = images === 'recorder' ? recorderTask(plan.spec) : asV1(plan.spec);
-  const params = (spec.params ?? []).map((p) => {
+  // A param not fed keeps its default as a user's pipeline leaves it (not passed: Tekton applies it in the TaskRun,
+  // where a default holding `$(params.IMAGE)`, as rhacs-image-check's does, stays text rather than naming a pipeline
+  // param); one without a default gets a literal.
+  const params = (spec.params ?? []).flatMap((p) => {
     const value = plan.fed.get(p.name);
-    if (value === undefined) return { name: p.name, value: literal(p) };
-    return { name: p.name, value: byReference ? `$(tasks.${producerOf(plan, p.name)}.results.${resultName(plan, p.name)})` : value };
+    if (value === undefined) return p.default !== undefined ? [] : [{ name: p.name, value: literal(p) }];
+    return [{ name: p.name, value: byReference ? `$(tasks.${producerOf(plan, p.name)}.results.${resultName(plan, p.name)})` : value }];
   });
   const workspaces = ((spec.workspaces ?? []) as Array<{ name: string }>).map((w) => w.name);
   const use = {
@@ -196,12 +209,8 @@ function refusal(plan: Plan, options: RewriteOptions): Refusal | undefined {
 export function planFor(task: string, spec: EmbeddedTask, options: RewriteOptions): Plan {
   const inline = new Map<string, Refusal>();
   const fed = new Map<string, string>();
-  const noCommand = steps(spec).find((s) => s.script === undefined && (s.command ?? []).length === 0);
   if (spec.resources !== undefined) {
     return { task, spec, fed, inline, notRun: 'it declares PipelineResources (spec.resources), which Tekton has removed (the v1 API has no field for them): no Tekton this project supports runs it' };
-  }
-  if (noCommand) {
-    return { task, spec, fed, inline, notRun: `step ${noCommand.name ?? '?'} names no command: Tekton looks the image's entrypoint up in its registry, and this offline cluster has none` };
   }
   for (const p of spec.params ?? []) {
     if (!isStringParam(p)) {

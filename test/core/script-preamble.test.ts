@@ -10,11 +10,16 @@ import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
 const GEN = { name: 'gen', taskSpec: { results: [{ name: 'code', storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.code.path)' }] } };
 
-function scriptsOf(steps: Array<Record<string, unknown>>, params: Array<{ name: string; value: string }> = [{ name: 'SCRIPT', value: '$(tasks.gen.results.code)' }]): unknown[] {
-  const run = optedInRun([GEN, { name: 'use', params, taskSpec: { params: params.map((p) => ({ name: p.name })), steps } }]);
-  const out = rewritePipelineRun(run, options);
+function scriptsOf(
+  steps: Array<Record<string, unknown>>,
+  params: Array<{ name: string; value: string }> = [{ name: 'SCRIPT', value: '$(tasks.gen.results.code)' }],
+  field: 'steps' | 'sidecars' = 'steps',
+): unknown[] {
+  const sidecars = field === 'sidecars' ? { sidecars: steps } : {};
+  const taskSpec = { params: params.map((p) => ({ name: p.name })), steps: field === 'steps' ? steps : [{ name: 's', image: 'bash', script: 'true' }], ...sidecars };
+  const out = rewritePipelineRun(optedInRun([GEN, { name: 'use', params, taskSpec }]), options);
   t_errors(out.diagnostics);
-  return (out.object.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.steps ?? []).map((s) => s.script);
+  return (out.object.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.[field] ?? []).map((s: { script?: string }) => s.script);
 }
 
 function t_errors(diagnostics: ReadonlyArray<{ severity: string; message: string }>): void {
@@ -36,6 +41,7 @@ test('a script beginning with a value by reference, directly or through a param,
     `${SCRIPT_PREAMBLE_MARK}$(params.other)$(params.SCRIPT)`,
   ]);
   t.true(SCRIPT_PREAMBLE_MARK.startsWith('#!') && SCRIPT_PREAMBLE_MARK.endsWith('\n'), 'a #! line to Tekton, so it prepends nothing');
+  t.deepEqual(scriptsOf([{ name: 'side', image: 'python', script: '$(params.SCRIPT)' }], undefined, 'sidecars'), [`${SCRIPT_PREAMBLE_MARK}$(params.SCRIPT)`], 'a sidecar script too');
 });
 
 test('a script with its own #! line, starting with text, or holding no value by reference is left as written', (t) => {

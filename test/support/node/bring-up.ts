@@ -15,6 +15,7 @@ import { forwardLoopbackToSocket, type LoopbackForward } from './forward.js';
 import { PROGRAMS } from './host.js';
 import { kubectlFor, type Kubectl } from './kubectl.js';
 import type { ClusterLayout, NodeLayout } from './layout.js';
+import { SERVED_IMAGES, servedName } from './oci-registry.js';
 import { ComponentError, startComponent, startHolder, stopProc, waitFor, type Namespaces, type Proc } from './processes.js';
 import { cleanUp, DEVICE_PLUGINS, RUN_CONTAINERD, type ClusterRecord } from './registry.js';
 import { CSI_DRIVERS, storageManifests } from './storage.js';
@@ -129,6 +130,7 @@ export class BringUp {
     await this.step('containerd', () => Promise.all(layout.nodes.map((n, i) => waitFor(`containerd of ${n.name}`, [containerds[i] as Proc], () => this.ctrReady(n)))));
     this.images = await images;
     await this.step('images imported into containerd', () => this.importImages());
+    await this.step('image registry', () => this.registry());
     const etcd = this.start(c.etcd(layout, binaries));
     const apiserver = this.start(c.apiserver(layout, binaries));
     const forwarder = this.start(c.socketForward(layout));
@@ -210,8 +212,23 @@ export class BringUp {
       for (const image of this.images) {
         const result = await this.ctr(node, ['images', 'import', image.file]);
         if (result.code !== 0) throw new Error(`ctr images import ${image.file} on ${node.name}: ${result.stderr.trim()}`);
+        if (!SERVED_IMAGES.has(image.name)) continue;
+        // Also under the names the registry serves it as, the tag and (what Tekton's entrypoint lookup puts in the
+        // pod) the digest: present on the node, so the kubelet never pulls it (containerd would speak HTTPS to it).
+        const served = servedName(image.ref);
+        for (const name of [served, `${served.slice(0, served.lastIndexOf(':'))}@${image.digest}`]) {
+          const tagged = await this.ctr(node, ['images', 'tag', image.ref, name]);
+          if (tagged.code !== 0) throw new Error(`ctr images tag ${image.ref} ${name} on ${node.name}: ${tagged.stderr.trim()}`);
+        }
       }
     }));
+  }
+
+  /** The read-only registry of ./oci-registry.ts, serving SERVED_IMAGES to Tekton's entrypoint lookup. */
+  private async registry(): Promise<void> {
+    const served = this.images.filter((i) => SERVED_IMAGES.has(i.name)).map((i) => ({ file: i.file, served: servedName(i.ref) }));
+    const proc = this.start(c.imageRegistry(served));
+    await waitFor('the image registry', [proc], async () => (await readFile(proc.log, 'utf8')).includes('listening on'), 30_000);
   }
 
   private async apiReady(watch: Proc[]): Promise<{ kubeConfig: KubeConfig; path: string; kubectl: Kubectl }> {

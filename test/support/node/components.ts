@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { API_PORT } from './certificates.js';
 import { PROGRAMS } from './host.js';
 import { csiSocket, type ClusterLayout, type NodeLayout } from './layout.js';
-import { SERVICE_CIDR } from './netns.js';
+import { REGISTRY_ADDRESS, SERVICE_CIDR } from './netns.js';
 import type { CsiDriver } from './storage.js';
 
 export interface Binaries {
@@ -24,6 +24,7 @@ export interface ComponentSpec {
 }
 
 const SOCKET_FORWARD = fileURLToPath(new URL('./socket-forward.js', import.meta.url));
+const OCI_REGISTRY = fileURLToPath(new URL('./oci-registry.js', import.meta.url));
 
 export function etcd(layout: ClusterLayout, bin: Binaries): ComponentSpec {
   return {
@@ -119,3 +120,9 @@ export function socketForward(layout: ClusterLayout): ComponentSpec {
   return { name: 'api-forward', argv: [process.execPath, SOCKET_FORWARD, layout.apiSocket, '127.0.0.1', String(API_PORT)] };
 }
 
+
+/** The read-only test registry serving `images` (archive and the name it is served as, `<REGISTRY_ADDRESS>/…:<tag>`). */
+export function imageRegistry(images: ReadonlyArray<{ readonly file: string; readonly served: string }>): ComponentSpec {
+  const specs = images.map((i) => `${i.file}=${i.served.slice(REGISTRY_ADDRESS.length + 1)}`);
+  return { name: 'image-registry', argv: [process.execPath, OCI_REGISTRY, '--listen', REGISTRY_ADDRESS, ...specs] };
+}

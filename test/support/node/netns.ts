@@ -15,6 +15,11 @@ export const NODE_BRIDGE = 'node0';
 export const NODE_SUBNET_PREFIX = 24;
 /** Node n (0-based) has IP 10.250.0.(2+n) and pod subnet 10.244.n.0/24. */
 export const nodeIp = (n: number): string => `10.250.0.${2 + n}`;
+/**
+ * The test registry (./oci-registry.ts): on node 0's IP, which every node and pod reaches. An address Tekton's
+ * go-containerregistry speaks plain HTTP to (a private, RFC 1918 one), as it does to no public registry.
+ */
+export const REGISTRY_ADDRESS = `${nodeIp(0)}:5000`;
 export const podSubnet = (n: number): string => `10.244.${n}.0/24`;
 export const POD_CIDR = '10.244.0.0/16';
 export const NODE_CIDR = '10.250.0.0/24';
