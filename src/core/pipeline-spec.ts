@@ -178,6 +178,7 @@ export function rewritePipelineSpec(
     const used = mayConsume ? diags.withPaths(userPaths, () => rewriteConsumer(consumer, layout, diags)) : [];
     if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
     if (isProducer) checkSealed(pt, entry, config, flags, diags);
+    diags.withPaths(userPaths, () => refuseWindowsScripts(pt, entry.path, diags));
     // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
     const consumes = used.length > 0 || (pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS);
     bindViews(pt, resultWorkspace, layout, { produces: isProducer, consumes });
@@ -188,6 +189,27 @@ export function rewritePipelineSpec(
   checkResultWorkspaceBindings(input, resultWorkspace, shared);
   const elements = rewritePipelineResults(input, analysis.producers, analysis.shapes);
   return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes, elements };
+}
+
+/**
+ * A task the rewrite changes gets Linux programs (a producer `tlr-prepare` and `tlr-seal`, a consumer `tlr-substitute`
+ * and perhaps `tlr-exec`); a Windows script (`#!win`, Tekton's alpha Windows support) means a Windows pod, where none
+ * of them can run: refused here rather than failing in the pod.
+ */
+function refuseWindowsScripts(pt: PipelineTask & { taskSpec: EmbeddedTask }, path: string, diags: Diagnostics): void {
+  for (const list of ['steps', 'sidecars'] as const) {
+    for (const [i, container] of (pt.taskSpec[list] ?? []).entries()) {
+      const script: unknown = container.script;
+      if (typeof script !== 'string' || !script.replace(/^\p{White_Space}+/u, '').startsWith('#!win')) continue;
+      const role = list === 'steps' ? 'step' : 'sidecar';
+      diags.error(
+        `${path}.taskSpec.${list}[${i}].script`,
+        `pipeline task "${pt.name}", ${role} "${container.name ?? i}": a Windows script (#!win) runs in a Windows pod, where the ` +
+          "programs Tekton Large Results adds to this task (Linux binaries: the result volume's init container and steps) " +
+          `cannot run; expected a Linux script in a task that produces or consumes results by reference, found "${script.trim().split('\n')[0]?.slice(0, 80)}"`,
+      );
+    }
+  }
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 import test from 'ava';
 import { SCRIPT_PREAMBLE_MARK } from '../../src/api/names.js';
+import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
@@ -55,4 +57,13 @@ test('a script with its own #! line, starting with text, or holding no value by 
   // By path the script holds a file path, known at admission: Tekton decides on it as it is.
   const [byPath] = scriptsOf([{ name: 'path', image: 'bash', script: '$(tasks.gen.results.code.path)' }], []);
   t.is(byPath, '/tlr/results/gen/code');
+});
+
+test('a producer or consumer with a Windows script (#!win) is refused: the programs the rewrite adds are Linux ones', (t) => {
+  const alpha = { config: parseConfig({}), featureFlags: parseFeatureFlags({ 'enable-api-fields': 'alpha' }) };
+  const win = { name: 'w', image: 'pwsh', script: '#!win pwsh.exe\nWrite-Host $(params.SCRIPT)' };
+  const consumer = t.throws(() => rewritePipelineRun(optedInRun([GEN, { name: 'use', params: [{ name: 'SCRIPT', value: '$(tasks.gen.results.code)' }], taskSpec: { params: [{ name: 'SCRIPT' }], steps: [win] } }]), alpha));
+  t.regex(consumer?.message ?? '', /tasks\[1\]\.taskSpec\.steps\[0\]\.script: pipeline task "use", step "w": a Windows script \(#!win\) runs in a Windows pod, .* found "#!win pwsh.exe"/);
+  const run = optedInRun([{ name: 'gen', taskSpec: { results: [{ name: 'code', storage: 'reference' }], steps: [{ name: 'p', image: 'pwsh', script: '  #!win\nSet-Content $(results.code.path) x' }] } }]);
+  t.throws(() => rewritePipelineRun(run, alpha), { message: /tasks\[0\]\.taskSpec\.steps\[0\]\.script: pipeline task "gen", step "p": a Windows script/ });
 });
