@@ -67,6 +67,9 @@ interface Context {
 }
 
 /** Starts the server; resolves once it listens (rejects when the certificate files are unusable or the port taken). */
+/** How long an idle connection is kept: longer than the API server keeps its side (90 s). */
+export const KEEP_ALIVE_MS = 120_000;
+
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const context: Context = {
     options,
@@ -95,6 +98,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
       if (!res.headersSent && !res.destroyed) sendStatus(context, res, 500, 'InternalError', 'the webhook failed on this request (logged)');
     });
   });
+  // The API server keeps idle connections to a webhook for 90 s (client-go's transport defaults, IdleConnTimeout) and
+  // reuses them; Node closes an idle one after 5 s by default, so a review sent just as Node closes one failed the
+  // pod's creation ("failed calling webhook …: write: broken pipe", seen on the test cluster under load). Held longer
+  // than the client holds them, the client always closes first.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   context.server = server;
   try {
     await listen(server, options.port, options.host);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
+import { Agent, request } from 'node:https';
 import { parse } from 'yaml';
 import { parseConfig } from '../../src/core/config.js';
 import { parseFeatureFlags } from '../../src/core/feature-flags.js';
@@ -278,4 +279,28 @@ test('close stops accepting, answers the request in flight, then resolves', asyn
   t.is((answer.json as AdmissionReviewResponse).response.uid, (body.request as { uid: string }).uid);
   await closed;
   t.true(closedYet);
+});
+
+// The API server reuses idle webhook connections for up to 90 s; had the server closed them after Node's default 5 s,
+// a review sent as it closed one would fail the pod's creation (seen on the test cluster: "write: broken pipe").
+test('an idle keep-alive connection is kept past Node’s 5 s default, as the API server expects to reuse it', async (t) => {
+  const { server, pair } = await start(t);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: pair.cert });
+  t.teardown(() => agent.destroy());
+  const sockets: unknown[] = [];
+  const get = (): Promise<number | undefined> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, path: '/healthz', agent, servername: 'localhost' }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      });
+      req.on('socket', (socket) => sockets.push(socket));
+      req.on('error', reject);
+      req.end();
+    });
+  t.is(await get(), 200);
+  await new Promise((resolve) => setTimeout(resolve, 6_500));
+  t.is(await get(), 200);
+  t.is(sockets.length, 2);
+  t.is(sockets[0], sockets[1], 'the second request went over the first connection');
 });
