@@ -39,10 +39,10 @@ function range(from: number, to: number): number[] {
 }
 
 /**
- * The number of leading bytes strings.TrimSpace drops from a text starting with `head`; undefined when `head` does
- * not show it yet (all white space, or ending inside a multi-byte space) and more may follow (`ended` false).
+ * The white space strings.TrimSpace would drop at the start of `head`: its length in bytes, and whether it runs to
+ * the end of `head` (all white space, or ending inside a multi-byte space), so that more bytes could lengthen it.
  */
-export function leadingSpace(head: Uint8Array, ended: boolean): number | undefined {
+function spaceRun(head: Uint8Array): { length: number; open: boolean } {
   let i = 0;
   while (i < head.length) {
     const b = head[i] as number;
@@ -50,17 +50,25 @@ export function leadingSpace(head: Uint8Array, ended: boolean): number | undefin
       i++;
       continue;
     }
-    if (b < 0x80) return i;
+    if (b < 0x80) return { length: i, open: false };
     const rest = head.subarray(i);
     const wide = WIDE_SPACES.find((s) => rest.length >= s.length && s.equals(rest.subarray(0, s.length)));
     if (wide !== undefined) {
       i += wide.length;
       continue;
     }
-    const partial = !ended && WIDE_SPACES.some((s) => rest.length < s.length && s.subarray(0, rest.length).equals(rest));
-    return partial ? undefined : i;
+    return { length: i, open: WIDE_SPACES.some((s) => rest.length < s.length && s.subarray(0, rest.length).equals(rest)) };
   }
-  return ended ? i : undefined;
+  return { length: i, open: true };
+}
+
+/**
+ * The number of leading bytes strings.TrimSpace drops from a text starting with `head`; undefined when `head` does
+ * not show it yet (all white space, or ending inside a multi-byte space) and more may follow (`ended` false).
+ */
+export function leadingSpace(head: Uint8Array, ended: boolean): number | undefined {
+  const run = spaceRun(head);
+  return run.open && !ended ? undefined : run.length;
 }
 
 /** Tekton's decision on a script starting with `head`; undefined while `head` is too short to tell and more follows. */
@@ -118,44 +126,78 @@ export interface Preamble {
 class Decided extends Error {}
 
 /**
+ * The start of a substituted script, taken write by write (an element's escapes arrive a byte at a time), in time
+ * linear in its bytes: the white space already skipped is not looked at again.
+ */
+class HeadCapture {
+  private readonly chunks: Buffer[] = [];
+  private bytes = 0;
+  /** From the first byte not yet known to be leading white space; after a `#!`, up to the end of that line. */
+  private rest = Buffer.alloc(0);
+  private lineDone = false;
+  decision: PreambleDecision | undefined;
+
+  /** Takes one write; true once enough is held (the decision, a `#!` line whole) or more than the limit. */
+  push(chunk: Buffer): boolean {
+    this.chunks.push(Buffer.from(chunk)); // a copy: the reader reuses its buffers
+    this.bytes += chunk.length;
+    if (this.decision === undefined || (this.decision === 'shebang' && !this.lineDone)) this.rest = Buffer.concat([this.rest, chunk]);
+    if (this.decision === undefined) {
+      this.rest = this.rest.subarray(spaceRun(this.rest).length);
+      this.decision = preambleDecision(this.rest, false);
+    }
+    if (this.decision === 'shebang') this.lineDone ||= this.rest.includes(0x0a) || this.rest.length >= 512;
+    const enough = this.decision !== undefined && (this.decision !== 'shebang' || this.lineDone);
+    return enough || this.bytes > PREAMBLE_PEEK_LIMIT;
+  }
+
+  end(): void {
+    this.decision ??= preambleDecision(this.rest, true);
+  }
+
+  head(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** The script, the tokens it may hold, and a count of each element read to decide (it is read again when copied). */
+export interface PeekTokens {
+  readonly declared: ReadonlyMap<string, Reference>;
+  readonly selections: ReadonlyMap<string, DeclaredSelection>;
+  readonly countElementRead?: (selection: DeclaredSelection) => void;
+}
+
+/**
  * Tekton's preamble decision on a marked script with its values in: the script's start is substituted into memory
  * (values read from their files, not yet verified, and only as far as needed), and decided as Tekton decides. The
  * real substitution verifies every value, and confirmPreamble then checks that its output starts with these bytes.
  */
-export async function decidePreamble(
-  script: string,
-  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection> },
-  volume: ResultVolume,
-): Promise<Preamble> {
+export async function decidePreamble(script: string, tokens: PeekTokens, volume: ResultVolume): Promise<Preamble> {
   const { declared, selections } = tokens;
-  const head: Buffer[] = [];
-  let bytes = 0;
-  let decision: PreambleDecision | undefined;
-  const capture = new Writable({
+  const capture = new HeadCapture();
+  const output = new Writable({
     write(chunk: Buffer, _encoding, callback): void {
-      head.push(Buffer.from(chunk)); // a copy: the reader reuses its buffers
-      bytes += chunk.length;
-      decision = preambleDecision(Buffer.concat(head), false);
-      callback(decision !== undefined || bytes > PREAMBLE_PEEK_LIMIT ? new Decided() : undefined);
+      callback(capture.push(chunk) ? new Decided() : undefined);
     },
   });
   const openValue: ReferenceOpener = async (reference, token) => {
     const selection = selections.get(token);
     const chunks = await openVerifiedResult(reference, volume);
     if (selection === undefined) return chunks;
+    tokens.countElementRead?.(selection);
     const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
     return selectElement(chunks, { type: 'key' in selection.selector ? 'object' : 'array', subject, select: selection.selector });
   };
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    await substituteStream(dropPrefix(readChunks(input, { chunkSize: 64 * 1024 }), MARK_BYTES.length), capture, { declared, open: openValue });
-    decision = preambleDecision(Buffer.concat(head), true);
+    await substituteStream(dropPrefix(readChunks(input, { chunkSize: 64 * 1024 }), MARK_BYTES.length), output, { declared, open: openValue });
+    capture.end();
   } catch (error) {
     if (!(error instanceof Decided)) throw error;
   } finally {
     await input.close();
   }
-  return preambleOf(script, Buffer.concat(head), decision);
+  return preambleOf(script, capture.head(), capture.decision);
 }
 
 /** The decision, or the refusal for what Tekton would do and a pod created already cannot. */

@@ -22,7 +22,7 @@ import { parseRefsText, selectionsFor, type DeclaredSelection } from './refs-tex
 import { formatSelector } from '../src/core/structured.js';
 import { selectElement } from '../src/core/structured-json.js';
 import { describeKind } from './safe-path.js';
-import { confirmPreamble, decidePreamble, dropPrefix, isMarked, MARK_BYTES, withPreamble } from './script-preamble.js';
+import { confirmPreamble, decidePreamble, dropPrefix, isMarked, MARK_BYTES, withPreamble, type Preamble } from './script-preamble.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
 import { TokenScanner } from './token-scanner.js';
 import { openVerifiedResult, verifyResult, type ResultVolume } from './verified-result.js';
@@ -259,12 +259,12 @@ class Budget {
     }
   }
 
-  /** Counts a value of `size` bytes read again for `element`; refused when that takes the pod over the limit. */
-  reread(path: string, size: number, element: string): void {
+  /** Counts a value of `size` bytes read again `why`; refused when that takes the pod over the limit. */
+  reread(path: string, size: number, why: string): void {
     if (this.whole + this.written + this.rereads + size > this.limit) {
       throw tooLarge(
-        `would read ${path} (${size} bytes) once more for ${element}, an element over ${ELEMENT_CACHE_BYTES} bytes used ` +
-          `again: ${this.rereads} bytes read again before it, with ${this.whole + this.written} bytes written`,
+        `would read ${path} (${size} bytes) once more ${why}: ${this.rereads} bytes read again before it, with ` +
+          `${this.whole + this.written} bytes written`,
         this.limit,
         'no script was changed',
       );
@@ -300,11 +300,17 @@ class ElementSource {
     const element = `element ${formatSelector(selector)} of ${subject} in ${script}`;
     const kept = this.kept.get(token);
     if (kept !== undefined) return this.budget.counted(kept, element);
-    if (this.read.has(token)) this.budget.reread(reference.path, reference.size, element);
+    if (this.read.has(token)) this.budget.reread(reference.path, reference.size, `for ${element}, an element over ${ELEMENT_CACHE_BYTES} bytes used again`);
     this.read.add(token);
     const type = 'key' in selector ? 'object' : 'array';
     const selected = selectElement(await open(), { type, subject, select: selector });
     return this.budget.counted(this.keep(selected, token), element);
+  }
+
+  /** Counts the value read to decide a marked script's #! line (./script-preamble.ts): it is read again when copied. */
+  countPeek(selection: DeclaredSelection, script: string): void {
+    const { reference } = selection;
+    this.budget.reread(reference.path, reference.size, `to decide the #! line of ${script} from element ${formatSelector(selection.selector)}`);
   }
 
   /** Passes the chunks on, keeping a copy under `token` once they all passed (if they are small enough). */
@@ -379,7 +385,7 @@ async function substituteToTemp(
       });
     return selection === undefined ? open() : elements.open(selection, script, open);
   };
-  const preamble = plan.marked ? await decidePreamble(script, tokens, options) : undefined;
+  const preamble = plan.marked ? await preambleFor(plan, tokens, options) : undefined;
   const temp = tempPathFor(script);
   const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
@@ -407,4 +413,27 @@ async function substituteToTemp(
 async function keepOwner(path: string, stats: Stats): Promise<void> {
   if (process.getuid?.() === stats.uid && process.getgid?.() === stats.gid) return;
   await chown(path, stats.uid, stats.gid).catch(() => undefined);
+}
+
+/**
+ * A marked script's preamble (./script-preamble.ts). A refusal there stands on bytes not yet verified: each value the
+ * script uses is verified first, so a changed file is reported as changed, not as the script it made.
+ */
+async function preambleFor(
+  plan: PlannedScript,
+  tokens: { declared: ReadonlyMap<string, Reference>; selections: ReadonlyMap<string, DeclaredSelection>; elements: ElementSource },
+  options: SubstituteOptions,
+): Promise<Preamble> {
+  const { declared, selections, elements } = tokens;
+  try {
+    return await decidePreamble(plan.script, { declared, selections, countElementRead: (s) => elements.countPeek(s, plan.script) }, options);
+  } catch (error) {
+    if (error instanceof TlrError && error.code === 'E_INPUT') {
+      for (const token of plan.uses.keys()) {
+        const reference = declared.get(token);
+        if (reference !== undefined) await verifyResult(reference, options);
+      }
+    }
+    throw error;
+  }
 }

@@ -5,7 +5,7 @@ import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addWorkspace } from './producer.js';
 import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
-import { describeShape, formatSelector, selectorMismatch, selectorOfSuffix, selectorToken, undeclaredKey, type ResultShape, type Selector } from './structured.js';
+import { describeShape, formatSelector, SELECT_OPENING, selectorMismatch, selectorOfSuffix, selectorToken, undeclaredKey, type ResultShape, type Selector } from './structured.js';
 
 /** Reference results by producing pipeline task: `build -> {sbom, images}`. */
 export type Producers = ReadonlyMap<string, ReadonlySet<string>>;
@@ -109,7 +109,9 @@ function markValueFirstScripts(spec: EmbeddedTask, specPath: string, scripts: Re
     const marked = containers.map((c, i) => {
       const script: unknown = c.script;
       if (typeof script !== 'string' || !scripts.has(`${specPath}.${field}[${i}].script`)) return c;
-      return script.replace(/^\p{White_Space}+/u, '').startsWith('$(') ? { ...c, script: SCRIPT_PREAMBLE_MARK + script } : c;
+      // `$(…)` (a param, a whole value) or, for an element (`.key`, `[i]`), the selector token the rewrite put there.
+      const start = script.replace(/^\p{White_Space}+/u, '');
+      return start.startsWith('$(') || start.startsWith(SELECT_OPENING) ? { ...c, script: SCRIPT_PREAMBLE_MARK + script } : c;
     });
     if (marked.some((c, i) => c !== containers[i])) spec[field] = marked;
   }

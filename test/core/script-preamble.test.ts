@@ -46,6 +46,13 @@ test('a script beginning with a value by reference, directly or through a param,
   t.deepEqual(scriptsOf([{ name: 'side', image: 'python', script: '$(params.SCRIPT)' }], undefined, 'sidecars'), [`${SCRIPT_PREAMBLE_MARK}$(params.SCRIPT)`], 'a sidecar script too');
 });
 
+test('a script beginning with an element of a structured result (its selector token) is marked too', (t) => {
+  const gen = { name: 'gen', taskSpec: { results: [{ name: 'obj', type: 'object', properties: { main: { type: 'string' } }, storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.obj.path)' }] } };
+  const out = rewritePipelineRun(optedInRun([gen, { name: 'use', taskSpec: { steps: [{ name: 'py', image: 'python', script: '$(tasks.gen.results.obj.main)' }] } }]), options);
+  const script = out.object.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.steps?.[0]?.script ?? '';
+  t.true(script.startsWith(`${SCRIPT_PREAMBLE_MARK}[[tlr:select:.main:`), script);
+});
+
 test('a script with its own #! line, starting with text, or holding no value by reference is left as written', (t) => {
   const steps = [
     { name: 'shebang', image: 'bash', script: '#!/bin/bash\n$(params.SCRIPT)' },

@@ -89,7 +89,7 @@ test('#!win, an empty script and a start of only white space beyond the bound ar
   await refusedWith(t, ' '.repeat(2 * 1024 * 1024) + '#!/bin/sh', /first \d+ bytes are all white space: expected a #! line or the script's first command within 1048576 bytes/);
 });
 
-test('a changed value is still refused by its digest, never decided on', async (t) => {
+test('a value changed after it was sealed is refused by its digest, as in any script', async (t) => {
   const volume = await makeVolume(t);
   const original = '#!/usr/bin/python\nprint(1)\n';
   const ref = await writeResult(volume, 'code', original);
@@ -116,4 +116,33 @@ test('a value that changes between the decision and the verified copy is refused
   await t.throwsAsync(substituteScripts(optionsFor(volume, ref, { createOutput })), { message: /substituted start differs from the bytes its #! line was decided on/ });
   t.is(await readFile(path, 'utf8'), SCRIPT_PREAMBLE_MARK + ref);
   t.deepEqual((await readdir(volume.scriptsDir)).filter((n) => n.startsWith('.')), [], 'no temp file left');
+});
+
+test('a tampered value making the script #!win is reported as changed, not as a Windows script', async (t) => {
+  const volume = await makeVolume(t);
+  const original = '#!/bin/bash\necho hi\n';
+  const ref = await writeResult(volume, 'code', original);
+  await writeFile(join(volume.root, RUN_DIR, PRODUCER, 'code'), '#!win pwsh\nWrite-H\n'); // same size
+  const path = join(volume.scriptsDir, 'script-0-abcde');
+  await writeFile(path, SCRIPT_PREAMBLE_MARK + ref);
+  await t.throwsAsync(substituteScripts(optionsFor(volume, ref)), { message: /does not match its reference: expected sha256/ });
+  t.is(await readFile(path, 'utf8'), SCRIPT_PREAMBLE_MARK + ref);
+});
+
+test('an element whose escapes arrive a byte at a time is decided in linear time (100,000 escaped newlines first)', async (t) => {
+  const volume = await makeVolume(t);
+  const main = `${'\n'.repeat(100_000)}echo hi\n`;
+  const ref = await writeResult(volume, 'code', JSON.stringify({ main }));
+  const path = join(volume.scriptsDir, 'script-0-abcde');
+  await writeFile(path, SCRIPT_PREAMBLE_MARK + selectorToken({ key: 'main' }, ref));
+  await substituteScripts(optionsFor(volume, `${PRODUCER}/code=${ref}`, { refLabels: `${PRODUCER}/code`, selectors: `${PRODUCER}/code.main` }));
+  t.is((await readFile(path)).toString(), PREAMBLE + main);
+});
+
+test('a marked script holding no declared token is still decided (the mark never reaches the kernel)', async (t) => {
+  const volume = await makeVolume(t);
+  const path = join(volume.scriptsDir, 'script-0-abcde');
+  await writeFile(path, `${SCRIPT_PREAMBLE_MARK}echo hi\n`);
+  await substituteScripts(optionsFor(volume, ''));
+  t.is(await readFile(path, 'utf8'), `${PREAMBLE}echo hi\n`);
 });
