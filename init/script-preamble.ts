@@ -11,12 +11,8 @@ import { open } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { SCRIPT_PREAMBLE_MARK } from '../src/api/names.js';
 import type { Reference } from '../src/core/reference.js';
-import { selectElement } from '../src/core/structured-json.js';
 import { TlrError } from '../src/errors.js';
-import { readChunks } from './hash-file.js';
-import type { DeclaredSelection } from './refs-text.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
-import { openVerifiedResult, type ResultVolume } from './verified-result.js';
 
 export const MARK_BYTES = Buffer.from(SCRIPT_PREAMBLE_MARK);
 /** Tekton's defaultScriptPreamble. */
@@ -160,44 +156,30 @@ class HeadCapture {
   }
 }
 
-/** The script, the tokens it may hold, and a count of each element read to decide (it is read again when copied). */
-export interface PeekTokens {
-  readonly declared: ReadonlyMap<string, Reference>;
-  readonly selections: ReadonlyMap<string, DeclaredSelection>;
-  readonly countElementRead?: (selection: DeclaredSelection) => void;
-}
-
 /**
- * Tekton's preamble decision on a marked script with its values in: the script's start is substituted into memory
- * (values read from their files, not yet verified, and only as far as needed), and decided as Tekton decides. The
- * real substitution verifies every value, and confirmPreamble then checks that its output starts with these bytes.
+ * Tekton's preamble decision on a marked script with its values in: `script` (its bytes after the mark) substituted
+ * into memory only as far as needed, each value from `open` (read from its file, not yet verified), and decided as
+ * Tekton decides. The real substitution verifies every value, and confirmPreamble then checks that its output starts
+ * with these bytes.
  */
-export async function decidePreamble(script: string, tokens: PeekTokens, volume: ResultVolume): Promise<Preamble> {
-  const { declared, selections } = tokens;
+export async function decidePreamble(
+  script: { readonly path: string; readonly chunks: AsyncIterable<Buffer> },
+  declared: ReadonlyMap<string, Reference>,
+  open: ReferenceOpener,
+): Promise<Preamble> {
   const capture = new HeadCapture();
   const output = new Writable({
     write(chunk: Buffer, _encoding, callback): void {
       callback(capture.push(chunk) ? new Decided() : undefined);
     },
   });
-  const openValue: ReferenceOpener = async (reference, token) => {
-    const selection = selections.get(token);
-    const chunks = await openVerifiedResult(reference, volume);
-    if (selection === undefined) return chunks;
-    tokens.countElementRead?.(selection);
-    const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
-    return selectElement(chunks, { type: 'key' in selection.selector ? 'object' : 'array', subject, select: selection.selector });
-  };
-  const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
-    await substituteStream(dropPrefix(readChunks(input, { chunkSize: 64 * 1024 }), MARK_BYTES.length), output, { declared, open: openValue });
+    await substituteStream(script.chunks, output, { declared, open });
     capture.end();
   } catch (error) {
     if (!(error instanceof Decided)) throw error;
-  } finally {
-    await input.close();
   }
-  return preambleOf(script, capture.head(), capture.decision);
+  return preambleOf(script.path, capture.head(), capture.decision);
 }
 
 /** The decision, or the refusal for what Tekton would do and a pod created already cannot. */

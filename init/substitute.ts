@@ -8,7 +8,7 @@
  * all renamed into place (mode and owner kept). On any refusal every original script is left intact.
  */
 import { closeSync, constants, openSync, writeSync, type Stats } from 'node:fs';
-import { chmod, chown, lstat, open, readdir, rename, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Reference } from '../src/core/reference.js';
@@ -22,7 +22,7 @@ import { parseRefsText, selectionsFor, type DeclaredSelection } from './refs-tex
 import { formatSelector } from '../src/core/structured.js';
 import { selectElement } from '../src/core/structured-json.js';
 import { describeKind } from './safe-path.js';
-import { confirmPreamble, decidePreamble, dropPrefix, isMarked, MARK_BYTES, withPreamble, type Preamble } from './script-preamble.js';
+import { confirmPreamble, decidePreamble, dropPrefix, firstLineOf, isMarked, MARK_BYTES, withPreamble, type Preamble } from './script-preamble.js';
 import { substituteStream, type ReferenceOpener } from './stream-substitute.js';
 import { TokenScanner } from './token-scanner.js';
 import { openVerifiedResult, verifyResult, type ResultVolume } from './verified-result.js';
@@ -209,10 +209,10 @@ async function scanScript(
   const uses = new Map<string, number>();
   let firstLine: string | undefined;
   let marked: boolean | undefined;
-  const handle = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const handle = await openScript(script);
   try {
     for await (const chunk of readChunks(handle, { chunkSize: SCRIPT_CHUNK, ring: 2 })) {
-      firstLine ??= chunk.toString('utf8', 0, 512).trimStart().split('\n')[0] ?? '';
+      firstLine ??= firstLineOf(chunk);
       marked ??= isMarked(chunk);
       for (const s of scanner.push(chunk)) if (s.kind === 'reference') uses.set(s.token, (uses.get(s.token) ?? 0) + 1);
     }
@@ -295,22 +295,22 @@ class ElementSource {
     open: () => Promise<AsyncIterable<Buffer>>,
   ): Promise<AsyncIterable<Buffer>> {
     const { token, reference, selector } = selection;
-    // Named as tlr-exec names it (exec/value.go readSelected).
-    const subject = `result "${selection.result}" of task "${selection.task}" (${reference.path})`;
-    const element = `element ${formatSelector(selector)} of ${subject} in ${script}`;
+    const element = `element ${formatSelector(selector)} of ${subjectOf(selection)} in ${script}`;
     const kept = this.kept.get(token);
     if (kept !== undefined) return this.budget.counted(kept, element);
     if (this.read.has(token)) this.budget.reread(reference.path, reference.size, `for ${element}, an element over ${ELEMENT_CACHE_BYTES} bytes used again`);
     this.read.add(token);
-    const type = 'key' in selector ? 'object' : 'array';
-    const selected = selectElement(await open(), { type, subject, select: selector });
-    return this.budget.counted(this.keep(selected, token), element);
+    return this.budget.counted(this.keep(selectIn(selection, await open()), token), element);
   }
 
-  /** Counts the value read to decide a marked script's #! line (./script-preamble.ts): it is read again when copied. */
-  countPeek(selection: DeclaredSelection, script: string): void {
+  /**
+   * The element's bytes from the value's (not yet verified) `chunks`, to decide a marked script's #! line
+   * (./script-preamble.ts): counted as a value read again, since it is read once more when copied.
+   */
+  peek(selection: DeclaredSelection, script: string, chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
     const { reference } = selection;
     this.budget.reread(reference.path, reference.size, `to decide the #! line of ${script} from element ${formatSelector(selection.selector)}`);
+    return selectIn(selection, chunks);
   }
 
   /** Passes the chunks on, keeping a copy under `token` once they all passed (if they are small enough). */
@@ -325,6 +325,22 @@ class ElementSource {
     }
     if (kept !== undefined) this.kept.set(token, kept); // only after the source ended verified
   }
+}
+
+/** A script, for reading (never through a symlink). */
+function openScript(script: string): Promise<FileHandle> {
+  return open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
+}
+
+/** A selection's value, named as tlr-exec names it (exec/value.go readSelected). */
+function subjectOf(selection: DeclaredSelection): string {
+  return `result "${selection.result}" of task "${selection.task}" (${selection.reference.path})`;
+}
+
+/** The element `selection` picks from its value's chunks. */
+function selectIn(selection: DeclaredSelection, chunks: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
+  const { selector } = selection;
+  return selectElement(chunks, { type: 'key' in selector ? 'object' : 'array', subject: subjectOf(selection), select: selector });
 }
 
 /** Refuses, before anything is written, scripts whose whole values would take more than the limit all together. */
@@ -387,7 +403,7 @@ async function substituteToTemp(
   };
   const preamble = plan.marked ? await preambleFor(plan, tokens, options) : undefined;
   const temp = tempPathFor(script);
-  const input = await open(script, constants.O_RDONLY | constants.O_NOFOLLOW);
+  const input = await openScript(script);
   try {
     const output = (options.createOutput ?? defaultOutput)(temp);
     const read = readChunks(input, { chunkSize: SCRIPT_CHUNK });
@@ -425,8 +441,15 @@ async function preambleFor(
   options: SubstituteOptions,
 ): Promise<Preamble> {
   const { declared, selections, elements } = tokens;
+  const open: ReferenceOpener = async (reference, token) => {
+    const chunks = await openVerifiedResult(reference, options);
+    const selection = selections.get(token);
+    return selection === undefined ? chunks : elements.peek(selection, plan.script, chunks);
+  };
+  const input = await openScript(plan.script);
   try {
-    return await decidePreamble(plan.script, { declared, selections, countElementRead: (s) => elements.countPeek(s, plan.script) }, options);
+    const chunks = dropPrefix(readChunks(input, { chunkSize: SCRIPT_CHUNK }), MARK_BYTES.length);
+    return await decidePreamble({ path: plan.script, chunks }, declared, open);
   } catch (error) {
     if (error instanceof TlrError && error.code === 'E_INPUT') {
       for (const token of plan.uses.keys()) {
@@ -435,5 +458,7 @@ async function preambleFor(
       }
     }
     throw error;
+  } finally {
+    await input.close();
   }
 }

@@ -2,6 +2,7 @@ import type { EmbeddedTask, ParamSpec, PipelineSpec, PipelineTask, Step, TaskSpe
 import type { Diagnostics } from './diagnostics.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { childPath } from './json-walk.js';
+import { isWindowsScript } from './tekton-scripts.js';
 
 /**
  * The fields Tekton v1.15.0 admits only under a feature flag, checked as its webhook checks them, so `tlr render`
@@ -51,7 +52,7 @@ function checkStep(gate: Gate, step: Step, path: string, kind: 'step' | 'sidecar
     if (step.stderrConfig !== undefined) gate.api(childPath(path, 'stderrConfig'), 'step stderr stream support (stderrConfig)', 'alpha');
     checkRef(gate, step.ref, childPath(path, 'ref'));
   }
-  if (typeof step.script === 'string' && step.script.trim().startsWith('#!win')) gate.api(childPath(path, 'script'), 'windows script support (a script starting with #!win)', 'alpha');
+  if (isWindowsScript(step.script)) gate.api(childPath(path, 'script'), 'windows script support (a script starting with #!win)', 'alpha');
 }
 
 /** A taskRef, pipelineRef or StepAction ref naming a resolver, or giving it params (Tekton's validateRef). */

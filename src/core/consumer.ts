@@ -4,6 +4,7 @@ import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addWorkspace } from './producer.js';
+import { scriptStart } from './tekton-scripts.js';
 import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
 import { describeShape, formatSelector, SELECT_OPENING, selectorMismatch, selectorOfSuffix, selectorToken, undeclaredKey, type ResultShape, type Selector } from './structured.js';
 
@@ -110,7 +111,7 @@ function markValueFirstScripts(spec: EmbeddedTask, specPath: string, scripts: Re
       const script: unknown = c.script;
       if (typeof script !== 'string' || !scripts.has(`${specPath}.${field}[${i}].script`)) return c;
       // `$(…)` (a param, a whole value) or, for an element (`.key`, `[i]`), the selector token the rewrite put there.
-      const start = script.replace(/^\p{White_Space}+/u, '');
+      const start = scriptStart(script);
       return start.startsWith('$(') || start.startsWith(SELECT_OPENING) ? { ...c, script: SCRIPT_PREAMBLE_MARK + script } : c;
     });
     if (marked.some((c, i) => c !== containers[i])) spec[field] = marked;

@@ -18,6 +18,7 @@ import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
 import { checkTerminationBudget, isSealStep, rewriteProducer } from './producer.js';
 import { isTektonTaskKind, notSupplied, type Resolver } from './resolver.js';
 import { checkObjectShape } from './shape/check-object.js';
+import { isWindowsScript, scriptStart } from './tekton-scripts.js';
 import { measure } from './shape/measure.js';
 import { checkPipelineSpecNames, checkTaskSpecNames } from './tekton-names.js';
 import { findTaskResultExpressions, type TaskResultExpression } from './variables.js';
@@ -200,13 +201,13 @@ function refuseWindowsScripts(pt: PipelineTask & { taskSpec: EmbeddedTask }, pat
   for (const list of ['steps', 'sidecars'] as const) {
     for (const [i, container] of (pt.taskSpec[list] ?? []).entries()) {
       const script: unknown = container.script;
-      if (typeof script !== 'string' || !script.replace(/^\p{White_Space}+/u, '').startsWith('#!win')) continue;
+      if (!isWindowsScript(script)) continue;
       const role = list === 'steps' ? 'step' : 'sidecar';
       diags.error(
         `${path}.taskSpec.${list}[${i}].script`,
         `pipeline task "${pt.name}", ${role} "${container.name ?? i}": a Windows script (#!win) runs in a Windows pod, where the ` +
           "programs Tekton Large Results adds to this task (Linux binaries: the result volume's init container and steps) " +
-          `cannot run; expected a Linux script in a task that produces or consumes results by reference, found "${script.trim().split('\n')[0]?.slice(0, 80)}"`,
+          `cannot run; expected a Linux script in a task that produces or consumes results by reference, found "${scriptStart(script).split('\n')[0]?.slice(0, 80)}"`,
       );
     }
   }

@@ -95,7 +95,8 @@ export function recorderTask(spec: EmbeddedTask): EmbeddedTask {
   for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? []), ...(copy.stepTemplate ? [copy.stepTemplate] : [])] as Step[]) {
     const looksUp = (copy.steps ?? []).includes(s) && s.script === undefined && (s.command ?? []).length === 0;
     if (s.image !== undefined || s !== copy.stepTemplate) s.image = looksUp ? SERVED_RECORDER_IMAGE : RECORDER_IMAGE;
-    // The recorder is on the node, not in a registry: `Always` would fail the pull.
+    // The recorder is never pulled (it is on every node; containerd would speak HTTPS to the test registry): `Always`
+    // would fail the pull.
     if (s.imagePullPolicy === 'Always') s.imagePullPolicy = 'IfNotPresent';
   }
   return copy;

@@ -20,11 +20,11 @@ function scriptsOf(
   const sidecars = field === 'sidecars' ? { sidecars: steps } : {};
   const taskSpec = { params: params.map((p) => ({ name: p.name })), steps: field === 'steps' ? steps : [{ name: 's', image: 'bash', script: 'true' }], ...sidecars };
   const out = rewritePipelineRun(optedInRun([GEN, { name: 'use', params, taskSpec }]), options);
-  t_errors(out.diagnostics);
+  throwOnErrors(out.diagnostics);
   return (out.object.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.[field] ?? []).map((s: { script?: string }) => s.script);
 }
 
-function t_errors(diagnostics: ReadonlyArray<{ severity: string; message: string }>): void {
+function throwOnErrors(diagnostics: ReadonlyArray<{ severity: string; message: string }>): void {
   const errors = diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) throw new Error(errors.map((d) => d.message).join('\n'));
 }

@@ -21,12 +21,18 @@ function optionsFor(volume: TempVolume, refs: string, extra: Partial<SubstituteO
   return { root: volume.root, runDir: RUN_DIR, scriptsDir: volume.scriptsDir, maxSubstituted: 1 << 30, refs, log: () => undefined, warn: () => undefined, ...extra };
 }
 
+/** Writes `body` as a marked script (the rewrite's mark as its first line); returns its path. */
+async function markedScript(volume: TempVolume, body: string): Promise<string> {
+  const path = join(volume.scriptsDir, 'script-0-abcde');
+  await writeFile(path, SCRIPT_PREAMBLE_MARK + body);
+  return path;
+}
+
 /** The marked script `template` becomes with `value` in it (the template names the value as `VALUE`). */
 async function substituted(t: ExecutionContext, value: string | Buffer, template = 'VALUE', extra: Partial<SubstituteOptions> = {}): Promise<Buffer> {
   const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'code', value);
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, SCRIPT_PREAMBLE_MARK + template.replaceAll('VALUE', ref));
+  const path = await markedScript(volume, template.replaceAll('VALUE', ref));
   await chmod(path, 0o755);
   await substituteScripts(optionsFor(volume, ref, extra));
   return readFile(path);
@@ -59,8 +65,7 @@ test('white space is what Go’s TrimSpace skips: NBSP and U+3000 are, a BOM and
 test('an element of a structured result at the start decides it as well', async (t) => {
   const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'code', JSON.stringify({ main: '#!/usr/bin/env python3\nprint(1)\n', other: 'x' }));
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, SCRIPT_PREAMBLE_MARK + selectorToken({ key: 'main' }, ref));
+  const path = await markedScript(volume, selectorToken({ key: 'main' }, ref));
   await substituteScripts(optionsFor(volume, `${PRODUCER}/code=${ref}`, { refLabels: `${PRODUCER}/code`, selectors: `${PRODUCER}/code.main` }));
   t.is((await readFile(path)).toString(), '#!/usr/bin/env python3\nprint(1)\n');
 });
@@ -75,11 +80,9 @@ test('the heredoc guard follows the decided interpreter: on for /bin/sh, off for
 async function refusedWith(t: ExecutionContext, value: string, pattern: RegExp): Promise<void> {
   const volume = await makeVolume(t);
   const ref = await writeResult(volume, 'code', value);
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  const before = SCRIPT_PREAMBLE_MARK + ref;
-  await writeFile(path, before);
+  const path = await markedScript(volume, ref);
   await t.throwsAsync(substituteScripts(optionsFor(volume, ref)), { message: pattern });
-  t.is(await readFile(path, 'utf8'), before, 'the original script is untouched');
+  t.is(await readFile(path, 'utf8'), SCRIPT_PREAMBLE_MARK + ref, 'the original script is untouched');
   t.deepEqual((await readdir(volume.scriptsDir)).filter((n) => n.startsWith('.')), [], 'no temp file left');
 }
 
@@ -89,16 +92,19 @@ test('#!win, an empty script and a start of only white space beyond the bound ar
   await refusedWith(t, ' '.repeat(2 * 1024 * 1024) + '#!/bin/sh', /first \d+ bytes are all white space: expected a #! line or the script's first command within 1048576 bytes/);
 });
 
-test('a value changed after it was sealed is refused by its digest, as in any script', async (t) => {
-  const volume = await makeVolume(t);
-  const original = '#!/usr/bin/python\nprint(1)\n';
-  const ref = await writeResult(volume, 'code', original);
-  await writeFile(join(volume.root, RUN_DIR, PRODUCER, 'code'), Buffer.from(original).reverse()); // same size
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, SCRIPT_PREAMBLE_MARK + ref);
-  await t.throwsAsync(substituteScripts(optionsFor(volume, ref)), { message: /does not match its reference: expected sha256/ });
-  t.is(await readFile(path, 'utf8'), SCRIPT_PREAMBLE_MARK + ref);
-});
+// A tampered value whose start would be refused (#!win) is reported as changed, not as the script it made.
+const TAMPERED: ReadonlyArray<readonly [string, string]> = [['#!/usr/bin/python\nprint(1)\n', 'echo "python"; exit 1\n\n\n\n\n\n'], ['#!/bin/bash\necho hi\n', '#!win pwsh\nWrite-Ho\n']];
+for (const [original, found] of TAMPERED) {
+  test(`a value changed after it was sealed is refused by its digest, as in any script (${JSON.stringify(found.slice(0, 10))})`, async (t) => {
+    const volume = await makeVolume(t);
+    const ref = await writeResult(volume, 'code', original);
+    t.is(found.length, original.length, 'the same size: only the digest tells');
+    await writeFile(join(volume.root, RUN_DIR, PRODUCER, 'code'), found);
+    const path = await markedScript(volume, ref);
+    await t.throwsAsync(substituteScripts(optionsFor(volume, ref)), { message: /does not match its reference: expected sha256/ });
+    t.is(await readFile(path, 'utf8'), SCRIPT_PREAMBLE_MARK + ref);
+  });
+}
 
 test('a value that changes between the decision and the verified copy is refused: the decision stands on verified bytes', async (t) => {
   const volume = await makeVolume(t);
@@ -107,8 +113,7 @@ test('a value that changes between the decision and the verified copy is refused
   const ref = await writeResult(volume, 'code', original);
   const file = join(volume.root, RUN_DIR, PRODUCER, 'code');
   await writeFile(file, `echo "not python"\n${'#'.repeat(4 << 20)}\n`); // what the decision reads (same size)
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, SCRIPT_PREAMBLE_MARK + ref);
+  const path = await markedScript(volume, ref);
   const createOutput = (out: string): Writable => {
     writeFileSync(file, original); // put back before the verified copy reads it
     return defaultOutput(out);
@@ -118,31 +123,18 @@ test('a value that changes between the decision and the verified copy is refused
   t.deepEqual((await readdir(volume.scriptsDir)).filter((n) => n.startsWith('.')), [], 'no temp file left');
 });
 
-test('a tampered value making the script #!win is reported as changed, not as a Windows script', async (t) => {
-  const volume = await makeVolume(t);
-  const original = '#!/bin/bash\necho hi\n';
-  const ref = await writeResult(volume, 'code', original);
-  await writeFile(join(volume.root, RUN_DIR, PRODUCER, 'code'), '#!win pwsh\nWrite-H\n'); // same size
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, SCRIPT_PREAMBLE_MARK + ref);
-  await t.throwsAsync(substituteScripts(optionsFor(volume, ref)), { message: /does not match its reference: expected sha256/ });
-  t.is(await readFile(path, 'utf8'), SCRIPT_PREAMBLE_MARK + ref);
-});
-
 test('an element whose escapes arrive a byte at a time is decided in linear time (100,000 escaped newlines first)', async (t) => {
   const volume = await makeVolume(t);
   const main = `${'\n'.repeat(100_000)}echo hi\n`;
   const ref = await writeResult(volume, 'code', JSON.stringify({ main }));
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, SCRIPT_PREAMBLE_MARK + selectorToken({ key: 'main' }, ref));
+  const path = await markedScript(volume, selectorToken({ key: 'main' }, ref));
   await substituteScripts(optionsFor(volume, `${PRODUCER}/code=${ref}`, { refLabels: `${PRODUCER}/code`, selectors: `${PRODUCER}/code.main` }));
   t.is((await readFile(path)).toString(), PREAMBLE + main);
 });
 
 test('a marked script holding no declared token is still decided (the mark never reaches the kernel)', async (t) => {
   const volume = await makeVolume(t);
-  const path = join(volume.scriptsDir, 'script-0-abcde');
-  await writeFile(path, `${SCRIPT_PREAMBLE_MARK}echo hi\n`);
+  const path = await markedScript(volume, 'echo hi\n');
   await substituteScripts(optionsFor(volume, ''));
   t.is(await readFile(path, 'utf8'), `${PREAMBLE}echo hi\n`);
 });
