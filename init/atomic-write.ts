@@ -11,7 +11,7 @@ export function tempPathFor(path: string): string {
  * Replaces `path` by `content` atomically: readers see the old content or the new one, never a part. The temp file
  * is removed when anything fails; errors are passed on unchanged.
  */
-export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<void> {
+export async function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o644): Promise<void> {
   const temp = tempPathFor(path);
   try {
     await writeFile(temp, content, { flag: 'wx', mode });

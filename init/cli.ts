@@ -84,6 +84,13 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
       new Option('--shapes <json>', 'results declared object or array, with their properties: their JSON is checked')
         .argParser(usage(parseShapes)),
     )
+    .addOption(
+      new Option('--copies <names>', 'results also published verbatim as the classic result tlr-copy-<name>, comma-separated')
+        .argParser(usage((v: string) => v.split(',').map((n) => checkSegment(n, '--copies result name')))),
+    )
+    .addOption(
+      new Option('--max-copy <bytes>', 'largest copy, as Tekton encodes it (config key maxCopySize)').argParser(usage(parseBytes)),
+    )
     .argument('<result-name...>', 'the reference results of this task', usage(collectNames))
     .action(async (names: string[], opts: SealFlags) =>
       setCode(await seal(names, opts)),
@@ -197,10 +204,25 @@ interface SealFlags {
   resultsDir: string;
   maxSize: number;
   shapes?: Map<string, ResultShape>;
+  copies?: string[];
+  maxCopy?: number;
 }
 
-async function seal(names: string[], opts: SealFlags): Promise<number> {
-  const outcomes = await sealResults(names, { ...opts });
+async function seal(names: string[], flags: SealFlags): Promise<number> {
+  const { copies, maxCopy, ...opts } = flags;
+  if (copies !== undefined && maxCopy === undefined) {
+    logProblem('tlr-init seal: --copies needs --max-copy <bytes> (config key maxCopySize)');
+    return EXIT_USAGE;
+  }
+  const unknown = (copies ?? []).filter((n) => !names.includes(n));
+  if (unknown.length > 0) {
+    logProblem(`tlr-init seal: --copies names ${unknown.map((n) => `"${n}"`).join(', ')}, which are not among the results to seal (${names.join(', ')})`);
+    return EXIT_USAGE;
+  }
+  const outcomes = await sealResults(names, {
+    ...opts,
+    ...(copies !== undefined && maxCopy !== undefined ? { copies: { names: new Set(copies), maxSize: maxCopy } } : {}),
+  });
   for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);
   const failed = outcomes.flatMap((o) => (o.status === 'failed' ? [o.message] : []));
   if (failed.length === 0) return EXIT_OK;

@@ -22,6 +22,8 @@ import {
   splitProducerDir,
 } from './safe-path.js';
 import { locate, type View } from './volume-view.js';
+import { CopyTaker } from './seal-copy.js';
+import { copyName } from '../src/core/copies.js';
 import type { ResultShape } from '../src/core/structured.js';
 import { StructuredReader } from '../src/core/structured-json.js';
 
@@ -40,6 +42,11 @@ export interface SealOptions {
   readonly log?: Logger;
   /** Results declared `object` or `array` (`--shapes`): their JSON is checked against the declaration. */
   readonly shapes?: ReadonlyMap<string, ResultShape>;
+  /**
+   * Results also published verbatim as the classic result `tlr-copy-<name>` (`--copies`, src/core/copies.ts), each at
+   * most `maxSize` bytes as Tekton encodes it (`--max-copy`, config key maxCopySize).
+   */
+  readonly copies?: { readonly names: ReadonlySet<string>; readonly maxSize: number };
 }
 
 export type SealOutcome =
@@ -70,15 +77,19 @@ export async function sealResults(names: readonly string[], options: SealOptions
 export async function sealResult(name: string, options: SealOptions): Promise<SealOutcome> {
   checkSegment(name, 'result name');
   const classicPath = join(options.resultsDir, name);
+  // A copy not written (its value refused, or not produced) holds the same notice: never what a step left there.
+  const copyPath = options.copies?.names.has(name) === true ? join(options.resultsDir, copyName(name)) : undefined;
   let outcome: SealOutcome;
   try {
     outcome = await sealChecked(name, options, classicPath, await lstatOrUndefined(classicPath));
   } catch (error) {
     const noted = await writeNotice(classicPath, refusedNotice(name));
+    if (copyPath !== undefined) await writeNotice(copyPath, refusedNotice(name));
     if (!(error instanceof TlrError)) throw error;
     throw new TlrError(error.code, `${error.message}${noted}`, { cause: error });
   }
   if (outcome.status !== 'missing') return outcome;
+  if (copyPath !== undefined) await writeNotice(copyPath, notProducedNotice(name));
   return { ...outcome, message: `${outcome.message}${await writeNotice(classicPath, notProducedNotice(name))}` };
 }
 
@@ -117,18 +128,28 @@ async function sealChecked(name: string, options: SealOptions, classicPath: stri
   await requireSingleRegularFile(path, stats, subject);
   await requireInside(path, runDirPath, subject);
   requireWithinLimit(name, stats.size, options.maxSize);
-  const { sha256, bytes } = await hashStable(path, stats, name, options.maxSize, options.shapes?.get(name));
-  if (earlier !== undefined && earlier.sha256 !== sha256) {
-    throw writtenTwice(name, { path, stats }, { path: classicPath, stats: classic! });
-  }
-  const reference = formatReference({ sha256, size: bytes, path: relPath });
+  const checkEarlier = (sha256: string): void => {
+    if (earlier !== undefined && earlier.sha256 !== sha256) throw writtenTwice(name, { path, stats }, { path: classicPath, stats: classic! });
+  };
+  return publish(name, options, { path, relPath, stats }, checkEarlier);
+}
+
+/** Hashes the checked value file (taking its copy as it goes, when one is asked for) and writes its reference. */
+async function publish(name: string, options: SealOptions, file: Found & { relPath: string }, checkEarlier: (sha256: string) => void): Promise<SealOutcome> {
+  const copy = options.copies?.names.has(name) === true ? new CopyTaker(name, options.copies.maxSize, file.stats.size) : undefined;
+  const { sha256, bytes } = await hashStable(file.path, file.stats, name, options.maxSize, options.shapes?.get(name), copy);
+  checkEarlier(sha256);
+  // The copy is the very bytes hashed: checked before anything is written, written before the reference.
+  const copied = copy?.value();
+  const reference = formatReference({ sha256, size: bytes, path: file.relPath });
   const target = join(options.resultsDir, name);
   try {
+    if (copied !== undefined) await writeFileAtomic(join(options.resultsDir, copyName(name)), copied);
     await writeFileAtomic(target, reference);
   } catch (error) {
     throw isNoSpace(error) ? podVolumeFull(target, error) : error;
   }
-  log('Sealed result', { result: name, path: relPath, bytes, sha256 });
+  (options.log ?? logInfo)('Sealed result', { result: name, path: file.relPath, bytes, sha256, ...(copied !== undefined ? { copy: copyName(name) } : {}) });
   return { name, status: 'sealed', reference, bytes };
 }
 
@@ -175,7 +196,7 @@ function requireWithinLimit(name: string, size: number, maxSize: number): void {
 }
 
 /** Hashes the file through one descriptor and refuses it if it changed meanwhile (size or mtime). */
-async function hashStable(path: string, checked: Stats, name: string, maxSize: number, shape?: ResultShape): Promise<Digest> {
+async function hashStable(path: string, checked: Stats, name: string, maxSize: number, shape?: ResultShape, copy?: CopyTaker): Promise<Digest> {
   const subject = `Result "${name}"`;
   const handle = await openChecked(path, checked, subject);
   try {
@@ -185,7 +206,12 @@ async function hashStable(path: string, checked: Stats, name: string, maxSize: n
     const reader = shape === undefined || shape.type === 'string'
       ? undefined
       : new StructuredReader({ type: shape.type, subject: `Result "${name}" (${path})`, properties: shape.properties ?? [], checkKeys: true });
-    const digest = await hashHandle(handle, before.size, reader && ((chunk) => reader.push(chunk)));
+    copy?.checkSize(before.size);
+    const onChunk = reader === undefined && copy === undefined ? undefined : (chunk: Buffer): void => {
+      reader?.push(chunk);
+      copy?.push(chunk);
+    };
+    const digest = await hashHandle(handle, before.size, onChunk);
     const after = await handle.stat();
     const grew = await hasByteAt(handle, before.size);
     if (grew || after.size !== before.size || digest.bytes !== before.size || after.mtimeMs !== before.mtimeMs) {

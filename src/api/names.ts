@@ -63,6 +63,14 @@ export const EXEC_IMAGE_PATH = '/usr/local/bin/tlr-exec';
  */
 export const SCRIPT_PREAMBLE_MARK = "#!/tekton/tlr-preamble (tlr-substitute puts Tekton's #!/bin/sh preamble here unless the values bring a #! line)\n";
 
+/**
+ * Prefix of the copies: a reference result a consumer uses where Kubernetes reads the value when it creates the pod
+ * (an image, a Secret's name, a mount path, …) or Tekton's controller reads it (a when expression) is also published
+ * by the seal step, verbatim, as the classic result `tlr-copy-<result>`, and such a consumer param `p` gets a twin
+ * `tlr-copy-<p>` fed from it (src/core/copies.ts).
+ */
+export const COPY_PREFIX = 'tlr-copy-';
+
 /** The task param our rewrite adds to consumers, carrying every reference they use (for verification). */
 export const PARAM_REFS = 'tlr-refs';
 /** Env vars set through the consumer's stepTemplate; the Pod webhook copies them to the init container. */

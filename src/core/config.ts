@@ -38,6 +38,13 @@ export interface Config {
    * helper (exec/). Default true; false: refused at admission, as they were before the helper.
    */
   readonly valuesInArgsAndEnv: boolean;
+  /**
+   * Largest value the seal step also publishes as a copy (a classic Tekton result, `tlr-copy-<name>`), for consumers
+   * that use it where it must be known when the pod is created (an image, a Secret's or ConfigMap's name or key, a
+   * volume or mount path, a sidecar, a when expression), in bytes as Tekton encodes it. Default 512; 0: no copies, such
+   * uses refused at admission as before.
+   */
+  readonly maxCopySize: number;
 }
 
 export type Retention =
@@ -59,6 +66,7 @@ export const CONFIG_DEFAULTS: Readonly<Record<ConfigKey, string>> = {
   fsGroup: '65532',
   prepareRunAsRoot: 'false',
   valuesInArgsAndEnv: 'true',
+  maxCopySize: '512',
 };
 
 export type ConfigKey =
@@ -72,11 +80,12 @@ export type ConfigKey =
   | 'mountPath'
   | 'fsGroup'
   | 'prepareRunAsRoot'
-  | 'valuesInArgsAndEnv';
+  | 'valuesInArgsAndEnv'
+  | 'maxCopySize';
 
 const KEYS = Object.keys(CONFIG_DEFAULTS) as ConfigKey[];
 /** Keys a namespace may override (`namespace.<ns>.<key>`); images and mount paths are cluster-wide. */
-const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup', 'prepareRunAsRoot', 'valuesInArgsAndEnv'];
+const NAMESPACED_KEYS: readonly ConfigKey[] = ['storageClassName', 'accessModes', 'size', 'maxResultSize', 'maxSubstitutedSize', 'retention', 'fsGroup', 'prepareRunAsRoot', 'valuesInArgsAndEnv', 'maxCopySize'];
 const ACCESS_MODES = ['ReadWriteOnce', 'ReadWriteMany'];
 
 /**
@@ -140,8 +149,35 @@ function build(values: Record<string, string>, namespace: string | undefined, ov
     mountPath,
     fsGroup: parseFsGroup(values.fsGroup ?? '', keyName('fsGroup')),
     prepareRunAsRoot: parseBoolean(values.prepareRunAsRoot ?? '', keyName('prepareRunAsRoot')),
-    valuesInArgsAndEnv: parseBoolean(values.valuesInArgsAndEnv ?? '', keyName('valuesInArgsAndEnv')),
+    ...valueKeys(values, keyName),
   };
+}
+
+/** The keys deciding where values by reference may go: the exec helper, and copies. */
+function valueKeys(values: Record<string, string>, keyName: (key: ConfigKey) => string): Pick<Config, 'valuesInArgsAndEnv' | 'maxCopySize'> {
+  return {
+    valuesInArgsAndEnv: parseBoolean(values.valuesInArgsAndEnv ?? '', keyName('valuesInArgsAndEnv')),
+    maxCopySize: parseCopySize(values.maxCopySize ?? '', keyName('maxCopySize')),
+  };
+}
+
+/**
+ * A copy rides in the seal step's termination message, which Tekton caps at 4096 bytes for all of the task's results
+ * together: a copy over 2048 bytes would leave too little room for the references beside it.
+ */
+export const MAX_COPY_SIZE_LIMIT = 2048;
+
+function parseCopySize(text: string, key: string): number {
+  if (text.trim() === '0') return 0;
+  const value = parseQuantity(text.trim(), key);
+  if (value > MAX_COPY_SIZE_LIMIT) {
+    throw new TlrError(
+      'E_CONFIG',
+      `config key "${key}": expected at most ${MAX_COPY_SIZE_LIMIT} bytes (a copy rides in the seal step's termination ` +
+        `message, which Tekton caps at 4096 bytes for all of a task's results), found "${text}" (${value} bytes)`,
+    );
+  }
+  return value;
 }
 
 function parseBoolean(text: string, key: string): boolean {

@@ -1,11 +1,12 @@
 import { ENV_REF_LABELS, ENV_REFS, ENV_RUN_DIR, ENV_SELECTORS, ENV_VIEW, LABEL_CONSUMER, OUR_ENV, PARAM_REFS, SCRIPT_PREAMBLE_MARK } from '../api/names.js';
-import type { EmbeddedTask, EnvVar, PipelineTask } from '../api/tekton.js';
+import type { EmbeddedTask, EnvVar, Param, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
+import { addTwins, copyResultExpression, paramExpression, resultAccess, copyName, type CopyRequests } from './copies.js';
 import { addWorkspace } from './producer.js';
 import { scriptStart } from './tekton-scripts.js';
-import { findParamExpressions, findTaskResultExpressions, type TaskResultExpression } from './variables.js';
+import { findParamExpressions, findTaskResultExpressions, replaceParamExpressions, type TaskResultExpression } from './variables.js';
 import { describeShape, formatSelector, SELECT_OPENING, selectorMismatch, selectorOfSuffix, selectorToken, undeclaredKey, type ResultShape, type Selector } from './structured.js';
 
 /** Reference results by producing pipeline task: `build -> {sbom, images}`. */
@@ -54,6 +55,11 @@ export interface ConsumerInput {
   readonly shapes?: Shapes;
   /** Reference values in args, command and env (config valuesInArgsAndEnv), and the largest result (maxResultSize). */
   readonly argsAndEnv?: { readonly enabled: boolean; readonly maxResultSize: number };
+  /**
+   * Copies (config maxCopySize over 0, src/core/copies.ts): where a value by reference cannot go, a copy does; the
+   * copies needed are added to `requests`. Without it such uses are refused.
+   */
+  readonly copies?: CopyRequests;
 }
 
 /**
@@ -67,6 +73,7 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   const pt = input.pipelineTask;
   if ((pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS)) return [];
   const scan = new Scan(input, layout, diags);
+  const original = [...(pt.params ?? [])];
 
   const carrying = new Set<string>();
   const params = pt.params?.map((param, j) => {
@@ -76,9 +83,10 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
     return value === param.value ? param : { ...param, value };
   });
   if (params?.some((p, j) => p !== pt.params?.[j])) pt.params = params;
-  for (const field of ['when', 'matrix', 'workspaces'] as const) {
-    if (pt[field] !== undefined) scan.rewrite(pt[field], childPath(input.path, field), 'forbidden');
-  }
+  // A when expression or a workspace binding's subPath may take a copy (src/core/copies.ts); the rest stays as written.
+  if (pt.when !== undefined) pt.when = scan.rewrite(pt.when, childPath(input.path, 'when'), 'forbidden');
+  if (pt.matrix !== undefined) scan.rewrite(pt.matrix, childPath(input.path, 'matrix'), 'forbidden');
+  if (pt.workspaces !== undefined) pt.workspaces = scan.rewrite(pt.workspaces, childPath(input.path, 'workspaces'), 'forbidden');
   if (pt.taskRef?.params) scan.rewrite(pt.taskRef.params, childPath(childPath(input.path, 'taskRef'), 'params'), 'forbidden');
 
   warnDisplayName(pt, input, diags);
@@ -90,10 +98,21 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   // A task that turns out to use no reference is left exactly as it was (the caller skips it).
   if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
   markValueFirstScripts(pt.taskSpec, specPath, scan.valueScripts);
+  addTwinsOf(input, original, scan, layout, diags);
 
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
   return used;
+}
+
+/** The twins of the params the scan found used where only a copy will do (src/core/copies.ts). */
+function addTwinsOf(input: ConsumerInput, original: readonly Param[], scan: Scan, layout: Layout, diags: Diagnostics): void {
+  const twinInput = {
+    pipelineTask: input.pipelineTask, path: input.path, original, label: scan.label(),
+    isReference: (e: TaskResultExpression) => isReference(e, input.producers),
+    pathOf: (e: TaskResultExpression) => resultFilePath(layout, e.task, e.result),
+  };
+  if (input.copies !== undefined) addTwins(twinInput, scan.twins, input.copies, diags);
 }
 
 /**
@@ -161,6 +180,8 @@ class Scan {
   readonly valueScripts = new Set<string>();
   private readonly sources = new Map<string, UsedReference>();
   private readonly warnedLarge = new Set<string>();
+  /** Params carrying a reference that are used where only a copy will do (each gets a twin, src/core/copies.ts). */
+  readonly twins = new Set<string>();
   carried = false;
 
   constructor(
@@ -171,13 +192,17 @@ class Scan {
 
   /** `value` with every by-path reference replaced by its file path, in one pass over each string. */
   rewrite<T>(value: T, path: string, site: Site, carrying: ReadonlySet<string> = new Set()): T {
-    return mapStrings(value, path, (text, lazyAt) => {
-      if (!text.includes('$(')) return text; // every expression this looks for starts so
+    return mapStrings(value, path, (written, lazyAt) => {
+      if (!written.includes('$(')) return written; // every expression this looks for starts so
+      let text = written;
       // The field path is spelled out only for strings that carry something this looks at.
       const carried = carrying.size > 0 ? findParamExpressions(text).filter((p) => carrying.has(p.name)) : [];
       if (carried.length > 0) {
         const at = lazyAt();
-        for (const p of carried) this.valueAt(at, `$(params.${p.name})`, this.paramSource(p.name));
+        if (this.takesCopy(at, site)) text = this.twinsIn(text, carrying);
+        for (const p of carried) {
+          if (!this.takesCopy(at, site) || p.suffix !== '') this.valueAt(at, `$(params.${p.name})`, this.paramSource(p.name));
+        }
       }
       let out = '';
       let last = 0;
@@ -190,9 +215,33 @@ class Scan {
     });
   }
 
+  /**
+   * Whether a value at `at` is taken from a copy: anywhere Tekton substitutes it but a step's script and the fields
+   * tlr-exec fills (args, command, env, workingDir: by reference when it is on, refused when it is off), and a matrix
+   * (which fans out over an array). Never when copies are off.
+   */
+  private takesCopy(at: string, site: Site): boolean {
+    if (this.input.copies === undefined || site === 'param') return false;
+    if (site === 'forbidden') return /\.when(\[|$)|\.workspaces\[\d+\]\.subPath$/.test(at);
+    return !SCRIPT_FIELD.test(at) && !EXEC_FIELD.test(at);
+  }
+
+  /** `text` with each whole `$(params.<p>)` of a carrying param replaced by its twin's. */
+  private twinsIn(text: string, carrying: ReadonlySet<string>): string {
+    return replaceParamExpressions(text, (p) => {
+      if (!carrying.has(p.name) || p.suffix !== '') return undefined;
+      this.twins.add(p.name);
+      return paramExpression(copyName(p.name));
+    });
+  }
+
   /** What one reference expression becomes (itself, unless it is a by-path reference), reporting misuse. */
   private expression(e: TaskResultExpression, at: string, site: Site): string {
     const source = { task: e.task, result: e.result };
+    if (e.suffix === '' && this.takesCopy(at, site)) {
+      this.input.copies?.add(e.task, e.result);
+      return copyResultExpression(e);
+    }
     if (site === 'forbidden') {
       this.refuseForbidden(at, e);
       return e.text;
@@ -242,7 +291,7 @@ class Scan {
       return;
     }
     if (!EXEC_FIELD.test(at) || !this.input.argsAndEnv?.enabled) {
-      this.refuseValue(at, expression, ref);
+      this.refuseValue(at, expression, ref, element);
       return;
     }
     if (/\.command\[0\]$/.test(at)) {
@@ -288,11 +337,11 @@ class Scan {
     return found;
   }
 
-  private label(): string {
+  label(): string {
     return `pipeline task "${this.input.pipelineTask.name}"`;
   }
 
-  private refuseValue(at: string, expression: string, ref: UsedReference): void {
+  private refuseValue(at: string, expression: string, ref: UsedReference, element = false): void {
     const step = stepOf(this.input.pipelineTask.taskSpec, at);
     const field = fieldOf(at);
     const enabled = this.input.argsAndEnv?.enabled ?? false;
@@ -304,17 +353,26 @@ class Scan {
         : field === 'image'
           ? 'the kubelet pulls the image before any process of the step runs'
           : `Tekton fixes ${field} when it creates the pod`;
+    const whole = `$(tasks.${ref.task}.results${resultAccess(ref.result)})`;
+    // Outside the fields tlr-exec fills, a field takes a copy of the value (src/core/copies.ts) when copies are on.
+    const copy = EXEC_FIELD.test(at)
+      ? ''
+      : this.input.copies === undefined
+        ? '; such a field can take a copy of the value, but copies are turned off on this cluster: config key maxCopySize is "0"'
+        : `; such a field takes a copy of the value, and a copy is of a whole value: ${whole}, not ${element ? 'an element' : 'its path'}`;
     this.diags.error(
       at,
-      `${this.label()}${step}: ${expression} in ${field} carries result "${ref.result}" of task "${ref.task}", which is ` +
-        `stored by reference; its value can only be substituted into ${where} (${why}). Expected it there, or the ` +
+      `${this.label()}${step}: ${expression} in ${field} carries ${element ? 'an element of ' : ''}result "${ref.result}" of task "${ref.task}", which is ` +
+        `stored by reference; its value can only be substituted into ${where} (${why})${copy}. Expected it there, or the ` +
         `file path $(tasks.${ref.task}.results.${ref.result}.path) where a path will do; found it in ${field}`,
     );
   }
 
   private refuseForbidden(at: string, e: TaskResultExpression): void {
     const why = /\.when(\[|$)/.test(at)
-      ? 'Tekton evaluates when expressions on the reference, not on the value; test the value in a step script instead'
+      ? 'Tekton evaluates when expressions on the reference, not on the value' +
+        (this.input.copies === undefined ? ' (it would take a copy of the value, but copies are turned off on this cluster: config key maxCopySize is "0")' : ' (a copy of the value is of the whole value, not an element or path)') +
+        '; test the value in a step script instead'
       : /\.matrix(\.|$)/.test(at)
         ? 'a matrix cannot fan out over a value stored on a volume; keep this result a classic one to fan out over it'
         : 'the value is not available there; use it in a step script';
@@ -339,11 +397,6 @@ function elementProblem(e: TaskResultExpression, shape: ResultShape, selector: S
     return `expected ${whole} or ${whole.slice(0, -1)}.path), found ${e.text}`;
   }
   return selectorMismatch(shape, selector, whole, e.text);
-}
-
-/** How a result is named after `results`: `.name`, or `["na.me"]` for a name with dots. */
-function resultAccess(result: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(result) ? `.${result}` : `["${result}"]`;
 }
 
 function stepOf(spec: EmbeddedTask, at: string): string {

@@ -1,7 +1,7 @@
 import { PARAM_REFS, STEP_PREPARE, TASK_OUTPUT_WORKSPACE, TASK_WORKSPACE, VIEW_WORKSPACES } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineSpec, PipelineTask, Task } from '../api/tekton.js';
 import type { Config } from './config.js';
-import { rewriteConsumer, mentionsReference, type Producers, type Shapes } from './consumer.js';
+import { rewriteConsumer, mentionsReference, type Producers, type Shapes, type UsedReference } from './consumer.js';
 import { describeShape, formatSelector, pipelineResultEntry, selectorMismatch, selectorOfSuffix, shapeOf, undeclaredKey, type ResultShape, type Selector } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { checkPipelineSpecFields, checkTaskSpecFields } from './api-fields.js';
@@ -15,7 +15,8 @@ import { type Layout, PIPELINE_RUN_DIR, viewSubPath } from './layout.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
-import { checkTerminationBudget, isSealStep, rewriteProducer } from './producer.js';
+import { addCopies, checkTerminationBudget, isSealStep, rewriteProducer } from './producer.js';
+import { CopyRequests } from './copies.js';
 import { isTektonTaskKind, notSupplied, type Resolver } from './resolver.js';
 import { checkObjectShape } from './shape/check-object.js';
 import { isWindowsScript, scriptStart } from './tekton-scripts.js';
@@ -161,6 +162,8 @@ export function rewritePipelineSpec(
   const touched: string[] = [];
   const inlining = new InlineBudget(input);
   const paramPaths = pipelineParamPaths(input.runParams, 'spec.params', input.spec.params, childPath(input.path, 'params'));
+  const copies = config.maxCopySize > 0 ? new CopyRequests() : undefined;
+  const sealed: Array<{ pt: PipelineTask & { taskSpec: EmbeddedTask }; entry: Entry }> = [];
   for (const entry of analysis.entries) {
     const isProducer = entry.results.length > 0;
     // An embedded task is rewritten as a consumer to find out whether it is one (one walk, not two); a taskRef'd
@@ -171,14 +174,9 @@ export function rewritePipelineSpec(
     const pt = embed(entry, inlining, diags);
     if (!pt) continue;
     const userPaths = isProducer ? rewriteProducerTask(pt, entry, paramPaths, { layout, config }, diags) : sameFieldPaths;
-    const errors = diags.errorCount;
-    const consumer = {
-      pipelineTask: pt, path: entry.path, producers: analysis.producers, shapes: analysis.shapes,
-      argsAndEnv: { enabled: config.valuesInArgsAndEnv, maxResultSize: config.maxResultSize },
-    };
-    const used = mayConsume ? diags.withPaths(userPaths, () => rewriteConsumer(consumer, layout, diags)) : [];
-    if (!isProducer && used.length === 0 && diags.errorCount === errors) continue;
-    if (isProducer) checkSealed(pt, entry, config, flags, diags);
+    const { used, changed } = mayConsume ? consume(pt, entry, analysis, { layout, config, copies, userPaths }, diags) : { used: [], changed: false };
+    if (!isProducer && !changed) continue;
+    if (isProducer) sealed.push({ pt, entry });
     diags.withPaths(userPaths, () => refuseWindowsScripts(pt, entry.path, diags));
     // A consumer rewritten by an earlier pass declares the refs param (and uses nothing new).
     const consumes = used.length > 0 || (pt.taskSpec.params ?? []).some((p) => p.name === PARAM_REFS);
@@ -187,6 +185,7 @@ export function rewritePipelineSpec(
     if (items) items[entry.index] = pt;
     touched.push(pt.name);
   }
+  sealProducers(sealed, copies, config, flags, diags);
   checkResultWorkspaceBindings(input, resultWorkspace, shared);
   const elements = rewritePipelineResults(input, analysis.producers, analysis.shapes);
   return { touched, inlined: inlining.inlined, inlinedBytes: inlining.inlinedBytes, elements };
@@ -267,6 +266,41 @@ function userStepPaths(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Ent
     const index = /^(\d+)\]/.exec(path.slice(steps.length));
     return index?.[1] === undefined ? path : `${steps}${Number(index[1]) - 1}${path.slice(steps.length + index[1].length)}`;
   };
+}
+
+/**
+ * The consumer pass: the references the task uses, and whether it changed (it uses some, asks for a copy, or is
+ * refused), so a task using none is left as it was.
+ */
+function consume(
+  pt: PipelineTask & { taskSpec: EmbeddedTask },
+  entry: Entry,
+  analysis: PipelineAnalysis,
+  settings: { layout: Layout; config: Config; copies: CopyRequests | undefined; userPaths: (path: string) => string },
+  diags: Diagnostics,
+): { used: UsedReference[]; changed: boolean } {
+  const { config, copies } = settings;
+  const errors = diags.errorCount;
+  const asked = copies?.asked;
+  const consumer = {
+    pipelineTask: pt, path: entry.path, producers: analysis.producers, shapes: analysis.shapes,
+    argsAndEnv: { enabled: config.valuesInArgsAndEnv, maxResultSize: config.maxResultSize },
+    ...(copies !== undefined ? { copies } : {}),
+  };
+  const used = diags.withPaths(settings.userPaths, () => rewriteConsumer(consumer, settings.layout, diags));
+  return { used, changed: used.length > 0 || diags.errorCount !== errors || copies?.asked !== asked };
+}
+
+/**
+ * A producer publishes the copies its consumers (before or after it in the lists) asked for; then its seal step's
+ * termination message, with them, must fit.
+ */
+function sealProducers(sealed: ReadonlyArray<{ pt: PipelineTask & { taskSpec: EmbeddedTask }; entry: Entry }>, copies: CopyRequests | undefined, config: Config, flags: FeatureFlags | undefined, diags: Diagnostics): void {
+  for (const { pt, entry } of sealed) {
+    const asked = copies?.byTask.get(pt.name);
+    if (asked !== undefined) addCopies(pt.taskSpec, [...asked], config);
+    checkSealed(pt, entry, config, flags, diags);
+  }
 }
 
 /** The producer's seal step's termination message, as its pod will run (its consumer rewrite included), must fit. */

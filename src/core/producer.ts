@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
+  COPY_PREFIX,
   LABEL_PRODUCER,
   STEP_PREPARE,
   STEP_SEAL,
@@ -12,6 +13,7 @@ import type { Diagnostics } from './diagnostics.js';
 import { childPath, mapText } from './json-walk.js';
 import { type Layout, producerDir, producerMountPath, resultFilePath } from './layout.js';
 import { replaceResultPaths } from './variables.js';
+import { copyName } from './copies.js';
 import { describeShape, formatShapes, isStructured, shapeOf, type ResultShape } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import {
@@ -128,7 +130,8 @@ export interface SealedTask {
  */
 export function checkTerminationBudget(task: SealedTask, config: Config, diags: Diagnostics): void {
   if (task.flags === undefined || !(task.taskSpec.steps ?? []).some(isSealStep)) return;
-  const estimate = sealMessageBytes(task.producer, task.results, config.maxResultSize, task.flags);
+  const copies = copiesOf(task.taskSpec);
+  const estimate = sealMessageBytes(task.producer, task.results, config.maxResultSize, task.flags, { names: copies, maxSize: config.maxCopySize });
   if (estimate === undefined) return;
   const pod = podContainers(task.taskSpec);
   const budget = containerMessageBudget(pod.total);
@@ -141,7 +144,9 @@ export function checkTerminationBudget(task: SealedTask, config: Config, diags: 
     const what =
       `${task.label}: its ${task.results.length} results stored by reference put ${estimate.compressed ? 'an estimated ' : ''}` +
       `${estimate.bytes} bytes into its tlr-seal step's termination message (${estimate.compressed ? 'compressed, ' : ''}` +
-      `each reference up to ${estimate.referenceBytes} bytes with its name), over the ${budget} bytes Tekton gets from it: ${kept}` +
+      `each reference up to ${estimate.referenceBytes} bytes with its name` +
+      (copies.length > 0 ? `, and ${copies.length} copies of values used where the pod's fields need them, up to ${config.maxCopySize} bytes each (config key maxCopySize)` : '') +
+      `), over the ${budget} bytes Tekton gets from it: ${kept}` +
       (classic.length > 0 ? `, before its ${classic.length} classic result(s)` : '') +
       '; expected them to fit, or Tekton drops every result of the task. Store fewer results by reference in one task ' +
       '(split it, or keep small ones classic), or give the task fewer steps';
@@ -164,6 +169,38 @@ export function checkTerminationBudget(task: SealedTask, config: Config, diags: 
 /** Room under which classic results sharing the seal step's message get a warning. */
 const CLASSIC_ROOM_WARNING = 1024;
 
+/**
+ * Asks the sealed producer `spec` to publish a copy of each result in `names` (src/core/copies.ts): its seal step gets
+ * `--copies <names> --max-copy <maxCopySize>`, and each copy is declared as a string result. Idempotent.
+ */
+export function addCopies(spec: EmbeddedTask, names: readonly string[], config: Config): void {
+  const steps = spec.steps ?? [];
+  const at = steps.findIndex(isSealStep);
+  const seal = steps[at];
+  if (seal === undefined || names.length === 0) return;
+  const args = [...(seal.args ?? [])];
+  const listed = args.indexOf('--copies');
+  const all = [...new Set([...(listed >= 0 ? (args[listed + 1] ?? '').split(',') : []), ...names])].sort();
+  if (listed >= 0) args.splice(listed, 4);
+  const size = args.indexOf('--max-size');
+  args.splice(size + 2, 0, '--copies', all.join(','), '--max-copy', String(config.maxCopySize));
+  spec.steps = steps.map((s, i) => (i === at ? { ...s, args } : s));
+  const declared = new Set((spec.results ?? []).map((r) => r.name));
+  const added = all.filter((n) => !declared.has(copyName(n))).map((n) => ({
+    name: copyName(n),
+    type: 'string' as const,
+    description: `A copy of result "${n}" (stored by reference) for consumers that use it where no step can put it in (added by Tekton Large Results).`,
+  }));
+  if (added.length > 0) spec.results = [...(spec.results ?? []), ...added];
+}
+
+/** The results whose copies the seal step of `spec` publishes (its `--copies`). */
+export function copiesOf(spec: EmbeddedTask): string[] {
+  const args = (spec.steps ?? []).find(isSealStep)?.args ?? [];
+  const listed = args.indexOf('--copies');
+  return listed >= 0 ? (args[listed + 1] ?? '').split(',').filter(Boolean) : [];
+}
+
 /** Our own seal step (by name and command), which marks a producer as already rewritten. */
 export function isSealStep(step: Step): boolean {
   return step.name === STEP_SEAL && step.command?.[0] === 'tlr-init';
@@ -178,6 +215,15 @@ function rewriteStep(step: Step, replace: (text: string) => string): Step {
 
 function checkReserved(input: ProducerInput, diags: Diagnostics): boolean {
   let ok = true;
+  (input.taskSpec.results ?? []).forEach((result, i) => {
+    if (typeof result?.name === 'string' && result.name.startsWith(COPY_PREFIX)) {
+      diags.error(
+        childPath(childPath(childPath(input.path, 'results'), i), 'name'),
+        `${input.label}: result names starting "${COPY_PREFIX}" are reserved for Tekton Large Results (copies of values stored by reference); rename result "${result.name}"`,
+      );
+      ok = false;
+    }
+  });
   (input.taskSpec.steps ?? []).forEach((step, i) => {
     if (step.name === STEP_PREPARE || step.name === STEP_SEAL) {
       diags.error(

@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { LABEL_CONSUMER } from '../api/names.js';
+import { COPY_PREFIX, LABEL_CONSUMER } from '../api/names.js';
 import type { EmbeddedTask, Step } from '../api/tekton.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { formatReference } from './reference.js';
@@ -47,7 +47,13 @@ export interface TerminationEstimate {
  * The seal step's termination message for `results` of `producer` (references as long as they can be), or undefined
  * when Tekton does not carry results in termination messages.
  */
-export function sealMessageBytes(producer: string, results: readonly string[], maxResultSize: number, flags: FeatureFlags): TerminationEstimate | undefined {
+export function sealMessageBytes(
+  producer: string,
+  results: readonly string[],
+  maxResultSize: number,
+  flags: FeatureFlags,
+  copies: { readonly names: readonly string[]; readonly maxSize: number } = { names: [], maxSize: 0 },
+): TerminationEstimate | undefined {
   if (flags.resultsFrom === 'sidecar-logs') return undefined;
   const size = Number(`9${'9'.repeat(String(maxResultSize).length - 1)}`);
   const entries = [{ key: 'StartedAt', value: STARTED_AT, type: 3 }];
@@ -58,6 +64,13 @@ export function sealMessageBytes(producer: string, results: readonly string[], m
     const value = formatReference({ sha256, size, path: `${'0'.repeat(UID_LENGTH)}/${producer}/${name}` });
     referenceBytes = Math.max(referenceBytes, value.length);
     entries.push({ key: name, value, type: 1 });
+  }
+  // A copy (src/core/copies.ts) is at most maxSize bytes as Tekton encodes it, which the seal step checks; hex stands in
+  // for a value compression cannot shrink.
+  for (const name of copies.names) {
+    let value = '';
+    while (value.length < copies.maxSize) value += createHash('sha256').update(`${producer}/${name}/${value.length}`).digest('hex');
+    entries.push({ key: `${COPY_PREFIX}${name}`, value: value.slice(0, copies.maxSize), type: 1 });
   }
   const json = Buffer.from(JSON.stringify(entries));
   if (!flags.terminationMessageCompression) return { bytes: json.length, compressed: false, referenceBytes };

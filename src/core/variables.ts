@@ -53,6 +53,13 @@ export function findParamExpressions(text: string): ParamExpression[] {
   return [...text.matchAll(PARAM)].map((m) => ({ text: m[0], name: m[1] ?? m[3] ?? '', suffix: m[4] ?? '' }));
 }
 
+/** `text` with each `$(params.<p>…)` for which `replace` returns a string replaced by it, in one pass. */
+export function replaceParamExpressions(text: string, replace: (e: ParamExpression) => string | undefined): string {
+  if (!text.includes('$(params')) return text;
+  return text.replace(PARAM, (match: string, dot?: string, _q?: string, bracket?: string, suffix?: string) =>
+    replace({ text: match, name: dot ?? bracket ?? '', suffix: suffix ?? '' }) ?? match);
+}
+
 /** Characters of a Tekton result name (its `ResultNameFormat`), which also end the literal `/tekton/results/<name>`. */
 const RESULT_CHARS = '[-A-Za-z0-9_.]+';
 

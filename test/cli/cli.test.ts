@@ -176,12 +176,12 @@ test('a stored Pipeline is checked on its own as every run naming it would be: r
   const pipeline = await tempFile('pipeline.yaml', [
     'apiVersion: tekton.dev/v1', 'kind: Pipeline', 'metadata: {name: p}', 'spec:', '  resultWorkspace: {name: results}', '  tasks:',
     '    - name: gen', '      taskSpec:', '        results: [{name: out, storage: reference}]', '        steps: [{name: s, image: bash, script: "echo > $(results.out.path)"}]',
-    '    - name: use', '      taskSpec:', '        steps: [{name: s, image: "$(tasks.gen.results.out)", script: "true"}]', '',
+    '    - name: use', '      taskSpec:', '        steps: [{name: s, image: "$(tasks.gen.results.out.path)", script: "true"}]', '',
   ].join('\n'));
   for (const command of ['validate', 'render']) {
     const refused = await tlr(command, pipeline);
     t.is(refused.code, 1, command);
-    t.regex(refused.err, /pipeline\.yaml:13:34: error: Pipeline p: spec\.tasks\[1\]\.taskSpec\.steps\[0\]\.image: .*\$\(tasks\.gen\.results\.out\)/, command);
+    t.regex(refused.err, /pipeline\.yaml:13:34: error: Pipeline p: spec\.tasks\[1\]\.taskSpec\.steps\[0\]\.image: .*\$\(tasks\.gen\.results\.out\.path\)/, command);
   }
   const dir = 'examples/taskref-files';
   const alone = await tlr('validate', `${dir}/pipeline.yaml`);
@@ -201,7 +201,7 @@ test('diagnostics point at the user’s own field: file:line:col of the node, an
     'apiVersion: tekton.dev/v1', 'kind: PipelineRun', 'metadata: {name: s}', 'spec:', '  pipelineSpec:', '    resultWorkspace: {name: results}', '    tasks:',
     '      - name: gen', '        taskSpec:', '          results: [{name: out, storage: reference}]', '          steps: [{name: s, image: bash, script: "echo > $(results.out.path)"}]',
     '      - name: both', '        taskSpec:', '          results: [{name: more, storage: reference}]', '          steps:',
-    '            - {name: a, image: bash, script: "echo > $(results.more.path)"}', '            - name: b', '              image: $(tasks.gen.results.out)', '',
+    '            - {name: a, image: bash, script: "echo > $(results.more.path)"}', '            - name: b', '              image: $(tasks.gen.results.out.path)', '',
   ].join('\n'));
   const r = await tlr('validate', file);
   t.is(r.code, 1);
@@ -235,7 +235,9 @@ test('a field of a Pipeline or Task a run references is located in the file that
     'apiVersion: tekton.dev/v1', 'kind: Task', 'metadata: {name: deploy}', 'spec:', '  params: [{name: img}]', '  steps:',
     '    - name: s', '      image: $(params.img)', '      script: "true"',
   ]);
-  const r = await tlr('validate', run, pipeline, task);
+  // Copies off, so a value in an image is refused (with copies it takes one: test/core/copies.test.ts).
+  const config = await write('config.yaml', ['maxCopySize: "0"']);
+  const r = await tlr('validate', '-c', config, run, pipeline, task);
   t.is(r.code, 1);
   // The run's refusal where the user wrote the field: the Task's image in task.yaml — not the run's first line, not
   // spec.pipelineSpec.tasks[1].taskSpec.steps[0].image (which no file holds).
@@ -244,7 +246,7 @@ test('a field of a Pipeline or Task a run references is located in the file that
   const missing = await tlr('validate', run, pipeline);
   t.is(missing.code, 1);
   t.regex(missing.err, /pipeline\.yaml:12:16: error: Pipeline p, run by PipelineRun r: spec\.tasks\[1\]\.taskRef: pipeline task "use": .*Task "deploy" was not found/);
-  const json = await tlr('validate', '-o', 'json', run, pipeline, task);
+  const json = await tlr('validate', '-c', config, '-o', 'json', run, pipeline, task);
   const report = JSON.parse(json.out) as { objects: Array<{ file: string; line: number; object: string; status: string }>; diagnostics: Array<Record<string, unknown>> };
   // The objects refused are still the run, in its own file, and the Pipeline (checked on its own, as runs would use it).
   t.deepEqual(report.objects.filter((o) => o.status === 'refused').map((o) => [o.file, o.line, o.object]), [[pipeline, 1, 'Pipeline p'], [run, 1, 'PipelineRun r']]);

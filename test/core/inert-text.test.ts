@@ -6,6 +6,7 @@
 import test from 'ava';
 import type { PipelineRun } from '../../src/api/tekton.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { parseConfig } from '../../src/core/config.js';
 import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
 const REF = '$(tasks.gen.results.r)';
@@ -43,9 +44,11 @@ test('a reference in a pipeline task’s displayName is a warning naming what Te
   t.regex(warning?.message ?? '', /in displayName names result "r" of task "gen", which is stored by reference: Tekton puts its reference/);
 });
 
-test('still refused where Tekton substitutes and no value can go: a volume’s ConfigMap name', (t) => {
-  const error = t.throws(() => rewritePipelineRun(run({
-    taskSpec: { volumes: [{ name: 'v', configMap: { name: REF } }], steps: [{ name: 's', image: 'bash', script: 'true' }] },
-  }), options));
+test('where Tekton substitutes and no step can put the value, a copy goes, and with copies off it is refused: a volume’s ConfigMap name', (t) => {
+  const input = run({ taskSpec: { volumes: [{ name: 'v', configMap: { name: REF } }], steps: [{ name: 's', image: 'bash', script: 'true' }] } });
+  const out = rewritePipelineRun(input, options);
+  t.regex(JSON.stringify(out.object.spec.pipelineSpec?.tasks?.[1]?.taskSpec?.volumes), /"name":"\$\(tasks\.gen\.results\.tlr-copy-[^)]+\)"/);
+  const off = { ...options, config: parseConfig({ maxCopySize: '0' }) };
+  const error = t.throws(() => rewritePipelineRun(input, off));
   t.regex(error?.message ?? '', /taskSpec\.volumes\[0\]\.configMap\.name: .*stored by reference/);
 });

@@ -42,10 +42,12 @@ test('no PATH_MAX warning when the namespace caps results below it (config key m
   t.deepEqual(out.diagnostics.map((d) => d.message), []);
 });
 
-test('a sidecar’s workingDir by value is refused; with valuesInArgsAndEnv off a step’s is too, naming the key', (t) => {
-  const sidecar = t.throws(() =>
-    rewritePipelineRun(consumer({ steps: [{ name: 'a', image: 'bash', script: 'true' }], sidecars: [{ name: 's', image: 'bash', workingDir: '/w/$(params.dir)' }] }), options),
-  );
+test('a sidecar’s workingDir by value takes a copy, refused with copies off; with valuesInArgsAndEnv off a step’s is refused, naming the key', (t) => {
+  const spec = { steps: [{ name: 'a', image: 'bash', script: 'true' }], sidecars: [{ name: 's', image: 'bash', workingDir: '/w/$(params.dir)' }] };
+  const copied = rewritePipelineRun(consumer(spec), options).object.spec.pipelineSpec?.tasks?.[1]?.taskSpec;
+  t.is(copied?.sidecars?.[0]?.workingDir, '/w/$(params.tlr-copy-dir)');
+  const noCopies = { ...options, config: parseConfig({ maxCopySize: '0' }) };
+  const sidecar = t.throws(() => rewritePipelineRun(consumer(spec), noCopies));
   t.regex(sidecar?.message ?? '', /sidecars\[0\]\.workingDir: .*a sidecar starts with its own command/);
   const off = { config: parseConfig({ valuesInArgsAndEnv: 'false' }, 'ci'), featureFlags: parseFeatureFlags({}) };
   const step = t.throws(() => rewritePipelineRun(consumer({ steps: [{ name: 'a', image: 'bash', workingDir: '/w/$(params.dir)', script: 'pwd' }] }), off));

@@ -1,0 +1,97 @@
+/**
+ * The copy of a result the seal step publishes as the classic result `tlr-copy-<name>` (src/core/copies.ts): the
+ * bytes it hashes, taken as they stream past. Tekton carries it in the seal step's termination message, a JSON
+ * string: so it must be UTF-8 (Go's encoder would replace other bytes, and the consumer would get another value),
+ * and its encoded length (escapes included) is what maxCopySize bounds, which the rewrite counted on when it checked
+ * the message fits.
+ */
+import { TlrError } from '../src/errors.js';
+
+export class CopyTaker {
+  private readonly chunks: Buffer[] = [];
+  private taken = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly maxSize: number,
+    size: number,
+  ) {
+    this.checkSize(size);
+  }
+
+  /** Refuses a value over the limit before it is read (its encoding can only be longer). */
+  checkSize(size: number): void {
+    if (size > this.maxSize) throw this.tooLarge(`${size} bytes`);
+  }
+
+  push(chunk: Buffer): void {
+    this.taken += chunk.length;
+    // The chunk's buffer is reused by the reader: keep a copy. More than the limit is refused by checkSize first.
+    if (this.taken <= this.maxSize) this.chunks.push(Buffer.from(chunk));
+  }
+
+  /** The copy, checked: valid UTF-8, and at most maxSize bytes as Go's JSON encoder writes it. */
+  value(): Buffer {
+    const bytes = Buffer.concat(this.chunks);
+    if (this.taken !== bytes.length) throw this.tooLarge(`${this.taken} bytes`);
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      const at = firstInvalidUtf8(bytes);
+      throw new TlrError(
+        'E_RESULT_SHAPE',
+        `Result "${this.name}" is used where a copy of its value is needed (a field Kubernetes or Tekton reads before any ` +
+          `step of the consumer runs), and a copy travels as a Tekton result, which must be UTF-8 text; found a byte ` +
+          `that is not UTF-8 at offset ${at} (0x${bytes[at]?.toString(16).padStart(2, '0') ?? '??'}). Write text, or use the value only in the consumer's steps`,
+      );
+    }
+    const encoded = goJsonLength(text);
+    if (encoded > this.maxSize) throw this.tooLarge(`${bytes.length} bytes, ${encoded} as Tekton encodes it`);
+    return bytes;
+  }
+
+  private tooLarge(found: string): TlrError {
+    return new TlrError(
+      'E_RESULT_TOO_LARGE',
+      `Result "${this.name}" is used where a copy of its value is needed (a field Kubernetes or Tekton reads before any ` +
+        `step of the consumer runs: an image, a Secret's or ConfigMap's name or key, a volume or mount path, a sidecar, ` +
+        `a when expression), and a copy is at most ${this.maxSize} bytes (config key maxCopySize); found ${found}. ` +
+        'Write a value that fits, or use it only in the consumer\'s steps (script, args, command, env, workingDir)',
+    );
+  }
+}
+
+/**
+ * The length of `text` as Go's encoding/json writes a string's content (HTMLEscape on, as json.Marshal): `"` and `\`
+ * take 2 bytes, \n \r \t 2, other control characters, `<`, `>`, `&`, U+2028 and U+2029 6 (\u00XX: the longest form,
+ * so the bound holds whatever Go version escapes \b and \f shorter), everything else its UTF-8 bytes.
+ */
+export function goJsonLength(text: string): number {
+  let length = 0;
+  for (const ch of text) {
+    const code = ch.codePointAt(0) ?? 0;
+    if (ch === '"' || ch === '\\' || ch === '\n' || ch === '\r' || ch === '\t') length += 2;
+    else if (code < 0x20 || ch === '<' || ch === '>' || ch === '&' || code === 0x2028 || code === 0x2029) length += 6;
+    else length += Buffer.byteLength(ch);
+  }
+  return length;
+}
+
+/** The offset of the first byte that does not begin a valid UTF-8 sequence (the value is known to have one). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i] ?? 0;
+    const length = lead < 0x80 ? 1 : lead >= 0xc2 && lead < 0xe0 ? 2 : lead >= 0xe0 && lead < 0xf0 ? 3 : lead >= 0xf0 && lead < 0xf5 ? 4 : 0;
+    if (length === 0 || i + length > bytes.length) return i;
+    try {
+      decoder.decode(bytes.subarray(i, i + length));
+    } catch {
+      return i;
+    }
+    i += length;
+  }
+  return i;
+}
