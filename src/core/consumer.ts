@@ -5,6 +5,7 @@ import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
 import { addTwins, copyResultExpression, paramExpression, resultAccess, copyName, type CopyRequests } from './copies.js';
 import { addWorkspace } from './producer.js';
+import { mergeableStepEnv, refuseOurEnv } from './step-env.js';
 import { scriptStart } from './tekton-scripts.js';
 import { findParamExpressions, findTaskResultExpressions, replaceParamExpressions, type TaskResultExpression } from './variables.js';
 import { describeShape, formatSelector, SELECT_OPENING, selectorMismatch, selectorOfSuffix, selectorToken, undeclaredKey, type ResultShape, type Selector } from './structured.js';
@@ -83,11 +84,7 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
     return value === param.value ? param : { ...param, value };
   });
   if (params?.some((p, j) => p !== pt.params?.[j])) pt.params = params;
-  // A when expression or a workspace binding's subPath may take a copy (src/core/copies.ts); the rest stays as written.
-  if (pt.when !== undefined) pt.when = scan.rewrite(pt.when, childPath(input.path, 'when'), 'forbidden');
-  if (pt.matrix !== undefined) scan.rewrite(pt.matrix, childPath(input.path, 'matrix'), 'forbidden');
-  if (pt.workspaces !== undefined) pt.workspaces = scan.rewrite(pt.workspaces, childPath(input.path, 'workspaces'), 'forbidden');
-  if (pt.taskRef?.params) scan.rewrite(pt.taskRef.params, childPath(childPath(input.path, 'taskRef'), 'params'), 'forbidden');
+  scanPipelineTaskFields(pt, input.path, scan);
 
   warnDisplayName(pt, input, diags);
   const { metadata, ...body } = pt.taskSpec;
@@ -103,6 +100,17 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
   return used;
+}
+
+/**
+ * The pipeline task's own fields Tekton substitutes results into: a when expression or a workspace binding's subPath
+ * may take a copy (src/core/copies.ts); a matrix or a resolver's params may not, and stay as written.
+ */
+function scanPipelineTaskFields(pt: PipelineTask, path: string, scan: Scan): void {
+  if (pt.when !== undefined) pt.when = scan.rewrite(pt.when, childPath(path, 'when'), 'forbidden');
+  if (pt.matrix !== undefined) scan.rewrite(pt.matrix, childPath(path, 'matrix'), 'forbidden');
+  if (pt.workspaces !== undefined) pt.workspaces = scan.rewrite(pt.workspaces, childPath(path, 'workspaces'), 'forbidden');
+  if (pt.taskRef?.params) scan.rewrite(pt.taskRef.params, childPath(childPath(path, 'taskRef'), 'params'), 'forbidden');
 }
 
 /** The twins of the params the scan found used where only a copy will do (src/core/copies.ts). */
@@ -199,7 +207,7 @@ class Scan {
       const carried = carrying.size > 0 ? findParamExpressions(text).filter((p) => carrying.has(p.name)) : [];
       if (carried.length > 0) {
         const at = lazyAt();
-        if (this.takesCopy(at, site)) text = this.twinsIn(text, carrying);
+        if (this.takesCopy(at, site)) text = this.twinsIn(text, carrying, at);
         for (const p of carried) {
           if (!this.takesCopy(at, site) || p.suffix !== '') this.valueAt(at, `$(params.${p.name})`, this.paramSource(p.name));
         }
@@ -226,11 +234,29 @@ class Scan {
     return !SCRIPT_FIELD.test(at) && !EXEC_FIELD.test(at);
   }
 
+  /**
+   * Says, once per result, that a field takes a copy, and its limit: the producer fails at its tlr-seal step, saying
+   * so, when the value is larger (or not UTF-8).
+   */
+  private warnCopy(at: string, expression: string, ref: UsedReference): void {
+    const key = `${ref.task}\u0000${ref.result}\u0000copy`;
+    const max = this.input.copies?.maxSize ?? 0;
+    if (this.warnedLarge.has(key) || (this.input.argsAndEnv?.maxResultSize ?? Infinity) <= max) return;
+    this.warnedLarge.add(key);
+    this.diags.warn(
+      at,
+      `${this.label()}${stepOf(this.input.pipelineTask.taskSpec, at)}: ${expression} in ${fieldOf(at)} is set before any step runs, so it takes a copy of ` +
+        `result "${ref.result}" of task "${ref.task}", which is stored by reference: a copy is at most ${max} bytes of UTF-8 text ` +
+        `(config key maxCopySize), and task "${ref.task}" fails at its tlr-seal step if the value is not`,
+    );
+  }
+
   /** `text` with each whole `$(params.<p>)` of a carrying param replaced by its twin's. */
-  private twinsIn(text: string, carrying: ReadonlySet<string>): string {
+  private twinsIn(text: string, carrying: ReadonlySet<string>, at: string): string {
     return replaceParamExpressions(text, (p) => {
       if (!carrying.has(p.name) || p.suffix !== '') return undefined;
       this.twins.add(p.name);
+      this.warnCopy(at, p.text, this.paramSource(p.name));
       return paramExpression(copyName(p.name));
     });
   }
@@ -240,6 +266,7 @@ class Scan {
     const source = { task: e.task, result: e.result };
     if (e.suffix === '' && this.takesCopy(at, site)) {
       this.input.copies?.add(e.task, e.result);
+      this.warnCopy(at, e.text, source);
       return copyResultExpression(e);
     }
     if (site === 'forbidden') {
@@ -410,7 +437,7 @@ function stepOf(spec: EmbeddedTask, at: string): string {
 function fieldOf(at: string): string {
   const template = /\.stepTemplate\.([A-Za-z]+)/.exec(at);
   if (template) return `the stepTemplate's ${template[1]}`;
-  const m = /\.(?:steps|sidecars)\[\d+\]\.([A-Za-z]+)/.exec(at) ?? /\.taskSpec\.([A-Za-z]+)/.exec(at);
+  const m = /\.(?:steps|sidecars)\[\d+\]\.([A-Za-z]+)/.exec(at) ?? /\.taskSpec\.([A-Za-z]+)/.exec(at) ?? /\]\.(when|workspaces)\[/.exec(at);
   return m?.[1] ?? 'this field';
 }
 
@@ -448,35 +475,6 @@ function markConsumer(input: ConsumerInput, scan: { used: readonly UsedReference
   spec.metadata = { ...spec.metadata, labels: { ...spec.metadata?.labels, [LABEL_CONSUMER]: 'true' } };
 }
 
-/**
- * The stepTemplate added above makes Tekton merge it into every step (a strategic merge keyed by env name), which
- * Tekton's webhook refuses when a step lists one name twice — harmless without a stepTemplate, so catalog Tasks do it
- * (nexus-lifecycle-scan, terraform-cli). A repeat identical to the first is dropped, with a warning (the container
- * gets the same environment); a repeat with another value is refused here, naming both, rather than by Tekton's
- * "error merging step template and steps".
- */
-function mergeableStepEnv(spec: EmbeddedTask, path: string, diags: Diagnostics, label: string): void {
-  (spec.steps ?? []).forEach((step, i) => {
-    if (step.env === undefined) return;
-    const first = new Map<string, { index: number; text: string }>();
-    const kept: EnvVar[] = [];
-    step.env.forEach((e, j) => {
-      const text = JSON.stringify(e);
-      const seen = first.get(e.name);
-      const at = `${path}.steps[${i}].env[${j}]`;
-      if (seen === undefined) {
-        first.set(e.name, { index: j, text });
-        kept.push(e);
-      } else if (seen.text === text) {
-        diags.warn(at, `${label}, step "${step.name ?? i}": env ${e.name} is listed twice (env[${seen.index}] and env[${j}]), identically; the rewrite keeps env[${seen.index}], since Tekton refuses a repeated name once the task has a stepTemplate (which the rewrite adds)`);
-      } else {
-        diags.error(at, `${label}, step "${step.name ?? i}": env ${e.name} is listed twice with different values (env[${seen.index}] and env[${j}]); expected each name once, since Tekton refuses a repeated name once the task has a stepTemplate (which the rewrite adds): keep the one the step should see`);
-      }
-    });
-    if (kept.length !== step.env.length) step.env = kept;
-  });
-}
-
 /** `1073741824 bytes (1 GiB)`: exact, and readable. */
 function describeBytes(bytes: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
@@ -489,21 +487,3 @@ function describeBytes(bytes: number): string {
   return unit < 0 ? `${bytes} bytes` : `${bytes} bytes (${Number(value.toFixed(1))} ${units[unit]})`;
 }
 
-/**
- * A step (or sidecar) setting one of our env names would override the stepTemplate's for that container: with an
- * empty TLR_REFS its values would go unverified. Refused, naming the field.
- */
-function refuseOurEnv(spec: EmbeddedTask, path: string, diags: Diagnostics, label: string): void {
-  for (const list of ['steps', 'sidecars'] as const) {
-    for (const [i, container] of (spec[list] ?? []).entries()) {
-      for (const [j, e] of ((container as { env?: EnvVar[] }).env ?? []).entries()) {
-        if (!OUR_ENV.has(e?.name)) continue;
-        diags.error(
-          `${path}.${list}[${i}].env[${j}].name`,
-          `${label}: env name "${e.name}" is reserved for Tekton Large Results (it tells the init container and tlr-exec ` +
-            'which references to verify); expected another name, found it set by the task',
-        );
-      }
-    }
-  }
-}

@@ -36,6 +36,10 @@ export function paramExpression(name: string): string {
 /** The results each producer must publish a copy of: `build -> {image}`. */
 export class CopyRequests {
   readonly byTask = new Map<string, Set<string>>();
+
+  /** `maxSize`: config key maxCopySize. */
+  constructor(readonly maxSize: number) {}
+
   /** How many times a copy was asked for (a consumer that asks for one is changed, even if it uses nothing else). */
   asked = 0;
 

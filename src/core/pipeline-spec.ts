@@ -162,7 +162,7 @@ export function rewritePipelineSpec(
   const touched: string[] = [];
   const inlining = new InlineBudget(input);
   const paramPaths = pipelineParamPaths(input.runParams, 'spec.params', input.spec.params, childPath(input.path, 'params'));
-  const copies = config.maxCopySize > 0 ? new CopyRequests() : undefined;
+  const copies = config.maxCopySize > 0 ? new CopyRequests(config.maxCopySize) : undefined;
   const sealed: Array<{ pt: PipelineTask & { taskSpec: EmbeddedTask }; entry: Entry }> = [];
   for (const entry of analysis.entries) {
     const isProducer = entry.results.length > 0;

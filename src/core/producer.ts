@@ -138,7 +138,7 @@ export function checkTerminationBudget(task: SealedTask, config: Config, diags: 
   const kept =
     `the kubelet keeps ${budget} bytes of each container's termination message in its pod (${POD_TERMINATION_MESSAGE_BYTES} ` +
     `bytes for the pod's ${pod.total} containers: ${describeContainers(pod)}; Tekton takes at most ${TERMINATION_MESSAGE_BYTES})`;
-  const classic = (task.taskSpec.results ?? []).map((r) => r?.name).filter((n) => typeof n === 'string' && !task.results.includes(n));
+  const classic = (task.taskSpec.results ?? []).map((r) => r?.name).filter((n) => typeof n === 'string' && !task.results.includes(n) && !n.startsWith(COPY_PREFIX));
   const path = childPath(task.path, 'results');
   if (estimate.bytes > budget) {
     const what =

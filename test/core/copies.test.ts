@@ -1,0 +1,132 @@
+/**
+ * Copies in the rewrite (src/core/copies.ts): a value stored by reference used where no step can put it in takes a
+ * copy — a param carrying it gets a twin fed from the producer's `tlr-copy-<result>`, a direct expression names the
+ * copy — and the producer's seal step is asked for it; an element or a path has no copy, a matrix none either; the
+ * names are reserved; copies count in the seal step's termination budget; off (maxCopySize 0), refused as before.
+ */
+import test from 'ava';
+import type { EmbeddedTask, PipelineTask } from '../../src/api/tekton.js';
+import { parseConfig } from '../../src/core/config.js';
+import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
+import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
+
+const gen = (results: string[]): Record<string, unknown> => ({
+  name: 'gen',
+  taskSpec: { results: results.map((name) => ({ name, storage: 'reference' })), steps: [{ name: 'w', image: 'bash', script: results.map((r) => `echo > $(results.${r}.path)`).join('\n') }] },
+});
+
+function tasksOf(out: ReturnType<typeof rewritePipelineRun>): Array<PipelineTask & { taskSpec: EmbeddedTask }> {
+  return (out.object.spec.pipelineSpec?.tasks ?? []) as Array<PipelineTask & { taskSpec: EmbeddedTask }>;
+}
+
+const errors = (out: ReturnType<typeof rewritePipelineRun>): string[] => out.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+
+test('a param carrying a value into an image and a script: the script by reference, the image from a twin fed the copy', (t) => {
+  const out = rewritePipelineRun(optedInRun([gen(['img']), {
+    name: 'use',
+    params: [{ name: 'image', value: '$(tasks.gen.results.img)' }],
+    taskSpec: { params: [{ name: 'image' }], steps: [{ name: 's', image: '$(params.image)', script: 'echo "$(params.image)"' }] },
+  }]), options);
+  t.deepEqual(errors(out), []);
+  const [producer, consumer] = tasksOf(out);
+  const step = consumer?.taskSpec.steps?.[0];
+  t.is(step?.image, '$(params.tlr-copy-image)');
+  t.is(step?.script, 'echo "$(params.image)"', 'the script still takes the value by reference');
+  t.like(consumer?.params?.find((p) => p.name === 'tlr-copy-image'), { value: '$(tasks.gen.results.tlr-copy-img)' });
+  t.like(consumer?.taskSpec.params?.find((p) => p.name === 'tlr-copy-image'), { type: 'string' });
+  t.like(producer?.taskSpec.results?.find((r) => r.name === 'tlr-copy-img'), { type: 'string' });
+  const seal = producer?.taskSpec.steps?.find((s) => s.name === 'tlr-seal')?.args ?? [];
+  t.deepEqual(seal.slice(seal.indexOf('--copies'), seal.indexOf('--copies') + 4), ['--copies', 'img', '--max-copy', '512']);
+  t.is(seal.at(-1), 'img', 'the result names stay last');
+  const again = rewritePipelineRun(out.object, options);
+  t.deepEqual(again.object, out.object, 'a second rewrite changes nothing');
+});
+
+test('a param mixing text and references gets a twin with each reference replaced by its copy, a path by its file', (t) => {
+  const out = rewritePipelineRun(optedInRun([gen(['repo', 'tag', 'list']), {
+    name: 'use',
+    params: [{ name: 'image', value: '$(tasks.gen.results.repo):$(tasks.gen.results.tag)#$(tasks.gen.results.list.path)' }],
+    taskSpec: { params: [{ name: 'image' }], steps: [{ name: 's', image: '$(params.image)', script: 'true' }] },
+  }]), options);
+  t.deepEqual(errors(out), []);
+  const [producer, consumer] = tasksOf(out);
+  t.regex(JSON.stringify(consumer?.params?.find((p) => p.name === 'tlr-copy-image')?.value), /^"\$\(tasks\.gen\.results\.tlr-copy-repo\):\$\(tasks\.gen\.results\.tlr-copy-tag\)#\/tlr\/results\/gen\/list"$/);
+  const seal = producer?.taskSpec.steps?.find((s) => s.name === 'tlr-seal')?.args ?? [];
+  t.is(seal[seal.indexOf('--copies') + 1], 'repo,tag', 'a path needs no copy');
+});
+
+test('a direct expression in a volume, a sidecar, a when expression and a workspace subPath names the copy; a pipeline task asking only for copies is still rewritten', (t) => {
+  const out = rewritePipelineRun(optedInRun([gen(['name']), {
+    name: 'use',
+    when: [{ input: '$(tasks.gen.results.name)', operator: 'in', values: ['x'] }],
+    workspaces: [{ name: 'w', workspace: 'shared', subPath: 'sub/$(tasks.gen.results.name)' }],
+    taskSpec: {
+      workspaces: [{ name: 'w' }],
+      volumes: [{ name: 'v', secret: { secretName: '$(tasks.gen.results.name)' } }],
+      sidecars: [{ name: 'side', image: 'bash', args: ['--name=$(tasks.gen.results.name)'] }],
+      steps: [{ name: 's', image: 'bash', script: 'true' }],
+    },
+  }], { workspaces: [{ name: 'shared' }] }), options);
+  t.deepEqual(errors(out), []);
+  const use = tasksOf(out)[1];
+  const copy = '$(tasks.gen.results.tlr-copy-name)';
+  t.is(use?.when?.[0]?.input, copy);
+  t.is(use?.workspaces?.find((w) => w.name === 'w')?.subPath, `sub/${copy}`);
+  t.deepEqual(use?.taskSpec.volumes, [{ name: 'v', secret: { secretName: copy } }]);
+  t.deepEqual(use?.taskSpec.sidecars?.[0]?.args, [`--name=${copy}`]);
+});
+
+test('an element of a structured result, a path in an image and a matrix have no copy: refused, saying why', (t) => {
+  const structured = { name: 'gen', taskSpec: { results: [{ name: 'cfg', type: 'object', properties: { image: { type: 'string' } }, storage: 'reference' }], steps: [{ name: 'w', image: 'bash', script: 'echo {} > $(results.cfg.path)' }] } };
+  const element = t.throws(() => rewritePipelineRun(optedInRun([structured, {
+    name: 'use', taskSpec: { steps: [{ name: 's', image: '$(tasks.gen.results.cfg.image)', script: 'true' }] },
+  }]), options));
+  t.regex(element?.message ?? '', /steps\[0\]\.image: .*carries an element of result "cfg" .*such a field takes a copy of the value, and a copy is of a whole value: \$\(tasks\.gen\.results\.cfg\), not an element/);
+  const twin = t.throws(() => rewritePipelineRun(optedInRun([structured, {
+    name: 'use', params: [{ name: 'img', value: '$(tasks.gen.results.cfg.image)' }],
+    taskSpec: { params: [{ name: 'img' }], steps: [{ name: 's', image: '$(params.img)', script: 'true' }] },
+  }]), options));
+  t.regex(twin?.message ?? '', /params\[0\]\.value: .*\$\(tasks\.gen\.results\.cfg\.image\) takes an element of result "cfg" .*a copy is of a whole value/);
+  const path = t.throws(() => rewritePipelineRun(optedInRun([gen(['r']), {
+    name: 'use', taskSpec: { steps: [{ name: 's', image: 'reg/$(tasks.gen.results.r.path)', script: 'true' }] },
+  }]), options));
+  t.regex(path?.message ?? '', /steps\[0\]\.image: .*a copy is of a whole value: \$\(tasks\.gen\.results\.r\), not its path/);
+  const matrix = t.throws(() => rewritePipelineRun(optedInRun([gen(['r']), {
+    name: 'use', matrix: { params: [{ name: 'x', value: ['$(tasks.gen.results.r)'] }] }, taskSpec: { params: [{ name: 'x' }], steps: [{ name: 's', image: 'bash', script: 'echo $(params.x)' }] },
+  }]), options));
+  t.regex(matrix?.message ?? '', /matrix.*a matrix cannot fan out over a value stored on a volume/);
+});
+
+test('copies off (maxCopySize 0): such uses are refused as before copies, naming the key', (t) => {
+  const off = { ...options, config: parseConfig({ maxCopySize: '0' }) };
+  const error = t.throws(() => rewritePipelineRun(optedInRun([gen(['r']), {
+    name: 'use', params: [{ name: 'p', value: '$(tasks.gen.results.r)' }],
+    taskSpec: { params: [{ name: 'p' }], steps: [{ name: 's', image: 'bash', env: [{ name: 'X', valueFrom: { secretKeyRef: { name: '$(params.p)', key: 'k' } } }], script: 'true' }] },
+  }]), off));
+  t.regex(error?.message ?? '', /env\[0\]\.valueFrom\.secretKeyRef\.name: .*copies are turned off on this cluster: config key maxCopySize is "0"/);
+});
+
+test('copy names are reserved: a producer’s result or a consumer’s param named tlr-copy-… is refused', (t) => {
+  const result = t.throws(() => rewritePipelineRun(optedInRun([{
+    name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }, { name: 'tlr-copy-r' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] },
+  }]), options));
+  t.regex(result?.message ?? '', /results\[1\]\.name: .*result names starting "tlr-copy-" are reserved/);
+  const param = t.throws(() => rewritePipelineRun(optedInRun([gen(['r']), {
+    name: 'use', params: [{ name: 'p', value: '$(tasks.gen.results.r)' }, { name: 'tlr-copy-p', value: 'mine' }],
+    taskSpec: { params: [{ name: 'p' }, { name: 'tlr-copy-p' }], steps: [{ name: 's', image: '$(params.p)', script: 'true' }] },
+  }]), options));
+  t.regex(param?.message ?? '', /param name "tlr-copy-p" is reserved for Tekton Large Results/);
+});
+
+test('copies ride in the seal step’s termination message: too many for its budget are refused at admission with the numbers', (t) => {
+  const names = Array.from({ length: 8 }, (_, i) => `r${i}`);
+  const run = optedInRun([gen(names), {
+    name: 'use', taskSpec: { steps: names.map((n) => ({ name: n, image: `$(tasks.gen.results.${n})`, script: 'true' })) },
+  }]);
+  const error = t.throws(() => rewritePipelineRun(run, options));
+  t.regex(error?.message ?? '', /its 8 results stored by reference put \d+ bytes into its tlr-seal step's termination message \(each reference up to \d+ bytes with its name, and 8 copies of values used where the pod's fields need them, up to 512 bytes each \(config key maxCopySize\)\), over the \d+ bytes/);
+  t.notRegex(error?.message ?? '', /classic result/, 'copies are not counted as classic results');
+  const four = names.slice(0, 4);
+  const fewer = optedInRun([gen(four), { name: 'use', taskSpec: { steps: four.map((n) => ({ name: n, image: `$(tasks.gen.results.${n})`, script: 'true' })) } }]);
+  t.deepEqual(errors(rewritePipelineRun(fewer, { ...options, config: parseConfig({ maxCopySize: '128' }) })), [], 'fewer, smaller copies fit');
+});
