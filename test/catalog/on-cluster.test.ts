@@ -75,18 +75,23 @@ const TASK: EmbeddedTask = {
 test('the plan feeds every string param the rewrite accepts, gives the rest inline with the reason, and sizes values by use', (t) => {
   const plan = planFor('t', TASK, options);
   t.is(plan.notRun, undefined);
-  t.deepEqual([...plan.fed.keys()], ['url', 'subdir', 'shell']);
-  t.regex(plan.inline.get('image')?.message ?? '', /image/);
-  t.is(plan.inline.get('image')?.site, 'steps[].image');
+  t.deepEqual([...plan.fed.keys()], ['url', 'image', 'subdir', 'shell']);
   t.regex(plan.inline.get('list')?.message ?? '', /array/);
   t.is(plan.inline.get('list')?.site, 'not a string param');
   t.true((plan.fed.get('url')?.length ?? 0) > 4096, 'over Tekton\'s 4 KiB per result');
+  t.is(plan.fed.get('image'), '10.250.0.2:5000/tlr-test/recorder:1', 'an image param names the recorder (it takes a copy)');
   t.true((plan.fed.get('subdir')?.length ?? 0) < 255 && !(plan.fed.get('subdir') ?? '').includes('/'), 'a workingDir value is one short path component');
   t.is(plan.fed.get('shell'), '/bin/bash', 'a param naming the program keeps its default');
   t.is(valueFor(TASK, { name: 'url' }), plan.fed.get('url') ?? '-');
 });
 
-test('both runs: the images are the recorder, the params are the values inline or references by reference', (t) => {
+test('a param that is part of an image name is not fed: no image of such a name is on the offline cluster', (t) => {
+  const plan = planFor('t', { params: [{ name: 'version' }], steps: [{ name: 's', image: 'golang:$(params.version)', script: 'go version' }] }, options);
+  t.deepEqual([...plan.fed.keys()], []);
+  t.is(plan.inline.get('version')?.site, 'image built around the param');
+});
+
+test('both runs: the images are the recorder (a fed image param names it), the params are the values inline or references by reference', (t) => {
   const plan = planFor('t', TASK, options);
   const inline = JSON.stringify(runOf(plan, false));
   const byRef = runOf(plan, true);
@@ -95,7 +100,7 @@ test('both runs: the images are the recorder, the params are the values inline o
   const use = tasks.at(-1);
   t.deepEqual(use?.params?.find((p) => p.name === 'url')?.value, '$(tasks.gen0.results.v0)');
   t.true(inline.includes(JSON.stringify(plan.fed.get('url') ?? '-').slice(1, -1)));
-  t.true(((use?.taskSpec?.steps ?? []) as Array<{ image?: string }>).every((s) => s.image === 'localhost/tlr-test/recorder:1'));
+  t.deepEqual(((use?.taskSpec?.steps ?? []) as Array<{ image?: string }>).map((s) => s.image), ['$(params.image)', 'localhost/tlr-test/recorder:1']);
 });
 
 test('a step that names no command runs the recorder from the test registry, for Tekton to look its entrypoint up', (t) => {
@@ -106,15 +111,19 @@ test('a step that names no command runs the recorder from the test registry, for
   t.deepEqual(steps.map((s) => s.image), ['10.250.0.2:5000/tlr-test/recorder:1', 'localhost/tlr-test/recorder:1']);
 });
 
-test('a task needing more references than one producer can seal gets several producers', (t) => {
+test('a task needing more references than one producer can seal gets several producers, fewer per producer with copies', (t) => {
   const params = Array.from({ length: 19 }, (_, i) => ({ name: `p${i}` }));
   const plan = planFor('t', { params, steps: [{ name: 's', image: 'x', script: params.map((p) => `echo $(params.${p.name})`).join('\n') }] }, options);
   t.is(plan.notRun, undefined);
   t.is(plan.fed.size, 19);
-  t.deepEqual((runOf(plan, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'gen2', 'use']);
+  t.deepEqual((runOf(plan, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'use']);
+  const names = Array.from({ length: 5 }, (_, i) => ({ name: `s${i}` }));
+  const copied = planFor('t', { params: names, steps: [{ name: 's', image: 'x', script: 'true', env: names.map((p) => ({ name: p.name, valueFrom: { secretKeyRef: { name: `$(params.${p.name})`, key: 'k' } } })) }] } as unknown as EmbeddedTask, options);
+  t.is(copied.notRun, undefined, 'every producer\'s references and copies fit its seal step\'s message');
+  t.deepEqual((runOf(copied, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'use'], 'three with copies fit one producer');
 });
 
-test('the Secrets and ConfigMaps a Task reads are named as Tekton names them inline, with the keys it reads', (t) => {
+test('the Secrets and ConfigMaps a Task reads are named as Tekton names them with the values fed, with the keys it reads', (t) => {
   const spec = {
     params: [{ name: 'secret', default: 'git-creds' }, { name: 'key', default: 'GITHUB_TOKEN' }, { name: 'cm' }],
     steps: [{
@@ -128,9 +137,11 @@ test('the Secrets and ConfigMaps a Task reads are named as Tekton names them inl
     }],
     volumes: [{ name: 'v', secret: { secretName: 'tls', items: [{ key: 'ca.crt', path: 'ca' }] } }, { name: 'e', emptyDir: {} }],
   } as unknown as EmbeddedTask;
+  // The params naming them are fed (they take copies): each a short name the objects are created under.
   t.deepEqual(prerequisites(planFor('t', spec, options)), [
-    { kind: 'Secret', name: 'git-creds', keys: ['GITHUB_TOKEN'] },
-    { kind: 'ConfigMap', name: 'x', keys: ['conf'] },
+    { kind: 'Secret', name: 'tlr-v0', keys: ['tlr-v1'] },
+    { kind: 'ConfigMap', name: 'tlr-v2', keys: ['conf'] },
+    { kind: 'Secret', name: 'git-creds', keys: [] },
     { kind: 'Secret', name: 'tls', keys: ['ca.crt'] },
   ]);
 });

@@ -24,6 +24,7 @@ import type { EmbeddedTask, ParamSpec, PipelineRun, Step } from '../../src/api/t
 import type { RewriteOptions } from '../../src/core/options.js';
 import { servedName } from '../support/node/oci-registry.js';
 import { isStringParam, refusalOfRun, type Refusal } from './catalog.js';
+import { isCopied, useOf } from './param-uses.js';
 
 export const RECORDER_IMAGE = 'localhost/tlr-test/recorder:1';
 /**
@@ -49,31 +50,30 @@ export interface Plan {
   /** Why the Task cannot run here at all (then nothing else counts). */
   readonly notRun?: string;
 }
-const uses = (text: string | undefined, name: string): boolean =>
-  text !== undefined && new RegExp(`\\$\\((inputs\\.)?params(\\.${escape(name)}|\\[['"]${escape(name)}['"]\\])\\)`).test(text);
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function steps(spec: EmbeddedTask): Step[] {
   return (spec.steps ?? []);
 }
 
-/** Where a param must keep a value that works as a program name or a short path. */
-function shape(spec: EmbeddedTask, name: string): 'program' | 'path' | 'long' {
-  for (const s of [...steps(spec), ...((spec.sidecars ?? []))]) {
-    if (uses(s.command?.[0], name) || uses(s.script?.trimStart().split('\n')[0], name)) return 'program';
-  }
-  const dirs: unknown[] = [...steps(spec).map((s) => s.workingDir), spec.stepTemplate?.workingDir];
-  if (dirs.some((d) => typeof d === 'string' && uses(d, name))) return 'path';
-  return 'long';
-}
-
-/** The value fed to `param`: distinct per param, hostile, and over 4 KiB unless its use needs it short. */
+/** The value fed to `param`: distinct per param, hostile, and over 4 KiB unless its use (./param-uses.ts) needs it short. */
 export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
-  switch (shape(spec, param.name)) {
+  const index = (spec.params ?? []).findIndex((p) => p.name === param.name);
+  switch (useOf(spec, param.name)) {
     case 'program':
       return typeof param.default === 'string' ? param.default : '/bin/sh';
     case 'path':
       return `${param.name}-it's "q" \${HOME} ;&~#%`;
+    case 'image':
+    case 'image part':
+      // The recorder, by the name the test registry serves it under (containerd has it by that name too), so a step
+      // naming no command gets its entrypoint looked up as well.
+      return SERVED_RECORDER_IMAGE;
+    case 'name':
+      return `tlr-v${index}`;
+    case 'mount path':
+      return `/tlr-v${index}`;
+    case 'short':
+      return `${param.name}=${PIECE}`;
     default:
       return `${param.name}=${PIECE.repeat(COPIES)}`;
   }
@@ -90,10 +90,13 @@ function literal(p: ParamSpec): unknown {
  * The Task as the cluster runs it: its images replaced by the recorder (the registry's name of it for a step naming
  * neither command nor script), nothing else changed.
  */
-export function recorderTask(spec: EmbeddedTask): EmbeddedTask {
+export function recorderTask(spec: EmbeddedTask, fed: ReadonlySet<string> = new Set()): EmbeddedTask {
   const copy = asV1(spec);
+  // An image that is a fed param stays: the value names the recorder (valueFor), and the pod runs what it names.
+  const keeps = (image: unknown): boolean => typeof image === 'string' && [...fed].some((p) => image.trim() === `$(params.${p})` || image.trim() === `$(inputs.params.${p})`);
   for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? []), ...(copy.stepTemplate ? [copy.stepTemplate] : [])] as Step[]) {
     const looksUp = (copy.steps ?? []).includes(s) && s.script === undefined && (s.command ?? []).length === 0;
+    if (keeps(s.image)) continue;
     if (s.image !== undefined || s !== copy.stepTemplate) s.image = looksUp ? SERVED_RECORDER_IMAGE : RECORDER_IMAGE;
     // The recorder is never pulled (it is on every node; containerd would speak HTTPS to the test registry): `Always`
     // would fail the pull.
@@ -124,7 +127,7 @@ const wsName = (w: string): string => `w-${w}`;
  * what admission decides, in the images it names (a param in an image is refused there).
  */
 export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'published' = 'recorder'): PipelineRun {
-  const spec = images === 'recorder' ? recorderTask(plan.spec) : asV1(plan.spec);
+  const spec = images === 'recorder' ? recorderTask(plan.spec, new Set(plan.fed.keys())) : asV1(plan.spec);
   // A param not fed keeps its default as a user's pipeline leaves it (not passed: Tekton applies it in the TaskRun,
   // where a default holding `$(params.IMAGE)`, as rhacs-image-check's does, stays text rather than naming a pipeline
   // param); one without a default gets a literal.
@@ -162,14 +165,28 @@ export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'pu
 }
 
 /**
- * The fed params in producers of PER_PRODUCER results each: a task's references ride in its seal step's termination
- * message, which the kubelet caps (the rewrite refuses a producer whose references cannot fit).
+ * The fed params in producers, as many as fit one seal step's termination message: a task's references ride there,
+ * with the copies of the values its consumer uses in fields set when the pod is created (src/core/copies.ts), and
+ * the kubelet caps it (the rewrite refuses a producer whose references cannot fit). The producer's pod has five
+ * containers, so 2457 bytes a container; a reference takes about 190 of them, a copy up to maxCopySize (512) and its name.
  */
-const PER_PRODUCER = 8;
+const MESSAGE_BUDGET = 2300;
+const REFERENCE_COST = 190;
+const COPY_COST = 512 + 40;
 
 function producerBatches(plan: Plan): string[][] {
-  const fed = [...plan.fed.keys()];
-  return Array.from({ length: Math.ceil(fed.length / PER_PRODUCER) }, (_, k) => fed.slice(k * PER_PRODUCER, (k + 1) * PER_PRODUCER));
+  const batches: string[][] = [];
+  let room = 0;
+  for (const param of plan.fed.keys()) {
+    const cost = REFERENCE_COST + (isCopied(useOf(plan.spec, param)) ? COPY_COST : 0);
+    if (cost > room) {
+      batches.push([]);
+      room = MESSAGE_BUDGET;
+    }
+    batches.at(-1)?.push(param);
+    room -= cost;
+  }
+  return batches;
 }
 
 function resultName(plan: Plan, param: string): string {
@@ -177,7 +194,7 @@ function resultName(plan: Plan, param: string): string {
 }
 
 function producerOf(plan: Plan, param: string): string {
-  return `gen${Math.floor([...plan.fed.keys()].indexOf(param) / PER_PRODUCER)}`;
+  return `gen${producerBatches(plan).findIndex((batch) => batch.includes(param))}`;
 }
 
 /**
@@ -216,6 +233,10 @@ export function planFor(task: string, spec: EmbeddedTask, options: RewriteOption
   for (const p of spec.params ?? []) {
     if (!isStringParam(p)) {
       inline.set(p.name, { site: 'not a string param', message: `an ${p.type ?? '?'} param (fed strings only)` });
+      continue;
+    }
+    if (useOf(spec, p.name) === 'image part') {
+      inline.set(p.name, { site: 'image built around the param', message: 'the param is part of an image name (e.g. a tag): this offline cluster holds no image of any such name, so it is not fed here (by reference it takes a copy, as a whole image param does)' });
       continue;
     }
     const alone = refusal({ task, spec, fed: new Map([[p.name, valueFor(spec, p)]]), inline }, options);
@@ -340,7 +361,7 @@ export function prerequisites(plan: Plan): Prerequisite[] {
 
 /** A name (or key) as Tekton makes it with the params inline; undefined unless valid as one. */
 function inlineName(plan: Plan): (text: unknown, valid?: RegExp) => string | undefined {
-  const params = new Map((plan.spec.params ?? []).map((p) => [p.name, literal(p)]));
+  const params = new Map((plan.spec.params ?? []).map((p) => [p.name, plan.fed.get(p.name) ?? literal(p)]));
   return (text, valid = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/) => {
     if (typeof text !== 'string') return undefined;
     const out = text.replace(/\$\((?:inputs\.)?params\.([\w.-]+)\)/g, (m, p: string) => {
