@@ -89,7 +89,14 @@ function buildProgram(setCode: (code: number) => void, onUsageError: (message: s
         .argParser(usage((v: string) => v.split(',').map((n) => checkSegment(n, '--copies result name')))),
     )
     .addOption(
+      new Option('--escaped-copies <names>', 'results also published with every $ doubled as tlr-ecopy-<name> (for the kubelet), comma-separated')
+        .argParser(usage((v: string) => v.split(',').map((n) => checkSegment(n, '--escaped-copies result name')))),
+    )
+    .addOption(
       new Option('--max-copy <bytes>', 'largest copy, as Tekton encodes it (config key maxCopySize)').argParser(usage(parseBytes)),
+    )
+    .addOption(
+      new Option('--copy-room <bytes>', "what all copies may take of this step's termination message, as Tekton encodes them").argParser(usage(parseBytes)),
     )
     .argument('<result-name...>', 'the reference results of this task', usage(collectNames))
     .action(async (names: string[], opts: SealFlags) =>
@@ -205,23 +212,28 @@ interface SealFlags {
   maxSize: number;
   shapes?: Map<string, ResultShape>;
   copies?: string[];
+  escapedCopies?: string[];
   maxCopy?: number;
+  copyRoom?: number;
 }
 
 async function seal(names: string[], flags: SealFlags): Promise<number> {
-  const { copies, maxCopy, ...opts } = flags;
-  if (copies !== undefined && maxCopy === undefined) {
-    logProblem('tlr-init seal: --copies needs --max-copy <bytes> (config key maxCopySize)');
+  const { copies, escapedCopies, maxCopy, copyRoom, ...opts } = flags;
+  const asked = [...(copies ?? []), ...(escapedCopies ?? [])];
+  if (asked.length > 0 && maxCopy === undefined) {
+    logProblem('tlr-init seal: --copies and --escaped-copies need --max-copy <bytes> (config key maxCopySize)');
     return EXIT_USAGE;
   }
-  const unknown = (copies ?? []).filter((n) => !names.includes(n));
+  const unknown = asked.filter((n) => !names.includes(n));
   if (unknown.length > 0) {
-    logProblem(`tlr-init seal: --copies names ${unknown.map((n) => `"${n}"`).join(', ')}, which are not among the results to seal (${names.join(', ')})`);
+    logProblem(`tlr-init seal: --copies/--escaped-copies name ${unknown.map((n) => `"${n}"`).join(', ')}, which are not among the results to seal (${names.join(', ')})`);
     return EXIT_USAGE;
   }
   const outcomes = await sealResults(names, {
     ...opts,
-    ...(copies !== undefined && maxCopy !== undefined ? { copies: { names: new Set(copies), maxSize: maxCopy } } : {}),
+    ...(asked.length > 0 && maxCopy !== undefined
+      ? { copies: { names: new Set(copies), escaped: new Set(escapedCopies), maxSize: maxCopy, ...(copyRoom !== undefined ? { room: { left: copyRoom, total: copyRoom } } : {}) } }
+      : {}),
   });
   for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);
   const failed = outcomes.flatMap((o) => (o.status === 'failed' ? [o.message] : []));

@@ -5,6 +5,7 @@
  * and its encoded length (escapes included) is what maxCopySize bounds, which the rewrite counted on when it checked
  * the message fits.
  */
+import type { CopyKind } from '../src/core/copies.js';
 import { TlrError } from '../src/errors.js';
 
 export class CopyTaker {
@@ -30,10 +31,14 @@ export class CopyTaker {
     if (this.taken <= this.maxSize) this.chunks.push(Buffer.from(chunk));
   }
 
-  /** The copy, checked: valid UTF-8, and at most maxSize bytes as Go's JSON encoder writes it. */
-  value(): Buffer {
-    const bytes = Buffer.concat(this.chunks);
-    if (this.taken !== bytes.length) throw this.tooLarge(`${this.taken} bytes`);
+  /**
+   * The copy, checked: valid UTF-8, and at most maxSize bytes as Go's JSON encoder writes it; `escaped` with every `$`
+   * doubled (for the kubelet's `$(VAR)` expansion, which gives back the value).
+   */
+  value(kind: CopyKind = 'plain', room?: { left: number; readonly total: number }): Buffer {
+    const value = Buffer.concat(this.chunks);
+    const bytes = kind === 'escaped' ? Buffer.from(value.toString('latin1').replaceAll('$', '$$$$'), 'latin1') : value;
+    if (this.taken !== value.length) throw this.tooLarge(`${this.taken} bytes`);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -47,7 +52,22 @@ export class CopyTaker {
       );
     }
     const encoded = goJsonLength(text);
-    if (encoded > this.maxSize) throw this.tooLarge(`${bytes.length} bytes, ${encoded} as Tekton encodes it`);
+    if (encoded > this.maxSize) {
+      throw this.tooLarge(`${value.length} bytes, ${encoded} as Tekton encodes it${kind === 'escaped' ? ' with every $ doubled (for a sidecar, where the kubelet expands $(VAR))' : ''}`);
+    }
+    if (room !== undefined) {
+      if (encoded > room.left) {
+        throw new TlrError(
+          'E_RESULT_TOO_LARGE',
+          `Result "${this.name}": its copy (for a field no step can put the value in) takes ${encoded} bytes as Tekton encodes it, ` +
+            `and the copies of this task's results have ${room.left} of their ${room.total} bytes left in the tlr-seal step's ` +
+            'termination message, beside its references (the kubelet keeps only a share of 12288 bytes per container of the pod, ' +
+            'and Tekton drops every result of a message it cuts); expected the copies to fit. Write smaller values, use fewer ' +
+            'of them where no step can put them in, or store fewer results by reference in this task',
+        );
+      }
+      room.left -= encoded;
+    }
     return bytes;
   }
 

@@ -23,7 +23,7 @@ import {
 } from './safe-path.js';
 import { locate, type View } from './volume-view.js';
 import { CopyTaker } from './seal-copy.js';
-import { copyName } from '../src/core/copies.js';
+import { copyName, type CopyKind } from '../src/core/copies.js';
 import type { ResultShape } from '../src/core/structured.js';
 import { StructuredReader } from '../src/core/structured-json.js';
 
@@ -46,7 +46,16 @@ export interface SealOptions {
    * Results also published verbatim as the classic result `tlr-copy-<name>` (`--copies`, src/core/copies.ts), each at
    * most `maxSize` bytes as Tekton encodes it (`--max-copy`, config key maxCopySize).
    */
-  readonly copies?: { readonly names: ReadonlySet<string>; readonly maxSize: number };
+  readonly copies?: {
+    readonly names: ReadonlySet<string>;
+    readonly escaped?: ReadonlySet<string>;
+    readonly maxSize: number;
+    /**
+     * What the copies' values may take together, as Tekton encodes them (`--copy-room`: the seal step's termination
+     * message beside the references, computed at admission); counted down as copies are taken. Unset: not checked.
+     */
+    readonly room?: { left: number; readonly total: number };
+  };
 }
 
 export type SealOutcome =
@@ -78,18 +87,18 @@ export async function sealResult(name: string, options: SealOptions): Promise<Se
   checkSegment(name, 'result name');
   const classicPath = join(options.resultsDir, name);
   // A copy not written (its value refused, or not produced) holds the same notice: never what a step left there.
-  const copyPath = options.copies?.names.has(name) === true ? join(options.resultsDir, copyName(name)) : undefined;
+  const copyPaths = copyKindsOf(name, options).map((kind) => join(options.resultsDir, copyName(name, kind)));
   let outcome: SealOutcome;
   try {
     outcome = await sealChecked(name, options, classicPath, await lstatOrUndefined(classicPath));
   } catch (error) {
     const noted = await writeNotice(classicPath, refusedNotice(name));
-    if (copyPath !== undefined) await writeNotice(copyPath, refusedNotice(name));
+    for (const copyPath of copyPaths) await writeNotice(copyPath, refusedNotice(name));
     if (!(error instanceof TlrError)) throw error;
     throw new TlrError(error.code, `${error.message}${noted}`, { cause: error });
   }
   if (outcome.status !== 'missing') return outcome;
-  if (copyPath !== undefined) await writeNotice(copyPath, notProducedNotice(name));
+  for (const copyPath of copyPaths) await writeNotice(copyPath, notProducedNotice(name));
   return { ...outcome, message: `${outcome.message}${await writeNotice(classicPath, notProducedNotice(name))}` };
 }
 
@@ -134,22 +143,31 @@ async function sealChecked(name: string, options: SealOptions, classicPath: stri
   return publish(name, options, { path, relPath, stats }, checkEarlier);
 }
 
+/** The copies of result `name` the seal step publishes (`--copies`, `--escaped-copies`). */
+function copyKindsOf(name: string, options: SealOptions): CopyKind[] {
+  const kinds: CopyKind[] = [];
+  if (options.copies?.names.has(name) === true) kinds.push('plain');
+  if (options.copies?.escaped?.has(name) === true) kinds.push('escaped');
+  return kinds;
+}
+
 /** Hashes the checked value file (taking its copy as it goes, when one is asked for) and writes its reference. */
 async function publish(name: string, options: SealOptions, file: Found & { relPath: string }, checkEarlier: (sha256: string) => void): Promise<SealOutcome> {
-  const copy = options.copies?.names.has(name) === true ? new CopyTaker(name, options.copies.maxSize, file.stats.size) : undefined;
+  const kinds = copyKindsOf(name, options);
+  const copy = kinds.length > 0 && options.copies !== undefined ? new CopyTaker(name, options.copies.maxSize, file.stats.size) : undefined;
   const { sha256, bytes } = await hashStable(file.path, file.stats, name, options.maxSize, options.shapes?.get(name), copy);
   checkEarlier(sha256);
-  // The copy is the very bytes hashed: checked before anything is written, written before the reference.
-  const copied = copy?.value();
+  // The copies are the very bytes hashed: checked before anything is written, written before the reference.
+  const copies = kinds.map((kind) => ({ name: copyName(name, kind), bytes: copy?.value(kind, options.copies?.room) ?? Buffer.alloc(0) }));
   const reference = formatReference({ sha256, size: bytes, path: file.relPath });
   const target = join(options.resultsDir, name);
   try {
-    if (copied !== undefined) await writeFileAtomic(join(options.resultsDir, copyName(name)), copied);
+    for (const c of copies) await writeFileAtomic(join(options.resultsDir, c.name), c.bytes);
     await writeFileAtomic(target, reference);
   } catch (error) {
     throw isNoSpace(error) ? podVolumeFull(target, error) : error;
   }
-  (options.log ?? logInfo)('Sealed result', { result: name, path: file.relPath, bytes, sha256, ...(copied !== undefined ? { copy: copyName(name) } : {}) });
+  (options.log ?? logInfo)('Sealed result', { result: name, path: file.relPath, bytes, sha256, ...(copies.length > 0 ? { copies: copies.map((c) => c.name).join(',') } : {}) });
   return { name, status: 'sealed', reference, bytes };
 }
 

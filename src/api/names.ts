@@ -70,6 +70,12 @@ export const SCRIPT_PREAMBLE_MARK = "#!/tekton/tlr-preamble (tlr-substitute puts
  * `tlr-copy-<p>` fed from it (src/core/copies.ts).
  */
 export const COPY_PREFIX = 'tlr-copy-';
+/**
+ * Prefix of the escaped copies, for a sidecar's args, command and env values, where the kubelet expands `$(VAR)` and
+ * `$$`: the value with every `$` doubled, so the kubelet's expansion gives back exactly the value and no value can
+ * name another variable (src/core/copies.ts).
+ */
+export const ESCAPED_COPY_PREFIX = 'tlr-ecopy-';
 
 /** The task param our rewrite adds to consumers, carrying every reference they use (for verification). */
 export const PARAM_REFS = 'tlr-refs';

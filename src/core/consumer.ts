@@ -3,7 +3,7 @@ import type { EmbeddedTask, EnvVar, Param, PipelineTask } from '../api/tekton.js
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
-import { addTwins, copyResultExpression, paramExpression, resultAccess, copyName, type CopyRequests } from './copies.js';
+import { addTwins, copyResultExpression, paramExpression, resultAccess, copyName, type CopyKind, type CopyRequests } from './copies.js';
 import { addWorkspace } from './producer.js';
 import { mergeableStepEnv, refuseOurEnv } from './step-env.js';
 import { scriptStart } from './tekton-scripts.js';
@@ -29,6 +29,11 @@ const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
  * command, env values and workingDir (which the helper enters once substituted).
  */
 const EXEC_FIELD = /\.(?:steps\[\d+\]|stepTemplate)\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value|workingDir)$/;
+/**
+ * Where the kubelet expands `$(VAR)` and `$$` (a container's args, command and env values) and no tlr-exec runs: a
+ * sidecar's. A copy there is the escaped one (src/core/copies.ts).
+ */
+const KUBELET_EXPANDS = /\.sidecars\[\d+\]\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value)$/;
 /** MAX_ARG_STRLEN: Linux passes at most this many bytes per argument or environment string. */
 export const MAX_ARG_STRLEN = 128 * 1024;
 /** PATH_MAX less its NUL: the longest path Linux takes, so the longest workingDir. */
@@ -189,7 +194,7 @@ class Scan {
   private readonly sources = new Map<string, UsedReference>();
   private readonly warnedLarge = new Set<string>();
   /** Params carrying a reference that are used where only a copy will do (each gets a twin, src/core/copies.ts). */
-  readonly twins = new Set<string>();
+  readonly twins = new Map<string, Set<CopyKind>>();
   carried = false;
 
   constructor(
@@ -207,9 +212,10 @@ class Scan {
       const carried = carrying.size > 0 ? findParamExpressions(text).filter((p) => carrying.has(p.name)) : [];
       if (carried.length > 0) {
         const at = lazyAt();
-        if (this.takesCopy(at, site)) text = this.twinsIn(text, carrying, at);
+        const kind = this.takesCopy(at, site);
+        if (kind !== undefined) text = this.twinsIn(text, carrying, at, kind);
         for (const p of carried) {
-          if (!this.takesCopy(at, site) || p.suffix !== '') this.valueAt(at, `$(params.${p.name})`, this.paramSource(p.name));
+          if (kind === undefined || p.suffix !== '') this.valueAt(at, `$(params.${p.name})`, this.paramSource(p.name));
         }
       }
       let out = '';
@@ -228,10 +234,11 @@ class Scan {
    * tlr-exec fills (args, command, env, workingDir: by reference when it is on, refused when it is off), and a matrix
    * (which fans out over an array). Never when copies are off.
    */
-  private takesCopy(at: string, site: Site): boolean {
-    if (this.input.copies === undefined || site === 'param') return false;
-    if (site === 'forbidden') return /\.when(\[|$)|\.workspaces\[\d+\]\.subPath$/.test(at);
-    return !SCRIPT_FIELD.test(at) && !EXEC_FIELD.test(at);
+  private takesCopy(at: string, site: Site): CopyKind | undefined {
+    if (this.input.copies === undefined || site === 'param') return undefined;
+    if (site === 'forbidden') return /\.when(\[|$)|\.workspaces\[\d+\]\.subPath$/.test(at) ? 'plain' : undefined;
+    if (SCRIPT_FIELD.test(at) || EXEC_FIELD.test(at)) return undefined;
+    return KUBELET_EXPANDS.test(at) ? 'escaped' : 'plain';
   }
 
   /**
@@ -252,22 +259,25 @@ class Scan {
   }
 
   /** `text` with each whole `$(params.<p>)` of a carrying param replaced by its twin's. */
-  private twinsIn(text: string, carrying: ReadonlySet<string>, at: string): string {
+  private twinsIn(text: string, carrying: ReadonlySet<string>, at: string, kind: CopyKind): string {
     return replaceParamExpressions(text, (p) => {
       if (!carrying.has(p.name) || p.suffix !== '') return undefined;
-      this.twins.add(p.name);
+      let kinds = this.twins.get(p.name);
+      if (kinds === undefined) this.twins.set(p.name, (kinds = new Set()));
+      kinds.add(kind);
       this.warnCopy(at, p.text, this.paramSource(p.name));
-      return paramExpression(copyName(p.name));
+      return paramExpression(copyName(p.name, kind));
     });
   }
 
   /** What one reference expression becomes (itself, unless it is a by-path reference), reporting misuse. */
   private expression(e: TaskResultExpression, at: string, site: Site): string {
     const source = { task: e.task, result: e.result };
-    if (e.suffix === '' && this.takesCopy(at, site)) {
-      this.input.copies?.add(e.task, e.result);
+    const kind = e.suffix === '' ? this.takesCopy(at, site) : undefined;
+    if (kind !== undefined) {
+      this.input.copies?.add(e.task, e.result, kind);
       this.warnCopy(at, e.text, source);
-      return copyResultExpression(e);
+      return copyResultExpression(e, kind);
     }
     if (site === 'forbidden') {
       this.refuseForbidden(at, e);

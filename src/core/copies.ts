@@ -7,15 +7,27 @@
  * used), and the rewrite points those fields at it. Tekton substitutes a copy exactly as it would the value given
  * inline, so the consumer gets what stock Tekton would give it. Everywhere else the value still travels by reference.
  */
-import { COPY_PREFIX } from '../api/names.js';
+import { COPY_PREFIX, ESCAPED_COPY_PREFIX } from '../api/names.js';
 import type { EmbeddedTask, Param, PipelineTask } from '../api/tekton.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath } from './json-walk.js';
 import { findTaskResultExpressions, type TaskResultExpression } from './variables.js';
 
-/** The name of a copy: `tlr-copy-<name>`, for a result and for a consumer's param alike. */
-export function copyName(name: string): string {
-  return `${COPY_PREFIX}${name}`;
+/**
+ * `plain`: the value verbatim; `escaped`: every `$` doubled, for the fields the kubelet expands `$(VAR)` in (a
+ * sidecar's args, command and env values: a step's go through tlr-exec instead), so that it gives back the value.
+ */
+export type CopyKind = 'plain' | 'escaped';
+export const COPY_KINDS: readonly CopyKind[] = ['plain', 'escaped'];
+
+/** The name of a copy: `tlr-copy-<name>` (`tlr-ecopy-<name>` escaped), for a result and for a consumer's param alike. */
+export function copyName(name: string, kind: CopyKind = 'plain'): string {
+  return `${kind === 'plain' ? COPY_PREFIX : ESCAPED_COPY_PREFIX}${name}`;
+}
+
+/** Whether a name is one of a copy's (reserved). */
+export function isCopyName(name: string): boolean {
+  return name.startsWith(COPY_PREFIX) || name.startsWith(ESCAPED_COPY_PREFIX);
 }
 
 /** How a result is named after `results`: `.name`, or `["na.me"]` for a name with dots. */
@@ -24,8 +36,8 @@ export function resultAccess(result: string): string {
 }
 
 /** `$(tasks.<task>.results.tlr-copy-<result>)` (or `$(finally.…)`, as `e` is written). */
-export function copyResultExpression(e: Pick<TaskResultExpression, 'scope' | 'task' | 'result'>): string {
-  return `$(${e.scope}.${e.task}.results${resultAccess(copyName(e.result))})`;
+export function copyResultExpression(e: Pick<TaskResultExpression, 'scope' | 'task' | 'result'>, kind: CopyKind): string {
+  return `$(${e.scope}.${e.task}.results${resultAccess(copyName(e.result, kind))})`;
 }
 
 /** `$(params.<name>)`, or `$(params["na.me"])` for a name with dots. */
@@ -33,9 +45,9 @@ export function paramExpression(name: string): string {
   return /^[A-Za-z0-9_-]+$/.test(name) ? `$(params.${name})` : `$(params["${name}"])`;
 }
 
-/** The results each producer must publish a copy of: `build -> {image}`. */
+/** The results each producer must publish a copy of, by kind: `build -> {plain: {image}}`. */
 export class CopyRequests {
-  readonly byTask = new Map<string, Set<string>>();
+  readonly byTask = new Map<string, Map<CopyKind, Set<string>>>();
 
   /** `maxSize`: config key maxCopySize. */
   constructor(readonly maxSize: number) {}
@@ -43,10 +55,12 @@ export class CopyRequests {
   /** How many times a copy was asked for (a consumer that asks for one is changed, even if it uses nothing else). */
   asked = 0;
 
-  add(task: string, result: string): void {
+  add(task: string, result: string, kind: CopyKind): void {
     this.asked += 1;
-    let results = this.byTask.get(task);
-    if (results === undefined) this.byTask.set(task, (results = new Set()));
+    let kinds = this.byTask.get(task);
+    if (kinds === undefined) this.byTask.set(task, (kinds = new Map<CopyKind, Set<string>>()));
+    let results = kinds.get(kind);
+    if (results === undefined) kinds.set(kind, (results = new Set<string>()));
     results.add(result);
   }
 
@@ -72,14 +86,14 @@ export interface TwinInput {
  * declared in the task spec, and passed the param's text with each reference replaced by its copy. Records the copies
  * needed in `requests`. An element (`.key`, `[i]`) has no copy: refused, naming the param.
  */
-export function addTwins(input: TwinInput, names: ReadonlySet<string>, requests: CopyRequests, diags: Diagnostics): void {
+export function addTwins(input: TwinInput, names: ReadonlyMap<string, ReadonlySet<CopyKind>>, requests: CopyRequests, diags: Diagnostics): void {
   if (names.size === 0) return;
   const pt = input.pipelineTask;
   const spec = pt.taskSpec;
-  const twins = [...names].flatMap((name) => {
-    const twin = twinOf(name, input, requests, diags);
+  const twins = [...names].flatMap(([name, kinds]) => COPY_KINDS.filter((k) => kinds.has(k)).flatMap((kind) => {
+    const twin = twinOf(name, kind, input, requests, diags);
     return twin !== undefined ? [twin] : [];
-  });
+  }));
   if (twins.length === 0) return;
   pt.params = [...(pt.params ?? []), ...twins];
   spec.params = [
@@ -87,17 +101,17 @@ export function addTwins(input: TwinInput, names: ReadonlySet<string>, requests:
     ...twins.map((t) => ({
       name: t.name,
       type: 'string' as const,
-      description: `Copy of param "${t.name.slice(COPY_PREFIX.length)}" for fields set when the pod is created (added by Tekton Large Results).`,
+      description: `Copy of a param for fields set before any step runs${t.name.startsWith(ESCAPED_COPY_PREFIX) ? ', every $ doubled for the kubelet' : ''} (added by Tekton Large Results).`,
     })),
   ];
 }
 
-function twinOf(name: string, input: TwinInput, requests: CopyRequests, diags: Diagnostics): Param | undefined {
+function twinOf(name: string, kind: CopyKind, input: TwinInput, requests: CopyRequests, diags: Diagnostics): Param | undefined {
   const pt = input.pipelineTask;
   const index = input.original.findIndex((p) => p.name === name);
   const param = input.original[index];
   const at = childPath(childPath(childPath(input.path, 'params'), index), 'value');
-  const twin = copyName(name);
+  const twin = copyName(name, kind);
   if ((pt.taskSpec.params ?? []).some((p) => p.name === twin) || (pt.params ?? []).some((p) => p.name === twin)) {
     diags.error(childPath(input.path, 'params'), `${input.label}: param name "${twin}" is reserved for Tekton Large Results (copies of values stored by reference); rename the param`);
     return undefined;
@@ -106,11 +120,11 @@ function twinOf(name: string, input: TwinInput, requests: CopyRequests, diags: D
     diags.error(at, `${input.label}: param "${name}" carries a result stored by reference and is used where only a copy of the value will do (a field Kubernetes or Tekton reads before any step runs); expected a string param, found ${Array.isArray(param?.value) ? 'an array' : 'an object'}`);
     return undefined;
   }
-  const value = twinValue(param.value, input, at, requests, diags);
+  const value = twinValue(param.value, kind, input, at, requests, diags);
   return value !== undefined ? { name: twin, value } : undefined;
 }
 
-function twinValue(text: string, input: TwinInput, at: string, requests: CopyRequests, diags: Diagnostics): string | undefined {
+function twinValue(text: string, kind: CopyKind, input: TwinInput, at: string, requests: CopyRequests, diags: Diagnostics): string | undefined {
   let out = '';
   let last = 0;
   let ok = true;
@@ -118,9 +132,10 @@ function twinValue(text: string, input: TwinInput, at: string, requests: CopyReq
     if (!input.isReference(e)) continue;
     let replacement: string;
     if (e.suffix === '') {
-      requests.add(e.task, e.result);
-      replacement = copyResultExpression(e);
+      requests.add(e.task, e.result, kind);
+      replacement = copyResultExpression(e, kind);
     } else if (e.suffix === '.path') {
+      // A path has no `$`, escaped or not.
       replacement = input.pathOf(e);
     } else {
       diags.error(

@@ -15,7 +15,7 @@ import { type Layout, PIPELINE_RUN_DIR, viewSubPath } from './layout.js';
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { referenceResultNames } from './opt-in.js';
 import { checkPipelineParamPaths, pipelineParamPaths } from './param-paths.js';
-import { addCopies, checkTerminationBudget, isSealStep, rewriteProducer } from './producer.js';
+import { addCopies, checkTerminationBudget, isSealStep, rewriteProducer, setCopyRoom } from './producer.js';
 import { CopyRequests } from './copies.js';
 import { isTektonTaskKind, notSupplied, type Resolver } from './resolver.js';
 import { checkObjectShape } from './shape/check-object.js';
@@ -298,15 +298,19 @@ function consume(
 function sealProducers(sealed: ReadonlyArray<{ pt: PipelineTask & { taskSpec: EmbeddedTask }; entry: Entry }>, copies: CopyRequests | undefined, config: Config, flags: FeatureFlags | undefined, diags: Diagnostics): void {
   for (const { pt, entry } of sealed) {
     const asked = copies?.byTask.get(pt.name);
-    if (asked !== undefined) addCopies(pt.taskSpec, [...asked], config);
-    checkSealed(pt, entry, config, flags, diags);
+    if (asked !== undefined) addCopies(pt.taskSpec, asked, config);
+    const room = checkSealed(pt, entry, config, flags, diags);
+    if (asked !== undefined && room !== undefined) setCopyRoom(pt.taskSpec, room);
   }
 }
 
-/** The producer's seal step's termination message, as its pod will run (its consumer rewrite included), must fit. */
-function checkSealed(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry, config: Config, flags: FeatureFlags | undefined, diags: Diagnostics): void {
+/**
+ * The producer's seal step's termination message, as its pod will run (its consumer rewrite included), must fit.
+ * Returns what its copies' values may take of it.
+ */
+function checkSealed(pt: PipelineTask & { taskSpec: EmbeddedTask }, entry: Entry, config: Config, flags: FeatureFlags | undefined, diags: Diagnostics): number | undefined {
   const sealed = { taskSpec: pt.taskSpec, results: entry.results, producer: pt.name, path: childPath(entry.path, 'taskSpec'), label: `pipeline task "${pt.name}"`, flags };
-  checkTerminationBudget(sealed, config, diags);
+  return checkTerminationBudget(sealed, config, diags);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import {
   COPY_PREFIX,
+  ESCAPED_COPY_PREFIX,
   LABEL_PRODUCER,
   STEP_PREPARE,
   STEP_SEAL,
@@ -13,7 +14,7 @@ import type { Diagnostics } from './diagnostics.js';
 import { childPath, mapText } from './json-walk.js';
 import { type Layout, producerDir, producerMountPath, resultFilePath } from './layout.js';
 import { replaceResultPaths } from './variables.js';
-import { copyName } from './copies.js';
+import { COPY_KINDS, copyName, isCopyName, type CopyKind } from './copies.js';
 import { describeShape, formatShapes, isStructured, shapeOf, type ResultShape } from './structured.js';
 import type { FeatureFlags } from './feature-flags.js';
 import {
@@ -128,38 +129,54 @@ export interface SealedTask {
  * little room left get a warning, since their size is known only at run time. A task without a seal step (nothing
  * stored by reference) has no such message.
  */
-export function checkTerminationBudget(task: SealedTask, config: Config, diags: Diagnostics): void {
-  if (task.flags === undefined || !(task.taskSpec.steps ?? []).some(isSealStep)) return;
+export function checkTerminationBudget(task: SealedTask, config: Config, diags: Diagnostics): number | undefined {
+  if (task.flags === undefined || !(task.taskSpec.steps ?? []).some(isSealStep)) return undefined;
   const copies = copiesOf(task.taskSpec);
-  const estimate = sealMessageBytes(task.producer, task.results, config.maxResultSize, task.flags, { names: copies, maxSize: config.maxCopySize });
-  if (estimate === undefined) return;
+  const estimate = sealMessageBytes(task.producer, task.results, config.maxResultSize, task.flags, copies);
+  if (estimate === undefined) return undefined;
   const pod = podContainers(task.taskSpec);
   const budget = containerMessageBudget(pod.total);
   const kept =
     `the kubelet keeps ${budget} bytes of each container's termination message in its pod (${POD_TERMINATION_MESSAGE_BYTES} ` +
     `bytes for the pod's ${pod.total} containers: ${describeContainers(pod)}; Tekton takes at most ${TERMINATION_MESSAGE_BYTES})`;
-  const classic = (task.taskSpec.results ?? []).map((r) => r?.name).filter((n) => typeof n === 'string' && !task.results.includes(n) && !n.startsWith(COPY_PREFIX));
+  const classic = classicResults(task);
   const path = childPath(task.path, 'results');
   if (estimate.bytes > budget) {
     const what =
       `${task.label}: its ${task.results.length} results stored by reference put ${estimate.compressed ? 'an estimated ' : ''}` +
       `${estimate.bytes} bytes into its tlr-seal step's termination message (${estimate.compressed ? 'compressed, ' : ''}` +
       `each reference up to ${estimate.referenceBytes} bytes with its name` +
-      (copies.length > 0 ? `, and ${copies.length} copies of values used where the pod's fields need them, up to ${config.maxCopySize} bytes each (config key maxCopySize)` : '') +
+      (copies.length > 0 ? `, and the names of ${copies.length} copies of values used where no step can put them in, before their values` : '') +
       `), over the ${budget} bytes Tekton gets from it: ${kept}` +
       (classic.length > 0 ? `, before its ${classic.length} classic result(s)` : '') +
       '; expected them to fit, or Tekton drops every result of the task. Store fewer results by reference in one task ' +
       '(split it, or keep small ones classic), or give the task fewer steps';
     if (estimate.compressed) diags.warn(path, `${what}, or set Tekton's results-from: sidecar-logs (the estimate may be off by a few bytes)`);
     else diags.error(path, `${what}, or turn on Tekton's enable-termination-message-compression, or set its results-from: sidecar-logs`);
-    return;
+    return undefined;
   }
   const room = budget - estimate.bytes;
+  warnClassicRoom(task, classic, { room, bytes: estimate.bytes, kept }, diags);
+  if (copies.length === 0) return undefined;
+  // What the copies' values may take, counted as Tekton writes them uncompressed (compression only shrinks it).
+  const plain = sealMessageBytes(task.producer, task.results, config.maxResultSize, { ...task.flags, terminationMessageCompression: false }, copies);
+  return Math.max(0, budget - (plain?.bytes ?? budget));
+}
+
+/** The task's classic results: declared, neither stored by reference nor a copy. */
+function classicResults(task: SealedTask): string[] {
+  return (task.taskSpec.results ?? []).map((r) => r?.name).filter((n): n is string => typeof n === 'string' && !task.results.includes(n) && !isCopyName(n));
+}
+
+/** Classic results sharing the seal step's message with little room left: a warning naming the room. */
+function warnClassicRoom(task: SealedTask, classic: readonly string[], left: { room: number; bytes: number; kept: string }, diags: Diagnostics): void {
+  const { room, kept } = left;
+  const path = childPath(task.path, 'results');
   if (classic.length > 0 && room < CLASSIC_ROOM_WARNING) {
     diags.warn(
       path,
       `${task.label}: its classic result(s) ${classic.map((n) => `"${n}"`).join(', ')} share the tlr-seal step's termination message ` +
-        `with its ${task.results.length} reference(s): ${kept}, and the references take ${estimate.bytes}, so the classic ` +
+        `with its ${task.results.length} reference(s): ${kept}, and the references take ${left.bytes}, so the classic ` +
         `results must stay under ${room} bytes together or Tekton drops every result of the task. Store them by reference too, ` +
         'or split the task',
     );
@@ -169,36 +186,81 @@ export function checkTerminationBudget(task: SealedTask, config: Config, diags: 
 /** Room under which classic results sharing the seal step's message get a warning. */
 const CLASSIC_ROOM_WARNING = 1024;
 
+/** The seal step's flag listing the copies of each kind. */
+const COPY_FLAGS: Readonly<Record<CopyKind, string>> = { plain: '--copies', escaped: '--escaped-copies' };
+
 /**
- * Asks the sealed producer `spec` to publish a copy of each result in `names` (src/core/copies.ts): its seal step gets
- * `--copies <names> --max-copy <maxCopySize>`, and each copy is declared as a string result. Idempotent.
+ * Asks the sealed producer `spec` to publish the copies in `asked` (src/core/copies.ts): its seal step gets
+ * `--copies <names>` and `--escaped-copies <names>` with `--max-copy <maxCopySize>`, and each copy is declared as a
+ * string result. Idempotent.
  */
-export function addCopies(spec: EmbeddedTask, names: readonly string[], config: Config): void {
+export function addCopies(spec: EmbeddedTask, asked: ReadonlyMap<CopyKind, ReadonlySet<string>>, config: Config): void {
   const steps = spec.steps ?? [];
   const at = steps.findIndex(isSealStep);
   const seal = steps[at];
-  if (seal === undefined || names.length === 0) return;
-  const args = [...(seal.args ?? [])];
-  const listed = args.indexOf('--copies');
-  const all = [...new Set([...(listed >= 0 ? (args[listed + 1] ?? '').split(',') : []), ...names])].sort();
-  if (listed >= 0) args.splice(listed, 4);
+  if (seal === undefined || asked.size === 0) return;
+  const before = listedCopies(seal.args ?? []);
+  const args = withoutCopyFlags(seal.args ?? []);
+  const flags: string[] = [];
+  const copies: Array<{ result: string; kind: CopyKind }> = [];
+  for (const kind of COPY_KINDS) {
+    const all = [...new Set([...(before.get(kind) ?? []), ...(asked.get(kind) ?? [])])].sort();
+    if (all.length === 0) continue;
+    flags.push(COPY_FLAGS[kind], all.join(','));
+    copies.push(...all.map((result) => ({ result, kind })));
+  }
   const size = args.indexOf('--max-size');
-  args.splice(size + 2, 0, '--copies', all.join(','), '--max-copy', String(config.maxCopySize));
+  args.splice(size + 2, 0, ...flags, '--max-copy', String(config.maxCopySize));
   spec.steps = steps.map((s, i) => (i === at ? { ...s, args } : s));
   const declared = new Set((spec.results ?? []).map((r) => r.name));
-  const added = all.filter((n) => !declared.has(copyName(n))).map((n) => ({
-    name: copyName(n),
+  const added = copies.filter((c) => !declared.has(copyName(c.result, c.kind))).map((c) => ({
+    name: copyName(c.result, c.kind),
     type: 'string' as const,
-    description: `A copy of result "${n}" (stored by reference) for consumers that use it where no step can put it in (added by Tekton Large Results).`,
+    description:
+      `A copy of result "${c.result}" (stored by reference)${c.kind === 'escaped' ? ' with every $ doubled' : ''}, for consumers that use it ` +
+      `where no step can put it in${c.kind === 'escaped' ? ' and the kubelet expands $(VAR)' : ''} (added by Tekton Large Results).`,
   }));
   if (added.length > 0) spec.results = [...(spec.results ?? []), ...added];
 }
 
-/** The results whose copies the seal step of `spec` publishes (its `--copies`). */
+function listedCopies(args: readonly string[]): Map<CopyKind, string[]> {
+  const out = new Map<CopyKind, string[]>();
+  for (const kind of COPY_KINDS) {
+    const at = args.indexOf(COPY_FLAGS[kind]);
+    if (at >= 0) out.set(kind, (args[at + 1] ?? '').split(',').filter(Boolean));
+  }
+  return out;
+}
+
+function withoutCopyFlags(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? '';
+    if (arg === '--copies' || arg === '--escaped-copies' || arg === '--max-copy' || arg === '--copy-room') i += 1;
+    else out.push(arg);
+  }
+  return out;
+}
+
+/**
+ * Gives the seal step `--copy-room <bytes>`: what the copies' values may take of its termination message beside the
+ * references (checkTerminationBudget), which it checks once it has them.
+ */
+export function setCopyRoom(spec: EmbeddedTask, room: number): void {
+  const steps = spec.steps ?? [];
+  const at = steps.findIndex(isSealStep);
+  const args = [...(steps[at]?.args ?? [])];
+  if (at < 0) return;
+  const listed = args.indexOf('--copy-room');
+  if (listed >= 0) args.splice(listed, 2);
+  args.splice(args.indexOf('--max-copy') + 2, 0, '--copy-room', String(room));
+  spec.steps = steps.map((s, i) => (i === at ? { ...s, args } : s));
+}
+
+/** The copies the seal step of `spec` publishes, by their result names. */
 export function copiesOf(spec: EmbeddedTask): string[] {
-  const args = (spec.steps ?? []).find(isSealStep)?.args ?? [];
-  const listed = args.indexOf('--copies');
-  return listed >= 0 ? (args[listed + 1] ?? '').split(',').filter(Boolean) : [];
+  const listed = listedCopies((spec.steps ?? []).find(isSealStep)?.args ?? []);
+  return COPY_KINDS.flatMap((kind) => (listed.get(kind) ?? []).map((n) => copyName(n, kind)));
 }
 
 /** Our own seal step (by name and command), which marks a producer as already rewritten. */
@@ -216,10 +278,10 @@ function rewriteStep(step: Step, replace: (text: string) => string): Step {
 function checkReserved(input: ProducerInput, diags: Diagnostics): boolean {
   let ok = true;
   (input.taskSpec.results ?? []).forEach((result, i) => {
-    if (typeof result?.name === 'string' && result.name.startsWith(COPY_PREFIX)) {
+    if (typeof result?.name === 'string' && isCopyName(result.name)) {
       diags.error(
         childPath(childPath(childPath(input.path, 'results'), i), 'name'),
-        `${input.label}: result names starting "${COPY_PREFIX}" are reserved for Tekton Large Results (copies of values stored by reference); rename result "${result.name}"`,
+        `${input.label}: result names starting "${COPY_PREFIX}" or "${ESCAPED_COPY_PREFIX}" are reserved for Tekton Large Results (copies of values stored by reference); rename result "${result.name}"`,
       );
       ok = false;
     }

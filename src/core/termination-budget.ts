@@ -21,7 +21,7 @@
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { COPY_PREFIX, LABEL_CONSUMER } from '../api/names.js';
+import { LABEL_CONSUMER } from '../api/names.js';
 import type { EmbeddedTask, Step } from '../api/tekton.js';
 import type { FeatureFlags } from './feature-flags.js';
 import { formatReference } from './reference.js';
@@ -52,7 +52,7 @@ export function sealMessageBytes(
   results: readonly string[],
   maxResultSize: number,
   flags: FeatureFlags,
-  copies: { readonly names: readonly string[]; readonly maxSize: number } = { names: [], maxSize: 0 },
+  copies: readonly string[] = [],
 ): TerminationEstimate | undefined {
   if (flags.resultsFrom === 'sidecar-logs') return undefined;
   const size = Number(`9${'9'.repeat(String(maxResultSize).length - 1)}`);
@@ -65,13 +65,9 @@ export function sealMessageBytes(
     referenceBytes = Math.max(referenceBytes, value.length);
     entries.push({ key: name, value, type: 1 });
   }
-  // A copy (src/core/copies.ts) is at most maxSize bytes as Tekton encodes it, which the seal step checks; hex stands in
-  // for a value compression cannot shrink.
-  for (const name of copies.names) {
-    let value = '';
-    while (value.length < copies.maxSize) value += createHash('sha256').update(`${producer}/${name}/${value.length}`).digest('hex');
-    entries.push({ key: `${COPY_PREFIX}${name}`, value: value.slice(0, copies.maxSize), type: 1 });
-  }
+  // A copy (src/core/copies.ts, named by its result name) is counted empty: its value takes what room is left, which
+  // the seal step checks when it knows the values (its --copy-room).
+  for (const name of copies) entries.push({ key: name, value: '', type: 1 });
   const json = Buffer.from(JSON.stringify(entries));
   if (!flags.terminationMessageCompression) return { bytes: json.length, compressed: false, referenceBytes };
   const compressed = 'tknz:'.length + Math.ceil((deflateRawSync(json, { level: 9 }).length * 4) / 3);

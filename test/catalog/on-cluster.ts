@@ -168,11 +168,12 @@ export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'pu
  * The fed params in producers, as many as fit one seal step's termination message: a task's references ride there,
  * with the copies of the values its consumer uses in fields set when the pod is created (src/core/copies.ts), and
  * the kubelet caps it (the rewrite refuses a producer whose references cannot fit). The producer's pod has five
- * containers, so 2457 bytes a container; a reference takes about 190 of them, a copy up to maxCopySize (512) and its name.
+ * containers, so 2457 bytes a container; a reference takes about 190 of them, a copy its name (45) and its value as Tekton
+ * encodes it (the values fed there are under 200 bytes).
  */
 const MESSAGE_BUDGET = 2300;
 const REFERENCE_COST = 190;
-const COPY_COST = 512 + 40;
+const COPY_COST = 45 + 200;
 
 function producerBatches(plan: Plan): string[][] {
   const batches: string[][] = [];

@@ -73,7 +73,7 @@ test('a direct expression in a volume, a sidecar, a when expression and a worksp
   t.is(use?.when?.[0]?.input, copy);
   t.is(use?.workspaces?.find((w) => w.name === 'w')?.subPath, `sub/${copy}`);
   t.deepEqual(use?.taskSpec.volumes, [{ name: 'v', secret: { secretName: copy } }]);
-  t.deepEqual(use?.taskSpec.sidecars?.[0]?.args, [`--name=${copy}`]);
+  t.deepEqual(use?.taskSpec.sidecars?.[0]?.args, ['--name=$(tasks.gen.results.tlr-ecopy-name)'], 'the kubelet expands a sidecar\'s args: the escaped copy');
 });
 
 test('an element of a structured result, a path in an image and a matrix have no copy: refused, saying why', (t) => {
@@ -110,7 +110,7 @@ test('copy names are reserved: a producer’s result or a consumer’s param nam
   const result = t.throws(() => rewritePipelineRun(optedInRun([{
     name: 'gen', taskSpec: { results: [{ name: 'r', storage: 'reference' }, { name: 'tlr-copy-r' }], steps: [{ name: 'w', image: 'bash', script: 'echo > $(results.r.path)' }] },
   }]), options));
-  t.regex(result?.message ?? '', /results\[1\]\.name: .*result names starting "tlr-copy-" are reserved/);
+  t.regex(result?.message ?? '', /results\[1\]\.name: .*result names starting "tlr-copy-" or "tlr-ecopy-" are reserved/);
   const param = t.throws(() => rewritePipelineRun(optedInRun([gen(['r']), {
     name: 'use', params: [{ name: 'p', value: '$(tasks.gen.results.r)' }, { name: 'tlr-copy-p', value: 'mine' }],
     taskSpec: { params: [{ name: 'p' }, { name: 'tlr-copy-p' }], steps: [{ name: 's', image: '$(params.p)', script: 'true' }] },
@@ -118,15 +118,42 @@ test('copy names are reserved: a producer’s result or a consumer’s param nam
   t.regex(param?.message ?? '', /param name "tlr-copy-p" is reserved for Tekton Large Results/);
 });
 
-test('copies ride in the seal step’s termination message: too many for its budget are refused at admission with the numbers', (t) => {
-  const names = Array.from({ length: 8 }, (_, i) => `r${i}`);
-  const run = optedInRun([gen(names), {
-    name: 'use', taskSpec: { steps: names.map((n) => ({ name: n, image: `$(tasks.gen.results.${n})`, script: 'true' })) },
+test('copies ride in the seal step’s termination message: their names counted at admission, what is left given to the seal step for their values', (t) => {
+  const names = (n: number): string[] => Array.from({ length: n }, (_, i) => `r${i}`);
+  const run = (n: number): ReturnType<typeof optedInRun> => optedInRun([gen(names(n)), {
+    name: 'use', taskSpec: { steps: names(n).map((r) => ({ name: r, image: `$(tasks.gen.results.${r})`, script: 'true' })) },
   }]);
-  const error = t.throws(() => rewritePipelineRun(run, options));
-  t.regex(error?.message ?? '', /its 8 results stored by reference put \d+ bytes into its tlr-seal step's termination message \(each reference up to \d+ bytes with its name, and 8 copies of values used where the pod's fields need them, up to 512 bytes each \(config key maxCopySize\)\), over the \d+ bytes/);
+  const out = rewritePipelineRun(run(4), options);
+  t.deepEqual(errors(out), []);
+  const seal = tasksOf(out)[0]?.taskSpec.steps?.find((s) => s.name === 'tlr-seal')?.args ?? [];
+  const room = Number(seal[seal.indexOf('--copy-room') + 1]);
+  // 2457 bytes for the producer's 5 containers, less StartedAt, 4 references and 4 empty copies.
+  t.true(room > 1000 && room < 2457 - 4 * 140, `room ${room}`);
+  // 13 references fit alone (test/core/termination-budget.test.ts), not with the names of 13 copies beside them.
+  const error = t.throws(() => rewritePipelineRun(run(13), options));
+  t.regex(error?.message ?? '', /its 13 results stored by reference put \d+ bytes into its tlr-seal step's termination message \(each reference up to \d+ bytes with its name, and the names of 13 copies of values used where no step can put them in, before their values\), over the 2457 bytes/);
   t.notRegex(error?.message ?? '', /classic result/, 'copies are not counted as classic results');
-  const four = names.slice(0, 4);
-  const fewer = optedInRun([gen(four), { name: 'use', taskSpec: { steps: four.map((n) => ({ name: n, image: `$(tasks.gen.results.${n})`, script: 'true' })) } }]);
-  t.deepEqual(errors(rewritePipelineRun(fewer, { ...options, config: parseConfig({ maxCopySize: '128' }) })), [], 'fewer, smaller copies fit');
+});
+
+test('in a sidecar’s args, command and env, where the kubelet expands $(VAR), the copy is the escaped one (every $ doubled)', (t) => {
+  const out = rewritePipelineRun(optedInRun([gen(['v']), {
+    name: 'use',
+    params: [{ name: 'p', value: '$(tasks.gen.results.v)' }],
+    taskSpec: {
+      params: [{ name: 'p' }],
+      sidecars: [{ name: 'side', image: '$(params.p)', command: ['run'], args: ['--v=$(params.p)'], env: [{ name: 'V', value: '$(tasks.gen.results.v)' }] }],
+      steps: [{ name: 's', image: 'bash', script: 'true' }],
+    },
+  }]), options);
+  t.deepEqual(errors(out), []);
+  const [producer, use] = tasksOf(out);
+  const side = use?.taskSpec.sidecars?.[0];
+  t.is(side?.image, '$(params.tlr-copy-p)', 'an image is not expanded: the plain copy');
+  t.deepEqual(side?.args, ['--v=$(params.tlr-ecopy-p)']);
+  t.deepEqual(side?.env, [{ name: 'V', value: '$(tasks.gen.results.tlr-ecopy-v)' }]);
+  t.like(use?.params?.find((p) => p.name === 'tlr-ecopy-p'), { value: '$(tasks.gen.results.tlr-ecopy-v)' });
+  const seal = producer?.taskSpec.steps?.find((s) => s.name === 'tlr-seal')?.args ?? [];
+  t.is(seal[seal.indexOf('--copies') + 1], 'v');
+  t.is(seal[seal.indexOf('--escaped-copies') + 1], 'v');
+  t.deepEqual(producer?.taskSpec.results?.map((r) => r.name), ['v', 'tlr-copy-v', 'tlr-ecopy-v']);
 });

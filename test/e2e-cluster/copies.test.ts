@@ -2,7 +2,8 @@
  * Copies on the real cluster (stock Tekton v1.15.0, the kubelet, containerd): a value stored by reference, used where
  * no step can put it in, comes from the copy the producer's seal step publishes (src/core/copies.ts) — the image the
  * kubelet pulls, a Secret's name the kubelet reads for env, a ConfigMap's name it mounts, a sidecar's env, a when
- * expression Tekton's controller evaluates — while the same task takes a large value by reference as before. A value
+ * expression Tekton's controller evaluates, a sidecar's env with `$(HOME)` and `$$` in the value (the escaped copy:
+ * the kubelet expands `$(VAR)` there) — while the same task takes a large value by reference as before. A value
  * too large for a copy fails the producer's seal step, naming the result and the config key, and nothing consumes it.
  */
 import test from 'ava';
@@ -23,6 +24,8 @@ test.after.always(async () => {
 const IMAGE = 'docker.io/library/busybox:1.35';
 /** Over Tekton's 4 KiB per result: it can only travel by reference. */
 const BIG = `${"it's big \"q\" $(x) `id`\n".repeat(300)}`;
+/** For the sidecar's env, which the kubelet expands: `$(HOME)` and `$$` must arrive as written. */
+const NOTE = 'n=$(HOME) $$ x';
 const sha256 = (b: string): string => createHash('sha256').update(b).digest('hex');
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 
@@ -34,6 +37,7 @@ const PRODUCE = `
             - {name: secret, storage: reference}
             - {name: config, storage: reference}
             - {name: gate, storage: reference}
+            - {name: note, storage: reference}
             - {name: big, storage: reference}
           steps:
             - name: write
@@ -45,6 +49,7 @@ const PRODUCE = `
                 printf '%s' app-token > "$(results.secret.path)"
                 printf '%s' app-config > "$(results.config.path)"
                 printf '%s' go > "$(results.gate.path)"
+                printf '%s' '${NOTE}' > "$(results.note.path)"
                 printf '%s' '${b64(BIG)}' | base64 -d > "$(results.big.path)"`;
 
 // An unmodified catalog-style Task: its params go where Tekton puts them.
@@ -59,6 +64,7 @@ const CONSUME = `
           - {name: secret, value: $(tasks.produce.results.secret)}
           - {name: config, value: $(tasks.produce.results.config)}
           - {name: gate, value: $(tasks.produce.results.gate)}
+          - {name: note, value: $(tasks.produce.results.note)}
           - {name: big, value: $(tasks.produce.results.big)}
         taskSpec:
           params:
@@ -66,6 +72,7 @@ const CONSUME = `
             - {name: secret}
             - {name: config}
             - {name: gate}
+            - {name: note}
             - {name: big}
           results:
             - {name: token}
@@ -80,9 +87,11 @@ const CONSUME = `
               image: $(params.image)
               env:
                 - {name: GATE, value: $(params.gate)}
+                - {name: NOTE, value: $(params.note)}
               script: |
                 #!/bin/sh
                 echo "sidecar gate=$GATE"
+                echo "sidecar note=$NOTE"
                 sleep 3600
           steps:
             - name: use
@@ -126,6 +135,7 @@ test('a small value reaches an image, a Secret’s and a ConfigMap’s name, a s
   t.is(pod.spec.containers.find((c) => c.name === 'sidecar-side')?.image, IMAGE);
   const sidecar = await cluster.kubectl(['-n', ns, 'logs', consumer.status?.podName ?? '', '-c', 'sidecar-side']);
   t.regex(sidecar.stdout, /^sidecar gate=go$/m, "the sidecar's env from the copy");
+  t.true(sidecar.stdout.split('\n').includes(`sidecar note=${NOTE}`), `the kubelet gave back $(HOME) and $$ as written (the escaped copy): ${sidecar.stdout}`);
   const skipped = (done.status as { skippedTasks?: Array<{ name: string; reason?: string }> } | undefined)?.skippedTasks ?? [];
   t.deepEqual(skipped.map((s) => [s.name, s.reason]), [['not-go', 'When Expressions evaluated to false']], 'Tekton evaluated the when expressions on the value');
   const producer = await taskRunOf(cluster, ns, done, 'produce');

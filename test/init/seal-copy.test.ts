@@ -13,8 +13,12 @@ import { collectLog, makeVolume, PRODUCER, referenceFor, RUN_DIR, type TempVolum
 
 const DIR = `${RUN_DIR}/${PRODUCER}`;
 
-function optionsFor(volume: TempVolume, copies: string[], maxCopy = 512): SealOptions {
-  return { root: volume.root, dir: DIR, resultsDir: volume.resultsDir, maxSize: 1 << 20, log: collectLog().log, copies: { names: new Set(copies), maxSize: maxCopy } };
+function optionsFor(volume: TempVolume, copies: string[], maxCopy = 512, more: { escaped?: string[]; room?: number } = {}): SealOptions {
+  const room = more.room !== undefined ? { room: { left: more.room, total: more.room } } : {};
+  return {
+    root: volume.root, dir: DIR, resultsDir: volume.resultsDir, maxSize: 1 << 20, log: collectLog().log,
+    copies: { names: new Set(copies), escaped: new Set(more.escaped ?? []), maxSize: maxCopy, ...room },
+  };
 }
 
 test('a result with a copy: the reference, and the value verbatim as tlr-copy-<name>, replacing what a step left there', async (t) => {
@@ -74,4 +78,26 @@ test('the encoded length is what Go’s json.Marshal writes between the quotes',
     ['abc', 3], ['"\\', 4], ['\n\r\t', 6], ['\u0001', 6], ['<>&', 18], ['\u2028\u2029', 12], ['ü€😀', 9], ["'$()`", 5],
   ];
   for (const [text, length] of rows) t.is(goJsonLength(text), length, JSON.stringify(text));
+});
+
+test('an escaped copy doubles every $, so the kubelet’s $(VAR) expansion gives the value back; its length counts doubled', (t) => {
+  return (async () => {
+    const volume = await makeVolume(t);
+    await writeFile(join(volume.producerDir, 'v'), 'a $(HOME) $$ b');
+    t.like(await sealResult('v', optionsFor(volume, [], 512, { escaped: ['v'] })), { status: 'sealed' });
+    t.is(await readFile(join(volume.resultsDir, 'tlr-ecopy-v'), 'utf8'), 'a $$(HOME) $$$$ b');
+    t.deepEqual((await readdir(volume.resultsDir)).sort(), ['tlr-ecopy-v', 'v'], 'only the copy asked for');
+    await writeFile(join(volume.producerDir, 'w'), '$'.repeat(300));
+    await t.throwsAsync(sealResult('w', optionsFor(volume, ['w'], 512, { escaped: ['w'] })), { message: /found 300 bytes, 600 as Tekton encodes it with every \$ doubled/ });
+  })();
+});
+
+test('the copies together must fit the room the rewrite computed beside the references (--copy-room): the one over it is refused', async (t) => {
+  const volume = await makeVolume(t);
+  await writeFile(join(volume.producerDir, 'a'), 'x'.repeat(60));
+  await writeFile(join(volume.producerDir, 'b'), 'y'.repeat(50));
+  const options = optionsFor(volume, ['a', 'b'], 512, { room: 100 });
+  t.like(await sealResult('a', options), { status: 'sealed' });
+  await t.throwsAsync(sealResult('b', options), { message: /^Result "b": its copy .* takes 50 bytes as Tekton encodes it, and the copies of this task's results have 40 of their 100 bytes left in the tlr-seal step's termination message/ });
+  t.is(await readFile(join(volume.resultsDir, 'tlr-copy-b'), 'utf8'), refusedNotice('b'));
 });
