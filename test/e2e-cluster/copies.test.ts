@@ -132,7 +132,8 @@ test('a small value reaches an image, a Secret’s and a ConfigMap’s name, a s
   const pod = await get<{ spec: { containers: Array<{ name: string; image: string; env?: Array<{ name: string; value?: string }> }> } }>(
     cluster, ns, 'pod', consumer.status?.podName ?? '');
   t.is(pod.spec.containers.find((c) => c.name === 'step-use')?.image, IMAGE, 'the image the kubelet ran is the value');
-  t.is(pod.spec.containers.find((c) => c.name === 'sidecar-side')?.image, IMAGE);
+  // The sidecar's image is not asserted on the pod: Tekton stops sidecars when the steps end by swapping their image
+  // for its nop image. Its log shows it ran the value's image (a shell, its env).
   const sidecar = await cluster.kubectl(['-n', ns, 'logs', consumer.status?.podName ?? '', '-c', 'sidecar-side']);
   t.regex(sidecar.stdout, /^sidecar gate=go$/m, "the sidecar's env from the copy");
   t.true(sidecar.stdout.split('\n').includes(`sidecar note=${NOTE}`), `the kubelet gave back $(HOME) and $$ as written (the escaped copy): ${sidecar.stdout}`);
