@@ -118,7 +118,7 @@ test('a task needing more references than one producer can seal gets several pro
   t.is(plan.fed.size, 19);
   t.deepEqual((runOf(plan, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'use']);
   const names = Array.from({ length: 12 }, (_, i) => ({ name: `s${i}` }));
-  const copied = planFor('t', { params: names, steps: [{ name: 's', image: 'x', script: 'true', env: names.map((p) => ({ name: p.name, valueFrom: { secretKeyRef: { name: `$(params.${p.name})`, key: 'k' } } })) }] } as unknown as EmbeddedTask, options);
+  const copied = planFor('t', { params: names, steps: [{ name: 's', image: 'x', script: 'true', env: names.map((p) => ({ name: p.name, valueFrom: { secretKeyRef: { name: `$(params.${p.name})`, key: 'k' } } })) }] }, options);
   t.is(copied.notRun, undefined, 'every producer\'s references and copies fit its seal step\'s message');
   // A reference and a copy take 435 bytes of a producer's 2300: five a producer (twelve references alone fit one).
   t.deepEqual((runOf(copied, true).spec.pipelineSpec?.tasks ?? []).map((x) => x.name), ['gen0', 'gen1', 'gen2', 'use']);
