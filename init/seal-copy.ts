@@ -8,6 +8,14 @@
 import type { CopyKind } from '../src/core/copies.js';
 import { TlrError } from '../src/errors.js';
 
+/**
+ * The start of a variable Tekton substitutes after it has put a param's value in (pkg/reconciler/taskrun/resources/
+ * apply.go: contexts, results, step results and exit codes, artifacts, workspaces, credentials; the pipeline's finally
+ * tasks get `$(tasks.…status)` after the results): in a copy, the consumer would get another value. `params` and
+ * `inputs` too, in case a later Tekton adds a pass (StepActions' params are applied again).
+ */
+const TEKTON_VARIABLE = /\$\((?:context|workspaces|results|step|steps|artifacts|credentials|tasks|params|inputs)[.[]/;
+
 export class CopyTaker {
   private readonly chunks: Buffer[] = [];
   private taken = 0;
@@ -49,6 +57,16 @@ export class CopyTaker {
         `Result "${this.name}" is used where a copy of its value is needed (a field Kubernetes or Tekton reads before any ` +
           `step of the consumer runs), and a copy travels as a Tekton result, which must be UTF-8 text; found a byte ` +
           `that is not UTF-8 at offset ${at} (0x${bytes[at]?.toString(16).padStart(2, '0') ?? '??'}). Write text, or use the value only in the consumer's steps`,
+      );
+    }
+    const variable = TEKTON_VARIABLE.exec(value.toString('latin1'));
+    if (variable !== null) {
+      throw new TlrError(
+        'E_RESULT_SHAPE',
+        `Result "${this.name}" is used where a copy of its value is needed (a field Kubernetes or Tekton reads before any ` +
+          `step of the consumer runs), and a copy travels through Tekton's variable substitution, which would replace ` +
+          `"${variable[0]}…" at offset ${variable.index} with something else (it substitutes again after putting the value in); ` +
+          'expected a value without a Tekton variable. Write the value another way, or use it only in the consumer\'s steps',
       );
     }
     const encoded = goJsonLength(text);

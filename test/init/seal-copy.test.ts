@@ -101,3 +101,16 @@ test('the copies together must fit the room the rewrite computed beside the refe
   await t.throwsAsync(sealResult('b', options), { message: /^Result "b": its copy .* takes 50 bytes as Tekton encodes it, and the copies of this task's results have 40 of their 100 bytes left in the tlr-seal step's termination message/ });
   t.is(await readFile(join(volume.resultsDir, 'tlr-copy-b'), 'utf8'), refusedNotice('b'));
 });
+
+test('a copy holding a variable Tekton substitutes again after the params ($(context.…), $(workspaces.…), …) is refused, naming it; $(HOME) is not Tekton’s', async (t) => {
+  const volume = await makeVolume(t);
+  for (const [name, value, at] of [['ctx', 'name-$(context.taskRun.name)', 5], ['ws', 'x $(workspaces.out.path)', 2], ['res', '$(results["a"].path)', 0]] as const) {
+    await writeFile(join(volume.producerDir, name), value);
+    await t.throwsAsync(sealResult(name, optionsFor(volume, [], 512, { escaped: [name] })), {
+      message: new RegExp(`^Result "${name}" is used where a copy .*would replace "\\$\\(${value.slice(at + 2).split(/[.[]/)[0] ?? ''}[.[]…" at offset ${at} `),
+    }, name);
+    t.is(await readFile(join(volume.resultsDir, `tlr-ecopy-${name}`), 'utf8'), refusedNotice(name), `${name}: no copy`);
+  }
+  await writeFile(join(volume.producerDir, 'home'), '$(HOME) $(contextual) $(params)');
+  t.like(await sealResult('home', optionsFor(volume, ['home'])), { status: 'sealed' });
+});
