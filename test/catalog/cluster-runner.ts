@@ -4,7 +4,9 @@
 import type { EmbeddedTask, Step } from '../../src/api/tekton.js';
 import type { E2eCluster } from '../support/node/e2e-cluster.js';
 import { create, get, report, succeeded, type RunObject, waitDone } from '../support/node/runs.js';
-import { declaredEnv, differences, parseRecord, prerequisiteObjects, runOf, type Plan, type RunNames, type StepRecord } from './on-cluster.js';
+import { PROGRAMS } from '../support/node/host.js';
+import { NODE_NAME_PREFIX, nodeLayout } from '../support/node/layout.js';
+import { declaredEnv, differences, imagesOf, parseRecord, prerequisiteObjects, RECORDER_IMAGE, runOf, type Plan, type RunNames, type StepRecord } from './on-cluster.js';
 
 /**
  * same: every step's records equal; differs: some step got other bytes; run failed: the by-reference run failed where
@@ -99,6 +101,7 @@ const stepName = (s: Step, i: number): string => s.name ?? `unnamed-${i}`;
 /** Both runs of the plan, compared step by step, in `namespace` (which gets the Secrets and ConfigMaps the Task reads). */
 export async function runPlan(cluster: E2eCluster, namespace: string, plan: Plan, timeoutMs = 600_000): Promise<TaskOutcome> {
   for (const object of prerequisiteObjects(plan)) await cluster.kubectl(['-n', namespace, 'create', '-f', '-'], { input: JSON.stringify(object) });
+  await tagRecorder(cluster, imagesOf(plan));
   const [inline, byReference] = await Promise.all([runOnce(cluster, namespace, plan, false, timeoutMs), runOnce(cluster, namespace, plan, true, timeoutMs)]);
   const details = failures(inline, byReference);
   const steps = compareSteps(plan.spec, inline, byReference);
@@ -110,6 +113,20 @@ export async function runPlan(cluster: E2eCluster, namespace: string, plan: Plan
         : steps.some((s) => s.verdict === 'no record') || steps.every((s) => s.details.length > 0) ? 'no record' : 'same';
   if (worst !== 'same' && process.env.TLR_CATALOG_REPORT) details.push(await report(cluster, namespace));
   return { task: plan.task, verdict: worst, steps, details };
+}
+
+/**
+ * The recorder under each image name built around a fed param, on every node (`ctr images tag`, as the cluster's
+ * bring-up names it for the registry): present, so the kubelet never pulls it.
+ */
+async function tagRecorder(cluster: E2eCluster, names: readonly string[]): Promise<void> {
+  for (const node of cluster.nodes) {
+    const socket = nodeLayout(cluster.dir, Number(node.slice(NODE_NAME_PREFIX.length)), '').containerdSocket;
+    for (const name of names) {
+      const tagged = await cluster.exec([PROGRAMS.ctr, '--address', socket, '--namespace', 'k8s.io', 'images', 'tag', '--force', RECORDER_IMAGE, name]);
+      if (tagged.code !== 0) throw new Error(`ctr images tag ${RECORDER_IMAGE} ${name} on ${node}: ${tagged.stderr.trim()}`);
+    }
+  }
 }
 
 function parse(log: string | undefined): StepRecord | undefined {

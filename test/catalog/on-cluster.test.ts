@@ -7,7 +7,8 @@
 import test from 'ava';
 import type { EmbeddedTask } from '../../src/api/tekton.js';
 import { DEFAULT_OPTIONS as options } from '../core/run-fixture.js';
-import { asV1, differences, parseRecord, planFor, prerequisites, runOf, valueFor, type StepRecord } from './on-cluster.js';
+import { normalizedImage, substituted } from './image-names.js';
+import { asV1, differences, imagesOf, parseRecord, planFor, prerequisites, runOf, valueFor, type StepRecord } from './on-cluster.js';
 
 /** What the recorder prints (test/cluster/node/cmd/tlr-recorder): base64 JSON of base64 fields, in 3000-char lines. */
 function logOf(r: { argv: string[]; cwd: string; env: Record<string, string>; scripts?: Record<string, string> }): string {
@@ -85,10 +86,48 @@ test('the plan feeds every string param the rewrite accepts, gives the rest inli
   t.is(valueFor(TASK, { name: 'url' }), plan.fed.get('url') ?? '-');
 });
 
-test('a param that is part of an image name is not fed: no image of such a name is on the offline cluster', (t) => {
-  const plan = planFor('t', { params: [{ name: 'version' }], steps: [{ name: 's', image: 'golang:$(params.version)', script: 'go version' }] }, options);
+test('a param that is part of an image name is fed a name piece; the run gives the recorder the image name built around it', (t) => {
+  const spec: EmbeddedTask = {
+    params: [{ name: 'registry', default: 'quay.io' }, { name: 'version' }, { name: 'flavour', default: 'alpine' }],
+    steps: [
+      { name: 's', image: '$(params.registry)/tools/go:$(params.version)-$(params.flavour)', script: 'go version' },
+      { name: 'u', image: 'golang:$(params.version)', script: 'go env' },
+      { name: 'v', image: 'busybox', script: 'true' },
+    ],
+  };
+  const plan = planFor('t', spec, options);
+  t.deepEqual([...plan.fed.keys()], ['registry', 'version', 'flavour']);
+  t.is(plan.fed.get('version'), 'tlr-v1');
+  t.deepEqual(imagesOf(plan), ['docker.io/tlr-v0/tools/go:tlr-v1-tlr-v2', 'docker.io/library/golang:tlr-v1']);
+  const steps = (runOf(plan, true).spec.pipelineSpec?.tasks?.at(-1)?.taskSpec?.steps ?? []) as Array<{ image?: string; imagePullPolicy?: string }>;
+  t.deepEqual(steps.map((s) => [s.image, s.imagePullPolicy]), [
+    ['$(params.registry)/tools/go:$(params.version)-$(params.flavour)', 'IfNotPresent'],
+    ['golang:$(params.version)', 'IfNotPresent'],
+    ['localhost/tlr-test/recorder:1', undefined],
+  ]);
+});
+
+test('an image part is not fed where Tekton would look the image up (a step naming no command) or the name would not be one', (t) => {
+  const plan = planFor('t', {
+    params: [{ name: 'version' }, { name: 'odd' }],
+    steps: [{ name: 's', image: 'golang:$(params.version)' }, { name: 'u', image: 'x@sha256:$(params.odd)', script: 'true' }],
+  }, options);
   t.deepEqual([...plan.fed.keys()], []);
-  t.is(plan.inline.get('version')?.site, 'image built around the param');
+  t.regex(plan.inline.get('version')?.message ?? '', /step "s", which names no command: Tekton's controller asks the image's registry/);
+  t.regex(plan.inline.get('odd')?.message ?? '', /no image reference with the values in/);
+});
+
+test('image names as containerd names them', (t) => {
+  t.is(normalizedImage('golang:1.22'), 'docker.io/library/golang:1.22');
+  t.is(normalizedImage('bitnami/kubectl'), 'docker.io/bitnami/kubectl:latest');
+  t.is(normalizedImage('index.docker.io/alpine/git:v2'), 'docker.io/alpine/git:v2');
+  t.is(normalizedImage('localhost:5000/a/b:c'), 'localhost:5000/a/b:c');
+  t.is(normalizedImage('gcr.io/kaniko-project/executor:v1.9.0'), 'gcr.io/kaniko-project/executor:v1.9.0');
+  t.is(normalizedImage('Upper/case:1'), undefined);
+  t.is(normalizedImage('a@sha256:00'), undefined);
+  t.is(normalizedImage('a:bad tag'), undefined);
+  t.is(substituted("x/$(params.a):$(inputs.params.b)-$(params['c'])", new Map([['a', 'p'], ['b', 'q'], ['c', 'r']])), 'x/p:q-r');
+  t.is(substituted('x:$(params.a)', new Map()), undefined);
 });
 
 test('both runs: the images are the recorder (a fed image param names it), the params are the values inline or references by reference', (t) => {

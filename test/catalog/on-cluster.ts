@@ -24,6 +24,7 @@ import type { EmbeddedTask, ParamSpec, PipelineRun, Step } from '../../src/api/t
 import type { RewriteOptions } from '../../src/core/options.js';
 import { servedName } from '../support/node/oci-registry.js';
 import { isStringParam, refusalOfRun, type Refusal } from './catalog.js';
+import { normalizedImage, substituted } from './image-names.js';
 import { isCopied, useOf } from './param-uses.js';
 
 export const RECORDER_IMAGE = 'localhost/tlr-test/recorder:1';
@@ -55,6 +56,57 @@ function steps(spec: EmbeddedTask): Step[] {
   return (spec.steps ?? []);
 }
 
+/** Steps, sidecars and the stepTemplate: what has an image. */
+function containers(spec: EmbeddedTask): Step[] {
+  return [...(spec.steps ?? []), ...(spec.sidecars ?? []), ...(spec.stepTemplate ? [spec.stepTemplate] : [])] as Step[];
+}
+
+/** How an image field uses the fed params: the whole of it (`image`), a part (`image part`), or none (undefined). */
+function imageUse(image: unknown, fed: ReadonlySet<string>): 'image' | 'image part' | undefined {
+  if (typeof image !== 'string') return undefined;
+  const uses = [...fed].map((p) => useOf({ steps: [{ name: 's', image }] }, p));
+  return uses.includes('image part') ? 'image part' : uses.includes('image') ? 'image' : undefined;
+}
+
+/**
+ * Why a param that is part of an image name cannot be fed here, or undefined: a step naming no command makes Tekton's
+ * controller ask that image's registry for its entrypoint (this offline machine reaches none but the harness's), and
+ * the name must be a reference with the values in.
+ */
+function imagePartProblem(spec: EmbeddedTask, param: string): string | undefined {
+  // The other params built into images are fed too, as far as a name goes.
+  const parts = (spec.params ?? []).filter((p) => useOf(spec, p.name) === 'image part');
+  const values = valuesOf(spec, new Map(parts.map((p) => [p.name, valueFor(spec, p)])));
+  for (const s of containers(spec)) {
+    if (imageUse(s.image, new Set([param])) !== 'image part') continue;
+    if ((spec.steps ?? []).includes(s) && s.script === undefined && (s.command ?? []).length === 0) {
+      return `the param is part of the image of step "${s.name ?? '?'}", which names no command: Tekton's controller asks the image's registry for its entrypoint, and this offline machine reaches none (by reference the image takes a copy, as inline)`;
+    }
+    if (normalizedImage(substituted(String(s.image), values) ?? '') === undefined) {
+      return `the param is part of image "${String(s.image)}", which is no image reference with the values in`;
+    }
+  }
+  return undefined;
+}
+
+/** Every param's value in a run: fed, else (what both runs give it) its default or a literal. */
+function valuesOf(spec: EmbeddedTask, fed: ReadonlyMap<string, string>): Map<string, unknown> {
+  return new Map((spec.params ?? []).map((p) => [p.name, fed.get(p.name) ?? literal(p)]));
+}
+
+/**
+ * The image names built around fed params, as containerd names them, that the run's pods will ask for: the cluster
+ * runner gives the recorder each name on every node before the runs.
+ */
+export function imagesOf(plan: Plan): string[] {
+  const fed = new Set(plan.fed.keys());
+  const values = valuesOf(plan.spec, plan.fed);
+  const names = containers(recorderTask(plan.spec, fed))
+    .filter((s) => imageUse(s.image, fed) === 'image part')
+    .map((s) => normalizedImage(substituted(String(s.image), values) ?? ''));
+  return [...new Set(names.filter((n): n is string => n !== undefined))];
+}
+
 /** The value fed to `param`: distinct per param, hostile, and over 4 KiB unless its use (./param-uses.ts) needs it short. */
 export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
   const index = (spec.params ?? []).findIndex((p) => p.name === param.name);
@@ -64,10 +116,12 @@ export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
     case 'path':
       return `${param.name}-it's "q" \${HOME} ;&~#%`;
     case 'image':
-    case 'image part':
       // The recorder, by the name the test registry serves it under (containerd has it by that name too), so a step
       // naming no command gets its entrypoint looked up as well.
       return SERVED_RECORDER_IMAGE;
+    case 'image part':
+      // Valid in a tag and in a name; the run gives the recorder the image name built around it (imagesOf).
+      return `tlr-v${index}`;
     case 'name':
       return `tlr-v${index}`;
     case 'mount path':
@@ -92,11 +146,16 @@ function literal(p: ParamSpec): unknown {
  */
 export function recorderTask(spec: EmbeddedTask, fed: ReadonlySet<string> = new Set()): EmbeddedTask {
   const copy = asV1(spec);
-  // An image that is a fed param stays: the value names the recorder (valueFor), and the pod runs what it names.
-  const keeps = (image: unknown): boolean => typeof image === 'string' && [...fed].some((p) => image.trim() === `$(params.${p})` || image.trim() === `$(inputs.params.${p})`);
-  for (const s of [...(copy.steps ?? []), ...(copy.sidecars ?? []), ...(copy.stepTemplate ? [copy.stepTemplate] : [])] as Step[]) {
+  // An image using a fed param stays: the value names the recorder (valueFor), or the image built around it is the
+  // recorder on every node (imagesOf), and the pod runs what it names.
+  for (const s of containers(copy)) {
     const looksUp = (copy.steps ?? []).includes(s) && s.script === undefined && (s.command ?? []).length === 0;
-    if (keeps(s.image)) continue;
+    const kept = imageUse(s.image, fed);
+    if (kept !== undefined) {
+      // A name built around a param may end in `:latest` (or no tag), whose default policy `Always` would pull it.
+      if (kept === 'image part') s.imagePullPolicy = 'IfNotPresent';
+      continue;
+    }
     if (s.image !== undefined || s !== copy.stepTemplate) s.image = looksUp ? SERVED_RECORDER_IMAGE : RECORDER_IMAGE;
     // The recorder is never pulled (it is on every node; containerd would speak HTTPS to the test registry): `Always`
     // would fail the pull.
@@ -236,8 +295,9 @@ export function planFor(task: string, spec: EmbeddedTask, options: RewriteOption
       inline.set(p.name, { site: 'not a string param', message: `an ${p.type ?? '?'} param (fed strings only)` });
       continue;
     }
-    if (useOf(spec, p.name) === 'image part') {
-      inline.set(p.name, { site: 'image built around the param', message: 'the param is part of an image name (e.g. a tag): this offline cluster holds no image of any such name, so it is not fed here (by reference it takes a copy, as a whole image param does)' });
+    const unfit = useOf(spec, p.name) === 'image part' ? imagePartProblem(spec, p.name) : undefined;
+    if (unfit !== undefined) {
+      inline.set(p.name, { site: 'image built around the param', message: unfit });
       continue;
     }
     const alone = refusal({ task, spec, fed: new Map([[p.name, valueFor(spec, p)]]), inline }, options);
