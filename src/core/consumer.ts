@@ -31,9 +31,13 @@ const SCRIPT_FIELD = /\.(steps|sidecars)\[\d+\]\.script$/;
 const EXEC_FIELD = /\.(?:steps\[\d+\]|stepTemplate)\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value|workingDir)$/;
 /**
  * Where the kubelet expands `$(VAR)` and `$$` (a container's args, command and env values) and no tlr-exec runs: a
- * sidecar's. A copy there is the escaped one (src/core/copies.ts).
+ * sidecar's; and a step's `when` and stdoutConfig/stderrConfig paths, which Tekton passes to its entrypoint as the
+ * container's args (`--when_expressions <json>`, `-stdout_path`: pkg/pod/entrypoint.go). A copy there is the escaped
+ * one (src/core/copies.ts).
  */
-const KUBELET_EXPANDS = /\.sidecars\[\d+\]\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value)$/;
+const KUBELET_EXPANDS = /(?:\.sidecars\[\d+\]\.(?:args\[\d+\]|command\[\d+\]|env\[\d+\]\.value)|\.steps\[\d+\]\.(?:when\[\d+\]\..+|stdoutConfig\.path|stderrConfig\.path))$/;
+/** A StepAction's params (a step's `ref`): they go to fields of the StepAction, which Tekton resolves in the cluster. */
+const STEP_ACTION_PARAM = /\.steps\[\d+\]\.params\[\d+\]/;
 /** MAX_ARG_STRLEN: Linux passes at most this many bytes per argument or environment string. */
 export const MAX_ARG_STRLEN = 128 * 1024;
 /** PATH_MAX less its NUL: the longest path Linux takes, so the longest workingDir. */
@@ -237,7 +241,7 @@ class Scan {
   private takesCopy(at: string, site: Site): CopyKind | undefined {
     if (this.input.copies === undefined || site === 'param') return undefined;
     if (site === 'forbidden') return /\.when(\[|$)|\.workspaces\[\d+\]\.subPath$/.test(at) ? 'plain' : undefined;
-    if (SCRIPT_FIELD.test(at) || EXEC_FIELD.test(at)) return undefined;
+    if (SCRIPT_FIELD.test(at) || EXEC_FIELD.test(at) || STEP_ACTION_PARAM.test(at)) return undefined;
     return KUBELET_EXPANDS.test(at) ? 'escaped' : 'plain';
   }
 
@@ -387,12 +391,14 @@ class Scan {
       ? 'values in args, command, env and workingDir are turned off on this cluster: config key valuesInArgsAndEnv is "false"'
       : /\.sidecars\[\d+\]\./.test(at)
         ? 'a sidecar starts with its own command, not through the step entrypoint that puts values in'
+        : STEP_ACTION_PARAM.test(at)
+          ? 'a StepAction\'s param goes to fields of the StepAction, which Tekton resolves in the cluster and this rewrite cannot see, so neither a value nor a copy can be put there'
         : field === 'image'
           ? 'the kubelet pulls the image before any process of the step runs'
           : `Tekton fixes ${field} when it creates the pod`;
     const whole = `$(tasks.${ref.task}.results${resultAccess(ref.result)})`;
     // Outside the fields tlr-exec fills, a field takes a copy of the value (src/core/copies.ts) when copies are on.
-    const copy = EXEC_FIELD.test(at)
+    const copy = EXEC_FIELD.test(at) || STEP_ACTION_PARAM.test(at)
       ? ''
       : this.input.copies === undefined
         ? '; such a field can take a copy of the value, but copies are turned off on this cluster: config key maxCopySize is "0"'

@@ -7,6 +7,7 @@
 import test from 'ava';
 import type { EmbeddedTask, PipelineTask } from '../../src/api/tekton.js';
 import { parseConfig } from '../../src/core/config.js';
+import { parseFeatureFlags } from '../../src/core/feature-flags.js';
 import { rewritePipelineRun } from '../../src/core/pipeline-run.js';
 import { DEFAULT_OPTIONS as options, optedInRun } from './run-fixture.js';
 
@@ -156,4 +157,29 @@ test('in a sidecar’s args, command and env, where the kubelet expands $(VAR), 
   t.is(seal[seal.indexOf('--copies') + 1], 'v');
   t.is(seal[seal.indexOf('--escaped-copies') + 1], 'v');
   t.deepEqual(producer?.taskSpec.results?.map((r) => r.name), ['v', 'tlr-copy-v', 'tlr-ecopy-v']);
+});
+
+test('a step’s when and stdoutConfig path, which Tekton passes to its entrypoint as the container’s args, take the escaped copy; a StepAction’s params none', (t) => {
+  const out = rewritePipelineRun(optedInRun([gen(['v']), {
+    name: 'use',
+    params: [{ name: 'p', value: '$(tasks.gen.results.v)' }],
+    taskSpec: {
+      params: [{ name: 'p' }],
+      steps: [
+        { name: 'w', image: 'bash', script: 'true', when: [{ input: '$(tasks.gen.results.v)', operator: 'in', values: ['x'] }] },
+        { name: 'o', image: 'bash', script: 'true', stdoutConfig: { path: '/data/$(params.p)' }, stderrConfig: { path: '$(tasks.gen.results.v)' } },
+      ],
+    } as unknown as EmbeddedTask,
+  }]), { ...options, featureFlags: parseFeatureFlags({ 'enable-api-fields': 'alpha' }) });
+  t.deepEqual(errors(out), []);
+  const steps = tasksOf(out)[1]?.taskSpec.steps as unknown as Array<{ when?: Array<{ input: string }>; stdoutConfig?: { path: string }; stderrConfig?: { path: string } }>;
+  t.is(steps[0]?.when?.[0]?.input, '$(tasks.gen.results.tlr-ecopy-v)');
+  t.is(steps[1]?.stdoutConfig?.path, '/data/$(params.tlr-ecopy-p)');
+  t.is(steps[1]?.stderrConfig?.path, '$(tasks.gen.results.tlr-ecopy-v)');
+
+  t.throws(() => rewritePipelineRun(optedInRun([gen(['v']), {
+    name: 'use',
+    params: [{ name: 'p', value: '$(tasks.gen.results.v)' }],
+    taskSpec: { params: [{ name: 'p' }], steps: [{ name: 'a', ref: { name: 'my-action' }, params: [{ name: 'img', value: '$(params.p)' }] }] } as unknown as EmbeddedTask,
+  }]), options), { message: /steps\[0\]\.params\[0\]\.value: .*\$\(params\.p\) in params carries result "v" of task "gen", .*a StepAction's param goes to fields of the StepAction, which Tekton resolves in the cluster/ });
 });
