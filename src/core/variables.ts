@@ -45,19 +45,26 @@ export interface ParamExpression {
   readonly suffix: string;
 }
 
-const PARAM = new RegExp(`\\$\\(params(?:\\.(${NAME_DOT})|\\[(["'])([^"'\\]]+)\\2\\])(${SUFFIX})\\)`, 'g');
+/**
+ * A param as Tekton substitutes it (pkg/reconciler/taskrun/resources/apply.go paramPatterns): `$(params.<p>)`,
+ * `$(params["<p>"])`, `$(params['<p>'])`, and v1beta1's `$(inputs.params.<p>)`, which v1.15.0 still substitutes in
+ * a v1 Task (dot form only). Group 1, 3 or 4 is the name, 5 the suffix.
+ */
+const PARAM = new RegExp(`\\$\\((?:params(?:\\.(${NAME_DOT})|\\[(["'])([^"'\\]]+)\\2\\])|inputs\\.params\\.(${NAME_DOT}))(${SUFFIX})\\)`, 'g');
 
-/** Every `$(params.<p>…)` in a text. */
+const mayNameParam = (text: string): boolean => text.includes('$(params') || text.includes('$(inputs.params.');
+
+/** Every `$(params.<p>…)` in a text (and `$(inputs.params.<p>…)`). */
 export function findParamExpressions(text: string): ParamExpression[] {
-  if (!text.includes('$(params')) return [];
-  return [...text.matchAll(PARAM)].map((m) => ({ text: m[0], name: m[1] ?? m[3] ?? '', suffix: m[4] ?? '' }));
+  if (!mayNameParam(text)) return [];
+  return [...text.matchAll(PARAM)].map((m) => ({ text: m[0], name: m[1] ?? m[3] ?? m[4] ?? '', suffix: m[5] ?? '' }));
 }
 
 /** `text` with each `$(params.<p>…)` for which `replace` returns a string replaced by it, in one pass. */
 export function replaceParamExpressions(text: string, replace: (e: ParamExpression) => string | undefined): string {
-  if (!text.includes('$(params')) return text;
-  return text.replace(PARAM, (match: string, dot?: string, _q?: string, bracket?: string, suffix?: string) =>
-    replace({ text: match, name: dot ?? bracket ?? '', suffix: suffix ?? '' }) ?? match);
+  if (!mayNameParam(text)) return text;
+  return text.replace(PARAM, (match: string, dot?: string, _q?: string, bracket?: string, inputs?: string, suffix?: string) =>
+    replace({ text: match, name: dot ?? bracket ?? inputs ?? '', suffix: suffix ?? '' }) ?? match);
 }
 
 /** Characters of a Tekton result name (its `ResultNameFormat`), which also end the literal `/tekton/results/<name>`. */

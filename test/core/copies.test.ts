@@ -183,3 +183,27 @@ test('a step’s when and stdoutConfig path, which Tekton passes to its entrypoi
     taskSpec: { params: [{ name: 'p' }], steps: [{ name: 'a', ref: { name: 'my-action' }, params: [{ name: 'img', value: '$(params.p)' }] }] } as unknown as EmbeddedTask,
   }]), options), { message: /steps\[0\]\.params\[0\]\.value: .*\$\(params\.p\) in params carries result "v" of task "gen", .*a StepAction's param goes to fields of the StepAction, which Tekton resolves in the cluster/ });
 });
+
+test('v1beta1’s $(inputs.params.p), which Tekton v1.15.0 still substitutes, is a use of p like $(params.p)', (t) => {
+  const out = rewritePipelineRun(optedInRun([gen(['v']), {
+    name: 'use',
+    params: [{ name: 'p', value: '$(tasks.gen.results.v)' }],
+    taskSpec: {
+      params: [{ name: 'p' }],
+      volumes: [{ name: 'w', configMap: { name: '$(inputs.params.p)' } }],
+      steps: [{ name: 'a', image: 'bash', script: 'echo "$(inputs.params.p)"', volumeMounts: [{ name: 'w', mountPath: '/m', subPath: '$(inputs.params.p)' }] }],
+      sidecars: [{ name: 's', image: 'bash', command: ['run'], env: [{ name: 'A', value: '$(inputs.params.p)' }] }],
+    } as unknown as EmbeddedTask,
+  }]), options);
+  t.deepEqual(errors(out), []);
+  const spec = tasksOf(out)[1]?.taskSpec as unknown as { volumes: Array<{ configMap: { name: string } }>; steps: Array<{ script: string; volumeMounts: Array<{ subPath: string }> }>; sidecars: Array<{ env: Array<{ value: string }> }> };
+  t.is(spec.volumes[0]?.configMap.name, '$(params.tlr-copy-p)');
+  t.is(spec.steps[0]?.volumeMounts[0]?.subPath, '$(params.tlr-copy-p)');
+  t.is(spec.sidecars[0]?.env[0]?.value, '$(params.tlr-ecopy-p)');
+  t.true(spec.steps[0]?.script.includes('$(inputs.params.p)'), 'the script takes the value by reference');
+  t.throws(() => rewritePipelineRun(optedInRun([gen(['v']), {
+    name: 'use',
+    params: [{ name: 'p', value: '$(tasks.gen.results.v)' }],
+    taskSpec: { params: [{ name: 'p' }], steps: [{ name: 'a', image: 'bash', script: 'true', workingDir: '/w', volumeMounts: [{ name: 'x', mountPath: '/m' }], env: [{ name: 'X', valueFrom: { fieldRef: { fieldPath: '$(inputs.params.p)' } } }] }] } as unknown as EmbeddedTask,
+  }]), { ...options, config: parseConfig({ maxCopySize: '0' }) }), { message: /\$\(params\.p\) in .*carries result "v" of task "gen"/ });
+});

@@ -218,7 +218,8 @@ test('a self-contained run the rewrite refuses is denied with the rewrite messag
   const dir = 'test/fixtures/rewrite/refused-value-in-image-and-sidecar';
   const run = parse(readFileSync(join(dir, 'input.yaml'), 'utf8')) as PipelineRun;
   const req = request(run);
-  const review = admitPipelineRun(req, settings);
+  // As the fixture's options.yaml: copies off, so the image and sidecar uses are refused.
+  const review = admitPipelineRun(req, { ...settings, config: (ns) => parseConfig({ maxCopySize: '0' }, ns) });
   t.is(review.response.uid, req.uid);
   t.false(review.response.allowed);
   t.is(review.response.patch, undefined);
