@@ -35,6 +35,7 @@ import { checkGrowth, checkRewrittenSize, isRewritten, rewrittenSizeBound } from
 import { MAX_OBJECT_BYTES } from './limits.js';
 import { producerGrowth } from './producer.js';
 import { checkObjectShape } from './shape/check-object.js';
+import { refuseRunLevelUses } from './run-bindings.js';
 
 /**
  * The rewrite of a PipelineRun: the heart of the project, shared by the CLI (`tlr render`), the admission webhook and
@@ -160,6 +161,7 @@ function rewriteSpec(
   const bound = bindResultWorkspace(run.spec.workspaces ?? [], workspace.name, options.provisionedClaim, options.config, 'spec', diags, workspace.shared);
   checkCoschedule(spec, bound.bindings, workspace.name, touched, options.featureFlags, SPEC_PATH, diags);
   warnUnplacedReadWriteOnce(bound.bindings, workspace.name, options.featureFlags, 'spec.workspaces', diags);
+  refuseRunLevelUses(run, [...(spec.tasks ?? []), ...(spec.finally ?? [])], analysis.producers, diags);
   diags.throwIfErrors();
   return { inlined, inlinedBytes, bound, elements };
 }

@@ -207,3 +207,21 @@ test('v1beta1’s $(inputs.params.p), which Tekton v1.15.0 still substitutes, is
     taskSpec: { params: [{ name: 'p' }], steps: [{ name: 'a', image: 'bash', script: 'true', workingDir: '/w', volumeMounts: [{ name: 'x', mountPath: '/m' }], env: [{ name: 'X', valueFrom: { fieldRef: { fieldPath: '$(inputs.params.p)' } } }] }] } as unknown as EmbeddedTask,
   }]), { ...options, config: parseConfig({ maxCopySize: '0' }) }), { message: /\$\(params\.p\) in .*carries result "v" of task "gen"/ });
 });
+
+test('the run’s own workspace bindings and pod templates, which Tekton fills after the run is created, refuse a reference naming the field', (t) => {
+  const use = {
+    name: 'use',
+    params: [{ name: 'p', value: 'x-$(tasks.gen.results.v)' }, { name: 'q', value: 'plain' }],
+    taskSpec: { params: [{ name: 'p' }, { name: 'q' }], steps: [{ name: 's', image: 'bash', script: 'echo "$(params.p)"' }] },
+  };
+  const run = optedInRun([gen(['v']), use]);
+  (run.spec as Record<string, unknown>).workspaces = [{ name: 'src', persistentVolumeClaim: { claimName: 'shared' }, subPath: '$(tasks.gen.results.v)' }];
+  (run.spec as Record<string, unknown>).taskRunTemplate = { podTemplate: { env: [{ name: 'P', value: '$(params.p)' }, { name: 'Q', value: '$(params.q)' }] } };
+  (run.spec as Record<string, unknown>).taskRunSpecs = [{ pipelineTaskName: 'use', podTemplate: { imagePullSecrets: [{ name: '$(params.p)' }] } }, { pipelineTaskName: 'gen', podTemplate: { nodeSelector: { a: '$(params.p)' } } }];
+  const error = t.throws(() => rewritePipelineRun(run, options));
+  const lines = (error?.message ?? '').split('\n');
+  t.is(lines.length, 3, error?.message);
+  t.regex(lines[0] ?? '', /spec\.workspaces\[0\]\.subPath: \$\(tasks\.gen\.results\.v\) in the run's workspace binding names result "v" of task "gen", which is stored by reference: Tekton puts task results into the run's workspace bindings itself/);
+  t.regex(lines[1] ?? '', /spec\.taskRunTemplate\.podTemplate\.env\[0\]\.value: \$\(params\.p\) in a pod template names param "p", which carries a result stored by reference/);
+  t.regex(lines[2] ?? '', /spec\.taskRunSpecs\[0\]\.podTemplate\.imagePullSecrets\[0\]\.name: /);
+});
