@@ -9,6 +9,7 @@ import { logInfo, logProblem } from './log.js';
 import { prepareResultDirs } from './prepare.js';
 import { checkSegment, splitProducerDir } from './safe-path.js';
 import { sealResults } from './seal.js';
+import { classicResultBytes, type CopyRoom } from './seal-copy.js';
 import { installExecHelper } from './install-exec.js';
 import { substituteScripts } from './substitute.js';
 import { writeTerminationLog } from './termination-log.js';
@@ -217,6 +218,16 @@ interface SealFlags {
   copyRoom?: number;
 }
 
+/**
+ * The room the copies have (--copy-room), less what the classic results earlier steps wrote take: they share the seal
+ * step's termination message.
+ */
+async function copyRoomOf(copyRoom: number | undefined, resultsDir: string, names: readonly string[]): Promise<{ room?: CopyRoom }> {
+  if (copyRoom === undefined) return {};
+  const classic = await classicResultBytes(resultsDir, names);
+  return { room: { left: Math.max(0, copyRoom - classic.bytes), total: copyRoom, classic } };
+}
+
 async function seal(names: string[], flags: SealFlags): Promise<number> {
   const { copies, escapedCopies, maxCopy, copyRoom, ...opts } = flags;
   const asked = [...(copies ?? []), ...(escapedCopies ?? [])];
@@ -232,7 +243,7 @@ async function seal(names: string[], flags: SealFlags): Promise<number> {
   const outcomes = await sealResults(names, {
     ...opts,
     ...(asked.length > 0 && maxCopy !== undefined
-      ? { copies: { names: new Set(copies), escaped: new Set(escapedCopies), maxSize: maxCopy, ...(copyRoom !== undefined ? { room: { left: copyRoom, total: copyRoom } } : {}) } }
+      ? { copies: { names: new Set(copies), escaped: new Set(escapedCopies), maxSize: maxCopy, ...(await copyRoomOf(copyRoom, opts.resultsDir, names)) } }
       : {}),
   });
   for (const outcome of outcomes) if (outcome.status === 'missing') logProblem(outcome.message);

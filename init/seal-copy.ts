@@ -5,8 +5,17 @@
  * and its encoded length (escapes included) is what maxCopySize bounds, which the rewrite counted on when it checked
  * the message fits.
  */
-import type { CopyKind } from '../src/core/copies.js';
+import { lstat, open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isCopyName, type CopyKind } from '../src/core/copies.js';
 import { TlrError } from '../src/errors.js';
+
+/** What the copies may take of the seal step's termination message: `left` of `total`, `classic` taken by classic results. */
+export interface CopyRoom {
+  left: number;
+  readonly total: number;
+  readonly classic?: { readonly names: readonly string[]; readonly bytes: number };
+}
 
 /**
  * The start of a variable Tekton substitutes after it has put a param's value in (pkg/reconciler/taskrun/resources/
@@ -43,7 +52,7 @@ export class CopyTaker {
    * The copy, checked: valid UTF-8, and at most maxSize bytes as Go's JSON encoder writes it; `escaped` with every `$`
    * doubled (for the kubelet's `$(VAR)` expansion, which gives back the value).
    */
-  value(kind: CopyKind = 'plain', room?: { left: number; readonly total: number }): Buffer {
+  value(kind: CopyKind = 'plain', room?: CopyRoom): Buffer {
     const value = Buffer.concat(this.chunks);
     const bytes = kind === 'escaped' ? Buffer.from(value.toString('latin1').replaceAll('$', '$$$$'), 'latin1') : value;
     if (this.taken !== value.length) throw this.tooLarge(`${this.taken} bytes`);
@@ -79,7 +88,8 @@ export class CopyTaker {
           'E_RESULT_TOO_LARGE',
           `Result "${this.name}": its copy (for a field no step can put the value in) takes ${encoded} bytes as Tekton encodes it, ` +
             `and the copies of this task's results have ${room.left} of their ${room.total} bytes left in the tlr-seal step's ` +
-            'termination message, beside its references (the kubelet keeps only a share of 12288 bytes per container of the pod, ' +
+            `termination message, beside its references${room.classic !== undefined && room.classic.bytes > 0 ? ` and its classic results (${room.classic.names.join(', ')}: ${room.classic.bytes} bytes)` : ''} ` +
+            '(the kubelet keeps only a share of 12288 bytes per container of the pod, ' +
             'and Tekton drops every result of a message it cuts); expected the copies to fit. Write smaller values, use fewer ' +
             'of them where no step can put them in, or store fewer results by reference in this task',
         );
@@ -132,4 +142,47 @@ function firstInvalidUtf8(bytes: Buffer): number {
     i += length;
   }
   return i;
+}
+
+/** Bytes of a result's entry in a termination message beside its name and value: `{"key":"","value":"","type":1}`. */
+const ENTRY_BYTES = JSON.stringify({ key: '', value: '', type: 1 }).length + 1;
+/** A classic result longer than this cannot fit any termination message: its size is what is counted. */
+const READ_AT_MOST = 16 * 1024;
+
+/**
+ * The classic results earlier steps left in `resultsDir` (every file but the results being sealed and copies), and
+ * what they take of the seal step's termination message: Tekton's entrypoint puts every declared result it finds
+ * there into each step's message (pkg/entrypoint/entrypointer.go readResultsFromDisk), the seal step's too. An
+ * undeclared file is counted as well (the bound errs on the safe side).
+ */
+export async function classicResultBytes(resultsDir: string, sealed: readonly string[]): Promise<{ names: string[]; bytes: number }> {
+  const names: string[] = [];
+  let bytes = 0;
+  const entries = await readdir(resultsDir).catch(() => [] as string[]);
+  for (const name of entries.sort()) {
+    if (sealed.includes(name) || isCopyName(name)) continue;
+    const path = join(resultsDir, name);
+    const info = await lstat(path).catch(() => undefined);
+    if (info === undefined || !info.isFile()) continue;
+    names.push(name);
+    bytes += ENTRY_BYTES + goJsonLength(name) + (info.size > READ_AT_MOST ? info.size : await encodedLength(path));
+  }
+  return { names, bytes };
+}
+
+/** A file's length as Go's JSON encoder writes it: escapes counted; a byte that is not UTF-8 as `\ufffd` (6). */
+async function encodedLength(path: string): Promise<number> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(READ_AT_MOST);
+    const { bytesRead } = await file.read(buffer, 0, READ_AT_MOST, 0);
+    const content = buffer.subarray(0, bytesRead);
+    try {
+      return goJsonLength(new TextDecoder('utf-8', { fatal: true }).decode(content));
+    } catch {
+      return 6 * content.length;
+    }
+  } finally {
+    await file.close();
+  }
 }

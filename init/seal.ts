@@ -22,7 +22,7 @@ import {
   splitProducerDir,
 } from './safe-path.js';
 import { locate, type View } from './volume-view.js';
-import { CopyTaker } from './seal-copy.js';
+import { CopyTaker, type CopyRoom } from './seal-copy.js';
 import { copyName, type CopyKind } from '../src/core/copies.js';
 import type { ResultShape } from '../src/core/structured.js';
 import { StructuredReader } from '../src/core/structured-json.js';
@@ -54,7 +54,7 @@ export interface SealOptions {
      * What the copies' values may take together, as Tekton encodes them (`--copy-room`: the seal step's termination
      * message beside the references, computed at admission); counted down as copies are taken. Unset: not checked.
      */
-    readonly room?: { left: number; readonly total: number };
+    readonly room?: CopyRoom;
   };
 }
 

@@ -156,7 +156,9 @@ export function checkTerminationBudget(task: SealedTask, config: Config, diags: 
     return undefined;
   }
   const room = budget - estimate.bytes;
-  warnClassicRoom(task, classic, { room, bytes: estimate.bytes, kept }, diags);
+  // The copies' values may take up to maxCopySize each of what the classic results would otherwise have.
+  const copyValues = copies.length * config.maxCopySize;
+  warnClassicRoom(task, classic, { room: Math.max(0, room - copyValues), bytes: estimate.bytes + copyValues, kept }, diags);
   if (copies.length === 0) return undefined;
   // What the copies' values may take, counted as Tekton writes them uncompressed (compression only shrinks it).
   const plain = sealMessageBytes(task.producer, task.results, config.maxResultSize, { ...task.flags, terminationMessageCompression: false }, copies);
@@ -176,12 +178,14 @@ function warnClassicRoom(task: SealedTask, classic: readonly string[], left: { r
     diags.warn(
       path,
       `${task.label}: its classic result(s) ${classic.map((n) => `"${n}"`).join(', ')} share the tlr-seal step's termination message ` +
-        `with its ${task.results.length} reference(s): ${kept}, and the references take ${left.bytes}, so the classic ` +
+        `with its ${task.results.length} reference(s): ${kept}, and the references${copiesIn(task) > 0 ? ` and ${copiesIn(task)} copies (at their maxCopySize)` : ''} take ${left.bytes}, so the classic ` +
         `results must stay under ${room} bytes together or Tekton drops every result of the task. Store them by reference too, ` +
         'or split the task',
     );
   }
 }
+
+const copiesIn = (task: SealedTask): number => copiesOf(task.taskSpec).length;
 
 /** Room under which classic results sharing the seal step's message get a warning. */
 const CLASSIC_ROOM_WARNING = 1024;

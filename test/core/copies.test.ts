@@ -225,3 +225,17 @@ test('the run’s own workspace bindings and pod templates, which Tekton fills a
   t.regex(lines[1] ?? '', /spec\.taskRunTemplate\.podTemplate\.env\[0\]\.value: \$\(params\.p\) in a pod template names param "p", which carries a result stored by reference/);
   t.regex(lines[2] ?? '', /spec\.taskRunSpecs\[0\]\.podTemplate\.imagePullSecrets\[0\]\.name: /);
 });
+
+test('a classic result beside copies: the room left for it counts each copy at maxCopySize, and the warning says so (the seal step counts the classic results it finds: test/init/cli.test.ts)', (t) => {
+  const producer = { name: 'gen', taskSpec: { results: [{ name: 'data', storage: 'reference' }, { name: 'note' }], steps: [{ name: 'w', image: 'bash', script: 'true' }] } };
+  const consumer = {
+    name: 'use',
+    taskSpec: { steps: [{ name: 'a', image: '$(tasks.gen.results.data)', script: 'true' }], sidecars: [{ name: 's', image: 'bash', args: ['$(tasks.gen.results.data)'] }] },
+  };
+  const out = rewritePipelineRun(optedInRun([producer, consumer]), { ...options, config: parseConfig({ maxCopySize: '1024' }) });
+  const warning = out.diagnostics.find((d) => d.severity === 'warning' && d.message.includes('classic result(s) "note"'));
+  t.truthy(warning, JSON.stringify(out.diagnostics.map((d) => d.message), null, 1));
+  t.regex(warning?.message ?? '', /and the references and 2 copies \(at their maxCopySize\) take \d+, so the classic results must stay under \d+ bytes together/);
+  const without = rewritePipelineRun(optedInRun([producer, { name: 'use', taskSpec: { steps: [{ name: 'a', image: 'bash', script: 'echo "$(tasks.gen.results.data)"' }] } }]), { ...options, config: parseConfig({ maxCopySize: '1024' }) });
+  t.falsy(without.diagnostics.find((d) => d.message.includes('classic result(s) "note"')), 'without copies the references leave room enough');
+});

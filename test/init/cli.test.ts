@@ -127,3 +127,19 @@ test('usage errors exit with 2', async (t) => {
 function referenceSha(reference: string): string {
   return /sha256=([0-9a-f]{64})/.exec(reference)![1]!;
 }
+
+test('seal: the classic results earlier steps wrote take their share of the copies’ room (--copy-room), and the refusal names them', async (t) => {
+  const d = await tempDirs(t);
+  await runCli(['prepare', '--root', d.root, '--dir', 'uid-1/build']);
+  await writeFile(join(d.root, 'uid-1', 'build', 'img'), 'x'.repeat(300));
+  // A classic result of 1800 bytes: {"key":"note","value":"…","type":1}, 1835 bytes of the message.
+  await writeFile(join(d.results, 'note'), 'a'.repeat(1800));
+  const args = ['seal', '--root', d.root, '--dir', 'uid-1/build', '--results-dir', d.results, '--max-size', '1000', '--copies', 'img', '--max-copy', '512'];
+  const fits = await runCli([...args, '--copy-room', '2200', 'img']);
+  t.is(fits.code, 0, fits.stderr);
+  t.is(await readFile(join(d.results, 'tlr-copy-img'), 'utf8'), 'x'.repeat(300));
+  const over = await runCli([...args, '--copy-room', '2114', 'img']);
+  t.not(over.code, 0);
+  t.regex(over.stderr, /Result "img": its copy .* takes 300 bytes as Tekton encodes it, and the copies of this task's results have 279 of their 2114 bytes left in the tlr-seal step's termination message, beside its references and its classic results \(note: 1835 bytes\)/);
+  t.is(await readFile(join(d.results, 'note'), 'utf8'), 'a'.repeat(1800), 'a classic result is left as it is');
+});
