@@ -160,7 +160,8 @@ test.serial('a self-contained run the rewrite refuses is denied at admission wit
         resultWorkspace: { name: 'results' },
         tasks: [
           { name: 'make', taskSpec: { results: [{ name: 'blob', storage: 'reference' }], steps: [{ name: 's', image: 'alpine', script: 'echo x > $(results.blob.path)' }] } },
-          { name: 'use', taskSpec: { params: [{ name: 'b' }], steps: [{ name: 's', image: 'registry/$(params.b)', script: 'true' }] }, params: [{ name: 'b', value: '$(tasks.make.results.blob)' }] },
+          // A file path is no image name (a whole value would take a copy).
+          { name: 'use', taskSpec: { steps: [{ name: 's', image: 'registry/$(tasks.make.results.blob.path)', script: 'true' }] } },
         ],
       },
     },
