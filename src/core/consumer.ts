@@ -3,7 +3,7 @@ import type { EmbeddedTask, EnvVar, Param, PipelineTask } from '../api/tekton.js
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachText, mapStrings } from './json-walk.js';
 import { type Layout, resultFilePath } from './layout.js';
-import { addTwins, copyResultExpression, paramExpression, resultAccess, copyName, type CopyKind, type CopyRequests } from './copies.js';
+import { addTwins, copyResultExpression, paramExpression, resultAccess, copyName, isCopyName, type CopyKind, type CopyRequests } from './copies.js';
 import { addWorkspace } from './producer.js';
 import { mergeableStepEnv, refuseOurEnv } from './step-env.js';
 import { scriptStart } from './tekton-scripts.js';
@@ -105,10 +105,32 @@ export function rewriteConsumer(input: ConsumerInput, layout: Layout, diags: Dia
   if (rewritten !== body || scan.used.size > 0) pt.taskSpec = metadata !== undefined ? { metadata, ...rewritten } : rewritten;
   markValueFirstScripts(pt.taskSpec, specPath, scan.valueScripts);
   addTwinsOf(input, original, scan, layout, diags);
+  if (/\.finally\[\d+\]$/.test(input.path)) guardCopies(pt);
 
   const used = [...scan.used.values()];
   if (used.length > 0) markConsumer(input, { used, selectors: scan.selectors }, layout, diags);
   return used;
+}
+
+/**
+ * A finally task runs when its producers failed too, and Tekton then hands it the results the failed steps left: a
+ * copy a step wrote under the copy's name before the seal step could publish it (or refuse it). So a finally task
+ * taking a copy runs only when that copy's producer succeeded, which is when its seal step ran: one when expression
+ * `$(tasks.<producer>.status) in [Succeeded]` per producer (without it, it would be skipped for the missing result, as
+ * Tekton skips any finally task missing one, unless a step forged it).
+ */
+function guardCopies(pt: PipelineTask): void {
+  const producers = new Set<string>();
+  forEachText({ params: pt.params, when: pt.when, taskSpec: pt.taskSpec, workspaces: pt.workspaces }, (text) => {
+    for (const e of findTaskResultExpressions(text)) if (e.scope === 'tasks' && isCopyName(e.result)) producers.add(e.task);
+  });
+  const when = [...(pt.when ?? [])];
+  for (const task of producers) {
+    const input = `$(tasks.${task}.status)`;
+    if (when.some((w) => w.input === input && w.operator === 'in' && w.values?.length === 1 && w.values[0] === 'Succeeded')) continue;
+    when.push({ input, operator: 'in', values: ['Succeeded'] });
+  }
+  if (when.length !== (pt.when ?? []).length) pt.when = when;
 }
 
 /**

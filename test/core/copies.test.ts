@@ -239,3 +239,18 @@ test('a classic result beside copies: the room left for it counts each copy at m
   const without = rewritePipelineRun(optedInRun([producer, { name: 'use', taskSpec: { steps: [{ name: 'a', image: 'bash', script: 'echo "$(tasks.gen.results.data)"' }] } }]), { ...options, config: parseConfig({ maxCopySize: '1024' }) });
   t.falsy(without.diagnostics.find((d) => d.message.includes('classic result(s) "note"')), 'without copies the references leave room enough');
 });
+
+test('a finally task taking a copy runs only when its producer succeeded (a failed producer’s steps may have left a file under the copy’s name); idempotent', (t) => {
+  const fin = {
+    name: 'fin',
+    params: [{ name: 'p', value: '$(tasks.gen.results.v)' }],
+    taskSpec: { params: [{ name: 'p' }], steps: [{ name: 's', image: '$(params.p)', script: 'echo "$(params.p)"' }] },
+  };
+  const out = rewritePipelineRun(optedInRun([gen(['v'])], { finally: [fin] }), options);
+  t.deepEqual(errors(out), []);
+  const finallyTasks = (out.object.spec.pipelineSpec?.finally ?? []);
+  t.deepEqual(finallyTasks[0]?.when, [{ input: '$(tasks.gen.status)', operator: 'in', values: ['Succeeded'] }]);
+  t.deepEqual(rewritePipelineRun(out.object, options).object, out.object, 'a second rewrite adds no second guard');
+  const byReference = rewritePipelineRun(optedInRun([gen(['v'])], { finally: [{ ...fin, taskSpec: { ...fin.taskSpec, steps: [{ name: 's', image: 'bash', script: 'echo "$(params.p)"' }] } }] }), options);
+  t.is(((byReference.object.spec.pipelineSpec?.finally ?? []))[0]?.when, undefined, 'a value by reference is verified by the consumer: no guard');
+});
