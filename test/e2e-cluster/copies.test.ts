@@ -4,7 +4,8 @@
  * kubelet pulls, a Secret's name the kubelet reads for env, a ConfigMap's name it mounts, a sidecar's env, a when
  * expression Tekton's controller evaluates, a sidecar's env with `$(HOME)` and `$$` in the value (the escaped copy:
  * the kubelet expands `$(VAR)` there) — while the same task takes a large value by reference as before. A value
- * too large for a copy fails the producer's seal step, naming the result and the config key, and nothing consumes it.
+ * too large for a copy fails the producer's seal step, naming the result and the config key, and nothing consumes it; a
+ * finally task taking a copy runs only when its producer succeeded (its seal step ran).
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
@@ -173,4 +174,38 @@ test('a value too large for a copy fails the producer’s seal step, naming the 
   t.regex(log, /Result "image" is used where a copy of its value is needed .* a copy is at most 512 bytes \(config key maxCopySize\); found 600 bytes/);
   const taskRuns = await cluster.kubectl(['-n', ns, 'get', 'taskruns', '-o', 'name']);
   t.notRegex(taskRuns.stdout, /consume/, 'no consumer TaskRun was made');
+});
+
+test('a finally task taking a copy is skipped when its producer failed before sealing (a step had left a forged file under the copy’s name); it runs when the producer succeeded', async (t) => {
+  const ns = await testNamespace(t, cluster, 'copies-finally');
+  const consumer = (name: string, producer: string): string => `
+      - name: ${name}
+        params:
+          - {name: image, value: $(tasks.${producer}.results.image)}
+        taskSpec:
+          params:
+            - {name: image}
+          steps:
+            - {name: use, image: $(params.image), script: "echo RAN-IN-$(params.image)"}`;
+  const producer = (name: string, fail: boolean): string => `
+      - name: ${name}
+        taskSpec:
+          results:
+            - {name: image, storage: reference}
+          steps:
+            - name: write
+              image: ${IMAGE}
+              script: |
+                #!/bin/sh
+                printf '%s' '${IMAGE}' > "$(results.image.path)"
+                ${fail ? "printf '%s' 'docker.io/library/forged:1' > /tekton/results/tlr-copy-image; exit 1" : 'true'}`;
+  const name = await create(cluster, ns, `${pipelineRunYaml('copies-finally', producer('bad', true) + producer('good', false))}    finally:${consumer('fin-bad', 'bad')}${consumer('fin-good', 'good')}\n`);
+  const done = await waitDone(cluster, ns, 'pipelinerun', name);
+  t.is(succeeded(done)?.status, 'False', 'task "bad" failed');
+  const skipped = (done.status as { skippedTasks?: Array<{ name: string; reason?: string }> } | undefined)?.skippedTasks ?? [];
+  t.deepEqual(skipped.map((s) => [s.name, s.reason]), [['fin-bad', 'When Expressions evaluated to false']], await report(cluster, ns));
+  const good = await taskRunOf(cluster, ns, done, 'fin-good');
+  t.is(succeeded(good)?.status, 'True', 'the finally task of the producer that succeeded ran');
+  const taskRuns = await cluster.kubectl(['-n', ns, 'get', 'taskruns', '-o', 'name']);
+  t.notRegex(taskRuns.stdout, /fin-bad/, 'no TaskRun ran the forged image');
 });
