@@ -39,20 +39,23 @@ function plan(task: string): Plan {
   return planFor(task, spec, options);
 }
 
-/** Each Task: the params that must go in by reference (the rest are refused at admission, e.g. in `image`). */
+/**
+ * Each Task: the params that must go in by reference, every string param (one in an image, a mount path, a Secret's
+ * name takes a copy: src/core/copies.ts).
+ */
 const CASES: ReadonlyArray<{ task: string; fed: readonly string[] }> = [
-  // userHome is refused: it names a volumeMount's mountPath.
-  { task: 'git-clone', fed: ['url', 'revision', 'refspec', 'submodules', 'depth', 'sslVerify', 'crtFileName', 'subdirectory', 'sparseCheckoutDirectories', 'deleteExisting', 'httpProxy', 'httpsProxy', 'noProxy', 'verbose'] },
-  { task: 'buildah', fed: ['IMAGE', 'STORAGE_DRIVER', 'DOCKERFILE', 'CONTEXT', 'TLSVERIFY', 'FORMAT', 'BUILD_EXTRA_ARGS', 'PUSH_EXTRA_ARGS', 'SKIP_PUSH'] },
-  { task: 'ansible-runner', fed: ['project-dir', 'user-home'] },
-  { task: 'kn-apply', fed: ['SERVICE', 'IMAGE'] },
-  { task: 'curl', fed: ['url'] },
+  // gitInitImage is the step's image, userHome a volumeMount's mountPath: both through copies.
+  { task: 'git-clone', fed: ['url', 'revision', 'refspec', 'submodules', 'depth', 'sslVerify', 'crtFileName', 'subdirectory', 'sparseCheckoutDirectories', 'deleteExisting', 'httpProxy', 'httpsProxy', 'noProxy', 'verbose', 'gitInitImage', 'userHome'] },
+  { task: 'buildah', fed: ['IMAGE', 'BUILDER_IMAGE', 'STORAGE_DRIVER', 'DOCKERFILE', 'CONTEXT', 'TLSVERIFY', 'FORMAT', 'BUILD_EXTRA_ARGS', 'PUSH_EXTRA_ARGS', 'SKIP_PUSH'] },
+  { task: 'ansible-runner', fed: ['project-dir', 'user-home', 'image'] },
+  { task: 'kn-apply', fed: ['KN_IMAGE', 'SERVICE', 'IMAGE'] },
+  { task: 'curl', fed: ['url', 'curl-image'] },
   // Ten params in one argument (a JSON document): ten values of 5.4 KiB in one string, under Linux's 128 KiB.
   { task: 'kubeconfig-creator', fed: ['name', 'url', 'username', 'password', 'cadata', 'clientKeyData', 'clientCertificateData', 'namespace', 'token', 'insecure'] },
   // script: $(params.SCRIPT), fed its default, a Python script: it must run under /usr/bin/python, not Tekton's /bin/sh.
   { task: 'openshift-client-python', fed: ['SCRIPT'] },
-  // A step naming no command: Tekton looks its image's entrypoint up in the test registry; gogit-image is refused (image).
-  { task: 'gogit', fed: ['provider', 'repo', 'username', 'token', 'pull_request_number'] },
+  // A step naming no command: Tekton looks its image's entrypoint up in the test registry (gogit-image, a copy, names it).
+  { task: 'gogit', fed: ['provider', 'repo', 'username', 'token', 'pull_request_number', 'gogit-image'] },
 ];
 
 for (const { task, fed } of CASES) {
