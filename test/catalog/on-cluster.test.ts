@@ -215,3 +215,12 @@ test('a param not fed keeps its default as Tekton applies it: not passed, so a d
   const use = runOf(only, false).spec.pipelineSpec?.tasks?.at(-1);
   t.deepEqual(use?.params?.map((p) => p.name), ['endpoint']);
 });
+
+test('a param naming the volume a volumeMount mounts is fed its default, which names the Task’s volume (buildpacks’ PLATFORM_DIR)', (t) => {
+  const plan = planFor('t', {
+    params: [{ name: 'PLATFORM_DIR', default: 'empty-dir' }],
+    steps: [{ name: 's', image: 'x', script: 'true', volumeMounts: [{ name: '$(params.PLATFORM_DIR)', mountPath: '/platform' }] }],
+    volumes: [{ name: 'empty-dir', emptyDir: {} }],
+  }, options);
+  t.is(plan.fed.get('PLATFORM_DIR'), 'empty-dir');
+});

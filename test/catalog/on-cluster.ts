@@ -122,6 +122,9 @@ export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
     case 'image part':
       // Valid in a tag and in a name; the run gives the recorder the image name built around it (imagesOf).
       return `tlr-v${index}`;
+    case 'volume name':
+      // The Task's volume of that name is the one its default names (catalog buildpacks' PLATFORM_DIR: empty-dir).
+      return typeof param.default === 'string' && param.default !== '' ? param.default : `tlr-v${index}`;
     case 'name':
       return `tlr-v${index}`;
     case 'mount path':

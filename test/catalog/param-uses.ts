@@ -14,6 +14,8 @@ export type Use =
   | 'image'
   /** part of an image (`golang:$(params.version)`): no image of that name is on this offline cluster. */
   | 'image part'
+  /** the volume a volumeMount names: a volume of the Task must have that name (its default names one). */
+  | 'volume name'
   /** a Secret's, ConfigMap's, volume's or key's name: a DNS name, and the objects exist. */
   | 'name'
   /** the start of a mount path: absolute. */
@@ -25,7 +27,7 @@ export type Use =
   /** only where a step takes it at its start: long. */
   | 'long';
 
-const RANK: readonly Use[] = ['program', 'image part', 'image', 'name', 'mount path', 'path', 'short', 'long'];
+const RANK: readonly Use[] = ['program', 'image part', 'image', 'volume name', 'name', 'mount path', 'path', 'short', 'long'];
 
 /** `$(params.<name>)` in its spellings (and v1beta1's `$(inputs.params.<name>)`), as text. */
 function usesParam(text: string, name: string): boolean {
@@ -43,6 +45,7 @@ function useAt(path: string, text: string, name: string): Use {
   if (STEP_START.test(path)) return 'long';
   if (/^spec\.(?:steps|stepTemplate)(?:\[\d+\])?\.workingDir$/.test(path)) return 'path';
   if (/\.mountPath$/.test(path) && text.trimStart().startsWith('$(')) return 'mount path';
+  if (/\.volumeMounts\[\d+\]\.name$/.test(path)) return 'volume name';
   if (/(?:\.name|Name|\.key)$/.test(path)) return 'name';
   return 'short';
 }
