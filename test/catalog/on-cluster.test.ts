@@ -224,3 +224,10 @@ test('a param naming the volume a volumeMount mounts is fed its default, which n
   }, options);
   t.is(plan.fed.get('PLATFORM_DIR'), 'empty-dir');
 });
+
+test('a fed image param’s step with imagePullPolicy Always gets IfNotPresent: the recorder it names is never pulled', (t) => {
+  const plan = planFor('t', { params: [{ name: 'BUILDER' }], steps: [{ name: 's', image: '$(params.BUILDER)', imagePullPolicy: 'Always', command: ['/cnb/lifecycle/detector'] }] }, options);
+  t.true(plan.fed.has('BUILDER'));
+  const steps = (runOf(plan, true).spec.pipelineSpec?.tasks?.at(-1)?.taskSpec?.steps ?? []) as Array<{ image?: string; imagePullPolicy?: string }>;
+  t.deepEqual(steps.map((s) => [s.image, s.imagePullPolicy]), [['$(params.BUILDER)', 'IfNotPresent']]);
+});

@@ -155,8 +155,9 @@ export function recorderTask(spec: EmbeddedTask, fed: ReadonlySet<string> = new 
     const looksUp = (copy.steps ?? []).includes(s) && s.script === undefined && (s.command ?? []).length === 0;
     const kept = imageUse(s.image, fed);
     if (kept !== undefined) {
-      // A name built around a param may end in `:latest` (or no tag), whose default policy `Always` would pull it.
-      if (kept === 'image part') s.imagePullPolicy = 'IfNotPresent';
+      // The value names the recorder, present on every node, and is never pulled (as below); a name built around a
+      // param may also end in `:latest` (or no tag), whose default policy `Always` would pull it.
+      if (kept === 'image part' || s.imagePullPolicy === 'Always') s.imagePullPolicy = 'IfNotPresent';
       continue;
     }
     if (s.image !== undefined || s !== copy.stepTemplate) s.image = looksUp ? SERVED_RECORDER_IMAGE : RECORDER_IMAGE;
