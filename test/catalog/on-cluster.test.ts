@@ -231,3 +231,9 @@ test('a fed image param’s step with imagePullPolicy Always gets IfNotPresent: 
   const steps = (runOf(plan, true).spec.pipelineSpec?.tasks?.at(-1)?.taskSpec?.steps ?? []) as Array<{ image?: string; imagePullPolicy?: string }>;
   t.deepEqual(steps.map((s) => [s.image, s.imagePullPolicy]), [['$(params.BUILDER)', 'IfNotPresent']]);
 });
+
+test('an array param without a default that is a step’s whole command is given a shell (catalog kind)', (t) => {
+  const plan = planFor('t', { params: [{ name: 'command', type: 'array' }, { name: 'image' }], steps: [{ name: 's', image: '$(params.image)', command: ['$(params.command[*])'] }] }, options);
+  const use = runOf(plan, false).spec.pipelineSpec?.tasks?.at(-1);
+  t.deepEqual(use?.params?.find((p) => p.name === 'command')?.value, ['/bin/sh']);
+});

@@ -136,8 +136,11 @@ export function valueFor(spec: EmbeddedTask, param: ParamSpec): string {
   }
 }
 
-function literal(p: ParamSpec): unknown {
+function literal(p: ParamSpec, spec?: EmbeddedTask): unknown {
   if (p.default !== undefined) return p.default;
+  // An array param without a default that is a step's whole command (catalog kind: `command: ["$(params.command[*])"]`)
+  // must name a program: a shell, which the recorder stands in for.
+  if (p.type === 'array' && steps(spec ?? {}).some((s) => s.command?.[0] === `$(params.${p.name}[*])`)) return ['/bin/sh'];
   if (p.type === 'array') return ['x'];
   if (p.type === 'object') return Object.fromEntries(Object.keys((p.properties ?? {})).map((k) => [k, 'x']));
   return 'x';
@@ -196,7 +199,7 @@ export function runOf(plan: Plan, byReference: boolean, images: 'recorder' | 'pu
   // param); one without a default gets a literal.
   const params = (spec.params ?? []).flatMap((p) => {
     const value = plan.fed.get(p.name);
-    if (value === undefined) return p.default !== undefined ? [] : [{ name: p.name, value: literal(p) }];
+    if (value === undefined) return p.default !== undefined ? [] : [{ name: p.name, value: literal(p, spec) }];
     return [{ name: p.name, value: byReference ? `$(tasks.${producerOf(plan, p.name)}.results.${resultName(plan, p.name)})` : value }];
   });
   const workspaces = ((spec.workspaces ?? []) as Array<{ name: string }>).map((w) => w.name);
