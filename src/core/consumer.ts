@@ -52,7 +52,8 @@ export function mentionsReference(pt: PipelineTask, producers: Producers): boole
   return found;
 }
 
-function isReference(e: TaskResultExpression, producers: Producers): boolean {
+/** Whether an expression names a result some pipeline task stores by reference. */
+export function isReference(e: TaskResultExpression, producers: Producers): boolean {
   return e.scope === 'tasks' && (producers.get(e.task)?.has(e.result) ?? false);
 }
 

@@ -158,7 +158,7 @@ export function checkTerminationBudget(task: SealedTask, config: Config, diags: 
   const room = budget - estimate.bytes;
   // The copies' values may take up to maxCopySize each of what the classic results would otherwise have.
   const copyValues = copies.length * config.maxCopySize;
-  warnClassicRoom(task, classic, { room: Math.max(0, room - copyValues), bytes: estimate.bytes + copyValues, kept }, diags);
+  warnClassicRoom(task, classic, { room: Math.max(0, room - copyValues), bytes: estimate.bytes + copyValues, kept, copies: copies.length }, diags);
   if (copies.length === 0) return undefined;
   // What the copies' values may take, counted as Tekton writes them uncompressed (compression only shrinks it).
   const plain = sealMessageBytes(task.producer, task.results, config.maxResultSize, { ...task.flags, terminationMessageCompression: false }, copies);
@@ -171,21 +171,19 @@ function classicResults(task: SealedTask): string[] {
 }
 
 /** Classic results sharing the seal step's message with little room left: a warning naming the room. */
-function warnClassicRoom(task: SealedTask, classic: readonly string[], left: { room: number; bytes: number; kept: string }, diags: Diagnostics): void {
+function warnClassicRoom(task: SealedTask, classic: readonly string[], left: { room: number; bytes: number; kept: string; copies: number }, diags: Diagnostics): void {
   const { room, kept } = left;
   const path = childPath(task.path, 'results');
   if (classic.length > 0 && room < CLASSIC_ROOM_WARNING) {
     diags.warn(
       path,
       `${task.label}: its classic result(s) ${classic.map((n) => `"${n}"`).join(', ')} share the tlr-seal step's termination message ` +
-        `with its ${task.results.length} reference(s): ${kept}, and the references${copiesIn(task) > 0 ? ` and ${copiesIn(task)} copies (at their maxCopySize)` : ''} take ${left.bytes}, so the classic ` +
+        `with its ${task.results.length} reference(s): ${kept}, and the references${left.copies > 0 ? ` and ${left.copies} copies (at their maxCopySize)` : ''} take ${left.bytes}, so the classic ` +
         `results must stay under ${room} bytes together or Tekton drops every result of the task. Store them by reference too, ` +
         'or split the task',
     );
   }
 }
-
-const copiesIn = (task: SealedTask): number => copiesOf(task.taskSpec).length;
 
 /** Room under which classic results sharing the seal step's message get a warning. */
 const CLASSIC_ROOM_WARNING = 1024;

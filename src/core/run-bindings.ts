@@ -12,7 +12,7 @@
  *   put the reference into an env value, an image pull Secret's name, a node selector.
  */
 import type { PipelineRun, PipelineTask } from '../api/tekton.js';
-import type { Producers } from './consumer.js';
+import { isReference, type Producers } from './consumer.js';
 import type { Diagnostics } from './diagnostics.js';
 import { childPath, forEachString } from './json-walk.js';
 import { findParamExpressions, findTaskResultExpressions } from './variables.js';
@@ -29,7 +29,7 @@ export function refuseRunLevelUses(run: PipelineRun, tasks: readonly PipelineTas
   const spec = run.spec as RunSpec;
   forEachString(spec.workspaces, 'spec.workspaces', (text, at) => {
     for (const e of findTaskResultExpressions(text)) {
-      if (e.scope !== 'tasks' || producers.get(e.task)?.has(e.result) !== true) continue;
+      if (!isReference(e, producers)) continue;
       diags.error(
         at(),
         `${e.text} in the run's workspace binding names result "${e.result}" of task "${e.task}", which is stored by reference: ` +
@@ -71,7 +71,7 @@ function carryingParams(tasks: readonly PipelineTask[], producers: Producers): M
     for (const param of pt.params ?? []) {
       let carries = false;
       forEachString(param.value, '', (text) => {
-        carries ||= findTaskResultExpressions(text).some((e) => e.scope === 'tasks' && producers.get(e.task)?.has(e.result) === true);
+        carries ||= findTaskResultExpressions(text).some((e) => isReference(e, producers));
       });
       if (!carries) continue;
       const set = out.get(pt.name) ?? new Set<string>();

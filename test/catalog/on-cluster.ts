@@ -91,7 +91,7 @@ function imagePartProblem(spec: EmbeddedTask, param: string): string | undefined
 
 /** Every param's value in a run: fed, else (what both runs give it) its default or a literal. */
 function valuesOf(spec: EmbeddedTask, fed: ReadonlyMap<string, string>): Map<string, unknown> {
-  return new Map((spec.params ?? []).map((p) => [p.name, fed.get(p.name) ?? literal(p)]));
+  return new Map((spec.params ?? []).map((p) => [p.name, fed.get(p.name) ?? literal(p, spec)]));
 }
 
 /**
@@ -429,14 +429,10 @@ export function prerequisites(plan: Plan): Prerequisite[] {
 
 /** A name (or key) as Tekton makes it with the params inline; undefined unless valid as one. */
 function inlineName(plan: Plan): (text: unknown, valid?: RegExp) => string | undefined {
-  const params = new Map((plan.spec.params ?? []).map((p) => [p.name, plan.fed.get(p.name) ?? literal(p)]));
+  const params = valuesOf(plan.spec, plan.fed);
   return (text, valid = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/) => {
-    if (typeof text !== 'string') return undefined;
-    const out = text.replace(/\$\((?:inputs\.)?params\.([\w.-]+)\)/g, (m, p: string) => {
-      const v = params.get(p);
-      return typeof v === 'string' ? v : m;
-    });
-    return valid.test(out) ? out : undefined;
+    const out = typeof text === 'string' ? substituted(text, params) : undefined;
+    return out !== undefined && valid.test(out) ? out : undefined;
   };
 }
 
